@@ -1,0 +1,67 @@
+import { ConfigError } from '../config';
+import { Command, CommandContext, UserError } from './command';
+import { COMMANDS } from './registry-of-commands';
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: portside <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `portside <command> --help` for its options and examples.',
+  ].join('\n');
+}
+
+/** Run the CLI; resolves to the exit code. Tests call this directly with their own context. */
+export async function main(argv: readonly string[], partial: Partial<CommandContext> = {}): Promise<number> {
+  const ctx: CommandContext = {
+    argv: argv.slice(1),
+    cwd: partial.cwd ?? process.cwd(),
+    env: partial.env ?? process.env,
+    out: partial.out ?? ((l) => process.stdout.write(l + '\n')),
+    err: partial.err ?? ((l) => process.stderr.write(l + '\n')),
+  };
+  const [name] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    ctx.out(usage());
+    return name ? 0 : 2;
+  }
+  const command: Command | undefined = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    ctx.err(`portside: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
+    ctx.out(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(ctx);
+  } catch (e) {
+    return reportError(e, name, ctx);
+  }
+}
+
+function reportError(e: unknown, name: string, ctx: CommandContext): number {
+  if (e instanceof UserError) {
+    ctx.err(`portside ${name}: ${e.message}`);
+    if (e.detail) ctx.err(e.detail);
+    return e.exitCode;
+  }
+  if (e instanceof ConfigError) {
+    ctx.err(`portside ${name}: invalid configuration (${e.problems.length} problem${e.problems.length > 1 ? 's' : ''}):`);
+    for (const line of e.message.split('\n')) ctx.err(`  - ${line}`);
+    return 1;
+  }
+  // node:util parseArgs reports unknown flags as TypeErrors with a code: those are the user's to fix.
+  const code = (e as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    ctx.err(`portside ${name}: ${(e as Error).message}. See portside ${name} --help`);
+    return 2;
+  }
+  ctx.err(`portside ${name}: ${(e as Error).message ?? String(e)}`);
+  if (ctx.env.PORTSIDE_DEBUG) ctx.err((e as Error).stack ?? '');
+  return 1;
+}

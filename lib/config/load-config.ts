@@ -1,0 +1,138 @@
+import { servicePortProblem, parsePort } from '../ports';
+import { ConfigError, ConfigProblem } from './errors';
+import { CONTEXT_DEFAULTS, ContextKey, PortsideConfig, Routing } from './portside-config';
+import {
+  cidrProblem, domainProblem, emailProblem, hostedZoneIdProblem, instanceTypeProblem, serviceNameProblem, sshPublicKeyProblem,
+} from './validators';
+
+/** Reads one context key; CDK's `node.tryGetContext` fits, and so does a plain object lookup. */
+export type ContextReader = (key: ContextKey) => unknown;
+
+/**
+ * Turn raw CDK context into a validated PortsideConfig, or throw a ConfigError listing every problem.
+ * Values may arrive as strings (`-c key=value`) or as JSON values (cdk.json).
+ */
+export function loadConfig(read: ContextReader): PortsideConfig {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const get = (key: ContextKey): unknown => {
+    const v = read(key);
+    return v === '' || v === null ? undefined : v;
+  };
+
+  const schoolCidrs = parseCidrs(get('schoolCidr') ?? CONTEXT_DEFAULTS.schoolCidr, problems);
+
+  const domain = optionalString('domain', get('domain'), domainProblem, problems);
+  const email = optionalString('email', get('email'), emailProblem, problems);
+  const hostedZoneId = optionalString('hostedZoneId', get('hostedZoneId'), hostedZoneIdProblem, problems);
+  const sshPublicKey = optionalString('sshPublicKey', get('sshPublicKey'), sshPublicKeyProblem, problems)?.trim();
+  const instanceType = optionalString('instanceType', get('instanceType') ?? CONTEXT_DEFAULTS.instanceType, instanceTypeProblem, problems)
+    ?? CONTEXT_DEFAULTS.instanceType;
+
+  if (hostedZoneId && !get('domain')) {
+    problems.push({ key: 'hostedZoneId', value: hostedZoneId, message: 'records need a name: set -c domain=<the zone\'s domain> too' });
+  }
+
+  let routing: Routing = 'subdomain';
+  const routingRaw = get('routing') ?? CONTEXT_DEFAULTS.routing;
+  if (routingRaw === 'subdomain' || routingRaw === 'path') {
+    routing = routingRaw;
+  } else {
+    problems.push({ key: 'routing', value: routingRaw, message: 'routing is "subdomain" (simon.<domain>) or "path" (<domain>/simon/); e.g. -c routing=path' });
+  }
+  if (routing === 'subdomain' && !get('domain')) {
+    // Subdomains need names; without a domain the server is reached by IP, where only paths can route.
+    routing = 'path';
+    warnings.push('routing: "subdomain" needs a domain (simon.<domain>); with none set, services are routed by path (http://<ip>/simon/). Set -c domain=example.click for subdomains, or -c routing=path to silence this.');
+  }
+
+  const services = parseServices(get('services') ?? CONTEXT_DEFAULTS.services, problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, warnings };
+}
+
+function optionalString(
+  key: string, value: unknown, check: (v: string) => string | undefined, problems: ConfigProblem[],
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    problems.push({ key, value, message: 'must be a string' });
+    return undefined;
+  }
+  const problem = check(value);
+  if (problem) {
+    problems.push({ key, value, message: problem });
+    return undefined;
+  }
+  return value;
+}
+
+function parseCidrs(raw: unknown, problems: ConfigProblem[]): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : undefined;
+  if (!list || list.length === 0 || list.some((c) => typeof c !== 'string')) {
+    problems.push({ key: 'schoolCidr', value: raw, message: 'give one or more comma-separated CIDRs, e.g. 128.187.0.0/16' });
+    return [];
+  }
+  const out: string[] = [];
+  for (const cidr of list as string[]) {
+    const problem = cidrProblem(cidr);
+    if (problem) problems.push({ key: 'schoolCidr', value: cidr, message: problem });
+    else if (!out.includes(cidr)) out.push(cidr);
+  }
+  return out;
+}
+
+/** `services` arrives as an object (cdk.json), a JSON string, or `simon:3000,startup:4000` (-c). */
+export function parseServices(raw: unknown, problems: ConfigProblem[]): Record<string, number> {
+  let entries: Array<[string, unknown]>;
+  if (typeof raw === 'string' && raw.trim().startsWith('{')) {
+    try {
+      raw = JSON.parse(raw);
+    } catch {
+      problems.push({ key: 'services', value: raw, message: 'is not valid JSON; give {"simon":3000} or simon:3000,startup:4000' });
+      return {};
+    }
+  }
+  if (typeof raw === 'string') {
+    entries = [];
+    for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const m = /^([^:]*):(.*)$/.exec(item);
+      if (!m) {
+        problems.push({ key: 'services', value: item, message: 'each entry is name:port, e.g. simon:3000' });
+        continue;
+      }
+      const port = parsePort(m[2].trim());
+      entries.push([m[1].trim(), port ?? m[2].trim()]);
+    }
+  } else if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    entries = Object.entries(raw as Record<string, unknown>);
+  } else {
+    problems.push({ key: 'services', value: raw, message: 'give an object {"simon":3000} or simon:3000,startup:4000' });
+    return {};
+  }
+
+  const services: Record<string, number> = {};
+  for (const [name, port] of entries) {
+    const nameProblem = serviceNameProblem(name);
+    if (nameProblem) {
+      problems.push({ key: `services.${name}`, value: name, message: nameProblem });
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(services, name)) {
+      problems.push({ key: `services.${name}`, value: name, message: 'this service is listed twice; every service name is unique' });
+      continue;
+    }
+    if (typeof port !== 'number') {
+      problems.push({ key: `services.${name}`, value: port, message: 'a port is a whole number 1024–49151, e.g. 3000' });
+      continue;
+    }
+    const portProblem = servicePortProblem(port, services, name);
+    if (portProblem) {
+      problems.push({ key: `services.${name}`, value: port, message: portProblem });
+      continue;
+    }
+    services[name] = port;
+  }
+  return services;
+}

@@ -1,0 +1,36 @@
+import { ServicePorts } from '../ports';
+
+export type Routing = 'subdomain' | 'path';
+
+/** The validated configuration of one Portside server: what the stack builds and the Caddyfile routes. */
+export interface PortsideConfig {
+  /** CIDRs allowed to reach SSH (22). Never the whole internet. */
+  readonly schoolCidrs: readonly string[];
+  /** The server's domain; undefined serves plain HTTP on the IP. */
+  readonly domain?: string;
+  /** ACME account email. */
+  readonly email?: string;
+  /** The routing in effect (subdomain needs a domain; see `warnings`). */
+  readonly routing: Routing;
+  /** Service name → internal port. */
+  readonly services: ServicePorts;
+  readonly instanceType: string;
+  readonly hostedZoneId?: string;
+  readonly sshPublicKey?: string;
+  /** Things that were accepted but changed or are worth saying, e.g. a routing fallback. */
+  readonly warnings: readonly string[];
+}
+
+/** The context keys Portside reads, exactly as a user types them after `-c`. */
+export const CONTEXT_KEYS = [
+  'schoolCidr', 'domain', 'email', 'routing', 'services', 'instanceType', 'hostedZoneId', 'sshPublicKey',
+] as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+/** Defaults, also written in cdk.json so users can see and edit them. */
+export const CONTEXT_DEFAULTS = {
+  schoolCidr: '128.187.0.0/16',
+  routing: 'subdomain',
+  services: { simon: 3000, startup: 4000 },
+  instanceType: 't3.micro',
+} as const;

@@ -1,0 +1,92 @@
+import { Routing } from '../config/portside-config';
+import { serviceNameProblem, domainProblem, emailProblem } from '../config/validators';
+import { ServicePorts, servicePortProblem } from '../ports';
+
+/**
+ * The server's service registry: the one source of truth for routes and ports on a running server.
+ * The bootstrap writes the first one from the declared configuration; the deploy CLI reads and
+ * updates it; the Caddyfile is always rendered from it.
+ */
+export interface Registry {
+  readonly version: 1;
+  readonly domain?: string;
+  readonly email?: string;
+  readonly routing: Routing;
+  /** `internal` uses Caddy's own CA (the local stand-in has no public DNS); `acme` gets public certificates. */
+  readonly tls: 'acme' | 'internal';
+  readonly services: ServicePorts;
+  /** Where things live on this server (they differ between EC2 and the stand-in). */
+  readonly paths: RegistryPaths;
+}
+
+export interface RegistryPaths {
+  /** The static site's folder; `current` inside it is what Caddy serves. */
+  readonly www: string;
+  /** The Caddyfile Caddy runs (its folder must be writable by the deploy user for atomic renames). */
+  readonly caddyfile: string;
+}
+
+/** The registry's path on the server, relative to the deploy user's home (where an SSH session starts). */
+export const REGISTRY_PATH = '.portside/registry.json';
+
+/** Check a registry read from a server: a hand-edited or corrupt file must not drive a deploy. */
+export function parseRegistry(text: string): Registry {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`the server's registry (~/${REGISTRY_PATH}) is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = raw as Partial<Registry>;
+  const problems: string[] = [];
+  if (!r || typeof r !== 'object') problems.push('it is not an object');
+  else {
+    if (r.version !== 1) problems.push(`version is ${JSON.stringify(r.version)}, expected 1`);
+    if (r.domain !== undefined && domainProblem(r.domain)) problems.push(`domain: ${domainProblem(r.domain)}`);
+    if (r.email !== undefined && emailProblem(r.email)) problems.push(`email: ${emailProblem(r.email)}`);
+    if (r.routing !== 'path' && r.routing !== 'subdomain') problems.push(`routing is ${JSON.stringify(r.routing)}`);
+    if (r.routing === 'subdomain' && !r.domain) problems.push('subdomain routing without a domain');
+    if (r.tls !== 'acme' && r.tls !== 'internal') problems.push(`tls is ${JSON.stringify(r.tls)}`);
+    if (!r.paths || typeof r.paths.www !== 'string' || typeof r.paths.caddyfile !== 'string') problems.push('paths.www and paths.caddyfile are required');
+    if (!r.services || typeof r.services !== 'object') problems.push('services is missing');
+    else {
+      const seen: Record<string, number> = {};
+      for (const [name, port] of Object.entries(r.services)) {
+        const p = serviceNameProblem(name) ?? servicePortProblem(port as number, seen, name);
+        if (p) problems.push(`services.${name}: ${p}`);
+        seen[name] = port as number;
+      }
+    }
+  }
+  if (problems.length) {
+    throw new Error(`the server's registry (~/${REGISTRY_PATH}) is invalid: ${problems.join('; ')}. Fix it by hand or re-run the bootstrap.`);
+  }
+  return r as Registry;
+}
+
+/** Stable text for the registry file: sorted services so diffs and byte-for-byte checks are meaningful. */
+export function renderRegistry(r: Registry): string {
+  const services = Object.fromEntries(Object.entries(r.services).sort(([a], [b]) => a.localeCompare(b)));
+  const ordered: Registry = {
+    version: 1,
+    ...(r.domain ? { domain: r.domain } : {}),
+    ...(r.email ? { email: r.email } : {}),
+    routing: r.routing,
+    tls: r.tls,
+    services,
+    paths: { www: r.paths.www, caddyfile: r.paths.caddyfile },
+  };
+  return JSON.stringify(ordered, null, 2) + '\n';
+}
+
+/** A copy of the registry with one service placed (added or moved). */
+export function withService(r: Registry, name: string, port: number): Registry {
+  return { ...r, services: { ...r.services, [name]: port } };
+}
+
+/** A copy of the registry without one service. */
+export function withoutService(r: Registry, name: string): Registry {
+  const services = { ...r.services };
+  delete services[name];
+  return { ...r, services };
+}
