@@ -1,0 +1,5 @@
+/** The tag the stack puts on the instance and the deploy CLI finds it by: key → the stack's name. */
+export const SERVER_TAG_KEY = 'portside:server';
+
+/** The stack's default name (`cdk deploy` creates it; the CLI looks for this tag value by default). */
+export const DEFAULT_STACK_NAME = 'Portside';
