@@ -1,0 +1,164 @@
+import { Client, type VerifyCallback } from 'ssh2';
+import { describeDestination, explainConnectError, type Destination } from './connect-errors';
+import { RemoteCommandError, SshConnectionError } from './errors';
+import { execOnChannel, type ExecOptions, type ExecResult } from './exec-channel';
+import { checkHostKey } from './host-verifier';
+import { defaultKnownHostsPath } from './paths';
+import { toShellLine } from './quote';
+import { Semaphore } from './semaphore';
+
+export type { ExecOptions, ExecResult } from './exec-channel';
+export { HostKeyMismatchError, RemoteAbortError, RemoteCommandError, RemoteTimeoutError, SshConnectionError } from './errors';
+
+/** Where and as whom to connect, and which host key to trust. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Never logged and never put into an error message. */
+  privateKey: Buffer | string;
+  /** Portside's own known-hosts file. @default ~/.portside/known_hosts (dir overridable by env PORTSIDE_HOME) */
+  knownHostsPath?: string;
+  /** On first contact, the host key must match one of these (SHA256:… as OpenSSH prints). When absent, trust on first use and pin. */
+  expectedFingerprints?: readonly string[];
+  /** Where `expectedFingerprints` came from, named when the key does not match. @default "the expected fingerprints given" */
+  expectedFingerprintsSource?: string;
+  /** Shown in messages, e.g. "the local server" or "EC2 i-0abc (Portside)". */
+  label?: string;
+  readyTimeoutMs?: number; // @default 10000
+}
+
+/** One SSH connection; every exec opens its own channel on it. */
+export interface SshSession {
+  /** The server's host key fingerprint, `SHA256:…`. */
+  readonly hostKeyFingerprint: string;
+  /** Run argv (quoted by `toShellLine`); resolves with the exit code whatever it is. */
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Like exec, but throws RemoteCommandError on a non-zero exit. */
+  run(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Channels in flight at once. OpenSSH's default MaxSessions is 10 per connection; staying below it
+ * leaves room and turns a burst of concurrent execs into a short queue instead of "open failed".
+ */
+const MAX_CONCURRENT_CHANNELS = 8;
+const DEFAULT_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Connect, verify the host key before authenticating (pinning it on first use), and return a session.
+ * @throws HostKeyMismatchError before any authentication or command when the key is not the trusted one
+ * @throws SshConnectionError for refused / timeout / unreachable / auth failures, with the fix in the message
+ */
+export async function openSsh(target: SshTarget): Promise<SshSession> {
+  const dest: Destination = { ...target, readyTimeoutMs: target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS };
+  const where = describeDestination(target);
+  const client = new Client();
+  let verifyError: Error | undefined;
+  let fingerprint = '';
+
+  const hostVerifier = (key: Buffer, verify: VerifyCallback): void => {
+    checkHostKey(
+      {
+        host: target.host,
+        port: target.port,
+        knownHostsPath: target.knownHostsPath ?? defaultKnownHostsPath(),
+        expectedFingerprints: target.expectedFingerprints,
+        expectedFrom: target.expectedFingerprintsSource,
+        label: target.label,
+      },
+      key,
+    ).then(
+      (check) => {
+        fingerprint = check.fingerprint;
+        if (!check.ok) verifyError = check.error;
+        verify(check.ok);
+      },
+      (e: Error) => {
+        verifyError = new SshConnectionError('other', target.host, target.port, target.user,
+          `could not check the host key of ${where}: ${e.message}`);
+        verify(false);
+      },
+    );
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error & { code?: string; level?: string }) => {
+      client.removeListener('ready', onReady);
+      client.removeListener('close', onClose);
+      reject(verifyError ?? explainConnectError(err, dest));
+    };
+    const onClose = () => {
+      client.removeListener('error', onError);
+      reject(verifyError ?? explainConnectError(Object.assign(new Error('connection lost before handshake'), { code: 'ECONNRESET' }), dest));
+    };
+    const onReady = () => {
+      client.removeListener('error', onError);
+      client.removeListener('close', onClose);
+      resolve();
+    };
+    client.once('ready', onReady).once('error', onError).once('close', onClose);
+    try {
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: dest.readyTimeoutMs,
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
+        hostVerifier,
+      });
+    } catch (e) {
+      // ssh2 parses the key synchronously; its messages describe the format, never the key itself.
+      client.removeAllListeners();
+      reject(explainConnectError(e as Error, dest));
+    }
+  });
+
+  return new Session(client, fingerprint, where);
+}
+
+class Session implements SshSession {
+  private readonly slots = new Semaphore(MAX_CONCURRENT_CHANNELS);
+  private gone: Error | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly client: Client, public readonly hostKeyFingerprint: string, private readonly where: string) {
+    // After connecting, errors surface through the channels; an unhandled 'error' would crash the process.
+    client.on('error', (e: Error) => {
+      this.gone ??= new Error(`the SSH connection to ${where} failed: ${e.message}`);
+    });
+    client.once('close', () => {
+      this.gone ??= new Error(`the SSH connection to ${where} closed before the command finished`);
+    });
+  }
+
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const command = toShellLine(argv);
+    if (this.gone || this.closing) throw this.gone ?? new Error(`the SSH session to ${this.where} is closed`);
+    await this.slots.acquire();
+    try {
+      return await execOnChannel(this.client, command, opts, () => this.gone);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  async run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.exec(argv, opts);
+    if (result.code !== 0) throw new RemoteCommandError(toShellLine(argv), result.code, result.stderr, result.stdout, this.where);
+    return result;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.gone) return resolve();
+      const timer = setTimeout(() => { this.client.destroy(); resolve(); }, 2000);
+      this.client.once('close', () => { clearTimeout(timer); resolve(); });
+      this.client.end();
+    });
+    return this.closing;
+  }
+}
