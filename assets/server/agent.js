@@ -1,0 +1,348 @@
+'use strict';
+// Portside's agent on the server. The CLI runs `node ~/.portside/bin/<version>/agent.js <command>`
+// over SSH and speaks JSON lines with it (see protocol.js). Each mutating command runs under the
+// server lock and either completes or puts everything back as it was.
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+const { send, step, note, AgentError, createInput, currentStep } = require('./protocol');
+const lock = require('./lock');
+const rel = require('./releases');
+const procs = require('./procs');
+const routes = require('./routes');
+const { run } = require('./run');
+
+const HOME = os.homedir();
+const serviceBase = (name) => path.join(HOME, 'services', name);
+
+async function main() {
+  const command = process.argv[2];
+  const input = createInput();
+  const header = await input.next();
+  if (!header) throw new AgentError('no request received');
+  const handler = COMMANDS[command];
+  if (!handler) throw new AgentError(`unknown agent command "${command}"`);
+  let locked = false;
+  try {
+    if (!header.readOnly && handler.mutates) {
+      const stale = await lock.acquire(header.who || 'someone', header.what || command, header.waitMs ?? 60000);
+      locked = true;
+      if (stale) recover();
+    }
+    const result = await handler.run(header, input);
+    send({ type: 'result', ok: true, ...result });
+  } finally {
+    if (locked) lock.release();
+  }
+}
+
+/** After a killed deploy: drop half-made releases and candidate files nobody will finish. */
+function recover() {
+  const removed = [];
+  for (const name of safeList(path.join(HOME, 'services'))) {
+    removed.push(...rel.removeOrphans(rel.layout(serviceBase(name))).map((id) => `${name}/${id}`));
+  }
+  try {
+    const reg = JSON.parse(routes.readRegistryText());
+    removed.push(...rel.removeOrphans(rel.layout(reg.paths.www)).map((id) => `www/${id}`));
+    const dir = path.dirname(reg.paths.caddyfile);
+    for (const f of safeList(dir)) if (f.startsWith('.Caddyfile.new-')) fs.rmSync(path.join(dir, f), { force: true });
+  } catch {
+    /* no registry: nothing else to clean */
+  }
+  if (removed.length) note(`removed unfinished releases left by the killed deploy: ${removed.join(', ')}`);
+}
+
+function safeList(dir) {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function stateOf(l) {
+  const id = rel.currentId(l);
+  const manifest = id ? rel.readManifest(l, id) : null;
+  return { id, files: manifest ? manifest.files : null, meta: manifest ? { ...manifest, files: undefined } : null };
+}
+
+/** Ask the CLI for its plan after sending the server's state; null means "stop here, change nothing". */
+async function exchange(input, state) {
+  send({ type: 'state', ...state });
+  const plan = await input.next();
+  if (!plan || plan.type !== 'plan') {
+    if (plan && plan.type === 'abort') return null;
+    throw new AgentError('the connection to the CLI ended before it sent its plan; nothing was changed');
+  }
+  return plan;
+}
+
+const registryState = () => {
+  const text = routes.readRegistryText();
+  const reg = JSON.parse(text);
+  let caddyfile = null;
+  try {
+    caddyfile = fs.readFileSync(reg.paths.caddyfile, 'utf8');
+  } catch {
+    /* reported by the CLI as drift */
+  }
+  return { registry: text, caddyfile };
+};
+
+// ---------------------------------------------------------------- deploy a service
+
+async function deploy(header, input) {
+  const name = header.service;
+  const base = serviceBase(name);
+  const l = rel.layout(base);
+  const before = stateOf(l);
+  const proc = await procs.pm2Find(name);
+  const plan = await exchange(input, {
+    ...registryState(), current: before, history: rel.readHistory(l).slice(-5),
+    process: proc ? { status: proc.pm2_env.status, port: procs.portOf(proc) } : null,
+  });
+  if (!plan) return { aborted: true };
+
+  const { id, port, start, healthPath } = plan;
+  const liveOk = proc && proc.pm2_env.status === 'online' && procs.portOf(proc) === port;
+  if (plan.unchanged && liveOk && !plan.routes) {
+    note('nothing changed: same files, same port, same routes, and the service is running; nothing to send or restart (use --force to restart anyway)');
+    return { unchanged: true, id: before.id, port };
+  }
+  fs.mkdirSync(base, { recursive: true, mode: 0o750 });
+  const prevConfig = readOr(path.join(base, 'pm2.json'));
+  let dir;
+  const undo = [];
+  try {
+    dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
+    if (!plan.upload) drain(input);
+    fs.writeFileSync(path.join(dir, rel.MANIFEST), JSON.stringify({ id, files: plan.files, start, healthPath, port, by: header.who, at: new Date().toISOString() }));
+    if (plan.env !== null && plan.env !== undefined) {
+      const envFile = path.join(dir, '.portside.env');
+      fs.rmSync(envFile, { force: true });
+      fs.writeFileSync(envFile, plan.env, { mode: 0o600, flag: 'wx' });
+    }
+    await step('install', () => install(dir, plan.lockfileChanged));
+    await step('probe', () => procs.probe(dir, start, {}, healthPath, plan.probeTimeoutMs || 30000));
+
+    await step('switch', async () => {
+      rel.switchTo(l, id);
+      undo.push(() => restoreProcess(l, base, before.id, proc, prevConfig));
+      const config = procs.appConfig(name, base, start, port);
+      const reloadable = proc && procs.portOf(proc) === port && proc.pm2_env.exec_mode === 'cluster_mode'
+        && start.script && prevConfig && JSON.stringify(JSON.parse(prevConfig).apps[0]) === JSON.stringify(config);
+      if (reloadable) await procs.pm2Reload(name);
+      else await procs.pm2StartFresh(base, config);
+      await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000);
+    });
+
+    if (plan.routes) {
+      await step('route', async () => {
+        undo.push(await routes.applyRoutes(plan.routes.registry, plan.routes.caddyfile));
+      });
+    }
+    await step('verify', () => verify(plan.verifyUrl));
+  } catch (e) {
+    note(`${currentStep()} failed: putting the previous version back`);
+    for (const fn of undo.reverse()) await fn().catch((err) => note(`undo step failed: ${err.message}`));
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  await step('save', async () => {
+    await procs.pm2Save();
+    rel.appendHistory(l, { id, at: new Date().toISOString(), by: header.who, port });
+    const pruned = rel.prune(l, plan.keepReleases || 5);
+    return pruned;
+  });
+  return { id, port, previous: before.id };
+}
+
+async function install(dir, lockfileChanged) {
+  const pkgFile = path.join(dir, 'package.json');
+  if (!fs.existsSync(pkgFile)) return;
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
+  if (!pkg.dependencies || Object.keys(pkg.dependencies).length === 0) return;
+  if (!lockfileChanged && fs.existsSync(path.join(dir, 'node_modules'))) {
+    note('dependencies unchanged: reusing the previous release\'s node_modules');
+    return;
+  }
+  // A t3.micro has 1 GiB: no audit, no fund, no dev dependencies.
+  const flags = ['--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'];
+  if (fs.existsSync(path.join(dir, 'package-lock.json'))) await run('npm', ['ci', ...flags], { cwd: dir, echo: true });
+  else await run('npm', ['install', '--no-package-lock', ...flags], { cwd: dir, echo: true });
+}
+
+async function verify(url) {
+  if (!url) return;
+  const deadline = Date.now() + 10000;
+  let r;
+  do {
+    r = await routes.viaCaddy(url);
+    if (r.status && r.status < 500) return;
+    if (r.error && /CERT|SSL|TLS|EPROTO|ECONNRESET/.test(r.error)) {
+      note(`route set, but HTTPS to ${url} is not ready yet (${r.error}): Caddy may still be getting the certificate`);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  } while (Date.now() < deadline);
+  throw new AgentError(`${url} did not answer through Caddy (${r.status || r.error})`, undefined, 'VERIFY');
+}
+
+async function restoreProcess(l, base, prevId, prevProc, prevConfig) {
+  const name = path.basename(base);
+  if (prevId) rel.switchTo(l, prevId);
+  else fs.rmSync(l.current, { force: true });
+  if (!prevProc || !prevConfig) {
+    if (await procs.pm2Find(name)) await run('pm2', ['delete', name]);
+    return;
+  }
+  const config = JSON.parse(prevConfig).apps[0];
+  const now = await procs.pm2Find(name);
+  if (now && procs.portOf(now) === procs.portOf(prevProc) && now.pm2_env.exec_mode === 'cluster_mode') await procs.pm2Reload(name);
+  else await procs.pm2StartFresh(base, config);
+}
+
+function readOr(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function drain(input) {
+  input.rest().resume();
+}
+
+// ---------------------------------------------------------------- static site
+
+async function deployFiles(header, input) {
+  const reg = JSON.parse(routes.readRegistryText());
+  const l = rel.layout(reg.paths.www);
+  const before = stateOf(l);
+  const plan = await exchange(input, { ...registryState(), current: before });
+  if (!plan) return { aborted: true };
+  if (plan.unchanged) {
+    note('nothing changed in the site: nothing sent');
+    return { unchanged: true, id: before.id };
+  }
+  let dir;
+  try {
+    dir = await step('upload', () => rel.stage(l, plan.id, before.id, plan.keep, plan.upload ? input.rest() : null, true));
+    if (!plan.upload) drain(input);
+    fs.writeFileSync(path.join(dir, rel.MANIFEST), JSON.stringify({ id: plan.id, files: plan.files, by: header.who, at: new Date().toISOString() }));
+    fs.chmodSync(dir, 0o755);
+    await step('switch', async () => rel.switchTo(l, plan.id));
+    await step('verify', () => verify(plan.verifyUrl).catch(async (e) => {
+      if (before.id) rel.switchTo(l, before.id);
+      throw e;
+    }));
+  } catch (e) {
+    if (dir && rel.currentId(l) !== plan.id) fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  rel.appendHistory(l, { id: plan.id, at: new Date().toISOString(), by: header.who });
+  rel.prune(l, plan.keepReleases || 5);
+  return { id: plan.id, previous: before.id };
+}
+
+// ---------------------------------------------------------------- rollback
+
+async function rollback(header) {
+  const name = header.service;
+  const base = serviceBase(name);
+  const l = rel.layout(base);
+  const cur = rel.currentId(l);
+  if (!cur) throw new AgentError(`"${name}" has no current release on this server`, 'Deploy it first: portside deploy-service ' + name, 'NO_RELEASE');
+  const ids = rel.readHistory(l).map((h) => h.id).filter((id) => id !== cur && fs.existsSync(path.join(l.dir(id), rel.MANIFEST)));
+  const target = ids.length ? ids[ids.length - 1] : null;
+  if (!target) throw new AgentError(`"${name}" has no earlier release on the server to roll back to (current: ${cur})`, undefined, 'NO_PREVIOUS');
+  const meta = rel.readManifest(l, target);
+  const curMeta = rel.readManifest(l, cur);
+  const port = curMeta ? curMeta.port : meta.port;
+  const proc = await procs.pm2Find(name);
+  const prevConfig = readOr(path.join(base, 'pm2.json'));
+  await step('probe', () => procs.probe(l.dir(target), meta.start, {}, meta.healthPath || '/', 30000));
+  try {
+    await step('switch', async () => {
+      rel.switchTo(l, target);
+      const config = procs.appConfig(name, base, meta.start, port);
+      if (proc && procs.portOf(proc) === port && prevConfig && JSON.stringify(JSON.parse(prevConfig).apps[0]) === JSON.stringify(config)) await procs.pm2Reload(name);
+      else await procs.pm2StartFresh(base, config);
+      await procs.waitHealthy(port, meta.healthPath || '/', 30000);
+    });
+  } catch (e) {
+    await restoreProcess(l, base, cur, proc, prevConfig).catch(() => {});
+    throw e;
+  }
+  await procs.pm2Save();
+  rel.appendHistory(l, { id: target, at: new Date().toISOString(), by: header.who, port, rollbackFrom: cur });
+  return { id: target, previous: cur, port };
+}
+
+// ---------------------------------------------------------------- remove
+
+async function remove(header, input) {
+  const name = header.service;
+  const base = serviceBase(name);
+  const proc = await procs.pm2Find(name);
+  const plan = await exchange(input, { ...registryState(), process: proc ? { status: proc.pm2_env.status, port: procs.portOf(proc) } : null });
+  if (!plan) return { aborted: true };
+  const prevConfig = readOr(path.join(base, 'pm2.json'));
+  if (proc) await step('stop', () => run('pm2', ['delete', name]));
+  try {
+    if (plan.routes) await step('route', () => routes.applyRoutes(plan.routes.registry, plan.routes.caddyfile));
+  } catch (e) {
+    if (proc && prevConfig) await procs.pm2StartFresh(base, JSON.parse(prevConfig).apps[0]).catch(() => {});
+    throw e;
+  }
+  await procs.pm2Save();
+  if (plan.purge) await step('purge', async () => fs.rmSync(base, { recursive: true, force: true }));
+  return { removed: name, purged: !!plan.purge };
+}
+
+// ---------------------------------------------------------------- status (read-only)
+
+async function status() {
+  const reg = JSON.parse(routes.readRegistryText());
+  const list = await procs.pm2List().catch(() => []);
+  const services = [];
+  const names = new Set([...Object.keys(reg.services), ...safeList(path.join(HOME, 'services'))]);
+  for (const name of [...names].sort()) {
+    const l = rel.layout(serviceBase(name));
+    const p = list.find((x) => x.name === name);
+    const port = reg.services[name];
+    const history = rel.readHistory(l);
+    const last = history[history.length - 1];
+    services.push({
+      name,
+      port: port ?? null,
+      registered: port !== undefined,
+      release: rel.currentId(l),
+      deployedAt: last ? last.at : null,
+      process: p ? p.pm2_env.status : 'none',
+      processPort: p ? procs.portOf(p) : null,
+      restarts: p ? p.pm2_env.restart_time : null,
+      health: port ? await procs.probeHttp(port, '/', 2000) : null,
+    });
+  }
+  const www = rel.layout(reg.paths.www);
+  return { registry: reg, services, site: { release: rel.currentId(www) } };
+}
+
+const COMMANDS = {
+  deploy: { mutates: true, run: deploy },
+  'deploy-files': { mutates: true, run: deployFiles },
+  rollback: { mutates: true, run: rollback },
+  remove: { mutates: true, run: remove },
+  status: { mutates: false, run: status },
+};
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    send({ type: 'result', ok: false, error: e.message, detail: e.detail, code: e.code || 'FAILED', step: currentStep() });
+    process.exit(1);
+  },
+);

@@ -1,0 +1,181 @@
+'use strict';
+// Processes: the probe (the new release on a transient port, before anything switches), pm2 (the
+// service on its own port), and HTTP health checks.
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+const http = require('http');
+const net = require('net');
+const { spawn } = require('child_process');
+const { run, tail } = require('./run');
+const { AgentError } = require('./protocol');
+
+const PRELOAD = path.join(os.homedir(), '.portside', 'bin', 'preload.js');
+
+/** GET 127.0.0.1:port+path once; resolves the status code, or an error code string. */
+function probeHttp(port, urlPath, timeoutMs = 3000, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: urlPath, timeout: timeoutMs, headers: { 'user-agent': 'portside-health' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e) => resolve(e.code || 'ERROR'));
+  });
+}
+
+const healthy = (status) => typeof status === 'number' && status < 500;
+
+/** A free port in the dynamic range (49152–65535), for the probe: never a service's port. */
+function freeDynamicPort() {
+  return new Promise((resolve, reject) => {
+    const attempt = (n) => {
+      const port = 49152 + Math.floor(Math.random() * 16000);
+      const srv = net.createServer();
+      srv.once('error', () => (n > 0 ? attempt(n - 1) : reject(new Error('no free port in 49152–65535'))));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
+    };
+    attempt(50);
+  });
+}
+
+/** How to start a release: argv for node (cluster-capable) or an npm script (fork). */
+function commandFor(start, dir, port) {
+  if (start.script) {
+    return { cmd: process.execPath, args: ['--require', PRELOAD, path.join(dir, start.script), String(port)] };
+  }
+  return { cmd: 'npm', args: ['run', '--silent', start.npmScript || 'start', '--', String(port)] };
+}
+
+/**
+ * Start the release on a throwaway port and wait until it answers HTTP. Says exactly what went
+ * wrong: crashed (with its log), listened on another port, or listened but never answered.
+ */
+async function probe(dir, start, env, healthPath, timeoutMs) {
+  const port = await freeDynamicPort();
+  const { cmd, args } = commandFor(start, dir, port);
+  const childEnv = { ...process.env, ...env, PORT: String(port), PORTSIDE_PROBE: '1', NODE_ENV: 'production' };
+  if (!start.script) childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS || ''} --require ${PRELOAD}`.trim();
+  const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let log = '';
+  const keep = (d) => {
+    log = (log + d).slice(-8000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const listens = [];
+  child.on('message', (m) => m && m.portside === 'listening' && listens.push(m));
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  try {
+    while (Date.now() < deadline) {
+      if (exited) {
+        throw new AgentError(`the new release crashed at start (${exited.signal || `exit code ${exited.code}`}) before answering on its port`, `last lines of its output:\n${tail(log, 15)}`, 'CRASHED');
+      }
+      const wrong = listens.find((l) => l.port !== port);
+      if (wrong && !listens.some((l) => l.port === port)) {
+        throw new AgentError(`the new release listens on port ${wrong.port}, not on the port it was given (${port} for this check; the service's port when live)`,
+          'Read the port from process.argv[2] or process.env.PORT, e.g. `const port = process.argv.length > 2 ? process.argv[2] : 3000;`', 'WRONG_PORT');
+      }
+      last = await probeHttp(port, healthPath, 2000);
+      if (healthy(last)) return { port, status: last };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const listened = listens.some((l) => l.port === port);
+    throw new AgentError(listened
+      ? `the new release listens on its port but did not answer GET ${healthPath} with a status below 500 within ${timeoutMs / 1000}s (last: ${last})`
+      : `the new release never listened on its port within ${timeoutMs / 1000}s (last check: ${last})`,
+    `last lines of its output:\n${tail(log, 15)}`, listened ? 'UNHEALTHY' : 'NEVER_LISTENED');
+  } finally {
+    if (!exited) {
+      child.kill('SIGINT');
+      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await new Promise((r) => (exited ? r() : child.once('exit', r)));
+      clearTimeout(t);
+    }
+  }
+}
+
+/** Wait until the live port answers healthily (after pm2 start/reload), then once more a moment later. */
+async function waitHealthy(port, healthPath, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await probeHttp(port, healthPath, 2000);
+    if (healthy(last)) {
+      // An app that exits right after its first answer must not count as deployed.
+      await new Promise((r) => setTimeout(r, 500));
+      last = await probeHttp(port, healthPath, 2000);
+      if (healthy(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new AgentError(`the service did not answer GET ${healthPath} on 127.0.0.1:${port} after it started (last: ${last})`, undefined, 'UNHEALTHY_LIVE');
+}
+
+// ---- pm2 ----
+
+async function pm2List() {
+  const { stdout } = await run('pm2', ['jlist']);
+  const start = stdout.indexOf('[');
+  return JSON.parse(start >= 0 ? stdout.slice(start) : '[]');
+}
+
+async function pm2Find(name) {
+  return (await pm2List()).find((p) => p.name === name) || null;
+}
+
+/** The pm2 app definition: cluster mode (pm2 holds the socket and reloads without a gap) for node scripts. */
+function appConfig(name, base, start, port) {
+  const cwd = path.join(base, 'current');
+  const common = {
+    name,
+    cwd,
+    args: [String(port)],
+    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: name },
+    kill_timeout: 5000,
+    listen_timeout: 10000,
+    max_restarts: 10,
+    min_uptime: 2000,
+    merge_logs: true,
+    time: true,
+  };
+  if (start.script) {
+    return { ...common, script: path.join(cwd, start.script), exec_mode: 'cluster', instances: 1, node_args: ['--require', PRELOAD] };
+  }
+  return {
+    ...common,
+    script: 'npm',
+    args: ['run', start.npmScript || 'start', '--', String(port)],
+    exec_mode: 'fork',
+    env: { ...common.env, NODE_OPTIONS: `--require ${PRELOAD}` },
+  };
+}
+
+function portOf(proc) {
+  const env = (proc && proc.pm2_env) || {};
+  return Number((env.env && env.env.PORT) || env.PORT);
+}
+
+/** Start (or restart in place) the service under pm2 from its saved definition. */
+async function pm2StartFresh(base, config) {
+  const file = path.join(base, 'pm2.json');
+  fs.writeFileSync(file, JSON.stringify({ apps: [config] }, null, 2) + '\n');
+  const existing = await pm2Find(config.name);
+  if (existing) await run('pm2', ['delete', config.name]);
+  await run('pm2', ['start', file]);
+}
+
+async function pm2Reload(name) {
+  await run('pm2', ['reload', name]);
+}
+
+async function pm2Save() {
+  await run('pm2', ['save', '--force']);
+}
+
+module.exports = { probe, probeHttp, waitHealthy, pm2List, pm2Find, appConfig, portOf, pm2StartFresh, pm2Reload, pm2Save, healthy, PRELOAD };

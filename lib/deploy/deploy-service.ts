@@ -1,0 +1,184 @@
+import { userInfo, hostname } from 'node:os';
+import { Transform, Readable } from 'node:stream';
+import { renderCaddyfile, serviceUrl } from '../caddy';
+import { UserError } from '../cli/command';
+import { serviceNameProblem } from '../config/validators';
+import { nextFreePort, servicePortProblem } from '../ports';
+import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
+import { SshSession } from '../ssh';
+import { callAgent, AgentMessage } from './agent-client';
+import { readEnvFile } from './env-file';
+import { buildManifest, diffManifest, listFiles, ManifestEntry, ReleaseFile, sameManifest } from './file-list';
+import { buildIfNeeded } from './local-build';
+import { inspectServiceFolder, ReleaseSpec } from './service-folder';
+import { tarStream } from './tar-stream';
+
+export interface DeployServiceOptions {
+  readonly name: string;
+  /** The port asked for; undefined keeps the service's port, or takes the next free one from 3000. */
+  readonly port?: number;
+  readonly dir: string;
+  readonly envFile?: string;
+  readonly healthPath?: string;
+  readonly dryRun?: boolean;
+  /** Restart even when nothing changed; rebuild even when the front end's inputs did not change. */
+  readonly force?: boolean;
+  /** The server's address as users reach it (for URLs when there is no domain). */
+  readonly address: string;
+  readonly log: (line: string) => void;
+  /** How long the new release may take to answer its health check. @default 30000 */
+  readonly probeTimeoutMs?: number;
+}
+
+export interface DeployOutcome {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  readonly release: string | null;
+  readonly unchanged: boolean;
+  readonly dryRun: boolean;
+  readonly filesSent: number;
+  readonly bytesSent: number;
+  readonly build: 'built' | 'skipped' | 'none';
+  readonly timings: Record<string, number>;
+  readonly routesChanged: boolean;
+}
+
+/** Check what can be checked before connecting: the name, the port's range, the folder, the env file. */
+export function checkDeployInput(o: Pick<DeployServiceOptions, 'name' | 'port' | 'dir' | 'envFile' | 'healthPath'>): { spec: ReleaseSpec; env: string | null } {
+  const nameProblem = serviceNameProblem(o.name);
+  if (nameProblem) throw new UserError(`invalid service name ${JSON.stringify(o.name)}: ${nameProblem}`);
+  if (o.port !== undefined) {
+    const p = servicePortProblem(o.port);
+    if (p) throw new UserError(`cannot deploy "${o.name}" on port ${o.port}: ${p}`);
+  }
+  if (o.healthPath !== undefined && !/^\/[\x21-\x7e]*$/.test(o.healthPath)) {
+    throw new UserError(`--health-path ${JSON.stringify(o.healthPath)} must be a URL path starting with "/", e.g. /health`);
+  }
+  const spec = inspectServiceFolder(o.dir);
+  const env = o.envFile ? readEnvFile(o.envFile) : null;
+  return { spec, env };
+}
+
+export function newReleaseId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
+export const who = (): string => `${userInfo().username}@${hostname()}`;
+
+/** Deploy a service folder to the server over one SSH session. */
+export async function deployService(ssh: SshSession, o: DeployServiceOptions): Promise<DeployOutcome> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const { spec, env } = checkDeployInput(o);
+  let port = 0;
+  let url = '';
+  let routesChanged = false;
+  let build: DeployOutcome['build'] = 'none';
+  let sent: ReleaseFile[] = [];
+  let unchanged = false;
+  let release: string | null = null;
+
+  const result = await callAgent(ssh, {
+    command: 'deploy',
+    header: { service: o.name, who: who(), what: `deploy-service ${o.name}`, readOnly: !!o.dryRun },
+    onMessage: printer(o.log, timings),
+    onLog: (text) => text.split('\n').filter((l) => l.trim()).forEach((l) => o.log(`    ${l}`)),
+    onState: async (state) => {
+      const registry = parseRegistry(state.registry as string);
+      const current = state.current as { id: string | null; files: ManifestEntry[] | null; meta: Record<string, unknown> | null };
+      const existing = registry.services[o.name];
+      port = o.port ?? existing ?? nextFreePort(registry.services);
+      const problem = servicePortProblem(port, registry.services, o.name);
+      if (problem) throw new UserError(`cannot deploy "${o.name}" on port ${port}: ${problem}`);
+      const next: Registry = withService(registry, o.name, port);
+      url = serviceUrl(next, o.name, o.address);
+      let routes: { registry: string; caddyfile: string } | null = null;
+      if (existing !== port) {
+        routesChanged = true;
+        routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
+      } else if (state.caddyfile !== renderCaddyfile(registry)) {
+        o.log('  the Caddyfile does not match the registry (an interrupted change?): it will be rendered again');
+        routesChanged = true;
+        routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
+      }
+
+      if (o.dryRun) {
+        o.log(`plan for ${o.name} (dry run: nothing is changed)`);
+        o.log(`  folder: ${spec.folder} (${spec.kind})${spec.build ? `; would run ${spec.build.argv.join(' ')}` : ''}`);
+        o.log(`  port: ${port}${existing === undefined ? ' (new service)' : existing !== port ? ` (moves from ${existing})` : ''}`);
+        o.log(`  start: ${spec.start.script ? `node ${spec.start.script} ${port}` : `npm run ${spec.start.npmScript} -- ${port}`}`);
+        o.log(`  current release: ${current.id ?? 'none'}`);
+        o.log(`  routes: ${routes ? 'registry and Caddyfile change; Caddy reloads gracefully' : 'unchanged; Caddy is not reloaded'}`);
+        if (env !== null) o.log('  env file: uploaded with mode 0600 (contents not shown)');
+        o.log(`  URL: ${url}`);
+        return null;
+      }
+
+      const tb = Date.now();
+      build = await buildIfNeeded(spec, o.log, o.force);
+      timings.build = Date.now() - tb;
+      const tm = Date.now();
+      const files = await buildManifest(spec.sources.flatMap((s) => listFiles(s.dir, s.prefix, s.skipPrefix ? (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix!) : undefined)));
+      const { keep, send } = diffManifest(files, current.files);
+      timings.manifest = Date.now() - tm;
+      sent = send;
+      const lock = (fs: readonly ManifestEntry[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
+      const lockfileChanged = lock(files) !== lock(current.files);
+      const healthPath = o.healthPath ?? spec.healthPath ?? '/';
+      const meta = current.meta ?? {};
+      unchanged = !o.force && env === null && sameManifest(files, current.files)
+        && JSON.stringify(meta.start) === JSON.stringify(spec.start) && meta.port === port && meta.healthPath === healthPath;
+      release = unchanged ? current.id : newReleaseId();
+      const bytes = send.reduce((n, f) => n + f.s, 0);
+      if (!unchanged) o.log(`  release ${release}: ${files.length} files, ${send.length} to send (${formatBytes(bytes)}), ${keep.length} unchanged`);
+      return {
+        plan: {
+          id: release, port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep,
+          lockfileChanged, env, routes, verifyUrl: url, unchanged, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
+        },
+        upload: send.length && !unchanged ? withProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, o.log) : undefined,
+      };
+    },
+  });
+  timings.total = Date.now() - t0;
+  if (result.unchanged) unchanged = true;
+  return {
+    name: o.name, port, url, release, unchanged, dryRun: !!o.dryRun || !!result.aborted, filesSent: unchanged ? 0 : sent.length,
+    bytesSent: unchanged ? 0 : sent.reduce((n, f) => n + f.s, 0), build, timings, routesChanged,
+  };
+}
+
+/** Print the agent's step events as they come, and keep their timings. */
+export function printer(log: (line: string) => void, timings: Record<string, number>): (m: AgentMessage) => void {
+  return (m) => {
+    if (m.type === 'step' && m.status === 'start') log(`→ ${m.name}`);
+    if (m.type === 'step' && m.status === 'done') timings[m.name] = m.ms ?? 0;
+    if (m.type === 'note') log(`  ${m.text}`);
+  };
+}
+
+function withProgress(stream: Readable, total: number, log: (line: string) => void): Readable {
+  let sent = 0;
+  let shown = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      sent += chunk.length;
+      const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
+      if (pct >= shown + 25 && pct < 100) {
+        shown = pct - (pct % 25);
+        log(`  uploading… ${shown}% of ${formatBytes(total)}`);
+      }
+      cb(null, chunk);
+    },
+  });
+  stream.on('error', (e) => counter.destroy(e));
+  return stream.pipe(counter);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,27 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { UserError } from '../cli/command';
+
+/**
+ * Read and check an env file for upload. Values are data: they are never printed, never put on a
+ * command line, and the server loads them without a shell. Only the line numbers of problems are
+ * reported, never the content.
+ */
+export function readEnvFile(path: string): string {
+  if (!existsSync(path)) throw new UserError(`--env-file ${path} does not exist`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new UserError(`--env-file ${path} is not a file`);
+  if (st.size > 64 * 1024) throw new UserError(`--env-file ${path} is ${st.size} bytes; an env file may be at most 64 KiB`);
+  const text = readFileSync(path, 'utf8');
+  if (text.includes('\0')) throw new UserError(`--env-file ${path} contains a NUL byte; it must be a text file of KEY=value lines`);
+  const bad: number[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    if (!/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line)) bad.push(i + 1);
+  });
+  if (bad.length) {
+    throw new UserError(`--env-file ${path}: line${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not KEY=value`,
+      'Each line is NAME=value (NAME: letters, digits, _; not starting with a digit); # starts a comment. Values are taken literally: nothing is expanded.');
+  }
+  return text;
+}

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { UserError } from '../cli/command';
+
+/** One file of a release: path inside the release, content hash, size, mode. */
+export interface ManifestEntry {
+  readonly p: string;
+  readonly h: string;
+  readonly s: number;
+  readonly m: number;
+}
+
+/** A release file and where it comes from on this machine. */
+export interface ReleaseFile extends ManifestEntry {
+  readonly source: string;
+}
+
+/** Never uploaded, at any depth: dependencies are installed on the server; secrets stay home. */
+export function isExcluded(name: string): boolean {
+  return name === 'node_modules' || name === '.git' || name === '.env' || name.startsWith('.env.')
+    || name === '.DS_Store' || name.startsWith('.portside');
+}
+
+/** Per-file and per-release limits: a t3.micro has 1 GiB of memory and a small disk. */
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+export const MAX_RELEASE_BYTES = 500 * 1024 * 1024;
+
+/**
+ * List the files under `dir` (minus exclusions), mapped to `prefix` in the release. A symlink that
+ * points outside `dir` is refused: it would upload files the user never meant to publish.
+ */
+export function listFiles(dir: string, prefix = '', skip: (rel: string) => boolean = () => false): Array<{ path: string; source: string; size: number; mode: number }> {
+  const root = realpathSync(dir);
+  const out: Array<{ path: string; source: string; size: number; mode: number }> = [];
+  const walk = (abs: string, rel: string): void => {
+    for (const entry of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (isExcluded(entry.name)) continue;
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      if (skip(childRel)) continue;
+      const childAbs = join(abs, entry.name);
+      let st = lstatSync(childAbs);
+      if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(childAbs);
+        } catch {
+          throw new UserError(`${childRel} is a broken symbolic link`, 'Remove it or point it at a file inside the folder.');
+        }
+        if (target !== root && !target.startsWith(root + sep)) {
+          throw new UserError(`${childRel} is a symbolic link to ${target}, outside the service folder`, 'Portside uploads only what is inside the folder: copy the file in, or remove the link.');
+        }
+        st = statSync(childAbs);
+      }
+      if (st.isDirectory()) walk(childAbs, childRel);
+      else if (st.isFile()) {
+        if (st.size > MAX_FILE_BYTES) {
+          throw new UserError(`${childRel} is ${(st.size / 2 ** 20).toFixed(0)} MiB; a release file may be at most ${MAX_FILE_BYTES / 2 ** 20} MiB`,
+            'Large data does not belong in a release (a t3.micro has 1 GiB of memory): store it elsewhere, or move it out of the folder.');
+        }
+        out.push({ path: prefix + childRel, source: childAbs, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644 });
+      }
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+export function hashFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/** Hash every file (a few at a time) into the release manifest. */
+export async function buildManifest(files: ReadonlyArray<{ path: string; source: string; size: number; mode: number }>): Promise<ReleaseFile[]> {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  if (total > MAX_RELEASE_BYTES) {
+    throw new UserError(`the release is ${(total / 2 ** 20).toFixed(0)} MiB; the limit is ${MAX_RELEASE_BYTES / 2 ** 20} MiB`, 'Check what the folder holds (build output, data, logs).');
+  }
+  const out: ReleaseFile[] = new Array(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      const f = files[i];
+      out[i] = { p: f.path, h: await hashFile(f.source), s: f.size, m: f.mode, source: f.source };
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
+}
+
+/** Compare with the server's current release: which files can be hard-linked, which must be sent. */
+export function diffManifest(next: readonly ReleaseFile[], current: readonly ManifestEntry[] | null): { keep: string[]; send: ReleaseFile[] } {
+  const prev = new Map((current ?? []).map((e) => [e.p, e]));
+  const keep: string[] = [];
+  const send: ReleaseFile[] = [];
+  for (const f of next) {
+    const old = prev.get(f.p);
+    if (old && old.h === f.h && old.m === f.m) keep.push(f.p);
+    else send.push(f);
+  }
+  return { keep, send };
+}
+
+export function sameManifest(a: readonly ManifestEntry[], b: readonly ManifestEntry[] | null): boolean {
+  if (!b || a.length !== b.length) return false;
+  const m = new Map(b.map((e) => [e.p, e]));
+  return a.every((e) => {
+    const o = m.get(e.p);
+    return !!o && o.h === e.h && o.m === e.m;
+  });
+}
+
+export function relativeTo(root: string, abs: string): string {
+  return relative(root, abs).split(sep).join('/');
+}
