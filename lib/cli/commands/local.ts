@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import {
+  APT_PACKAGES, HostRequirementError, LOCAL_STATE_DIR, LocalServerNotUpError, localDown, localStatus, localUp, PM2_PACKAGE,
+} from '../../targets/local';
+import { Command, CommandContext, UserError } from '../command';
+
+const SUBCOMMANDS = ['up', 'down', 'status'] as const;
+
+export const localCommand: Command = {
+  name: 'local',
+  summary: 'run a stand-in of the EC2 server on this machine (up, down, status)',
+  usage: `Usage: portside local up|down|status [--json]
+
+A stand-in server made of real parts: a network namespace "portside" at 10.77.0.2 with OpenSSH
+(user "portside", a throwaway key), Caddy serving https://portside.test/ with its own CA, node,
+npm and pm2, and a proxy that lets it reach only the npm registry. Needs Linux and root.
+
+  up       create or repair it; prints where it is (--json: one JSON object on stdout)
+  status   check each part (--json for scripts); exits 0 when up, 1 when not
+  down     stop everything it runs and remove the namespace, the user and ${LOCAL_STATE_DIR}
+
+up installs what is missing: apt-get install -y ${APT_PACKAGES.sshd} ${APT_PACKAGES.caddy}; npm install -g ${PM2_PACKAGE}.
+
+Examples:
+  sudo npx portside local up
+  sudo npx portside local up --json
+  sudo npx portside local status
+  sudo npx portside local down`,
+  async run(ctx) {
+    const { positionals, values } = parseArgs({
+      args: [...ctx.argv], allowPositionals: true, options: { json: { type: 'boolean' } },
+    });
+    const [sub, ...extra] = positionals;
+    if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub) || extra.length) {
+      throw new UserError(`expected one of ${SUBCOMMANDS.join(', ')}, got ${JSON.stringify(positionals.join(' '))}`,
+        'e.g. sudo npx portside local up', 2);
+    }
+    try {
+      if (sub === 'up') return await up(ctx, Boolean(values.json));
+      if (sub === 'down') {
+        await localDown({ log: ctx.err });
+        return 0;
+      }
+      return await status(ctx, Boolean(values.json));
+    } catch (e) {
+      if (e instanceof HostRequirementError) throw new UserError(e.message, e.detail);
+      if (e instanceof LocalServerNotUpError) throw new UserError(e.message);
+      throw e;
+    }
+  },
+};
+
+async function up(ctx: CommandContext, json: boolean): Promise<number> {
+  const started = Date.now();
+  const server = await localUp({ log: ctx.err });
+  if (json) {
+    ctx.out(JSON.stringify(server));
+    return 0;
+  }
+  ctx.out(`local server is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  ctx.out(`  ssh:      ssh -i ${server.keyPath} -p ${server.sshPort} ${server.user}@${server.address}`);
+  ctx.out(`  host key: ${server.hostKeyFingerprint}`);
+  ctx.out(`  site:     https://${server.domain}/ at ${server.address}, e.g. curl --cacert ${server.caCertPath} --resolve ${server.domain}:443:${server.address} https://${server.domain}/`);
+  return 0;
+}
+
+async function status(ctx: CommandContext, json: boolean): Promise<number> {
+  const s = await localStatus();
+  if (json) {
+    ctx.out(JSON.stringify({ state: s.up ? 'up' : 'down', ...s.server, parts: s.parts }));
+    return s.up ? 0 : 1;
+  }
+  ctx.out(`local server: ${s.up ? 'up' : 'down'}`);
+  for (const [name, part] of Object.entries(s.parts)) ctx.out(`  ${name.padEnd(6)} ${part.ok ? 'ok  ' : 'DOWN'} ${part.detail}`);
+  if (s.server) {
+    ctx.out(`  ${s.server.user}@${s.server.address}:${s.server.sshPort}, key ${s.server.keyPath}, host key ${s.server.hostKeyFingerprint}`);
+    ctx.out(`  https://${s.server.domain}/ at ${s.server.address}, CA ${s.server.caCertPath}`);
+  }
+  if (!s.up) ctx.out('Run `sudo npx portside local up` to start or repair it.');
+  return s.up ? 0 : 1;
+}

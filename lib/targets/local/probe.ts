@@ -1,0 +1,36 @@
+import { connect } from 'node:net';
+
+/** Whether something accepts TCP connections on host:port within `ms`. */
+export function tcpOpen(host: string, port: number, ms = 1000): Promise<boolean> {
+  return tcpExchange(host, port, undefined, ms, true).then((r) => r !== undefined);
+}
+
+/**
+ * Connect, optionally send `request`, and resolve to what the server says first (up to the end of a
+ * banner line or of HTTP headers), or undefined when the connection fails or nothing comes in `ms`.
+ */
+export function tcpExchange(host: string, port: number, request?: string, ms = 2000, connectOnly = false): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let received = '';
+    let settled = false;
+    const done = (value: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(undefined), ms);
+    socket.on('connect', () => {
+      if (connectOnly) done('');
+      else if (request !== undefined) socket.write(request);
+    });
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (request === undefined ? received.includes('\n') : received.includes('\r\n\r\n')) done(received);
+    });
+    socket.on('end', () => done(received || undefined));
+    socket.on('error', () => done(undefined));
+  });
+}

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HOST_ADDRESS, PATHS, PROXY_PORT, REPO_ROOT, SERVER_ADDRESS } from './constants';
+import { PartHealth } from './netns';
+import { isAlive, livePid, readPid, sleep, terminate } from './processes';
+import { tcpExchange, tcpOpen } from './probe';
+
+export const PROXY_SCRIPT = join(REPO_ROOT, 'assets', 'local', 'registry-proxy.js');
+export const PROXY_URL = `http://${HOST_ADDRESS}:${PROXY_PORT}/`;
+
+export interface RegistryTarget {
+  /** The registry URL as npm on the host has it. */
+  readonly url: string;
+  /** `host:port`, the one destination the proxy allows. */
+  readonly hostPort: string;
+}
+
+/** The one destination the proxy allows, from the registry npm on the host is configured with. */
+export function registryTarget(url: string): RegistryTarget {
+  const u = new URL(url);
+  const port = u.port || (u.protocol === 'http:' ? '80' : '443');
+  return { url, hostPort: `${u.hostname.toLowerCase()}:${port}` };
+}
+
+function proxyArgs(target: RegistryTarget): string[] {
+  return [PROXY_SCRIPT, '--listen', `${HOST_ADDRESS}:${PROXY_PORT}`, '--allow', target.hostPort,
+    '--client', SERVER_ADDRESS, '--client', HOST_ADDRESS];
+}
+
+function runningArgs(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Keep the registry proxy running on the host side of the veth. Restarts it when it is dead, deaf,
+ * allows another registry than npm's current one, or `restart` is set (the veth was recreated).
+ * Resolves to true when it (re)started the proxy.
+ */
+export async function ensureProxy(target: RegistryTarget, log: (line: string) => void, restart = false): Promise<boolean> {
+  const pid = livePid(PATHS.proxyPid);
+  const wanted = proxyArgs(target);
+  if (pid && !restart && runningArgs(pid).join(' ') === wanted.join(' ') && await tcpOpen(HOST_ADDRESS, PROXY_PORT)) return false;
+  if (pid) await terminate([pid]);
+  log(`starting the registry proxy on ${HOST_ADDRESS}:${PROXY_PORT} (allows only ${target.hostPort})`);
+  const fd = openSync(PATHS.proxyLog, 'a');
+  try {
+    const child = spawn(process.execPath, wanted, { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    if (!child.pid) throw new Error(`could not start ${PROXY_SCRIPT}`);
+    writeFileSync(PATHS.proxyPid, `${child.pid}\n`);
+    const deadline = Date.now() + 5000;
+    while (!(await tcpOpen(HOST_ADDRESS, PROXY_PORT, 300))) {
+      if (!isAlive(child.pid) || Date.now() > deadline) {
+        throw new Error(`the registry proxy did not start listening on ${HOST_ADDRESS}:${PROXY_PORT}; see ${PATHS.proxyLog}`);
+      }
+      await sleep(50);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+export async function stopProxy(): Promise<void> {
+  const pid = livePid(PATHS.proxyPid);
+  if (pid) await terminate([pid]);
+}
+
+/** Ask the proxy for a tunnel to a host that is not the registry; resolves to its status line. */
+export async function proxyAnswerFor(hostPort: string): Promise<string | undefined> {
+  const reply = await tcpExchange(HOST_ADDRESS, PROXY_PORT, `CONNECT ${hostPort} HTTP/1.1\r\nHost: ${hostPort}\r\n\r\n`, 2000);
+  return reply?.split('\r\n')[0];
+}
+
+export async function proxyHealth(): Promise<PartHealth> {
+  const pid = readPid(PATHS.proxyPid);
+  if (!pid || !isAlive(pid)) return { ok: false, detail: 'not running' };
+  if (!(await tcpOpen(HOST_ADDRESS, PROXY_PORT))) return { ok: false, detail: `pid ${pid} is not listening on ${HOST_ADDRESS}:${PROXY_PORT}` };
+  const allow = runningArgs(pid)[runningArgs(pid).indexOf('--allow') + 1];
+  return { ok: true, detail: `pid ${pid} on ${HOST_ADDRESS}:${PROXY_PORT}, allows ${allow}` };
+}
