@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// The CDK app (cdk.json "app"): context → validated config → PortsideStack. Nothing else lives here.
+import { Annotations, App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CONTEXT_KEYS, ConfigError, formatProblem, loadConfig, PortsideConfig } from '../lib/config';
+import { DEFAULT_STACK_NAME, PortsideStack } from '../lib/stack';
+
+const app = new App();
+
+let config: PortsideConfig;
+try {
+  config = loadConfig((key) => app.node.tryGetContext(key));
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  for (const problem of e.problems) console.error(`portside: ${formatProblem(problem)}`);
+  console.error(`portside: fix the value(s) above in cdk.json or with -c key=value (keys: ${CONTEXT_KEYS.join(', ')})`);
+  process.exit(1);
+}
+
+for (const warning of config.warnings) console.error(`portside: warning: ${warning}`);
+
+// Not a server setting: a deliberate "replace my server with a fresh image" knob (docs/stack.md).
+const imageGeneration = app.node.tryGetContext('imageGeneration');
+const stack = new PortsideStack(app, DEFAULT_STACK_NAME, {
+  config,
+  imageGeneration: imageGeneration === undefined ? undefined : Number(imageGeneration),
+});
+for (const warning of config.warnings) Annotations.of(stack).addWarningV2('portside:config', warning);
+
+// Every synth runs the AwsSolutions checks; an unacknowledged finding fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,0 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The repository's assets folder, found from this file so it works from any working directory. */
+export const ASSETS_DIR = join(__dirname, '..', '..', 'assets');
+
+/** assets/bootstrap.sh, the script the UserData runs (and the local stand-in runs with --local). */
+export function readBootstrapScript(): string {
+  return readFileSync(join(ASSETS_DIR, 'bootstrap.sh'), 'utf8');
+}
+
+/** assets/www/index.html, the home page a new server shows until a site is deployed. */
+export function readDefaultHomePage(): string {
+  return readFileSync(join(ASSETS_DIR, 'www', 'index.html'), 'utf8');
+}

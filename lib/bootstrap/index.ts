@@ -1,0 +1,3 @@
+export * from './render-user-data';
+export * from './seed';
+export * from './assets';

@@ -1,0 +1,62 @@
+/**
+ * The EC2 UserData: a few constant settings, then assets/bootstrap.sh. Pure, so tests can pin the text.
+ *
+ * Everything here must stay the same when the declared configuration changes (services, domain, routing,
+ * email, schoolCidr, hostedZoneId): a different UserData stops the instance on the next deploy. The
+ * configuration itself reaches the server through the instance's CloudFormation metadata instead.
+ */
+
+/** What the bootstrap needs to know on EC2 that the script cannot find out for itself. */
+export interface UserDataSettings {
+  /** The stack's name (usually the `AWS::StackName` token): where cfn-get-metadata and cfn-signal look. */
+  readonly stackName: string;
+  /** The stack's region (usually the `AWS::Region` token). */
+  readonly region: string;
+  /** The instance's logical ID in the template: the resource that carries the metadata and is signalled. */
+  readonly logicalId: string;
+  /** The metadata key holding the declared files. */
+  readonly metadataKey: string;
+  /** The deploy user: owns the layout and runs pm2. */
+  readonly user: string;
+  /** The static site's folder. */
+  readonly www: string;
+  /** The folder of the live Caddyfile (owned by the deploy user). */
+  readonly caddyDir: string;
+  /** TCP ports ufw lets in; the security group is derived from the same port model. */
+  readonly publicPorts: readonly number[];
+}
+
+/** The bootstrap's own first line, replaced by the wrapper's. */
+const SHEBANG = /^#!.*\n/;
+
+/**
+ * Render the UserData: the wrapper's shebang and exports, then the script body.
+ * Values are single-quoted; tokens (`${Token[...]}`) pass through and resolve to plain names.
+ */
+export function renderUserData(script: string, settings: UserDataSettings): string {
+  if (!SHEBANG.test(script)) throw new Error('the bootstrap script must start with a #! line');
+  const vars: Array<[string, string]> = [
+    ['PORTSIDE_STACK', settings.stackName],
+    ['PORTSIDE_REGION', settings.region],
+    ['PORTSIDE_RESOURCE', settings.logicalId],
+    ['PORTSIDE_METADATA_KEY', settings.metadataKey],
+    ['PORTSIDE_USER', settings.user],
+    ['PORTSIDE_WWW', settings.www],
+    ['PORTSIDE_CADDY_DIR', settings.caddyDir],
+    ['PORTSIDE_PUBLIC_PORTS', settings.publicPorts.join(' ')],
+  ];
+  const lines = [
+    '#!/bin/bash',
+    '# Portside UserData: constant settings, then assets/bootstrap.sh. The declared configuration is not',
+    '# here: it is read from the instance\'s CloudFormation metadata, so changing it never touches UserData.',
+    ...vars.map(([name, value]) => `export ${name}=${shellQuote(name, value)}`),
+  ];
+  return `${lines.join('\n')}\n${script.replace(SHEBANG, '')}`;
+}
+
+function shellQuote(name: string, value: string): string {
+  if (value.length === 0 || /['\n\r\0]/.test(value)) {
+    throw new Error(`UserData setting ${name} must be a non-empty single line without quotes, got ${JSON.stringify(value)}`);
+  }
+  return `'${value}'`;
+}

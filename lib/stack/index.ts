@@ -1,0 +1,5 @@
+export * from './server-tag';
+export * from './ingress-rules';
+export * from './pinned-ubuntu-image';
+export * from './web-server';
+export * from './portside-stack';

@@ -1,0 +1,118 @@
+import { Aws, CfnOutput, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { Construct } from 'constructs';
+import { readBootstrapScript, readDefaultHomePage, seedFiles } from '../bootstrap';
+import { serviceUrl, siteUrl } from '../caddy';
+import { PortsideConfig } from '../config/portside-config';
+import { DEPLOY_USER, WebServer } from './web-server';
+
+/** Props of {@link PortsideStack}. */
+export interface PortsideStackProps extends StackProps {
+  /** The validated configuration (from `loadConfig`). */
+  readonly config: PortsideConfig;
+
+  /**
+   * Which pinned Ubuntu image the server runs; raising it replaces the server. See `WebServerProps`.
+   * @default 1
+   */
+  readonly imageGeneration?: number;
+}
+
+/**
+ * Portside's whole footprint in one account: a small VPC with one public subnet and no NAT, the web
+ * server with its Elastic IP, optional DNS records, and outputs that tell a student how to reach it.
+ * Environment-agnostic and free of lookups, so `cdk synth` works offline with no credentials.
+ */
+export class PortsideStack extends Stack {
+  public readonly server: WebServer;
+  public readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: PortsideStackProps) {
+    super(scope, id, {
+      description: 'Portside: one EC2 web server (Caddy on 80/443, SSH from the school) for course services',
+      ...props,
+    });
+    const { config } = props;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/24'),
+      maxAzs: 1,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26 }],
+      // Nothing uses the default security group; restricting it would cost a custom-resource Lambda.
+      restrictDefaultSecurityGroup: false,
+    });
+    Validations.of(this.vpc).acknowledge({
+      id: 'AwsSolutions-VPC7',
+      reason: 'Flow logs cost CloudWatch ingestion and storage every month; a single course server is debugged with its own logs.',
+    });
+
+    this.server = new WebServer(this, 'Server', {
+      vpc: this.vpc,
+      schoolCidrs: config.schoolCidrs,
+      seed: seedFiles(config, readDefaultHomePage()),
+      bootstrapScript: readBootstrapScript(),
+      instanceType: new ec2.InstanceType(config.instanceType),
+      sshPublicKey: config.sshPublicKey,
+      imageGeneration: props.imageGeneration,
+      bootstrapTimeout: Duration.minutes(15),
+    });
+    this.acknowledgeCustomResourceFindings();
+
+    if (config.domain && config.hostedZoneId) {
+      // Attributes, not a lookup: synth stays offline. Names are absolute (trailing dot), so the zone may
+      // be the domain itself or a parent of it.
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId: config.hostedZoneId,
+        zoneName: config.domain,
+      });
+      const target = route53.RecordTarget.fromIpAddresses(this.server.publicIp);
+      new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${config.domain}.`, target, ttl: Duration.minutes(5) });
+      new route53.ARecord(this, 'WildcardRecord', { zone, recordName: `*.${config.domain}.`, target, ttl: Duration.minutes(5) });
+    }
+
+    const ip = this.server.publicIp;
+    new CfnOutput(this, 'InstanceId', { value: this.server.instance.instanceId, description: 'The EC2 instance' });
+    new CfnOutput(this, 'PublicIp', { value: ip, description: 'The server\'s Elastic IP' });
+    new CfnOutput(this, 'SiteUrl', { value: siteUrl(config, ip), description: 'The home page' });
+    const services = Object.keys(config.services).sort();
+    if (services.length > 0) {
+      new CfnOutput(this, 'ServiceUrls', {
+        value: services.map((name) => `${name}=${serviceUrl(config, name, ip)}`).join(' '),
+        description: 'Where each declared service answers once deployed',
+      });
+    }
+    const keyFile = `${this.stackName.toLowerCase()}.pem`;
+    const keyName = this.server.privateKeyParameterName;
+    new CfnOutput(this, 'SshCommand', {
+      value: keyName ? `ssh -i ${keyFile} ${DEPLOY_USER}@${ip}` : `ssh ${DEPLOY_USER}@${ip}`,
+      description: 'Log in (from the school network)',
+    });
+    if (keyName) {
+      new CfnOutput(this, 'FetchPrivateKeyCommand', {
+        value: `aws ssm get-parameter --region ${Aws.REGION} --name ${keyName} --with-decryption --query Parameter.Value --output text > ${keyFile} && chmod 600 ${keyFile}`,
+        description: 'Save the private key AWS created for this server',
+      });
+    }
+  }
+
+  /**
+   * The AMI lookup's Lambda is a singleton that aws-cdk-lib creates at stack level; its findings are
+   * acknowledged on it, here, because that is where it lives.
+   */
+  private acknowledgeCustomResourceFindings(): void {
+    const fn = this.node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
+    if (!fn) return;
+    Validations.of(fn).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The AMI lookup Lambda (aws-cdk-lib AwsCustomResource) only writes its own CloudWatch logs; the AWS managed basic execution role is exactly that.',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'The AMI lookup Lambda\'s runtime is chosen by aws-cdk-lib (AwsCustomResource); it runs once, at stack creation.',
+      },
+    );
+  }
+}

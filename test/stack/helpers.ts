@@ -1,0 +1,41 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ContextKey, loadConfig, PortsideConfig } from '../../lib/config';
+import { DEFAULT_STACK_NAME, PortsideStack } from '../../lib/stack';
+
+/** A valid baseline context (cdk.json's defaults); tests change one field at a time. */
+export const BASE_CONTEXT: Readonly<Partial<Record<ContextKey, unknown>>> = {
+  schoolCidr: '128.187.0.0/16',
+  routing: 'subdomain',
+  services: { simon: 3000, startup: 4000 },
+  instanceType: 't3.micro',
+};
+
+export function configOf(overrides: Partial<Record<ContextKey, unknown>> = {}): PortsideConfig {
+  const ctx: Record<string, unknown> = { ...BASE_CONTEXT, ...overrides };
+  return loadConfig((key) => ctx[key]);
+}
+
+export function stackOf(overrides: Partial<Record<ContextKey, unknown>> = {}, imageGeneration?: number): PortsideStack {
+  return new PortsideStack(new App(), DEFAULT_STACK_NAME, { config: configOf(overrides), imageGeneration });
+}
+
+export function templateOf(overrides: Partial<Record<ContextKey, unknown>> = {}): Template {
+  return Template.fromStack(stackOf(overrides));
+}
+
+/** The template as JSON with volatile values (asset hashes, CDK versions) replaced by placeholders. */
+export function normalisedTemplate(template: Template): unknown {
+  const text = JSON.stringify(template.toJSON())
+    .replace(/[0-9a-f]{64}(\.zip)?/g, (_m, zip: string | undefined) => `<asset-hash>${zip ?? ''}`);
+  const json = JSON.parse(text);
+  delete json.Resources?.CDKMetadata;
+  return json;
+}
+
+/** The single resource of a type, with its logical ID. */
+export function onlyResource(template: Template, type: string): { id: string; resource: any } {
+  const found = Object.entries(template.findResources(type));
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return { id: found[0][0], resource: found[0][1] };
+}
