@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fingerprintOf } from '../../ssh/fingerprint';
 import { NETNS, PATHS } from './constants';
 import { isAlive, readPid } from './processes';
 
@@ -50,5 +50,5 @@ export function writeLocalServer(server: LocalServer): void {
 export function sshFingerprint(key: Buffer | string): string {
   const blob = typeof key === 'string' ? Buffer.from(key.trim().split(/\s+/)[1] ?? '', 'base64') : key;
   if (blob.length === 0) throw new Error('sshFingerprint: not an OpenSSH public key');
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return fingerprintOf(blob);
 }
