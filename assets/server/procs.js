@@ -121,8 +121,16 @@ async function waitHealthy(port, healthPath, timeoutMs) {
 
 async function pm2List() {
   const { stdout } = await run('pm2', ['jlist']);
-  const start = stdout.indexOf('[');
-  return JSON.parse(start >= 0 ? stdout.slice(start) : '[]');
+  // The first call also prints "[PM2] Spawning PM2 daemon…" lines: the list is the line that parses.
+  for (const line of stdout.split('\n').reverse()) {
+    if (!line.startsWith('[')) continue;
+    try {
+      return JSON.parse(line);
+    } catch {
+      /* a log line that starts with "[" */
+    }
+  }
+  return [];
 }
 
 async function pm2Find(name) {

@@ -1,11 +1,25 @@
 import { Command } from './command';
 import { caddyfileCommand } from './commands/caddyfile';
-import { portsCommand } from './commands/ports';
+import { deployFilesCommand } from './commands/deploy-files';
+import { demoCommand } from './commands/demo';
+import { deployServiceCommand } from './commands/deploy-service';
 import { localCommand } from './commands/local';
+import { logsCommand } from './commands/logs';
+import { portsCommand } from './commands/ports';
+import { removeServiceCommand } from './commands/remove-service';
+import { rollbackCommand } from './commands/rollback';
+import { servicesCommand } from './commands/services';
 
 /** Every `portside` command, in the order `--help` lists them. Add a command here and nowhere else. */
 export const COMMANDS: readonly Command[] = [
+  deployServiceCommand,
+  deployFilesCommand,
+  servicesCommand,
+  rollbackCommand,
+  removeServiceCommand,
+  logsCommand,
+  localCommand,
+  demoCommand,
   portsCommand,
   caddyfileCommand,
-  localCommand,
 ];

@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkDeployInput, deployService, formatBytes } from '../../deploy/deploy-service';
+import { parsePort } from '../../ports';
+import { Command, UserError } from '../command';
+import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
+
+export const deployServiceCommand: Command = {
+  name: 'deploy-service',
+  summary: 'deploy a Node service to its port, health-checked, with no downtime',
+  usage: `Usage: portside deploy-service <name> [port] [options]
+
+Builds the service on this machine, sends only what changed, installs its production dependencies on
+the server, starts the new release on a spare port and health-checks it, then hands its port over
+under pm2 (no dropped requests) and routes Caddy to it. If anything fails, the running version stays.
+
+Without a port: the service's current port, or the next free one from 3000 for a new service.
+
+Options:
+  --dir PATH           the service's folder (default: services/<name> if it exists, else the folder npm ran in)
+  --env-file FILE      KEY=value lines for the service (uploaded with mode 0600, never printed)
+  --health-path PATH   what to GET to call it healthy (default /)
+  --dry-run            print the plan; change nothing
+  --force              restart (and rebuild) even when nothing changed
+${TARGET_USAGE}
+
+Examples:
+  npm run deploy-service simon 3000
+  npx portside deploy-service startup --dir ../startup --target local
+  npx portside deploy-service simon --env-file .env.production --health-path /api/health
+  npx portside deploy-service simon 3001 --dry-run`,
+  async run(ctx) {
+    const { positionals, values } = parseArgs({
+      args: [...ctx.argv], allowPositionals: true,
+      options: {
+        ...TARGET_OPTIONS,
+        dir: { type: 'string' }, 'env-file': { type: 'string' }, 'health-path': { type: 'string' },
+        'dry-run': { type: 'boolean' }, force: { type: 'boolean' },
+      },
+    });
+    if (positionals.length === 0) throw new UserError('which service? e.g. portside deploy-service simon 3000');
+    if (positionals.length > 2) throw new UserError(`deploy-service takes a name and an optional port, got: ${positionals.join(' ')}`);
+    const [name, portText] = positionals;
+    let port: number | undefined;
+    if (portText !== undefined) {
+      port = parsePort(portText);
+      if (port === undefined) throw new UserError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
+    }
+    const base = ctx.env.INIT_CWD ?? ctx.cwd;
+    const dir = values.dir !== undefined ? resolve(base, values.dir)
+      : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
+    // Everything checkable here is checked before connecting, so bad input never reaches the server.
+    checkDeployInput({ name, port, dir, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'] });
+    const outcome = await withServer(ctx, values, ({ ssh, address }) => {
+      ctx.err(`deploying ${name} from ${dir}`);
+      return deployService(ssh, {
+        name, port, dir, address, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'],
+        dryRun: values['dry-run'], force: values.force, log: ctx.err,
+      });
+    });
+    if (outcome.dryRun) return 0;
+    const t = outcome.timings;
+    const steps = Object.entries(t).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}s`).join(', ');
+    if (outcome.unchanged) ctx.out(`${name} is up to date on port ${outcome.port}: nothing to build, send or restart (${(t.total / 1000).toFixed(2)}s). ${outcome.url}`);
+    else ctx.out(`deployed ${name} (release ${outcome.release}) on port ${outcome.port}: ${outcome.url}\n  sent ${outcome.filesSent} files (${formatBytes(outcome.bytesSent)}); ${steps}; total ${(t.total / 1000).toFixed(2)}s`);
+    return 0;
+  },
+};

@@ -1,0 +1,64 @@
+import { renderCaddyfile, serviceUrl } from '../caddy';
+import { UserError } from '../cli/command';
+import { serviceNameProblem } from '../config/validators';
+import { parseRegistry, renderRegistry, withoutService } from '../registry';
+import { SshSession } from '../ssh';
+import { callAgent } from './agent-client';
+import { printer, who } from './deploy-service';
+
+function checkName(name: string): void {
+  const p = serviceNameProblem(name);
+  if (p) throw new UserError(`invalid service name ${JSON.stringify(name)}: ${p}`);
+}
+
+/** Back to the previous release: nothing is uploaded; the old release is probed before it takes over. */
+export async function rollbackService(ssh: SshSession, name: string, log: (l: string) => void): Promise<{ release: string; previous: string; port: number }> {
+  checkName(name);
+  const r = await callAgent(ssh, { command: 'rollback', header: { service: name, who: who(), what: `rollback ${name}` }, onMessage: printer(log, {}) });
+  return { release: r.id as string, previous: r.previous as string, port: r.port as number };
+}
+
+/** Stop a service, remove its route and free its port; its files stay unless `purge`. */
+export async function removeService(ssh: SshSession, name: string, purge: boolean, log: (l: string) => void): Promise<void> {
+  checkName(name);
+  await callAgent(ssh, {
+    command: 'remove',
+    header: { service: name, who: who(), what: `remove-service ${name}` },
+    onMessage: printer(log, {}),
+    onState: async (state) => {
+      const registry = parseRegistry(state.registry as string);
+      if (registry.services[name] === undefined && !state.process) {
+        throw new UserError(`there is no service "${name}" on this server`, `Registered: ${Object.keys(registry.services).join(', ') || 'none'}`);
+      }
+      const next = withoutService(registry, name);
+      const routes = registry.services[name] !== undefined ? { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) } : null;
+      return { plan: { routes, purge } };
+    },
+  });
+}
+
+export interface ServiceRow {
+  readonly name: string;
+  readonly port: number | null;
+  readonly url: string | null;
+  readonly status: string;
+  readonly health: string;
+  readonly release: string | null;
+  readonly deployedAt: string | null;
+}
+
+/** One row per service: the registry joined with pm2's view and a live health check. */
+export async function listServices(ssh: SshSession, address: string): Promise<ServiceRow[]> {
+  const r = await callAgent(ssh, { command: 'status', header: { readOnly: true } });
+  const registry = parseRegistry(JSON.stringify(r.registry));
+  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; registered: boolean }>;
+  return rows.map((s) => ({
+    name: s.name,
+    port: s.port,
+    url: s.registered ? serviceUrl(registry, s.name, address) : null,
+    status: !s.registered ? 'unregistered' : s.process === 'none' ? (s.release ? 'stopped' : 'not deployed') : s.process,
+    health: s.health === null ? '-' : typeof s.health === 'number' && s.health < 500 ? `ok (${s.health})` : `failing (${s.health})`,
+    release: s.release,
+    deployedAt: s.deployedAt,
+  }));
+}
