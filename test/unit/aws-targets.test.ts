@@ -1,5 +1,5 @@
 import {
-  DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client, GetConsoleOutputCommand,
+  DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client, GetConsoleOutputCommand, type Instance, type InstanceStateName,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -15,8 +15,9 @@ const ec2Mock = mockClient(ec2);
 const ssmMock = mockClient(ssm);
 beforeEach(() => { ec2Mock.reset(); ssmMock.reset(); });
 
-const instance = (over: Record<string, unknown> = {}) => ({
-  InstanceId: 'i-0abc', State: { Name: 'running' }, PublicIpAddress: '203.0.113.7', KeyName: 'portside-key', ...over,
+const instance = (over: Omit<Partial<Instance>, 'State'> & { State?: { Name: string } } = {}): Instance => ({
+  InstanceId: 'i-0abc', PublicIpAddress: '203.0.113.7', KeyName: 'portside-key', ...over,
+  State: { Name: (over.State?.Name ?? 'running') as InstanceStateName },
 });
 const named = (name: string, message = name) => Object.assign(new Error(message), { name });
 
