@@ -1,0 +1,163 @@
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ASSETS_DIR, readDefaultHomePage, seedFiles } from '../../lib/bootstrap';
+import { configOf } from './helpers';
+
+const SCRIPT = join(ASSETS_DIR, 'bootstrap.sh');
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+test('assets/bootstrap.sh is shellcheck-clean', () => {
+  if (!has('shellcheck')) {
+    console.warn('skipped: shellcheck is not installed');
+    return;
+  }
+  const r = spawnSync('shellcheck', ['--severity=style', SCRIPT], { encoding: 'utf8' });
+  expect(r.stdout + r.stderr).toBe('');
+  expect(r.status).toBe(0);
+});
+
+/** A free loopback TCP port (bound and released; good enough for a test). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every path under a folder with its type, mode, owner and content (or link target). */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    const key = p.slice(dir.length) || '/';
+    const what = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : st.isDirectory() ? 'dir' : readFileSync(p, 'utf8');
+    out[key] = `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs} ${what}`;
+    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+  };
+  walk(dir);
+  return out;
+}
+
+const canRun = process.getuid?.() === 0 && has('caddy') && has('curl');
+const describeLocal = canRun ? describe : describe.skip;
+if (!canRun) console.warn('bootstrap --local tests skipped: they need root, caddy and curl');
+
+describeLocal('bootstrap.sh --local with a real Caddy', () => {
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+  let admin: string;
+  let url: string;
+  const homePage = readDefaultHomePage();
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'portside-bootstrap-'));
+    const [adminPort, httpPort] = [await freePort(), await freePort()];
+    admin = `127.0.0.1:${adminPort}`;
+    url = `http://127.0.0.1:${httpPort}/`;
+    const www = join(root, 'www');
+    const caddyDir = join(root, 'etc');
+    const seedDir = join(root, 'seed');
+    mkdirSync(seedDir);
+    const files = seedFiles(configOf({ routing: 'path' }), homePage, { www, caddyfile: join(caddyDir, 'Caddyfile') });
+    // The real rendered Caddyfile, moved off the ports a system Caddy or another test may hold.
+    const caddyfile = files.Caddyfile
+      .replace('{\n', `{\n\tadmin ${admin}\n\thttp_port ${httpPort}\n\tauto_https off\n`)
+      .replace(/^:80 \{$/m, `:${httpPort} {`);
+    writeFileSync(join(seedDir, 'registry.json'), files['registry.json']);
+    writeFileSync(join(seedDir, 'Caddyfile'), caddyfile);
+    writeFileSync(join(seedDir, 'index.html'), files['index.html']);
+    env = {
+      ...process.env,
+      PORTSIDE_USER: 'root',
+      PORTSIDE_HOME: join(root, 'home'),
+      PORTSIDE_WWW: www,
+      PORTSIDE_CADDY_DIR: caddyDir,
+      PORTSIDE_SEED_DIR: seedDir,
+      PORTSIDE_CADDY_ADMIN: admin,
+      PORTSIDE_HTTP_CHECK_URL: url,
+      PORTSIDE_CADDY_LOG: join(root, 'caddy.log'),
+      XDG_DATA_HOME: join(root, 'xdg-data'),
+      XDG_CONFIG_HOME: join(root, 'xdg-config'),
+    };
+    mkdirSync(env.PORTSIDE_HOME!);
+  });
+
+  afterAll(() => {
+    if (!root) return;
+    spawnSync('caddy', ['stop', '--address', admin], { env, stdio: 'ignore', timeout: 10_000 });
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const run = () => spawnSync('bash', [SCRIPT, '--local'], { env, encoding: 'utf8', timeout: 30_000 });
+
+  test('lays out the server, starts Caddy and serves the home page', async () => {
+    const r = run();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const home = env.PORTSIDE_HOME!;
+    expect(readFileSync(join(home, '.portside', 'registry.json'), 'utf8')).toBe(readFileSync(join(env.PORTSIDE_SEED_DIR!, 'registry.json'), 'utf8'));
+    for (const dir of ['.portside', '.portside/bin', 'services']) expect(statSync(join(home, dir)).isDirectory()).toBe(true);
+    expect(readlinkSync(join(env.PORTSIDE_WWW!, 'current'))).toBe('releases/initial');
+    expect(statSync(join(env.PORTSIDE_WWW!, 'releases', 'initial', 'index.html')).mode & 0o777).toBe(0o644);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(homePage);
+  });
+
+  test('running it again changes nothing', () => {
+    const before = snapshot(root + '/home');
+    const www = snapshot(env.PORTSIDE_WWW!);
+    const etc = readFileSync(join(env.PORTSIDE_CADDY_DIR!, 'Caddyfile'), 'utf8');
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('reloaded the running Caddy');
+    expect(snapshot(root + '/home')).toEqual(before);
+    expect(snapshot(env.PORTSIDE_WWW!)).toEqual(www);
+    expect(readFileSync(join(env.PORTSIDE_CADDY_DIR!, 'Caddyfile'), 'utf8')).toBe(etc);
+  });
+
+  test('never clobbers a live registry, Caddyfile or site', () => {
+    const registry = join(env.PORTSIDE_HOME!, '.portside', 'registry.json');
+    const live = readFileSync(registry, 'utf8').replace('"simon": 3000', '"simon": 3005');
+    writeFileSync(registry, live);
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(readFileSync(registry, 'utf8')).toBe(live);
+    expect(r.stdout).toContain(`kept ${registry} (exists)`);
+    expect(r.stdout).toContain(`kept ${env.PORTSIDE_WWW}/current (exists)`);
+  });
+
+  test('refuses a seed Caddyfile that Caddy rejects, and says which file', () => {
+    const dir = mkdtempSync(join(root, 'bad-'));
+    for (const f of ['registry.json', 'index.html']) writeFileSync(join(dir, f), 'x');
+    writeFileSync(join(dir, 'Caddyfile'), ':1 {\n\tnot_a_directive\n}\n');
+    const r = spawnSync('bash', [SCRIPT, '--local'], {
+      env: { ...env, PORTSIDE_SEED_DIR: dir, PORTSIDE_CADDY_DIR: join(dir, 'etc'), PORTSIDE_HOME: join(dir, 'home'), PORTSIDE_WWW: join(dir, 'www') },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${dir}/etc/Caddyfile is not a valid Caddyfile`);
+  });
+});
+
+test('refuses to run without its settings, naming the missing one', () => {
+  const r = spawnSync('bash', [SCRIPT, '--local'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('PORTSIDE_USER');
+});
+
+test('refuses an unknown flag with its usage', () => {
+  const r = spawnSync('bash', [SCRIPT, '--remote'], { encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('usage: bootstrap.sh [--local | --declared]');
+});
