@@ -1,4 +1,4 @@
-import { App, PolicyViolationBeta1, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { stackOf } from './helpers';
@@ -7,7 +7,7 @@ import { stackOf } from './helpers';
 function findings(overrides = {}): string[] {
   const stack = stackOf(overrides);
   const report = new AwsSolutionsChecks().validateScope(stack);
-  return report.violations.map((v: PolicyViolationBeta1) =>
+  return report.violations.map((v) =>
     `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath ?? r.resourceLogicalId).join(', ')}: ${v.description}`);
 }
 
