@@ -16,7 +16,7 @@ A stand-in server made of real parts: a network namespace "portside" at 10.77.0.
 npm and pm2, and a proxy that lets it reach only the npm registry. Needs Linux and root.
 
   up       create or repair it; prints where it is (--json: one JSON object on stdout)
-  status   check each part (--json for scripts); exits 0 when up, 1 when not
+  status   check each part: up, degraded (run up to repair) or down; exits 0 only when up
   down     stop everything it runs and remove the namespace, the user and ${LOCAL_STATE_DIR}
 
 up installs what is missing: apt-get install -y ${APT_PACKAGES.sshd} ${APT_PACKAGES.caddy}; npm install -g ${PM2_PACKAGE}.
@@ -66,11 +66,13 @@ async function up(ctx: CommandContext, json: boolean): Promise<number> {
 
 async function status(ctx: CommandContext, json: boolean): Promise<number> {
   const s = await localStatus();
+  // "degraded": it was brought up and some part still runs; `local up` repairs it.
+  const state = s.up ? 'up' : s.server && Object.values(s.parts).some((p) => p.ok) ? 'degraded' : 'down';
   if (json) {
-    ctx.out(JSON.stringify({ state: s.up ? 'up' : 'down', ...s.server, parts: s.parts }));
+    ctx.out(JSON.stringify({ state, ...s.server, parts: s.parts }));
     return s.up ? 0 : 1;
   }
-  ctx.out(`local server: ${s.up ? 'up' : 'down'}`);
+  ctx.out(`local server: ${state}`);
   for (const [name, part] of Object.entries(s.parts)) ctx.out(`  ${name.padEnd(6)} ${part.ok ? 'ok  ' : 'DOWN'} ${part.detail}`);
   if (s.server) {
     ctx.out(`  ${s.server.user}@${s.server.address}:${s.server.sshPort}, key ${s.server.keyPath}, host key ${s.server.hostKeyFingerprint}`);
