@@ -144,7 +144,7 @@ async function deploy(header, input) {
     }
     await step('verify', () => verify(plan.verifyUrl));
   } catch (e) {
-    note(`${currentStep()} failed: putting the previous version back`);
+    note(undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
     for (const fn of undo.reverse()) await fn().catch((err) => note(`undo step failed: ${err.message}`));
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     throw e;

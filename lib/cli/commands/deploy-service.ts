@@ -21,6 +21,7 @@ Options:
   --dir PATH           the service's folder (default: services/<name> if it exists, else the folder npm ran in)
   --env-file FILE      KEY=value lines for the service (uploaded with mode 0600, never printed)
   --health-path PATH   what to GET to call it healthy (default /)
+  --health-timeout S   how long the new release may take to answer (default 30 seconds)
   --dry-run            print the plan; change nothing
   --force              restart (and rebuild) even when nothing changed
 ${TARGET_USAGE}
@@ -36,7 +37,7 @@ Examples:
       options: {
         ...TARGET_OPTIONS,
         dir: { type: 'string' }, 'env-file': { type: 'string' }, 'health-path': { type: 'string' },
-        'dry-run': { type: 'boolean' }, force: { type: 'boolean' },
+        'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
       },
     });
     if (positionals.length === 0) throw new UserError('which service? e.g. portside deploy-service simon 3000');
@@ -47,6 +48,10 @@ Examples:
       port = parsePort(portText);
       if (port === undefined) throw new UserError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
     }
+    const timeoutText = values['health-timeout'] ?? '30';
+    if (!/^[0-9]{1,4}(\.[0-9]+)?$/.test(timeoutText) || Number(timeoutText) < 1) {
+      throw new UserError(`--health-timeout ${JSON.stringify(timeoutText)} must be a number of seconds, at least 1, e.g. 60`);
+    }
     const base = ctx.env.INIT_CWD ?? ctx.cwd;
     const dir = values.dir !== undefined ? resolve(base, values.dir)
       : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
@@ -56,7 +61,7 @@ Examples:
       ctx.err(`deploying ${name} from ${dir}`);
       return deployService(ssh, {
         name, port, dir, address, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'],
-        dryRun: values['dry-run'], force: values.force, log: ctx.err,
+        dryRun: values['dry-run'], force: values.force, log: ctx.err, probeTimeoutMs: Number(timeoutText) * 1000,
       });
     });
     if (outcome.dryRun) return 0;

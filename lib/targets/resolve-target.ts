@@ -1,0 +1,148 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { join } from 'node:path';
+import type { SshTarget } from '../ssh/connection';
+import { sameFingerprint } from '../ssh/fingerprint';
+import { readPrivateKeyFile } from '../ssh/key-file';
+import { forgetHost, readPins } from '../ssh/known-hosts';
+import { portsideHome } from '../ssh/paths';
+import { DEFAULT_STACK_NAME } from '../stack/server-tag';
+import { consoleHostKeyFingerprints, fetchPrivateKey, findServer } from './aws';
+
+export const TARGET_KINDS = ['aws', 'local'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export interface TargetOptions {
+  /** `aws` or `local`. @default env.PORTSIDE_TARGET, else `aws` */
+  target?: string;
+  /** `host` or `host:port` (`[v6]:port`): connect there directly, no lookup. */
+  host?: string;
+  /** @default `ubuntu` (the local server: its deploy user) */
+  user?: string;
+  /** Private key file. @default env.PORTSIDE_KEY; for aws, the key pair's key from SSM; for local, the stand-in's key */
+  key?: string;
+  env: NodeJS.ProcessEnv;
+  /** Warnings and notes, one line each. */
+  log?: (line: string) => void;
+  /** The stack whose server to find (aws). @default env.PORTSIDE_STACK, else DEFAULT_STACK_NAME */
+  stackName?: string;
+  /** @default env.AWS_REGION / AWS_DEFAULT_REGION, else the SDK's chain */
+  region?: string;
+  /** Injected clients (tests). @default - new clients for `region` */
+  aws?: { ec2?: EC2Client; ssm?: SSMClient };
+}
+
+export type ResolvedTarget = SshTarget & { kind: 'aws' | 'local' | 'host' };
+
+const DEFAULT_USER = 'ubuntu';
+
+/**
+ * Where to SSH, as whom, with which key and which host key to trust:
+ * `--host` → there; `local` → the stand-in's state; `aws` → the EC2 instance tagged with the stack name.
+ */
+export async function resolveTarget(o: TargetOptions): Promise<ResolvedTarget> {
+  const kind = o.target ?? o.env.PORTSIDE_TARGET ?? 'aws';
+  if (!(TARGET_KINDS as readonly string[]).includes(kind)) {
+    const from = o.target !== undefined ? '--target' : 'PORTSIDE_TARGET';
+    throw new Error(`${from}: "${kind}" is not a target; use ${TARGET_KINDS.join('|')} (or --host <address> for any server)`);
+  }
+  const home = portsideHome(o.env);
+  if (o.host !== undefined) return resolveHost(o, home);
+  return kind === 'local' ? resolveLocal(o, home) : resolveAws(o, home);
+}
+
+async function resolveHost(o: TargetOptions, home: string): Promise<ResolvedTarget> {
+  const { host, port } = parseHostPort(o.host!);
+  const keyPath = o.key ?? o.env.PORTSIDE_KEY;
+  if (!keyPath) {
+    throw new Error(`--host ${o.host} needs the server's private key: add --key <file> (or set PORTSIDE_KEY)`);
+  }
+  return {
+    kind: 'host', host, port, user: o.user ?? DEFAULT_USER,
+    privateKey: await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log),
+    knownHostsPath: join(home, 'known_hosts'),
+    label: port === 22 ? host : `${host}:${port}`,
+  };
+}
+
+async function resolveLocal(o: TargetOptions, home: string): Promise<ResolvedTarget> {
+  // Loaded lazily: the local target pulls in process and netns helpers an AWS deploy never needs.
+  // require, not import(): tsx runs the CLI as CommonJS, where a dynamic import() goes through ESM resolution.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readLocalServer } = require('./local') as typeof import('./local');
+  const server = readLocalServer();
+  const knownHostsPath = join(home, 'known_hosts.local');
+  // The stand-in's own state is the authority on its host key: after `local down && local up` the key
+  // changes legitimately, so a stale pin is replaced instead of tripping the mismatch check.
+  const pins = await readPins(knownHostsPath, server.address, server.sshPort);
+  if (pins.length > 0 && !pins.some((p) => sameFingerprint(p.fingerprint, server.hostKeyFingerprint))) {
+    await forgetHost(knownHostsPath, server.address, server.sshPort);
+    o.log?.(`note: the local server was rebuilt; its new host key is ${server.hostKeyFingerprint} (was ${pins[0].fingerprint})`);
+  }
+  const keyPath = o.key ?? o.env.PORTSIDE_KEY;
+  return {
+    kind: 'local', host: server.address, port: server.sshPort, user: o.user ?? server.user,
+    privateKey: await readPrivateKeyFile(keyPath ?? server.keyPath, keyPath ? (o.key ? '--key' : 'PORTSIDE_KEY') : 'the local server key', o.log),
+    knownHostsPath,
+    expectedFingerprints: [server.hostKeyFingerprint],
+    expectedFingerprintsSource: 'the local server\'s state (`npx portside local status`)',
+    label: 'the local server',
+  };
+}
+
+async function resolveAws(o: TargetOptions, home: string): Promise<ResolvedTarget> {
+  const region = o.region ?? (o.env.AWS_REGION || o.env.AWS_DEFAULT_REGION || undefined);
+  const ec2 = o.aws?.ec2 ?? new EC2Client(region ? { region } : {});
+  const stackName = o.stackName ?? (o.env.PORTSIDE_STACK || DEFAULT_STACK_NAME);
+  const server = await findServer({ stackName, ec2 });
+  const label = `EC2 ${server.instanceId} (${stackName}) at ${server.publicIp}`;
+
+  const keyPath = o.key ?? o.env.PORTSIDE_KEY;
+  let privateKey: Buffer | string;
+  if (keyPath) {
+    privateKey = await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log);
+  } else if (server.keyName) {
+    const ssm = o.aws?.ssm ?? new SSMClient(region ? { region } : {});
+    privateKey = (await fetchPrivateKey({ keyName: server.keyName, ec2, ssm, cacheDir: join(home, 'keys') })).privateKey;
+  } else {
+    throw new Error(`${label} was launched without an EC2 key pair, so Portside cannot fetch its key: pass --key <private key file>`);
+  }
+
+  // Pinned by instance id: a rebuilt server that inherits the Elastic IP is a new instance and gets a
+  // fresh first-contact check against its console, instead of a false alarm (or a silent trust).
+  const knownHostsPath = join(home, 'known_hosts');
+  const hostKeyAlias = server.instanceId;
+  const target: ResolvedTarget = {
+    kind: 'aws', host: server.publicIp, port: 22, user: o.user ?? DEFAULT_USER, privateKey,
+    knownHostsPath, hostKeyAlias, label,
+  };
+  if ((await readPins(knownHostsPath, hostKeyAlias, 22)).length > 0) return target;
+
+  let fingerprints: string[] = [];
+  try {
+    fingerprints = await consoleHostKeyFingerprints({ instanceId: server.instanceId, ec2 });
+  } catch (e) {
+    o.log?.(`warning: could not read the console output of ${server.instanceId}: ${(e as Error).message}`);
+  }
+  if (fingerprints.length === 0) {
+    o.log?.(`warning: the console output of ${server.instanceId} shows no SSH host key fingerprints yet ` +
+      `(it can take a few minutes after boot); trusting the server's key on first use and pinning it in ${knownHostsPath}`);
+    return target;
+  }
+  return { ...target, expectedFingerprints: fingerprints, expectedFingerprintsSource: `the console output of ${server.instanceId}` };
+}
+
+/** `host`, `host:port`, `[v6]:port` or a bare IPv6 address → host and port (22 when absent). */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  const single = /^([^:[\]]+)(?::(\d+))?$/.exec(value);
+  const [host, portText] = bracketed ? [bracketed[1], bracketed[2]]
+    : single ? [single[1], single[2]]
+    : /^[0-9a-fA-F:.]+$/.test(value) && value.split(':').length > 2 ? [value, undefined] // bare IPv6
+    : [undefined, undefined];
+  const port = portText === undefined ? 22 : Number(portText);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`--host: "${value}" is not an address; use host, host:port or [ipv6]:port (e.g. 203.0.113.7 or 10.0.0.5:2222)`);
+  }
+  return { host, port };
+}
