@@ -17,10 +17,10 @@ export function netnsId(): string | undefined {
 
 /**
  * Make the namespace, the veth pair and the addresses, fixing whatever a killed run or an earlier
- * session left half made. Resolves to true when the namespace itself was (re)created, which means
- * nothing inside it survived.
+ * session left half made. `created`: the namespace itself is new, so nothing inside it survived;
+ * `repaired`: the veth was remade; `ok`: nothing to do.
  */
-export function ensureNetns(log: (line: string) => void): boolean {
+export function ensureNetns(log: (line: string) => void): 'created' | 'repaired' | 'ok' {
   assertAddressesFree();
   let created = false;
   if (existsSync(NETNS_FILE) && run(inNetns(['true'])).code !== 0) {
@@ -38,7 +38,8 @@ export function ensureNetns(log: (line: string) => void): boolean {
     // Its peer is in an older namespace (or gone): start the pair over.
     run(['ip', 'link', 'del', HOST_IF]);
   }
-  if (!hostSide || !nsSide) {
+  const repaired = !hostSide || !nsSide;
+  if (repaired) {
     if (nsSide) run(['ip', '-n', NETNS, 'link', 'del', NS_IF]);
     log(`creating veth ${HOST_IF} (${HOST_ADDRESS}) <-> ${NS_IF} (${SERVER_ADDRESS})`);
     runOrThrow(['ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF, 'netns', NETNS]);
@@ -48,7 +49,7 @@ export function ensureNetns(log: (line: string) => void): boolean {
   runOrThrow(['ip', '-n', NETNS, 'addr', 'replace', `${SERVER_ADDRESS}/${PREFIX_LENGTH}`, 'dev', NS_IF]);
   runOrThrow(['ip', '-n', NETNS, 'link', 'set', NS_IF, 'up']);
   runOrThrow(['ip', '-n', NETNS, 'link', 'set', 'lo', 'up']);
-  return created;
+  return created ? 'created' : repaired ? 'repaired' : 'ok';
 }
 
 /** Delete the veth pair and the namespace (processes inside must be stopped first). Idempotent. */

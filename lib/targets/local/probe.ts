@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { HOST_ADDRESS } from './constants';
 
 /** Whether something accepts TCP connections on host:port within `ms`. */
 export function tcpOpen(host: string, port: number, ms = 1000): Promise<boolean> {
@@ -6,12 +7,16 @@ export function tcpOpen(host: string, port: number, ms = 1000): Promise<boolean>
 }
 
 /**
+ * Probes only ever target the stand-in's own addresses. They leave from the host side of the veth:
+ * when the veth is gone the bind fails here, instead of the kernel routing the probe out of the
+ * machine's default route towards a stranger's 10.77.0.x.
+ *
  * Connect, optionally send `request`, and resolve to what the server says first (up to the end of a
  * banner line or of HTTP headers), or undefined when the connection fails or nothing comes in `ms`.
  */
 export function tcpExchange(host: string, port: number, request?: string, ms = 2000, connectOnly = false): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = connect({ host, port, localAddress: HOST_ADDRESS });
     let received = '';
     let settled = false;
     const done = (value: string | undefined) => {

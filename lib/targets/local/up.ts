@@ -36,7 +36,8 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
     const npm = npmHostConfig();
     const pm2 = ensurePm2(npm, log, installLog);
 
-    const fresh = ensureNetns(log);
+    const network = ensureNetns(log);
+    const fresh = network === 'created';
     const account = ensureAccount(log);
     if (fresh) {
       const stranded = strandedPids(account.uid, STATE_DIR, netnsId());
@@ -55,7 +56,7 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
       await ensureCaddy(account, log, opts.bootstrapScript),
     ].some(Boolean);
 
-    if (started || fresh) {
+    if (started || network !== 'ok') {
       await checkRegistryOnly(registry.hostPort, log);
     } else if (!(await caddyHealth()).ok || !existsSync(PATHS.caCert)) {
       throw new Error(`Caddy is not healthy; see ${PATHS.caddyLog}`);
