@@ -3,7 +3,7 @@
  * pm2, the registry proxy). It is shared with every other e2e suite, so this file never takes it
  * down — except at its very start when PORTSIDE_TEST_DOWN=1 (run this file alone then).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Client } from 'ssh2';
@@ -104,6 +104,7 @@ describeLocal('portside local (the stand-in server)', () => {
     expect(facts).toMatchObject({ address: '10.77.0.2', sshPort: 22, user: 'portside', domain: 'portside.test' });
     expect(facts.hostKeyFingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     expect(readFileSync(facts.caCertPath, 'utf8')).toContain('BEGIN CERTIFICATE');
+    expect(statSync(facts.keyPath).mode & 0o777).toBe(0o600);
   });
 
   test('ssh2 logs in as the deploy user with the key, pins the host key, and finds node, npm and pm2', async () => {

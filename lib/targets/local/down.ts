@@ -8,7 +8,7 @@ import { withLock } from './lock';
 import { netnsId, removeNetns } from './netns';
 import { pidsInNetns, pidsOfUid, strandedPids, terminate } from './processes';
 import { stopProxy } from './registry-proxy';
-import { stopSshd } from './sshd';
+import { sessionPath, stopSshd } from './sshd';
 
 export interface LocalDownOptions {
   /** @default - write to stderr */
@@ -27,7 +27,7 @@ export async function localDown(opts: LocalDownOptions = {}): Promise<void> {
     const nsExists = netnsId() !== undefined;
     if (account && nsExists && existsSync(`${account.home}/.pm2`)) {
       log(`stopping the pm2 daemon of ${DEPLOY_USER}`);
-      run(asUserInNetns(DEPLOY_USER, ['pm2', 'kill']), { timeout: 20_000 });
+      run(asUserInNetns(account, sessionPath() ?? process.env.PATH ?? '/usr/bin:/bin', ['pm2', 'kill']), { timeout: 20_000 });
     }
     log('stopping Caddy, sshd and the registry proxy');
     await stopCaddy();

@@ -37,12 +37,11 @@ export function inNetns(argv: readonly string[]): string[] {
   return ['ip', 'netns', 'exec', NETNS, ...argv];
 }
 
-/** The argv that runs `argv` as `user` with a login environment (HOME, PATH) inside the namespace. */
-export function asUserInNetns(user: string, argv: readonly string[]): string[] {
-  return inNetns(['runuser', '-l', user, '-c', argv.map(shellQuote).join(' ')]);
-}
-
-/** POSIX single-quote one word (runuser -c takes a shell line). */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+/**
+ * The argv that runs `argv` inside the namespace as the deploy user, with the environment an SSH
+ * session of that user gets (HOME, USER, SHELL, and the PATH sshd sets), so checks see what deploys see.
+ */
+export function asUserInNetns(account: { name: string; home: string }, path: string, argv: readonly string[]): string[] {
+  return inNetns(['runuser', '-u', account.name, '--', 'env', '-i', `HOME=${account.home}`, `USER=${account.name}`,
+    `LOGNAME=${account.name}`, 'SHELL=/bin/bash', `PATH=${path}`, 'LANG=C.UTF-8', ...argv]);
 }

@@ -17,6 +17,12 @@ export function ensureKeyPair(file: string, comment: string): boolean {
   return true;
 }
 
+/** The PATH sshd gives sessions (its config's SetEnv), or undefined before the first `up`. */
+export function sessionPath(): string | undefined {
+  if (!existsSync(PATHS.sshdConfig)) return undefined;
+  return /^SetEnv PATH=(.*)$/m.exec(readFileSync(PATHS.sshdConfig, 'utf8'))?.[1];
+}
+
 export function hostKeyFingerprint(): string {
   return sshFingerprint(readFileSync(`${PATHS.hostKey}.pub`, 'utf8'));
 }

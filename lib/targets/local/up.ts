@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { caddyHealth, ensureCaddy } from './caddy';
 import { DEPLOY_USER, DOMAIN, PATHS, SERVER_ADDRESS, SSH_PORT, STATE_DIR } from './constants';
-import { authorizeKey, ensureAccount, renderNpmrc, writeUserFile } from './deploy-user';
+import { Account, authorizeKey, ensureAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { assertHostCanRunStandIn, ensureAptPackages, ensurePm2, npmHostConfig, serverPath } from './host-requirements';
 import { LocalServer, writeLocalServer } from './local-server';
@@ -50,14 +51,20 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
     const registry = registryTarget(npm.registry);
     writeUserFile(account, '.npmrc', renderNpmrc(registry.url, PROXY_URL), 0o644);
 
+    const path = serverPath(pm2);
     const started = [
       await ensureProxy(registry, log, fresh),
-      await ensureSshd(serverPath(pm2), log),
+      await ensureSshd(path, log),
       await ensureCaddy(account, log, opts.bootstrapScript),
     ].some(Boolean);
+    if (fresh && existsSync(join(account.home, '.pm2', 'dump.pm2'))) {
+      // As pm2's startup unit does on EC2 after a reboot: bring back the services saved with `pm2 save`.
+      log(`resurrecting ${DEPLOY_USER}'s saved pm2 processes`);
+      run(asUserInNetns(account, path, ['pm2', 'resurrect']), { timeout: 60_000 });
+    }
 
     if (started || network !== 'ok') {
-      await checkRegistryOnly(registry.hostPort, log);
+      await checkRegistryOnly(account, path, registry.hostPort, log);
     } else if (!(await caddyHealth()).ok || !existsSync(PATHS.caCert)) {
       throw new Error(`Caddy is not healthy; see ${PATHS.caddyLog}`);
     }
@@ -78,9 +85,9 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
 }
 
 /** The server reaches the registry through the proxy, and the proxy refuses anything else. */
-async function checkRegistryOnly(registryHostPort: string, log: (line: string) => void): Promise<void> {
+async function checkRegistryOnly(account: Account, path: string, registryHostPort: string, log: (line: string) => void): Promise<void> {
   log(`checking the server reaches ${registryHostPort} (npm view is-number version) and nothing else`);
-  const r = run(asUserInNetns(DEPLOY_USER, ['npm', 'view', 'is-number', 'version']), { timeout: 60_000 });
+  const r = run(asUserInNetns(account, path, ['npm', 'view', 'is-number', 'version']), { timeout: 60_000 });
   if (r.code !== 0 || !/^\d+\.\d+\.\d+/.test(r.stdout.trim())) {
     throw new Error(`\`npm view is-number version\` as ${DEPLOY_USER} inside the namespace failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}; see ${PATHS.proxyLog}`);
   }
