@@ -15,6 +15,11 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
+  /**
+   * The name the host key is pinned under in the known-hosts file, when the address may be reused by
+   * another server (an Elastic IP moving to a rebuilt instance): e.g. the instance id. @default host
+   */
+  hostKeyAlias?: string;
   /** Never logged and never put into an error message. */
   privateKey: Buffer | string;
   /** Portside's own known-hosts file. @default ~/.portside/known_hosts (dir overridable by env PORTSIDE_HOME) */
@@ -61,7 +66,7 @@ export async function openSsh(target: SshTarget): Promise<SshSession> {
   const hostVerifier = (key: Buffer, verify: VerifyCallback): void => {
     checkHostKey(
       {
-        host: target.host,
+        host: target.hostKeyAlias ?? target.host,
         port: target.port,
         knownHostsPath: target.knownHostsPath ?? defaultKnownHostsPath(),
         expectedFingerprints: target.expectedFingerprints,

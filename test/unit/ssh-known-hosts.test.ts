@@ -7,8 +7,19 @@ import { checkHostKey } from '../../lib/ssh/host-verifier';
 import { forgetHost, pinHost, readPins } from '../../lib/ssh/known-hosts';
 import { HostKeyMismatchError } from '../../lib/ssh/errors';
 
+/**
+ * ssh2 1.17's ed25519 keygen drops leading zero bytes of the public key about 1 time in 256
+ * (mscdex/ssh2#1390, #1513), producing keys its own parser rejects: retry until parseKey accepts both halves.
+ */
+function keyPair(): { private: string; public: string } {
+  for (;;) {
+    const kp = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(kp.private) instanceof Error) && !(utils.parseKey(kp.public) instanceof Error)) return kp;
+  }
+}
+
 function publicBlob(): Buffer {
-  const { public: pub } = utils.generateKeyPairSync('ed25519');
+  const { public: pub } = keyPair();
   return Buffer.from(pub.split(' ')[1], 'base64');
 }
 
