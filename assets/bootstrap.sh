@@ -26,8 +26,9 @@ esac
 ADMIN="${PORTSIDE_CADDY_ADMIN:-127.0.0.1:2019}"
 CHECK_URL="${PORTSIDE_HTTP_CHECK_URL:-http://127.0.0.1:80/}"
 CADDYFILE="$PORTSIDE_CADDY_DIR/Caddyfile"
-LOG=/var/log/portside-bootstrap.log
-CFN_BIN=/opt/aws/bin
+# Overridable so tests can run --declared against a stub of the CloudFormation helpers.
+LOG="${PORTSIDE_LOG:-/var/log/portside-bootstrap.log}"
+CFN_BIN="${PORTSIDE_CFN_BIN:-/opt/aws/bin}"
 # The py3 build; 2.0-31 and later run on Ubuntu 24.04's Python 3.12.
 CFN_BOOTSTRAP_URL=https://s3.amazonaws.com/cloudformation-examples/aws-cfn-bootstrap-py3-latest.tar.gz
 NODE_MAJOR="${PORTSIDE_NODE_MAJOR:-24}"
@@ -193,6 +194,8 @@ install_cfn_hup() {
 
 main_ec2() {
   exec > >(tee -a "$LOG") 2>&1
+  # cloud-init runs UserData without HOME; npm and Caddy both need one.
+  export HOME="${HOME:-/root}"
   trap 'on_failure "$LINENO" "$BASH_COMMAND"' ERR
   log "EC2 bootstrap of stack $PORTSIDE_STACK, resource $PORTSIDE_RESOURCE"
   # First, so that any later failure can be signalled at once instead of after the timeout.

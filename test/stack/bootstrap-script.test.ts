@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ASSETS_DIR, readDefaultHomePage, seedFiles } from '../../lib/bootstrap';
-import { configOf } from './helpers';
+import { ASSETS_DIR, readDefaultHomePage, SEED_METADATA_KEY, seedFiles } from '../../lib/bootstrap';
+import { configOf, onlyResource, templateOf } from './helpers';
 
 const SCRIPT = join(ASSETS_DIR, 'bootstrap.sh');
 
@@ -160,4 +160,41 @@ test('refuses an unknown flag with its usage', () => {
   const r = spawnSync('bash', [SCRIPT, '--remote'], { encoding: 'utf8' });
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('usage: bootstrap.sh [--local | --declared]');
+});
+
+const canDeclare = process.getuid?.() === 0 && has('jq');
+(canDeclare ? describe : describe.skip)('bootstrap.sh --declared (what cfn-hup runs after a cdk deploy)', () => {
+  let root: string;
+  afterAll(() => root && rmSync(root, { recursive: true, force: true }));
+
+  test('writes the declared registry and Caddyfile from the instance metadata beside the live ones', () => {
+    root = mkdtempSync(join(tmpdir(), 'portside-declared-'));
+    const { id, resource } = onlyResource(templateOf({ domain: 'example.click' }), 'AWS::EC2::Instance');
+    const metadata = resource.Metadata[SEED_METADATA_KEY];
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(root, 'metadata.json'), JSON.stringify(metadata));
+    // A stand-in for cfn-get-metadata that insists on the arguments the real one needs.
+    writeFileSync(join(bin, 'cfn-get-metadata'), [
+      '#!/bin/bash',
+      `[ "$*" = "--stack Portside --resource ${id} --region us-east-1 --key Portside" ] || { echo "unexpected args: $*" >&2; exit 3; }`,
+      `cat '${join(root, 'metadata.json')}'`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const caddyDir = join(root, 'etc');
+    mkdirSync(caddyDir);
+    writeFileSync(join(caddyDir, 'Caddyfile'), 'live\n');
+    const r = spawnSync('bash', [SCRIPT, '--declared'], {
+      env: {
+        PATH: process.env.PATH, PORTSIDE_USER: 'root', PORTSIDE_HOME: root, PORTSIDE_WWW: join(root, 'www'), PORTSIDE_CADDY_DIR: caddyDir,
+        PORTSIDE_STACK: 'Portside', PORTSIDE_REGION: 'us-east-1', PORTSIDE_RESOURCE: id,
+        PORTSIDE_CFN_BIN: bin, PORTSIDE_LOG: join(root, 'bootstrap.log'),
+      },
+      encoding: 'utf8',
+    });
+    expect([r.status, readFileSync(join(root, 'bootstrap.log'), 'utf8')]).toEqual([0, expect.stringContaining('updated')]);
+    expect(readFileSync(join(caddyDir, 'declared.json'), 'utf8')).toBe(metadata.files['registry.json']);
+    expect(readFileSync(join(caddyDir, 'declared.Caddyfile'), 'utf8')).toBe(metadata.files.Caddyfile);
+    expect(readFileSync(join(caddyDir, 'Caddyfile'), 'utf8')).toBe('live\n');
+  });
 });
