@@ -14,7 +14,22 @@ const path = require('path');
 const DRAIN_MS = Number(process.env.PORTSIDE_DRAIN_MS || 4000);
 const servers = new Set();
 
-loadEnvFile(path.join(process.cwd(), '.portside.env'));
+// pm2 changes into the app's folder only after preloads run, so the agent names the file. In cluster
+// mode pm2 hands a worker its environment as one JSON variable that it unpacks after preloads, too.
+loadEnvFile(envFileName());
+
+function envFileName() {
+  if (process.env.PORTSIDE_ENV_FILE) return process.env.PORTSIDE_ENV_FILE;
+  try {
+    const pm2 = JSON.parse(process.env.pm2_env || '{}');
+    const file = pm2.PORTSIDE_ENV_FILE || (pm2.env && pm2.env.PORTSIDE_ENV_FILE);
+    if (file) return file;
+    if (pm2.pm_cwd) return path.join(pm2.pm_cwd, '.portside.env');
+  } catch {
+    /* not under pm2 */
+  }
+  return path.join(process.cwd(), '.portside.env');
+}
 
 const originalListen = net.Server.prototype.listen;
 net.Server.prototype.listen = function portsideListen(...args) {

@@ -54,7 +54,7 @@ function commandFor(start, dir, port) {
 async function probe(dir, start, env, healthPath, timeoutMs) {
   const port = await freeDynamicPort();
   const { cmd, args } = commandFor(start, dir, port);
-  const childEnv = { ...process.env, ...env, PORT: String(port), PORTSIDE_PROBE: '1', NODE_ENV: 'production' };
+  const childEnv = { ...process.env, ...env, PORT: String(port), PORTSIDE_PROBE: '1', NODE_ENV: 'production', PORTSIDE_ENV_FILE: path.join(dir, '.portside.env') };
   if (!start.script) childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS || ''} --require ${PRELOAD}`.trim();
   const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let log = '';
@@ -144,7 +144,7 @@ function appConfig(name, base, start, port) {
     name,
     cwd,
     args: [String(port)],
-    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: name },
+    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: name, PORTSIDE_ENV_FILE: path.join(cwd, '.portside.env') },
     kill_timeout: 5000,
     listen_timeout: 10000,
     max_restarts: 10,

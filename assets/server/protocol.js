@@ -45,13 +45,16 @@ function createInput() {
   const lines = [];
   let ended = false;
   let rawTarget = null;
+  // After a plan with an upload, the bytes are tar data, not lines: they may share a chunk with the plan.
+  let raw = false;
   process.stdin.on('data', (chunk) => {
     if (rawTarget) return rawTarget.push(chunk);
     buf = Buffer.concat([buf, chunk]);
     let i;
-    while (!rawTarget && (i = buf.indexOf(10)) >= 0) {
+    while (!raw && (i = buf.indexOf(10)) >= 0) {
       const line = buf.subarray(0, i).toString('utf8');
       buf = buf.subarray(i + 1);
+      if (/^\{"type":"plan"/.test(line) && /"upload":true\}$/.test(line)) raw = true;
       lines.push(line);
       flush();
     }

@@ -1,0 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../lib/cli/main';
+
+export interface CliRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** A Portside home of the test's own (known hosts, cached keys), never the user's. */
+export const testHome = mkdtempSync(join(tmpdir(), 'portside-test-home-'));
+
+/** Run the real CLI in-process, as a user would type it, capturing what it prints. */
+export async function cli(...argv: string[]): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const env = { ...process.env, PORTSIDE_HOME: testHome };
+  delete env.INIT_CWD;
+  delete env.PORTSIDE_TARGET;
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env, cwd: process.cwd() });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}

@@ -1,0 +1,34 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fetchThrough } from '../../lib/net/fetch-through';
+import { parseRegistry } from '../../lib/registry';
+import { LocalServer } from '../../lib/targets/local';
+
+/** The stand-in shares this machine's filesystem: read the deploy user's files directly. */
+export function userHome(server: LocalServer): string {
+  return execFileSync('getent', ['passwd', server.user]).toString().split(':')[5];
+}
+
+/** What must be byte-for-byte the same after a failed deploy: registry, Caddyfile, pm2's process list. */
+export function snapshot(server: LocalServer): { registry: string; caddyfile: string; processes: string } {
+  const registry = readFileSync(`${userHome(server)}/.portside/registry.json`, 'utf8');
+  const caddyfile = readFileSync(parseRegistry(registry).paths.caddyfile, 'utf8');
+  return { registry, caddyfile, processes: pm2Processes(server) };
+}
+
+/** name, port, pid and status of each pm2 process: a restart changes the pid. */
+export function pm2Processes(server: LocalServer): string {
+  const raw = execFileSync('ip', ['netns', 'exec', 'portside', 'su', '-', server.user, '-c', 'pm2 jlist'], { encoding: 'utf8' });
+  const line = raw.split('\n').reverse().find((l) => l.startsWith('[')) ?? '[]';
+  const list = JSON.parse(line) as Array<{ name: string; pid: number; pm2_env: { status: string; env?: { PORT?: string } } }>;
+  return list.map((p) => `${p.name} ${p.pm2_env.env?.PORT} ${p.pid} ${p.pm2_env.status}`).sort().join('\n');
+}
+
+/** GET a service's URL through Caddy over HTTPS, verified with the stand-in's CA. */
+export async function viaCaddy(server: LocalServer, url: string): Promise<{ status: number; body: string }> {
+  return fetchThrough(url, server.address, { ca: readFileSync(server.caCertPath) });
+}
+
+export function serviceUrl(server: LocalServer, name: string): string {
+  return `https://${name}.${server.domain}/`;
+}
