@@ -21,10 +21,17 @@ for (const warning of config.warnings) console.error(`portside: warning: ${warni
 
 // Not a server setting: a deliberate "replace my server with a fresh image" knob (docs/stack.md).
 const imageGeneration = app.node.tryGetContext('imageGeneration');
-const stack = new PortsideStack(app, DEFAULT_STACK_NAME, {
-  config,
-  imageGeneration: imageGeneration === undefined ? undefined : Number(imageGeneration),
-});
+let stack: PortsideStack;
+try {
+  stack = new PortsideStack(app, DEFAULT_STACK_NAME, {
+    config,
+    imageGeneration: imageGeneration === undefined ? undefined : Number(imageGeneration),
+  });
+} catch (e) {
+  // The constructs validate their props too (e.g. never SSH from the whole internet): one line, no trace.
+  console.error(`portside: ${(e as Error).message}`);
+  process.exit(1);
+}
 for (const warning of config.warnings) Annotations.of(stack).addWarningV2('portside:config', warning);
 
 // Every synth runs the AwsSolutions checks; an unacknowledged finding fails it.
