@@ -1,5 +1,6 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
+// Types only: the AWS SDK costs ~0.5 s to load, and a local or --host deploy never needs it.
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { join } from 'node:path';
 import type { SshTarget } from '../ssh/connection';
 import { sameFingerprint } from '../ssh/fingerprint';
@@ -7,7 +8,6 @@ import { readPrivateKeyFile } from '../ssh/key-file';
 import { forgetHost, readPins } from '../ssh/known-hosts';
 import { portsideHome } from '../ssh/paths';
 import { DEFAULT_STACK_NAME } from '../stack/server-tag';
-import { consoleHostKeyFingerprints, fetchPrivateKey, findServer } from './aws';
 
 export const TARGET_KINDS = ['aws', 'local'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
@@ -91,6 +91,12 @@ async function resolveLocal(o: TargetOptions, home: string): Promise<ResolvedTar
 }
 
 async function resolveAws(o: TargetOptions, home: string): Promise<ResolvedTarget> {
+  // Loaded here, not at the top: see the type-only imports above.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { consoleHostKeyFingerprints, fetchPrivateKey, findServer } = require('./aws') as typeof import('./aws');
+  const { EC2Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
+  const { SSMClient } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const region = o.region ?? (o.env.AWS_REGION || o.env.AWS_DEFAULT_REGION || undefined);
   const ec2 = o.aws?.ec2 ?? new EC2Client(region ? { region } : {});
   const stackName = o.stackName ?? (o.env.PORTSIDE_STACK || DEFAULT_STACK_NAME);
