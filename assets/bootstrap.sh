@@ -34,7 +34,7 @@ CFN_BOOTSTRAP_URL=https://s3.amazonaws.com/cloudformation-examples/aws-cfn-boots
 NODE_MAJOR="${PORTSIDE_NODE_MAJOR:-24}"
 
 log() { printf '%s portside-bootstrap: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-die() { log "error: $*" >&2; exit 1; }
+die() { FAILED_AT="$*"; log "error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it creates folders for $PORTSIDE_USER and starts Caddy)"
 id "$PORTSIDE_USER" >/dev/null 2>&1 || die "user \"$PORTSIDE_USER\" does not exist"
@@ -102,22 +102,38 @@ start_caddy_local() {
 : "${PORTSIDE_METADATA_KEY:=Portside}"
 cfn_args() { printf '%s\n' --stack "${PORTSIDE_STACK:?}" --resource "${PORTSIDE_RESOURCE:?}" --region "${PORTSIDE_REGION:?}"; }
 
-on_failure() {
-  trap - ERR
-  local reason="Portside bootstrap failed at line $1 ($2); see $LOG on the server"
+# EC2: any failure, a failed command (ERR) or a `die`, ends in the EXIT trap, which tells CloudFormation at
+# once, so `cdk deploy` fails now with a pointer to the log instead of after the 15-minute timeout.
+FAILED_AT=""
+signal_failure() {
+  local code="$1" args
+  [ "$code" -eq 0 ] && return 0
+  local reason="Portside bootstrap failed (${FAILED_AT:-exit $code}); see $LOG on the server"
   log "error: $reason"
   if [ -x "$CFN_BIN/cfn-signal" ]; then
     mapfile -t args < <(cfn_args)
     "$CFN_BIN/cfn-signal" --exit-code 1 --reason "$reason" "${args[@]}" || log "could not signal CloudFormation"
+  else
+    log "the CloudFormation helpers are not installed yet: the deploy fails when its wait times out"
   fi
-  exit 1
+}
+
+# Network steps on a fresh boot can fail once (DNS, IAM credentials not there yet): try a few times.
+retry() {
+  local i
+  for i in 1 2 3 4 5; do
+    "$@" && return 0
+    log "attempt $i of 5 failed: $*"
+    sleep $((i * 3))
+  done
+  return 1
 }
 
 apt_install() {
   # Ubuntu's first boot runs unattended-upgrades: wait for its lock instead of failing on it.
   DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get -o DPkg::Lock::Timeout=600 -y -q install "$@"
 }
-apt_update() { apt-get -o DPkg::Lock::Timeout=600 -q update; }
+apt_update() { retry apt-get -o DPkg::Lock::Timeout=600 -q update; }
 
 install_cfn_helpers() {
   apt_update
@@ -125,7 +141,7 @@ install_cfn_helpers() {
   if [ ! -x /opt/aws/venv/bin/cfn-signal ]; then
     # Ubuntu refuses system-wide pip (PEP 668): the helpers get their own venv.
     python3 -m venv /opt/aws/venv
-    /opt/aws/venv/bin/pip install -q "$CFN_BOOTSTRAP_URL"
+    retry /opt/aws/venv/bin/pip install -q "$CFN_BOOTSTRAP_URL"
   fi
   install -d "$CFN_BIN"
   local t
@@ -136,7 +152,7 @@ install_cfn_helpers() {
 fetch_declared() {
   local dir="$1" json f args
   mapfile -t args < <(cfn_args)
-  json="$("$CFN_BIN/cfn-get-metadata" "${args[@]}" --key "$PORTSIDE_METADATA_KEY")"
+  json="$(retry "$CFN_BIN/cfn-get-metadata" "${args[@]}" --key "$PORTSIDE_METADATA_KEY")"
   install -d -m 0755 "$dir"
   for f in registry.json Caddyfile index.html; do
     jq -j --arg f "$f" '.files[$f] // error("metadata has no " + $f)' <<<"$json" >"$dir/$f"
@@ -146,7 +162,7 @@ fetch_declared() {
 apt_repo() {
   local name="$1" key_url="$2" line="$3" keyring="/etc/apt/keyrings/$1.gpg"
   install -d -m 0755 /etc/apt/keyrings
-  [ -s "$keyring" ] || curl -fsSL "$key_url" | gpg --dearmor -o "$keyring"
+  [ -s "$keyring" ] || { retry curl -fsSL -o "$keyring.asc" "$key_url" && gpg --dearmor --yes -o "$keyring" "$keyring.asc"; }
   printf 'deb [signed-by=%s] %s\n' "$keyring" "$line" >"/etc/apt/sources.list.d/$name.list"
 }
 
@@ -158,7 +174,7 @@ install_packages() {
     "https://deb.nodesource.com/node_$NODE_MAJOR.x nodistro main"
   apt_update
   apt_install caddy nodejs
-  command -v pm2 >/dev/null || npm install -g --no-fund --no-audit pm2
+  command -v pm2 >/dev/null || retry npm install -g --no-fund --no-audit pm2
   [ -f "/etc/systemd/system/pm2-$PORTSIDE_USER.service" ] \
     || pm2 startup systemd -u "$PORTSIDE_USER" --hp "$USER_HOME"
 }
@@ -196,7 +212,8 @@ main_ec2() {
   exec > >(tee -a "$LOG") 2>&1
   # cloud-init runs UserData without HOME; npm and Caddy both need one.
   export HOME="${HOME:-/root}"
-  trap 'on_failure "$LINENO" "$BASH_COMMAND"' ERR
+  trap 'FAILED_AT="line $LINENO: $BASH_COMMAND"' ERR
+  trap 'signal_failure $?' EXIT
   log "EC2 bootstrap of stack $PORTSIDE_STACK, resource $PORTSIDE_RESOURCE"
   # First, so that any later failure can be signalled at once instead of after the timeout.
   install_cfn_helpers
