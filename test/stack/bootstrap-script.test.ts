@@ -198,3 +198,39 @@ const canDeclare = process.getuid?.() === 0 && has('jq');
     expect(readFileSync(join(caddyDir, 'Caddyfile'), 'utf8')).toBe('live\n');
   });
 });
+
+const canSimulate = process.getuid?.() === 0 && has('unshare') && has('jq');
+(canSimulate ? describe : describe.skip)('bootstrap.sh on EC2, failing early (simulated)', () => {
+  test('tells CloudFormation at once, with the failing step and the log\'s path', () => {
+    const root = mkdtempSync(join(tmpdir(), 'portside-ec2-'));
+    try {
+      const bin = join(root, 'bin');
+      mkdirSync(bin);
+      const stub = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+      stub('apt-get', 'exit 0');
+      // `python3 -m venv DIR` makes a venv whose CloudFormation helpers are stubs; the metadata is broken.
+      stub('python3', [
+        'mkdir -p "$3/bin"',
+        'printf \'#!/bin/bash\\n\' > "$3/bin/pip"',
+        `printf '#!/bin/bash\\nprintf "%%s\\\\n" "$*" >> ${root}/signals\\n' > "$3/bin/cfn-signal"`,
+        'printf \'#!/bin/bash\\necho "{not json"\\n\' > "$3/bin/cfn-get-metadata"',
+        'for t in cfn-hup cfn-init; do printf \'#!/bin/bash\\n\' > "$3/bin/$t"; done',
+        'chmod +x "$3"/bin/*',
+      ].join('\n'));
+      const env = {
+        PATH: `${bin}:${process.env.PATH}`, PORTSIDE_LOG: join(root, 'log'), PORTSIDE_STACK: 'Portside', PORTSIDE_REGION: 'us-east-1',
+        PORTSIDE_RESOURCE: 'ServerInstanceX', PORTSIDE_USER: 'root', PORTSIDE_HOME: join(root, 'home'), PORTSIDE_WWW: join(root, 'www'),
+        PORTSIDE_CADDY_DIR: join(root, 'etc'), PORTSIDE_PUBLIC_PORTS: '22 80 443',
+      };
+      // A private mount namespace: /opt (the helpers' venv) and /var/lib (the seed) are scratch tmpfs.
+      const r = spawnSync('unshare', ['-m', 'bash', '-c', `mount -t tmpfs none /opt && mount -t tmpfs none /var/lib && exec bash ${SCRIPT}`], {
+        env, encoding: 'utf8', timeout: 30_000,
+      });
+      expect(r.status).not.toBe(0);
+      const signals = readFileSync(join(root, 'signals'), 'utf8');
+      expect(signals).toMatch(/^--exit-code 1 --reason Portside bootstrap failed \(line \d+: jq .*\); see .*\/log on the server --stack Portside --resource ServerInstanceX --region us-east-1\n$/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
