@@ -89,21 +89,27 @@ export async function openSsh(target: SshTarget): Promise<SshSession> {
   };
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error & { code?: string; level?: string }) => {
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
       client.removeListener('ready', onReady);
-      client.removeListener('close', onClose);
-      reject(verifyError ?? explainConnectError(err, dest));
+      // ssh2 can report more than one error for a dying connection (timeout, then "connection lost");
+      // the first one explains it, the rest must not surface as unhandled 'error' events.
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      client.destroy();
+      reject(e);
     };
-    const onClose = () => {
-      client.removeListener('error', onError);
-      reject(verifyError ?? explainConnectError(Object.assign(new Error('connection lost before handshake'), { code: 'ECONNRESET' }), dest));
-    };
+    const onError = (err: Error & { code?: string; level?: string }) => fail(verifyError ?? explainConnectError(err, dest));
+    const onClose = () => fail(verifyError ?? explainConnectError(
+      Object.assign(new Error('connection lost before handshake'), { code: 'ECONNRESET' }), dest));
     const onReady = () => {
-      client.removeListener('error', onError);
-      client.removeListener('close', onClose);
+      // The error listener stays (a no-op once settled), so nothing goes unhandled before the session takes over.
+      settled = true;
       resolve();
     };
-    client.once('ready', onReady).once('error', onError).once('close', onClose);
+    client.once('ready', onReady).on('error', onError).once('close', onClose);
     try {
       client.connect({
         host: target.host,
@@ -117,8 +123,7 @@ export async function openSsh(target: SshTarget): Promise<SshSession> {
       });
     } catch (e) {
       // ssh2 parses the key synchronously; its messages describe the format, never the key itself.
-      client.removeAllListeners();
-      reject(explainConnectError(e as Error, dest));
+      fail(explainConnectError(e as Error, dest));
     }
   });
 
