@@ -16,7 +16,7 @@ export const testHome = mkdtempSync(join(tmpdir(), 'portside-test-home-'));
 export async function cli(...argv: string[]): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const env = { ...process.env, PORTSIDE_HOME: testHome };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORTSIDE_HOME: testHome };
   delete env.INIT_CWD;
   delete env.PORTSIDE_TARGET;
   const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env, cwd: process.cwd() });
