@@ -97,12 +97,12 @@ async function deploy(header, input) {
   const base = serviceBase(name);
   const l = rel.layout(base);
   const before = stateOf(l);
-  const proc = await procs.pm2Find(name);
-  const plan = await exchange(input, {
-    ...registryState(), current: before, history: rel.readHistory(l).slice(-5),
-    process: proc ? { status: proc.pm2_env.status, port: procs.portOf(proc) } : null,
-  });
+  // Asked while the CLI builds its plan: the CLI does not need the process to plan.
+  const procAsked = procs.pm2Find(name);
+  procAsked.catch(() => {});
+  const plan = await exchange(input, { ...registryState(), current: before, history: rel.readHistory(l).slice(-5) });
   if (!plan) return { aborted: true };
+  const proc = await procAsked;
 
   const { id, port, start, healthPath } = plan;
   const liveOk = proc && proc.pm2_env.status === 'online' && procs.portOf(proc) === port;

@@ -119,7 +119,62 @@ async function waitHealthy(port, healthPath, timeoutMs) {
 
 // ---- pm2 ----
 
+/**
+ * pm2's process list straight from its daemon (the RPC socket the pm2 CLI itself uses): ~40 ms,
+ * against ~200–400 ms for starting the pm2 CLI. Any trouble (another pm2 layout, no daemon yet)
+ * falls back to `pm2 jlist`, which also starts the daemon when needed.
+ */
 async function pm2List() {
+  try {
+    return await pm2ListRpc();
+  } catch {
+    return pm2ListCli();
+  }
+}
+
+let pm2Modules;
+function pm2Rpc() {
+  if (pm2Modules === undefined) {
+    pm2Modules = null;
+    for (const dir of (process.env.PATH || '').split(':')) {
+      try {
+        const root = path.resolve(fs.realpathSync(path.join(dir, 'pm2')), '..', '..');
+        pm2Modules = { axon: require(path.join(root, 'modules', 'pm2-axon')), rpc: require(path.join(root, 'modules', 'pm2-axon-rpc')) };
+        break;
+      } catch {
+        /* not here, or a pm2 without the vendored modules */
+      }
+    }
+  }
+  return pm2Modules;
+}
+
+function pm2ListRpc() {
+  const mods = pm2Rpc();
+  if (!mods) return Promise.reject(new Error('pm2 modules not found'));
+  const sockFile = path.join(process.env.PM2_HOME || path.join(os.homedir(), '.pm2'), 'rpc.sock');
+  if (!fs.existsSync(sockFile)) return Promise.reject(new Error('no pm2 daemon'));
+  return new Promise((resolve, reject) => {
+    const req = mods.axon.socket('req');
+    const client = new mods.rpc.Client(req);
+    const done = (err, list) => {
+      clearTimeout(timer);
+      try {
+        req.close();
+      } catch {
+        /* closing anyway */
+      }
+      if (err || !Array.isArray(list)) reject(err || new Error('no list'));
+      else resolve(list);
+    };
+    const timer = setTimeout(() => done(new Error('pm2 daemon did not answer')), 2000);
+    client.sock.once('error', (e) => done(e));
+    client.sock.once('connect', () => client.call('getMonitorData', {}, done));
+    req.connect(sockFile);
+  });
+}
+
+async function pm2ListCli() {
   const { stdout } = await run('pm2', ['jlist']);
   // The first call also prints "[PM2] Spawning PM2 daemon…" lines: the list is the line that parses.
   for (const line of stdout.split('\n').reverse()) {
