@@ -2,6 +2,7 @@ import { Command } from './command';
 import { caddyfileCommand } from './commands/caddyfile';
 import { deployFilesCommand } from './commands/deploy-files';
 import { demoCommand } from './commands/demo';
+import { doctorCommand } from './commands/doctor';
 import { deployServiceCommand } from './commands/deploy-service';
 import { localCommand } from './commands/local';
 import { logsCommand } from './commands/logs';
@@ -22,4 +23,5 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   portsCommand,
   caddyfileCommand,
+  doctorCommand,
 ];

@@ -1,0 +1,42 @@
+import { serviceUrl, siteUrl } from '../../caddy';
+import { CheckResult, DoctorFacts, HttpOutcome, failed } from '../types';
+
+const ok = (r: HttpOutcome | undefined): r is number => typeof r === 'number' && r < 500;
+const show = (r: HttpOutcome | undefined) => (r === undefined ? 'not checked' : typeof r === 'number' ? `HTTP ${r}` : r);
+
+/** Site key in `viaCaddy` for the static site at the root. */
+export const SITE_KEY = '@site';
+
+/** Every deployed service answers on 127.0.0.1:<port> inside the server, and through Caddy at its URL. */
+export function healthChecks(f: DoctorFacts): CheckResult[] {
+  if (failed(f.registry)) return [];
+  const reg = f.registry;
+  const out: CheckResult[] = [];
+  const running = failed(f.pm2) ? [] : f.pm2;
+  for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => a.localeCompare(b))) {
+    const folder = f.folders.find((d) => d.name === name);
+    if (!folder?.release && !running.some((p) => p.name === name)) {
+      out.push({ id: `health.${name}`, status: 'skip', message: `service "${name}" is not deployed: no health to check` });
+      continue;
+    }
+    const path = folder?.healthPath ?? '/';
+    const direct = f.direct[name];
+    out.push(ok(direct)
+      ? { id: `health.direct.${name}`, status: 'pass', message: `service "${name}" answers GET ${path} on 127.0.0.1:${port} inside the server (HTTP ${direct})` }
+      : { id: `health.direct.${name}`, status: 'fail', message: `service "${name}" does not answer GET ${path} on 127.0.0.1:${port} inside the server (${show(direct)})`,
+        fix: `read its logs: portside logs ${name}; then redeploy (portside deploy-service ${name} --force) or roll back (portside rollback ${name})` });
+    const url = serviceUrl(reg, name, f.address);
+    const via = f.viaCaddy[name];
+    out.push(ok(via)
+      ? { id: `health.caddy.${name}`, status: 'pass', message: `${url} answers through Caddy (HTTP ${via})` }
+      : { id: `health.caddy.${name}`, status: 'fail', message: `${url} does not answer through Caddy (${show(via)})`,
+        fix: ok(direct) ? 'the service is fine but the route is not: compare the Caddyfile with the registry (see the drift checks) and read Caddy\'s log'
+          : `fix the service first (portside logs ${name})` });
+  }
+  const site = f.viaCaddy[SITE_KEY];
+  const url = siteUrl(reg, f.address);
+  out.push(ok(site)
+    ? { id: 'health.site', status: 'pass', message: `${url} answers through Caddy (HTTP ${site})` }
+    : { id: 'health.site', status: 'fail', message: `${url} does not answer through Caddy (${show(site)})`, fix: 'read Caddy\'s log; redeploy the site with portside deploy-files <folder>' });
+  return out;
+}

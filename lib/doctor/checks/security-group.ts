@@ -1,0 +1,37 @@
+import { ingressRules } from '../../stack/ingress-rules';
+import { CheckResult, DoctorFacts, SecurityGroupRule, failed } from '../types';
+
+const WORLD = ['0.0.0.0/0', '::/0'];
+
+function describe(r: SecurityGroupRule): string {
+  const ports = r.protocol === '-1' ? 'all traffic' : r.fromPort === r.toPort ? `${r.protocol} ${r.fromPort}` : `${r.protocol} ${r.fromPort}-${r.toPort}`;
+  return `${ports} from ${r.peer} (${r.groupId})`;
+}
+
+/** AWS: the security group's ingress is exactly the port model: 22 only from schoolCidr, 80 and 443 from the world. */
+export function securityGroupChecks(f: DoctorFacts): CheckResult[] {
+  if (f.securityGroup === undefined) return [];
+  if (failed(f.securityGroup)) return [{ id: 'sg.read', status: 'fail', message: `could not read the security group: ${f.securityGroup.error}`, fix: 'give your AWS credentials ec2:DescribeInstances and ec2:DescribeSecurityGroups' }];
+  if (failed(f.declared)) return [{ id: 'sg.model', status: 'skip', message: 'the declared configuration is invalid, so there is no port model to compare with' }];
+  const expected = ingressRules(f.declared.schoolCidrs);
+  const rules = f.securityGroup;
+  const out: CheckResult[] = [];
+  const fixStack = 'security group rules come from the stack: remove hand-made rules in the console and run npx cdk deploy';
+  for (const r of rules) {
+    const matches = r.protocol === 'tcp' && r.fromPort !== null && r.fromPort === r.toPort && expected.some((e) => e.port === r.fromPort && e.cidr === r.peer);
+    if (matches) continue;
+    const covers22 = r.protocol === '-1' || (r.fromPort !== null && r.toPort !== null && r.fromPort <= 22 && r.toPort >= 22 && r.protocol === 'tcp');
+    const why = covers22 && WORLD.includes(r.peer) ? 'SSH open to the whole internet'
+      : covers22 ? 'SSH open beyond schoolCidr'
+        : WORLD.includes(r.peer) ? 'a port beyond 80 and 443 open to the world' : 'a rule the port model does not have';
+    out.push({ id: `sg.extra.${r.groupId}.${r.protocol}.${r.fromPort ?? 'all'}.${r.peer}`, status: 'fail', message: `the security group allows ${describe(r)}: ${why}`, fix: fixStack });
+  }
+  for (const e of expected) {
+    const present = rules.some((r) => r.protocol === 'tcp' && r.fromPort === e.port && r.toPort === e.port && r.peer === e.cidr);
+    if (!present) {
+      out.push({ id: `sg.missing.${e.port}.${e.cidr}`, status: e.port === 22 ? 'warn' : 'fail', message: `the security group lacks ${e.description}`, fix: 'npx cdk deploy puts the rules back' });
+    }
+  }
+  if (out.length === 0) out.push({ id: 'sg', status: 'pass', message: `the security group allows exactly 22 from ${f.declared.schoolCidrs.join(', ')} and 80, 443 from anywhere` });
+  return out;
+}
