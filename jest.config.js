@@ -9,4 +9,6 @@ module.exports = {
   // One local stand-in server for every e2e suite, brought up before the workers start.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testTimeout: 30000,
+  // The e2e suites share one stand-in server and its deploy lock: one test file at a time.
+  maxWorkers: 1,
 };
