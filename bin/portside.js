@@ -4,6 +4,7 @@
 // ~0.25 s, against ~0.75 s through the tsx loader. The cache is rebuilt whenever any source file's
 // size or modification time differs from what it was built from; when it can't be built (a
 // read-only install, esbuild missing, a syntax error mid-edit) the CLI runs through tsx as before.
+// Bump BUILD_VERSION when the way files are transpiled changes.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -11,6 +12,14 @@ const path = require('path');
 const ROOT = path.join(__dirname, '..');
 const OUT = path.join(ROOT, 'node_modules', '.cache', 'portside', 'cli');
 const SOURCES = ['bin', 'lib'];
+const BUILD_VERSION = '2';
+// Packages that cost a lot to load and that most commands never touch (`--target aws` and stack
+// commands do): their require() becomes a proxy that loads the package on first use. esbuild's
+// CommonJS output reads named imports as properties at each use, so the proxy is transparent.
+const LAZY = /require\("((?:@aws-sdk\/|@smithy\/|aws-cdk-lib|constructs|cdk-nag)[^"]*)"\)/g;
+const LAZY_HELPER = 'var __portside_lazy = (id) => { let m; const load = () => (m === undefined ? (m = require(id)) : m); '
+  + 'return new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load(), ownKeys: () => Reflect.ownKeys(load()), '
+  + 'getOwnPropertyDescriptor: (_, k) => { const d = Object.getOwnPropertyDescriptor(load(), k); return d && { ...d, configurable: true }; } }); };';
 
 function listSources() {
   const files = [];
@@ -29,7 +38,7 @@ function fingerprint(files) {
   return files.map((f) => {
     const st = fs.statSync(path.join(ROOT, f));
     return `${f}:${st.size}:${st.mtimeMs}`;
-  }).join('\n');
+  }).join('\n') + `\nbuild ${BUILD_VERSION}`;
 }
 
 /** Transpile every source file; each keeps its source folder as __dirname (assets are found relative to it). */
@@ -43,10 +52,10 @@ function build(files, stamp) {
     const { code } = esbuild.transformSync(fs.readFileSync(path.join(ROOT, f), 'utf8'), {
       loader: 'ts', format: 'cjs', platform: 'node', target: 'node20', sourcefile: f,
       define: { __dirname: '__portside_srcdir' },
-      banner: `var __portside_srcdir = require("path").join(__dirname, ${JSON.stringify(srcDir.split(path.sep).join('/'))});`,
+      banner: `var __portside_srcdir = require("path").join(__dirname, ${JSON.stringify(srcDir.split(path.sep).join('/'))}); ${LAZY_HELPER}`,
     });
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, code);
+    fs.writeFileSync(out, code.replace(LAZY, '__portside_lazy("$1")'));
   }
   fs.writeFileSync(path.join(tmp, 'stamp.txt'), stamp);
   const old = `${OUT}.old-${process.pid}`;
