@@ -68,6 +68,11 @@ export function socketChecks(f: DoctorFacts): CheckResult[] {
       continue;
     }
     const holder = describeHolder(socks[0]);
+    const pm2Name = failed(f.pm2) ? undefined : f.pm2.find((p) => p.port === port)?.name;
+    if (open.length === 0 && pm2Name) {
+      out.push({ id: `sockets.pm2.${port}`, status: 'info', message: `pm2 process "${pm2Name}" listens on loopback port ${port}, which the registry does not route to (see drift)` });
+      continue;
+    }
     if (open.length > 0) {
       out.push({
         id: `sockets.unregistered.${port}`, status: 'fail',
