@@ -302,6 +302,21 @@ async function remove(header, input) {
   return { removed: name, purged: !!plan.purge };
 }
 
+// ---------------------------------------------------------------- sync the declared configuration
+
+/** Adopt <caddy dir>/declared.json (written by a later `cdk deploy`): the CLI merges, this applies. */
+async function sync(header, input) {
+  const state = registryState();
+  const file = path.join(path.dirname(JSON.parse(state.registry).paths.caddyfile), 'declared.json');
+  const list = await procs.pm2List().catch(() => []);
+  const processes = Object.fromEntries(list.map((p) => [p.name, { status: p.pm2_env.status, port: procs.portOf(p) || null }]));
+  const plan = await exchange(input, { ...state, declared: readOr(file), processes });
+  if (!plan) return { aborted: true };
+  if (!plan.routes) return { unchanged: true };
+  await step('route', () => routes.applyRoutes(plan.routes.registry, plan.routes.caddyfile));
+  return { synced: true };
+}
+
 // ---------------------------------------------------------------- status (read-only)
 
 async function status() {
@@ -336,6 +351,7 @@ const COMMANDS = {
   'deploy-files': { mutates: true, run: deployFiles },
   rollback: { mutates: true, run: rollback },
   remove: { mutates: true, run: remove },
+  sync: { mutates: true, run: sync },
   status: { mutates: false, run: status },
 };
 

@@ -10,6 +10,7 @@ import { portsCommand } from './commands/ports';
 import { removeServiceCommand } from './commands/remove-service';
 import { rollbackCommand } from './commands/rollback';
 import { servicesCommand } from './commands/services';
+import { syncConfigCommand } from './commands/sync-config';
 
 /** Every `portside` command, in the order `--help` lists them. Add a command here and nowhere else. */
 export const COMMANDS: readonly Command[] = [
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   servicesCommand,
   rollbackCommand,
   removeServiceCommand,
+  syncConfigCommand,
   logsCommand,
   localCommand,
   demoCommand,

@@ -53,7 +53,7 @@ export async function ensureAgent(ssh: SshSession): Promise<string> {
 }
 
 export interface AgentCall {
-  readonly command: 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'status';
+  readonly command: 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'status' | 'sync';
   readonly header: Record<string, unknown>;
   /** Called with the server's state; returns the plan (and an optional upload), or null to stop and change nothing. */
   readonly onState?: (state: Record<string, unknown>) => Promise<{ plan: Record<string, unknown>; upload?: Readable } | null>;

@@ -1,0 +1,164 @@
+import { renderCaddyfile } from '../caddy';
+import { UserError } from '../cli/command';
+import { servicePortProblem } from '../ports';
+import { parseRegistry, Registry, renderRegistry } from '../registry';
+import { SshSession } from '../ssh';
+import { callAgent } from './agent-client';
+import { printer, who } from './deploy-service';
+
+/** Where a later `cdk deploy` leaves the declared configuration: beside the live Caddyfile. */
+export const DECLARED_FILE = 'declared.json';
+
+/** A pm2 process on the server, as the agent reports it. */
+export interface ServerProcess {
+  readonly status: string;
+  readonly port: number | null;
+}
+
+export type SyncChange =
+  | { readonly kind: 'domain' | 'email' | 'routing'; readonly from?: string; readonly to?: string }
+  | { readonly kind: 'port'; readonly service: string; readonly from: number; readonly to: number }
+  | { readonly kind: 'new'; readonly service: string; readonly port: number };
+
+export interface SyncMerge {
+  /** The live registry with the declared settings adopted. */
+  readonly merged: Registry;
+  /** What differs from the live registry, in the order it is printed; empty when already in sync. */
+  readonly changes: readonly SyncChange[];
+}
+
+/**
+ * Adopt the declared configuration into the live registry, or say why not (a UserError; nothing is
+ * changed). The declared `domain`, `email` and `routing` replace the live ones; `tls` and `paths` stay
+ * (they describe this server); the declared services' ports are laid over the live services, so a
+ * service deployed with the CLI and not declared keeps its route. Pure: no server, no clock.
+ */
+export function mergeDeclared(live: Registry, declared: Registry, processes: Readonly<Record<string, ServerProcess>> = {}): SyncMerge {
+  const services: Record<string, number> = { ...live.services };
+  for (const [name, port] of Object.entries(declared.services)) services[name] = port;
+  const merged: Registry = {
+    version: 1,
+    ...(declared.domain ? { domain: declared.domain } : {}),
+    ...(declared.email ? { email: declared.email } : {}),
+    routing: declared.routing,
+    tls: live.tls,
+    services,
+    paths: live.paths,
+  };
+
+  const declaredNames = Object.keys(declared.services).sort();
+  for (const name of declaredNames) {
+    const port = services[name];
+    const problem = servicePortProblem(port, services, name);
+    if (problem) {
+      const owner = Object.entries(services).find(([n, p]) => p === port && n !== name)?.[0];
+      throw new UserError(
+        `cannot adopt the declared configuration: declared service "${name}" on port ${port}: ${problem}`,
+        owner
+          ? `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again, or move "${owner}" first with \`portside deploy-service ${owner} <port>\`. Nothing was changed.`
+          : `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again. Nothing was changed.`,
+      );
+    }
+  }
+
+  for (const name of declaredNames) {
+    const from = live.services[name];
+    const to = services[name];
+    const proc = processes[name];
+    if (from !== to && proc && proc.port !== to) {
+      throw new UserError(
+        `cannot adopt the declared configuration: "${name}" is running on port ${proc.port ?? from} and the declared port is ${to}; sync-config does not move running services`,
+        `Redeploy it on the new port with \`portside deploy-service ${name} ${to}\` (it starts the new port, health-checks it and hands the route over safely), then run sync-config again. Nothing was changed.`,
+      );
+    }
+  }
+
+  try {
+    parseRegistry(renderRegistry(merged));
+  } catch (e) {
+    throw new UserError(`cannot adopt the declared configuration: the merged registry would be invalid: ${registryProblems(e)}`,
+      'Fix the declared configuration (cdk.json context) and run `npx cdk deploy` again. Nothing was changed.');
+  }
+
+  const changes: SyncChange[] = [];
+  for (const kind of ['domain', 'email', 'routing'] as const) {
+    if (live[kind] !== merged[kind]) changes.push({ kind, from: live[kind], to: merged[kind] });
+  }
+  for (const name of declaredNames) {
+    const from = live.services[name];
+    const to = services[name];
+    if (from === undefined) changes.push({ kind: 'new', service: name, port: to });
+    else if (from !== to) changes.push({ kind: 'port', service: name, from, to });
+  }
+  return { merged, changes };
+}
+
+/** One line of the diff, e.g. `domain a.example → b.example`, `service simon: 3000 → 3100`. */
+export function describeChange(c: SyncChange): string {
+  switch (c.kind) {
+    case 'port':
+      return `service ${c.service}: ${c.from} → ${c.to}`;
+    case 'new':
+      return `new service ${c.service} on ${c.port}`;
+    default:
+      return `${c.kind} ${c.from ?? '(none)'} → ${c.to ?? '(none)'}`;
+  }
+}
+
+/** parseRegistry's complaint without its words about the live registry file. */
+function registryProblems(e: unknown): string {
+  const m = (e as Error).message;
+  return m.replace(/^the server's registry \([^)]*\) is (invalid: )?/, '').replace(/\. Fix it by hand or re-run the bootstrap\.$/, '');
+}
+
+/** Read a declared.json: a registry-format file written by the bootstrap, checked like the registry. */
+export function parseDeclared(text: string, where: string): Registry {
+  try {
+    return parseRegistry(text);
+  } catch (e) {
+    throw new UserError(`the declared configuration (${where}) is not usable: ${registryProblems(e)}`,
+      'Run `npx cdk deploy` again to rewrite it. Nothing was changed.');
+  }
+}
+
+export interface SyncOutcome {
+  readonly state: 'nothing-declared' | 'in-sync' | 'dry-run' | 'applied';
+  readonly changes: readonly SyncChange[];
+}
+
+/** Adopt `<caddy dir>/declared.json` on the server: print the diff, then apply it as one route change. */
+export async function syncConfig(ssh: SshSession, o: { dryRun?: boolean; log: (line: string) => void }): Promise<SyncOutcome> {
+  let outcome: SyncOutcome = { state: 'in-sync', changes: [] };
+  await callAgent(ssh, {
+    command: 'sync',
+    header: { who: who(), what: 'sync-config', readOnly: !!o.dryRun },
+    onMessage: printer(o.log, {}),
+    onState: async (state) => {
+      const live = parseRegistry(state.registry as string);
+      const where = `${live.paths.caddyfile.replace(/[^/]*$/, '')}${DECLARED_FILE}`;
+      if (state.declared === null || state.declared === undefined) {
+        outcome = { state: 'nothing-declared', changes: [] };
+        return null;
+      }
+      const declared = parseDeclared(state.declared as string, where);
+      const processes = (state.processes ?? {}) as Record<string, ServerProcess>;
+      const { merged, changes } = mergeDeclared(live, declared, processes);
+      if (changes.length === 0) {
+        if (state.caddyfile !== renderCaddyfile(live)) {
+          o.log('  note: the live Caddyfile does not match the registry (an interrupted change?); `portside doctor` shows the drift');
+        }
+        outcome = { state: 'in-sync', changes };
+        return { plan: { routes: null } };
+      }
+      o.log(`the declared configuration (${where}) differs from the live one:`);
+      for (const c of changes) o.log(`  ${describeChange(c)}`);
+      if (o.dryRun) {
+        outcome = { state: 'dry-run', changes };
+        return null;
+      }
+      outcome = { state: 'applied', changes };
+      return { plan: { routes: { registry: renderRegistry(merged), caddyfile: renderCaddyfile(merged) } } };
+    },
+  });
+  return outcome;
+}
