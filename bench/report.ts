@@ -1,0 +1,176 @@
+/** The benchmark's outputs: the results table (Markdown), the raw figures (JSON), and the picture (SVG). */
+import type { LoadSummary, Sample } from './load';
+
+export type Flow = 'scp' | 'portside';
+export const FLOW_LABEL: Record<Flow, string> = { scp: "course's scp flow", portside: 'Portside' };
+
+export interface Stat {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly values: readonly number[];
+}
+
+export function stat(values: readonly number[]): Stat {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { median: s.length ? mid : 0, min: s[0] ?? 0, max: s[s.length - 1] ?? 0, values };
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly flows: Record<Flow, { ms: Stat; bytes: Stat; buildMs: Stat; addedMs: Stat; notes: string[] }>;
+}
+
+export interface LoadResult {
+  readonly flow: Flow;
+  readonly redeploys: number;
+  readonly deploys: Array<{ start: number; end: number; ms: number }>;
+  readonly summary: LoadSummary;
+  readonly startedAt: number;
+  readonly samples: readonly Sample[];
+}
+
+export interface Goal {
+  readonly scenario: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+export interface BenchResult {
+  readonly date: string;
+  readonly startedAt: string;
+  readonly durationS: number;
+  readonly machine: Record<string, string>;
+  readonly app: Record<string, string>;
+  readonly options: Record<string, unknown>;
+  readonly scenarios: ScenarioResult[];
+  readonly load: LoadResult[];
+  readonly websocket: Array<{ flow: Flow; stayedOpen: boolean; messagesDuring: number; messagesAfter: number; closed: string | null; caddyfileUnchanged: boolean }>;
+  readonly latency: { count: number; direct: { p50: number; p99: number }; caddy: { p50: number; p99: number }; overheadP50: number; overheadP99: number } | null;
+  readonly goals: Goal[];
+}
+
+const s1 = (ms: number): string => (ms / 1000).toFixed(2);
+const range = (st: Stat, f: (n: number) => string): string => `${f(st.median)} (${f(st.min)}–${f(st.max)})`;
+export const kB = (b: number): string => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MB` : b >= 1024 ? `${(b / 1024).toFixed(1)} kB` : `${b} B`);
+
+export function markdown(r: BenchResult, svgName: string): string {
+  const out: string[] = [];
+  out.push(`# Benchmark: Portside vs the course's scp deploy — ${r.date}`, '');
+  out.push(`One run of \`npm run bench\`, started ${r.startedAt}, ${Math.round(r.durationS)} s. Both flows deploy the same generated app to the same local stand-in server (network namespace, real sshd, Caddy, pm2), interleaved, ${r.options.reps} repetitions each; times are wall-clock for the whole command, medians with (min–max).`, '');
+  out.push('## Goals', '', '| scenario | goal | measured | met |', '|---|---|---|---|');
+  for (const g of r.goals) out.push(`| ${g.scenario} | ${g.goal} | ${g.measured} | ${g.met ? 'yes' : '**no**'} |`);
+  out.push('', '## Redeploy times', '', '| scenario | scp flow: s | Portside: s | speed-up | scp bytes | Portside bytes | bytes ratio |', '|---|---|---|---|---|---|---|');
+  for (const sc of r.scenarios) {
+    const a = sc.flows.scp;
+    const b = sc.flows.portside;
+    const ratio = b.ms.median ? a.ms.median / b.ms.median : 0;
+    const bytesRatio = a.bytes.median ? `${((b.bytes.median / a.bytes.median) * 100).toFixed(2)} %` : '-';
+    out.push(`| ${sc.title} | ${range(a.ms, s1)} | ${range(b.ms, s1)} | ${ratio.toFixed(1)}× | ${kB(a.bytes.median)} | ${kB(b.bytes.median)} | ${bytesRatio} |`);
+  }
+  const fe = r.scenarios.find((s) => s.id === 'frontend');
+  if (fe) {
+    out.push('', `Front end changed by one word: the build itself took ${range(fe.flows.scp.buildMs, s1)} s in the scp flow and ${range(fe.flows.portside.buildMs, s1)} s in Portside's; everything else added ${range(fe.flows.scp.addedMs, s1)} s (scp) and ${range(fe.flows.portside.addedMs, s1)} s (Portside).`);
+  }
+  out.push('', '## Redeploys under load', '', `${r.load[0]?.redeploys ?? 0} consecutive redeploys (a back-end line changed each time) while a bounded client on this machine sends a steady stream of GET /, GET /api/scores and POST /api/score (JSON) through Caddy (HTTPS, keep-alive).`, '');
+  out.push('| flow | requests | rate | failed (GET / POST) | slower than 2 s | longest failure gap | p50 / p99 / max latency | outcomes |', '|---|---|---|---|---|---|---|---|');
+  for (const l of r.load) {
+    const s = l.summary;
+    out.push(`| ${FLOW_LABEL[l.flow]} | ${s.requests} | ${s.rate.toFixed(1)}/s | ${s.failed} (${s.failedGet} / ${s.failedPost}) | ${s.slow} | ${s.longestGapMs.toFixed(0)} ms | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.maxMs.toFixed(0)} ms | ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`);
+  }
+  out.push('', `![Request outcomes during a redeploy](${svgName})`, '');
+  out.push('## A WebSocket to another service during a redeploy', '', '| flow redeployed | stayed open | messages during / after | Caddyfile untouched |', '|---|---|---|---|');
+  for (const w of r.websocket) out.push(`| ${FLOW_LABEL[w.flow]} | ${w.stayedOpen ? 'yes' : `no (${w.closed})`} | ${w.messagesDuring} / ${w.messagesAfter} | ${w.caddyfileUnchanged ? 'yes' : 'no'} |`);
+  if (r.latency) {
+    const l = r.latency;
+    out.push('', '## Caddy in front of a service vs the service directly', '', `${l.count} sequential keep-alive GET /api/scores each, from inside the server's namespace, in alternating blocks.`, '');
+    out.push('| path | p50 | p99 |', '|---|---|---|');
+    out.push(`| direct (http://127.0.0.1:port) | ${l.direct.p50.toFixed(2)} ms | ${l.direct.p99.toFixed(2)} ms |`);
+    out.push(`| through Caddy (https, SNI) | ${l.caddy.p50.toFixed(2)} ms | ${l.caddy.p99.toFixed(2)} ms |`);
+    out.push(`| overhead | ${l.overheadP50.toFixed(2)} ms | ${l.overheadP99.toFixed(2)} ms |`);
+  }
+  out.push('', '## The machine and the app', '');
+  for (const [k, v] of Object.entries(r.machine)) out.push(`- ${k}: ${v}`);
+  for (const [k, v] of Object.entries(r.app)) out.push(`- ${k}: ${v}`);
+  out.push('', '## Every repetition', '');
+  for (const sc of r.scenarios) {
+    out.push(`- ${sc.title}: scp ${sc.flows.scp.ms.values.map(s1).join(', ')} s; Portside ${sc.flows.portside.ms.values.map(s1).join(', ')} s`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Request outcomes over time around the worst redeploy of each flow (most failures; ties: the first). */
+export function svg(r: BenchResult): string {
+  const W = 900;
+  const panelH = 230;
+  const left = 70;
+  const right = 20;
+  const top = 50;
+  const panels = r.load.map((l) => panel(l));
+  const H = top + panels.length * (panelH + 60) + 20;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Requests during a redeploy under load (${r.date})</text>`);
+  out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#555">each dot is one request: when it started (x), how long it took (y, log scale); green answered, red failed; grey band: the deploy command running</text>`);
+  panels.forEach((p, i) => {
+    const y0 = top + i * (panelH + 60) + 20;
+    const plotW = W - left - right;
+    const x = (t: number): number => left + ((t - p.from) / (p.to - p.from)) * plotW;
+    const yMin = 1;
+    const yMax = 10000;
+    const y = (ms: number): number => y0 + panelH - ((Math.log10(Math.min(yMax, Math.max(yMin, ms))) - 0) / 4) * panelH;
+    out.push(`<text x="${left}" y="${y0 - 8}" font-size="14" font-weight="bold">${esc(p.title)}</text>`);
+    out.push(`<rect x="${x(p.deployStart)}" y="${y0}" width="${Math.max(1, x(p.deployEnd) - x(p.deployStart))}" height="${panelH}" fill="#e6e6e6"/>`);
+    out.push(`<rect x="${left}" y="${y0}" width="${plotW}" height="${panelH}" fill="none" stroke="#999"/>`);
+    for (const v of [1, 10, 100, 1000, 10000]) {
+      out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
+      out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${v >= 1000 ? `${v / 1000} s` : `${v} ms`}</text>`);
+    }
+    const step = niceStep((p.to - p.from) / 1000);
+    for (let t = Math.ceil(p.from / 1000 / step) * step; t * 1000 <= p.to; t += step) {
+      out.push(`<line x1="${x(t * 1000)}" x2="${x(t * 1000)}" y1="${y0 + panelH}" y2="${y0 + panelH + 4}" stroke="#555"/>`);
+      out.push(`<text x="${x(t * 1000)}" y="${y0 + panelH + 16}" text-anchor="middle" fill="#555">${+t.toFixed(1)} s</text>`);
+    }
+    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(2000)}" y2="${y(2000)}" stroke="#d08000" stroke-dasharray="4 3"/>`);
+    out.push(`<text x="${left + plotW - 4}" y="${y(2000) - 4}" text-anchor="end" fill="#d08000">2 s</text>`);
+    for (const s of p.samples) {
+      out.push(`<circle cx="${x(s.t).toFixed(1)}" cy="${y(s.ms).toFixed(1)}" r="2.2" fill="${s.ok ? '#2a9d3a' : '#d62828'}" fill-opacity="0.75"><title>${s.method} ${esc(s.path)} ${s.status || s.error} ${s.ms.toFixed(1)} ms</title></circle>`);
+    }
+    out.push(`<text x="${left + plotW / 2}" y="${y0 + panelH + 34}" text-anchor="middle" fill="#333">seconds since this redeploy started — ${esc(p.caption)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+function panel(l: LoadResult): { title: string; caption: string; from: number; to: number; deployStart: number; deployEnd: number; samples: Sample[] } {
+  // Deploy times are wall-clock; samples are relative to the load's start.
+  const rel = l.deploys.map((d) => ({ start: d.start - l.startedAt, end: d.end - l.startedAt }));
+  const failuresIn = (d: { start: number; end: number }): number => l.samples.filter((s) => !s.ok && s.t >= d.start - 500 && s.t <= d.end + 2000).length;
+  let worst = 0;
+  rel.forEach((d, i) => {
+    if (failuresIn(d) > failuresIn(rel[worst])) worst = i;
+  });
+  const d = rel[worst] ?? { start: 0, end: 0 };
+  const from = d.start - 1000;
+  const to = d.end + 2000;
+  const samples = l.samples.filter((s) => s.t >= from && s.t <= to).map((s) => ({ ...s, t: s.t - d.start }));
+  const failed = samples.filter((s) => !s.ok).length;
+  return {
+    title: `${FLOW_LABEL[l.flow]}: redeploy ${worst + 1} of ${l.redeploys} (${failed} failed of ${samples.length} shown; all ${l.redeploys}: ${l.summary.failed} failed of ${l.summary.requests})`,
+    caption: `the deploy command ran ${((d.end - d.start) / 1000).toFixed(2)} s`,
+    from: from - d.start, to: to - d.start, deployStart: 0, deployEnd: d.end - d.start, samples,
+  };
+}
+
+function niceStep(span: number): number {
+  for (const s of [0.5, 1, 2, 5, 10, 20, 30]) if (span / s <= 12) return s;
+  return 60;
+}
+
+function esc(t: string): string {
+  return t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

@@ -1,0 +1,280 @@
+/**
+ * `npm run bench`: Portside's deploy against our re-creation of the course's scp deploy, on the same
+ * generated app and the same local stand-in server, in one run, interleaved. Writes
+ * bench/results/<date>.md, .json and .svg. Options (also for the smoke test, which runs it tiny):
+ *   --reps N            repetitions of each timed scenario (default 3)
+ *   --load-redeploys N  redeploys under load per flow (default 10)
+ *   --rate N            requests per second of the load (default 60)
+ *   --latency N         requests each for the Caddy vs direct comparison (default 2000; 0 skips)
+ *   --fake              no npm, no Vite: a dependency-free app with a copying build (smoke test)
+ *   --prefix NAME       service names' prefix (default bench)
+ *   --port-base N       ports of the three services: N, N+1, N+2 (default 4800)
+ *   --out DIR           where results go (default bench/results)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { localStatus, localUp, readLocalServer } from '../lib/targets/local';
+import { ADDED_DEPENDENCIES, addDependency, changeBackEnd, changeFrontEnd, installApp, writeApp } from './app';
+import { DeployResult, waitedForLock, knownHostsFor, portsideDeploy, portsideRemove, REPO, runTimed, scpDeploy, setupScpService, ssh, StandIn, WORK } from './flows';
+import { quantile, startLoad, summarize } from './load';
+import { BenchResult, Flow, Goal, kB, LoadResult, markdown, ScenarioResult, stat, svg } from './report';
+import { openWs, writeWsService } from './ws';
+
+export interface BenchOptions {
+  reps: number;
+  loadRedeploys: number;
+  rate: number;
+  latency: number;
+  fake: boolean;
+  prefix: string;
+  /** The services' ports: portBase (Portside), +1 (scp flow), +2 (WebSocket service). */
+  portBase: number;
+  out: string;
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function standIn(log: (l: string) => void): Promise<StandIn> {
+  try {
+    const server = readLocalServer();
+    if ((await localStatus()).up) return server;
+  } catch {
+    /* not up: bring it up */
+  }
+  log('bringing the local stand-in server up (npx portside local up)');
+  return localUp({ log: (l) => log(`  ${l}`) });
+}
+
+function version(cmd: string, args: string[], netns = false): string {
+  try {
+    const argv = netns ? ['netns', 'exec', 'portside', cmd, ...args] : args;
+    return execFileSync(netns ? 'ip' : cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; files: string[] }> {
+  const t0 = Date.now();
+  const startedAt = new Date();
+  const log = o.log;
+  const server = await standIn(log);
+  mkdirSync(WORK, { recursive: true });
+  const knownHosts = knownHostsFor(server);
+  const ca = readFileSync(server.caCertPath);
+  const names = { portside: `${o.prefix}-portside`, scp: `${o.prefix}-scp`, ws: `${o.prefix}-ws` };
+  const host = (name: string): string => `${name}.${server.domain}`;
+
+  // ---- the app
+  const app = join(WORK, o.fake ? `${o.prefix}-app-fake` : `${o.prefix}-app`);
+  log(`generating the app in ${app}`);
+  writeApp(app, { fake: o.fake });
+  if (!o.fake) installApp(app, log);
+  await runTimed('npm', ['run', 'build'], { cwd: app });
+  const wsDir = join(WORK, `${o.prefix}-ws`);
+  writeWsService(wsDir);
+
+  // ---- clean slate on the server, then the first deploys (not timed)
+  log('removing what an earlier run left on the server');
+  for (const n of Object.values(names)) await portsideRemove(n);
+  await ssh(server, knownHosts, `pm2 delete ${names.scp} >/dev/null 2>&1; rm -rf course/${names.scp}; pm2 save --force >/dev/null; echo ok\n`);
+  log(`first deploy of ${names.portside} with Portside`);
+  const first = await portsideDeploy(app, names.portside, [String(o.portBase)]);
+  log(`  ${first.note} (${(first.ms / 1000).toFixed(2)} s)`);
+  log(`setting up ${names.scp} the course's way`);
+  await setupScpService(app, names.scp, o.portBase + 1, server, knownHosts, log);
+  log(`first deploy of ${names.ws} (a WebSocket service) with Portside`);
+  await portsideDeploy(wsDir, names.ws, [String(o.portBase + 2)]);
+
+  const deployers: Record<Flow, () => Promise<DeployResult>> = {
+    scp: () => scpDeploy(app, names.scp, server, knownHosts),
+    portside: () => portsideDeploy(app, names.portside),
+  };
+
+  // ---- timed scenarios, interleaved
+  type Acc = Record<Flow, DeployResult[]>;
+  const scenarios: Array<{ id: string; title: string; prepare: (rep: number) => void; acc: Acc }> = [
+    { id: 'unchanged', title: 'redeploy, nothing changed', prepare: () => {}, acc: { scp: [], portside: [] } },
+    { id: 'backend', title: 'back end changed by one line', prepare: (rep) => changeBackEnd(app, `v${rep}-${Date.now()}`), acc: { scp: [], portside: [] } },
+    { id: 'frontend', title: 'front end changed by one word', prepare: (rep) => changeFrontEnd(app, `Startup ${rep}${Date.now() % 1000}`), acc: { scp: [], portside: [] } },
+    { id: 'dependency', title: 'a dependency added (back end)', prepare: (rep) => (o.fake ? changeBackEnd(app, `dep${rep}`) : addDependency(app, ADDED_DEPENDENCIES[rep % ADDED_DEPENDENCIES.length])), acc: { scp: [], portside: [] } },
+  ];
+  // Both flows start each scenario from the same state: the other flow's deploy of the last change.
+  for (let rep = 0; rep < o.reps; rep++) {
+    for (const sc of scenarios) {
+      sc.prepare(rep);
+      const order: Flow[] = rep % 2 === 0 ? ['scp', 'portside'] : ['portside', 'scp'];
+      for (const flow of order) {
+        let r = await deployers[flow]();
+        // Someone else's deploy took the lock between our check and our start: measure again with a fresh change.
+        for (let retry = 0; retry < 3 && waitedForLock(r); retry++) {
+          log(`  ${flow} waited for another deploy's lock (${(r.ms / 1000).toFixed(2)} s): measuring again`);
+          if (sc.id === 'dependency' && !o.fake) addDependency(app, ADDED_DEPENDENCIES[(o.reps + retry) % ADDED_DEPENDENCIES.length]);
+          else if (sc.id !== 'unchanged') changeBackEnd(app, `retry-${Date.now()}`);
+          if (sc.id === 'frontend') changeFrontEnd(app, `Retry ${Date.now() % 1000}`);
+          r = await deployers[flow]();
+        }
+        sc.acc[flow].push(r);
+        log(`rep ${rep + 1}/${o.reps} ${sc.id.padEnd(10)} ${flow.padEnd(8)} ${(r.ms / 1000).toFixed(2)} s, ${kB(r.bytes)}, build ${(r.buildMs / 1000).toFixed(2)} s`);
+      }
+    }
+  }
+  const scenarioResults: ScenarioResult[] = scenarios.map((sc) => ({
+    id: sc.id, title: sc.title,
+    flows: Object.fromEntries((['scp', 'portside'] as Flow[]).map((f) => [f, {
+      ms: stat(sc.acc[f].map((r) => r.ms)), bytes: stat(sc.acc[f].map((r) => r.bytes)), buildMs: stat(sc.acc[f].map((r) => r.buildMs)),
+      addedMs: stat(sc.acc[f].map((r) => r.ms - r.buildMs)), notes: sc.acc[f].map((r) => r.note).filter(Boolean),
+    }])) as ScenarioResult['flows'],
+  }));
+
+  // ---- a WebSocket to another service stays open while each flow redeploys
+  const caddyfile = JSON.parse(readFileSync(join(execFileSync('getent', ['passwd', server.user], { encoding: 'utf8' }).split(':')[5], '.portside', 'registry.json'), 'utf8')).paths.caddyfile as string;
+  const websocket: BenchResult['websocket'] = [];
+  for (const flow of ['scp', 'portside'] as Flow[]) {
+    const ws = await openWs(server.address, host(names.ws), ca);
+    await sleep(500);
+    const before = ws.received();
+    const mtime = statSync(caddyfile).mtimeMs;
+    changeBackEnd(app, `ws-${flow}-${Date.now()}`);
+    await deployers[flow]();
+    const during = ws.received() - before;
+    await sleep(1000);
+    const after = ws.received() - before - during;
+    websocket.push({ flow, stayedOpen: ws.closed() === null && after > 0, messagesDuring: during, messagesAfter: after, closed: ws.closed(), caddyfileUnchanged: statSync(caddyfile).mtimeMs === mtime });
+    ws.close();
+    log(`websocket while ${flow} redeploys: ${websocket[websocket.length - 1].stayedOpen ? 'stayed open' : `closed (${ws.closed()})`}, ${during} + ${after} messages`);
+  }
+
+  // ---- consecutive redeploys under load
+  const load: LoadResult[] = [];
+  for (const flow of ['scp', 'portside'] as Flow[]) {
+    const name = flow === 'scp' ? names.scp : names.portside;
+    const maxMs = 2000 + o.loadRedeploys * 60_000;
+    const run = startLoad({ address: server.address, host: host(name), ca, rate: o.rate, maxMs, maxRequests: Math.ceil((o.rate * maxMs) / 1000) });
+    await sleep(1500);
+    const deploys: LoadResult['deploys'] = [];
+    for (let i = 0; i < o.loadRedeploys; i++) {
+      changeBackEnd(app, `load-${flow}-${i}-${Date.now()}`);
+      const r = await deployers[flow]();
+      deploys.push({ start: r.start, end: r.end, ms: r.ms });
+      await sleep(300);
+    }
+    await sleep(2000);
+    const samples = await run.stop();
+    const summary = summarize(samples);
+    load.push({ flow, redeploys: o.loadRedeploys, deploys, summary, startedAt: run.startedAt, samples });
+    log(`under load, ${flow}: ${summary.requests} requests at ${summary.rate.toFixed(1)}/s, ${summary.failed} failed (GET ${summary.failedGet}, POST ${summary.failedPost}), max ${summary.maxMs.toFixed(0)} ms, longest gap ${summary.longestGapMs.toFixed(0)} ms`);
+  }
+
+  // ---- Caddy vs direct
+  let latency: BenchResult['latency'] = null;
+  if (o.latency > 0) {
+    const port = Number(/on port (\d+)/.exec(first.note)?.[1] ?? 0);
+    const r = await runTimed('ip', ['netns', 'exec', 'portside', process.execPath, join(REPO, 'bench', 'latency-client.js'), String(port), host(names.portside), server.caCertPath, String(o.latency)]);
+    const { direct, caddy } = JSON.parse(r.out) as { direct: number[]; caddy: number[] };
+    const q = (xs: number[], p: number): number => quantile([...xs].sort((a, b) => a - b), p);
+    latency = {
+      count: o.latency,
+      direct: { p50: q(direct, 0.5), p99: q(direct, 0.99) },
+      caddy: { p50: q(caddy, 0.5), p99: q(caddy, 0.99) },
+      overheadP50: q(caddy, 0.5) - q(direct, 0.5),
+      overheadP99: q(caddy, 0.99) - q(direct, 0.99),
+    };
+    log(`latency: direct p50 ${latency.direct.p50.toFixed(2)} ms, via Caddy p50 ${latency.caddy.p50.toFixed(2)} ms`);
+  }
+
+  // ---- goals
+  const sc = (id: string): ScenarioResult => scenarioResults.find((s) => s.id === id)!;
+  const ratio = (id: string): number => sc(id).flows.scp.ms.median / sc(id).flows.portside.ms.median;
+  const goals: Goal[] = [
+    { scenario: 'redeploy, nothing changed', goal: '≥ 10× faster', measured: `${ratio('unchanged').toFixed(1)}× (${(sc('unchanged').flows.scp.ms.median / 1000).toFixed(2)} s vs ${(sc('unchanged').flows.portside.ms.median / 1000).toFixed(2)} s)`, met: ratio('unchanged') >= 10 },
+    { scenario: 'back end changed by one line', goal: '≥ 5× faster', measured: `${ratio('backend').toFixed(1)}× (${(sc('backend').flows.scp.ms.median / 1000).toFixed(2)} s vs ${(sc('backend').flows.portside.ms.median / 1000).toFixed(2)} s)`, met: ratio('backend') >= 5 },
+    (() => {
+      const b = sc('backend').flows;
+      const pct = b.scp.bytes.median ? (b.portside.bytes.median / b.scp.bytes.median) * 100 : 100;
+      return { scenario: 'back end changed by one line', goal: 'bytes sent ≤ 2 % of the scp flow\'s', measured: `${pct.toFixed(2)} % (${kB(b.portside.bytes.median)} vs ${kB(b.scp.bytes.median)})`, met: pct <= 2 };
+    })(),
+    (() => {
+      const f = sc('frontend').flows;
+      return { scenario: 'front end changed by one word', goal: 'the build runs; Portside adds ≤ 1 s around it', measured: `build ${(f.portside.buildMs.median / 1000).toFixed(2)} s, added ${(f.portside.addedMs.median / 1000).toFixed(2)} s (scp flow adds ${(f.scp.addedMs.median / 1000).toFixed(2)} s)`, met: f.portside.addedMs.median <= 1000 && f.portside.buildMs.min > 0 };
+    })(),
+    { scenario: 'a dependency added', goal: 'no slower than the scp flow', measured: `${(sc('dependency').flows.portside.ms.median / 1000).toFixed(2)} s vs ${(sc('dependency').flows.scp.ms.median / 1000).toFixed(2)} s`, met: sc('dependency').flows.portside.ms.median <= sc('dependency').flows.scp.ms.median },
+    (() => {
+      const p = load.find((l) => l.flow === 'portside')!.summary;
+      const s = load.find((l) => l.flow === 'scp')!.summary;
+      return { scenario: `${o.loadRedeploys} redeploys under ≥ 50 req/s (GET + POST)`, goal: '0 failed, none slower than 2 s', measured: `Portside: ${p.failed} failed, ${p.slow} slower than 2 s (max ${p.maxMs.toFixed(0)} ms) at ${p.rate.toFixed(0)}/s; scp flow: ${s.failed} failed, longest gap ${s.longestGapMs.toFixed(0)} ms`, met: p.failed === 0 && p.slow === 0 && p.rate >= 50 };
+    })(),
+    (() => {
+      const w = websocket.find((x) => x.flow === 'portside')!;
+      return { scenario: 'a WebSocket to another service during a redeploy', goal: 'stays open', measured: w.stayedOpen ? `open, ${w.messagesDuring + w.messagesAfter} messages received across it; Caddy not reloaded` : `closed: ${w.closed}`, met: w.stayedOpen };
+    })(),
+    ...(latency ? [{ scenario: 'Caddy vs direct', goal: 'p50 overhead ≤ 1 ms', measured: `p50 ${latency.direct.p50.toFixed(2)} → ${latency.caddy.p50.toFixed(2)} ms (+${latency.overheadP50.toFixed(2)}); p99 ${latency.direct.p99.toFixed(2)} → ${latency.caddy.p99.toFixed(2)} ms`, met: latency.overheadP50 <= 1 }] : []),
+  ];
+
+  // ---- write
+  const date = startedAt.toISOString().slice(0, 10);
+  const result: BenchResult = {
+    date, startedAt: startedAt.toISOString(), durationS: (Date.now() - t0) / 1000,
+    machine: {
+      cpus: `${cpus().length} (${cpus()[0]?.model ?? 'unknown'})`,
+      nproc: version('nproc', []),
+      memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+      'load average at the end (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' / '),
+      os: version('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']),
+      node: process.version,
+      npm: version('npm', ['--version']),
+      caddy: version('caddy', ['version'], true),
+      pm2: version('pm2', ['--version']),
+      openssh: version('sh', ['-c', 'ssh -V 2>&1']),
+    },
+    app: o.fake ? { kind: 'fake (smoke test): no dependencies, a copying build' } : {
+      'front end': `Vite ${pkgVersion(app, 'vite')} + @vitejs/plugin-react ${pkgVersion(app, '@vitejs/plugin-react')}, React ${pkgVersion(app, 'react')}, react-router-dom, react-bootstrap + bootstrap CSS`,
+      'back end': `Express ${pkgVersion(join(app, 'service'), 'express')}, cookie-parser, bcryptjs, uuid (+ one added per repetition of the dependency scenario)`,
+      'load mix': 'GET / (static index.html), GET /api/scores, POST /api/score with a JSON body; HTTPS keep-alive through Caddy',
+      'scp flow': "system ssh/scp (OpenSSH) with the stand-in's key; ssh rm -rf + mkdir, scp -r build/*, ssh npm install + pm2 restart (fork mode); routed through Caddy by one Portside deploy under its name, then its process replaced by the course's",
+    },
+    options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
+    scenarios: scenarioResults, load, websocket, latency, goals,
+  };
+  mkdirSync(o.out, { recursive: true });
+  const base = join(o.out, date);
+  const files = [`${base}.md`, `${base}.json`, `${base}.svg`];
+  writeFileSync(files[2], svg(result));
+  writeFileSync(files[0], markdown(result, `${date}.svg`));
+  // Raw samples make the JSON large: keep them for the pictured flows only, rounded.
+  const slim = { ...result, load: result.load.map((l) => ({ ...l, samples: l.samples.map((s) => [Math.round(s.t), +s.ms.toFixed(1), s.method, s.path, s.status || s.error]) })) };
+  writeFileSync(files[1], JSON.stringify(slim) + '\n');
+  return { result, files };
+}
+
+function pkgVersion(dir: string, name: string): string {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({
+    options: {
+      reps: { type: 'string', default: '3' }, 'load-redeploys': { type: 'string', default: '10' }, rate: { type: 'string', default: '60' },
+      latency: { type: 'string', default: '2000' }, fake: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'bench' }, 'port-base': { type: 'string', default: '4800' },
+      out: { type: 'string', default: join(REPO, 'bench', 'results') }, keep: { type: 'boolean', default: false },
+    },
+  });
+  const started = Date.now();
+  runBench({
+    reps: Number(values.reps), loadRedeploys: Number(values['load-redeploys']), rate: Number(values.rate), latency: Number(values.latency),
+    fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, log: (l) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${l}\n`),
+  }).then(({ result, files }) => {
+    process.stdout.write(`\n${result.goals.map((g) => `${g.met ? 'met    ' : 'NOT MET'}  ${g.scenario}: ${g.goal} — ${g.measured}`).join('\n')}\n\nwrote ${files.join(', ')}\n`);
+  }, (e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  });
+}
