@@ -104,7 +104,10 @@ async function deploy(header, input) {
   if (!plan) return { aborted: true };
   const proc = await procAsked;
 
-  const { id, port, start, healthPath } = plan;
+  const { port, start, healthPath } = plan;
+  // Same files as the current release, but its process is not running or the routes must be rendered
+  // again: start a copy of it as a new release (staging into the current release's own folder fails).
+  const id = plan.unchanged && plan.id === before.id ? freshReleaseId() : plan.id;
   const liveOk = proc && proc.pm2_env.status === 'online' && procs.portOf(proc) === port;
   if (plan.unchanged && liveOk && !plan.routes) {
     note('nothing changed: same files, same port, same routes, and the service is running; nothing to send or restart (use --force to restart anyway)');
@@ -201,6 +204,11 @@ async function restoreProcess(l, base, prevId, prevProc, prevConfig) {
   const now = await procs.pm2Find(name);
   if (now && procs.portOf(now) === procs.portOf(prevProc) && now.pm2_env.exec_mode === 'cluster_mode') await procs.pm2Reload(name);
   else await procs.pm2StartFresh(base, config);
+}
+
+function freshReleaseId() {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${require('crypto').randomBytes(2).toString('hex')}`;
 }
 
 function readOr(file) {

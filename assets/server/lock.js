@@ -49,7 +49,14 @@ async function acquire(who, what, waitMs) {
     const owner = readOwner();
     if (!owner) {
       // Made but not yet written by another agent, or left empty by a kill between the two calls.
-      const age = Date.now() - fs.statSync(LOCK).mtimeMs;
+      let age = 0;
+      try {
+        age = Date.now() - fs.statSync(LOCK).mtimeMs;
+      } catch (e) {
+        // Released between our mkdir and this look: try again at once.
+        if (e.code === 'ENOENT') continue;
+        throw e;
+      }
       if (age > 5000) {
         fs.rmSync(LOCK, { recursive: true, force: true });
         note('recovered an empty deploy lock (a deploy was killed as it started)');

@@ -144,6 +144,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
   });
   timings.total = Date.now() - t0;
   if (result.unchanged) unchanged = true;
+  if (typeof result.id === 'string') release = result.id;
   return {
     name: o.name, port, url, release, unchanged, dryRun: !!o.dryRun || !!result.aborted, filesSent: unchanged ? 0 : sent.length,
     bytesSent: unchanged ? 0 : sent.reduce((n, f) => n + f.s, 0), build, timings, routesChanged,
