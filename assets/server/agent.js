@@ -116,6 +116,7 @@ async function deploy(header, input) {
   fs.mkdirSync(base, { recursive: true, mode: 0o750 });
   const prevConfig = readOr(path.join(base, 'pm2.json'));
   let dir;
+  let reloaded = false;
   const undo = [];
   try {
     dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
@@ -137,7 +138,8 @@ async function deploy(header, input) {
         && start.script && prevConfig && JSON.stringify(JSON.parse(prevConfig).apps[0]) === JSON.stringify(config);
       if (reloadable) await procs.pm2Reload(name);
       else await procs.pm2StartFresh(base, config);
-      await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000);
+      reloaded = !!reloadable;
+      await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000, 0);
     });
 
     if (plan.routes) {
@@ -145,7 +147,14 @@ async function deploy(header, input) {
         undo.push(await routes.applyRoutes(plan.routes.registry, plan.routes.caddyfile));
       });
     }
-    await step('verify', () => verify(plan.verifyUrl));
+    await step('verify', async () => {
+      await verify(plan.verifyUrl);
+      // Still answering a moment after its first answer: an app that exits right after answering
+      // must not count as deployed (verify, through Caddy, took that moment).
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await procs.probeHttp(port, healthPath, 2000);
+      if (!procs.healthy(again)) throw new AgentError(`the service stopped answering GET ${healthPath} on 127.0.0.1:${port} right after it started (${again})`, undefined, 'UNHEALTHY_LIVE');
+    });
   } catch (e) {
     note(undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
     for (const fn of undo.reverse()) await fn().catch((err) => note(`undo step failed: ${err.message}`));
@@ -153,7 +162,9 @@ async function deploy(header, input) {
     throw e;
   }
   await step('save', async () => {
-    await procs.pm2Save();
+    // A reload keeps pm2's definition of the process as it was (same script path through `current`,
+    // same args and env), so the saved process list would not change: skip `pm2 save` (~0.2–0.4 s).
+    if (!reloaded) await procs.pm2Save();
     rel.appendHistory(l, { id, at: new Date().toISOString(), by: header.who, port });
     const pruned = rel.prune(l, plan.keepReleases || 5);
     return pruned;
