@@ -93,13 +93,14 @@ function sizeOf(dir: string): number {
 }
 
 /**
- * The course's deployService.sh, step for step (its local `npm install` is left out, which only
- * makes the baseline faster): build; copy dist → build/public and service/*.js, *.json → build;
- * ssh rm -rf + mkdir; scp -r build/*; ssh npm install + pm2 restart.
+ * The course's deployService.sh, step for step: npm install + build locally; copy dist → build/public
+ * and service/*.js, *.json → build; ssh rm -rf + mkdir; scp -r build/*; ssh npm install + pm2 restart.
  */
 export async function scpDeploy(app: string, name: string, server: StandIn, knownHosts: string, opts: { buildCmd?: string[] } = {}): Promise<DeployResult> {
   const start = Date.now();
   const t0 = performance.now();
+  // deployService.sh runs `npm install` before the build ("make sure vite is installed").
+  await runTimed('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app });
   const build = opts.buildCmd ?? ['npm', 'run', 'build'];
   const b = await runTimed(build[0], build.slice(1), { cwd: app });
   const stage = join(WORK, `build-${name}`);

@@ -90,9 +90,20 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   log(`first deploy of ${names.ws} (a WebSocket service) with Portside`);
   await portsideDeploy(wsDir, names.ws, [String(o.portBase + 2)]);
 
+  // The stand-in is shared: when a deploy fails because the connection broke (someone repaired the
+  // server, say), it is run once more and the failure logged; a second failure ends the bench.
+  const retried = (flow: Flow, fn: () => Promise<DeployResult>) => async (): Promise<DeployResult> => {
+    try {
+      return await fn();
+    } catch (e) {
+      log(`  ${flow} deploy failed, trying once more: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`);
+      await sleep(2000);
+      return fn();
+    }
+  };
   const deployers: Record<Flow, () => Promise<DeployResult>> = {
-    scp: () => scpDeploy(app, names.scp, server, knownHosts),
-    portside: () => portsideDeploy(app, names.portside),
+    scp: retried('scp', () => scpDeploy(app, names.scp, server, knownHosts)),
+    portside: retried('portside', () => portsideDeploy(app, names.portside)),
   };
 
   // ---- timed scenarios, interleaved
@@ -167,14 +178,26 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     const samples = await run.stop();
     const summary = summarize(samples);
     load.push({ flow, redeploys: o.loadRedeploys, deploys, summary, startedAt: run.startedAt, samples });
-    log(`under load, ${flow}: ${summary.requests} requests at ${summary.rate.toFixed(1)}/s, ${summary.failed} failed (GET ${summary.failedGet}, POST ${summary.failedPost}), max ${summary.maxMs.toFixed(0)} ms, longest gap ${summary.longestGapMs.toFixed(0)} ms`);
+    log(`under load, ${flow}: ${summary.requests} requests at ${summary.rate.toFixed(1)}/s, ${summary.failed} failed (GET ${summary.failedGet}, POST ${summary.failedPost}), max ${summary.maxMs.toFixed(0)} ms, longest gap ${summary.longestGapMs.toFixed(0)} ms; ${JSON.stringify(summary.statuses)}`);
+    for (const f of samples.filter((x) => !x.ok).slice(0, flow === 'portside' ? 20 : 3)) {
+      const d = deploys.find((x) => x.start - run.startedAt <= f.t + 100 && x.end - run.startedAt >= f.t - 100);
+      log(`  failed: ${f.method} ${f.path} at ${(f.t / 1000).toFixed(3)} s: ${f.status || f.error} after ${f.ms.toFixed(0)} ms${d ? ` (during redeploy ${deploys.indexOf(d) + 1})` : ' (between redeploys)'}`);
+    }
   }
 
   // ---- Caddy vs direct
   let latency: BenchResult['latency'] = null;
   if (o.latency > 0) {
     const port = Number(/on port (\d+)/.exec(first.note)?.[1] ?? 0);
-    const r = await runTimed('ip', ['netns', 'exec', 'portside', process.execPath, join(REPO, 'bench', 'latency-client.js'), String(port), host(names.portside), server.caCertPath, String(o.latency)]);
+    const args = ['netns', 'exec', 'portside', process.execPath, join(REPO, 'bench', 'latency-client.js'), String(port), host(names.portside), server.caCertPath, String(o.latency)];
+    // Someone else's route change can leave Caddy without this name's certificate for a moment: try again.
+    let r = await runTimed('ip', args, { allowFail: true });
+    for (let i = 0; i < 3 && r.code !== 0; i++) {
+      log(`  latency client failed (${r.err.trim().split('\n')[0]}): trying again`);
+      await sleep(3000);
+      r = await runTimed('ip', args, { allowFail: true });
+    }
+    if (r.code !== 0) throw new Error(`the latency client failed: ${r.err}`);
     const { direct, caddy } = JSON.parse(r.out) as { direct: number[]; caddy: number[] };
     const q = (xs: number[], p: number): number => quantile([...xs].sort((a, b) => a - b), p);
     latency = {

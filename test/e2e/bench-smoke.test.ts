@@ -1,0 +1,52 @@
+/**
+ * Keeps `npm run bench` from rotting: its pieces at tiny size against the shared local stand-in (a
+ * dependency-free app with a copying build instead of Vite, one repetition, two redeploys under a
+ * short load, a few latency samples). Checks that it runs to the end and writes its three files; the
+ * figures themselves mean nothing at this size (the real numbers come from `npm run bench`).
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBench } from '../../bench/run';
+import { summarize } from '../../bench/load';
+import { parseBytes } from '../../bench/flows';
+import { localServerUnavailable } from '../support/local-server';
+
+const why = localServerUnavailable();
+const describeE2E = why ? describe.skip : describe;
+
+describe('bench helpers', () => {
+  test('parses the bytes Portside reports', () => {
+    expect(parseBytes('sent 1 files (932 B); build')).toBe(932);
+    expect(parseBytes('sent 6 files (541.3 kB); build')).toBe(Math.round(541.3 * 1024));
+    expect(parseBytes('up to date')).toBe(0);
+  });
+
+  test('summarizes failures, slow answers and the longest failure gap', () => {
+    const ok = (t: number, ms = 5) => ({ t, ms, method: 'GET' as const, path: '/', status: 200, ok: true });
+    const bad = (t: number, status = 502) => ({ t, ms: 10, method: 'POST' as const, path: '/api/score', status, ok: false });
+    const s = summarize([ok(0), bad(20), bad(40, 404), ok(60), ok(80, 2500)]);
+    expect(s).toMatchObject({ requests: 5, failed: 2, failedPost: 2, failedGet: 0, slow: 1, longestGapMs: 30 });
+    expect(s.statuses).toEqual({ 200: 3, 502: 1, 404: 1 });
+  });
+});
+
+describeE2E('npm run bench, tiny', () => {
+  test('runs every scenario for both flows and writes the results', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'portside-bench-'));
+    const lines: string[] = [];
+    const { result, files } = await runBench({
+      reps: 1, loadRedeploys: 1, rate: 50, latency: 100, fake: true, prefix: 'smoke', portBase: 4810, out, log: (l) => lines.push(l),
+    });
+    expect(files.every((f) => existsSync(f))).toBe(true);
+    expect(result.scenarios.map((s) => s.id)).toEqual(['unchanged', 'backend', 'frontend', 'dependency']);
+    const unchanged = result.scenarios[0].flows.portside;
+    expect(unchanged.bytes.median).toBe(0);
+    expect(result.load.map((l) => l.flow)).toEqual(['scp', 'portside']);
+    expect(result.load.every((l) => l.summary.requests > 0)).toBe(true);
+    expect(result.websocket.map((w) => w.flow)).toEqual(['scp', 'portside']);
+    expect(result.latency?.caddy.p50).toBeGreaterThan(0);
+    expect(readFileSync(files[0], 'utf8')).toContain('## Goals');
+    expect(readFileSync(files[2], 'utf8')).toMatch(/^<svg/);
+  }, 170_000);
+});
