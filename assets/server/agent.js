@@ -158,7 +158,8 @@ async function deploy(header, input) {
   } catch (e) {
     note(undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
     for (const fn of undo.reverse()) await fn().catch((err) => note(`undo step failed: ${err.message}`));
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    // Also when staging itself failed (a full disk, a cut upload): its partial folder must not stay behind.
+    if (rel.currentId(l) !== id) fs.rmSync(l.dir(id), { recursive: true, force: true });
     throw e;
   }
   await step('save', async () => {
@@ -258,7 +259,7 @@ async function deployFiles(header, input) {
       throw e;
     }));
   } catch (e) {
-    if (dir && rel.currentId(l) !== plan.id) fs.rmSync(dir, { recursive: true, force: true });
+    if (rel.currentId(l) !== plan.id) fs.rmSync(l.dir(plan.id), { recursive: true, force: true });
     throw e;
   }
   rel.appendHistory(l, { id: plan.id, at: new Date().toISOString(), by: header.who });
