@@ -138,14 +138,26 @@ function certificate(host) {
   });
 }
 
+/** A reload (anyone's) makes Caddy fail TLS handshakes for a moment: ask again before calling it broken. */
+async function settled(fn) {
+  let r;
+  for (let i = 0; i < 3; i++) {
+    r = await fn();
+    const err = typeof r === 'string' ? r : r && r.error;
+    if (!err || !/SSL|TLS|EPROTO|ECONNRESET/.test(err)) return r;
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  return r;
+}
+
 async function probe(req) {
   const direct = {};
   const viaCaddy = {};
   await Promise.all([
     ...req.direct.map(async (d) => { direct[d.name] = await get(`http://127.0.0.1:${d.port}${d.path}`, 3000); }),
-    ...req.viaCaddy.map(async (v) => { viaCaddy[v.name] = await get(v.url, 9000); }),
+    ...req.viaCaddy.map(async (v) => { viaCaddy[v.name] = await settled(() => get(v.url, 9000)); }),
   ]);
-  const certificates = await Promise.all(req.certificates.map(certificate));
+  const certificates = await Promise.all(req.certificates.map((host) => settled(() => certificate(host))));
   return { direct, viaCaddy, certificates };
 }
 

@@ -220,7 +220,8 @@ describeE2E('fault injection against the local server', () => {
       const next = `ssh cut at ${step}`;
       const dir = step === 'install' ? expressSaying(next) : appSaying(next, step === 'upload' ? (d) => writeFileSync(join(d, 'blob.bin'), randomBytes(40 * 2 ** 20)) : undefined);
       const run = await deployChild(NAME, dir, { step, strike: cutSshOf });
-      expect(run.code).not.toBe(0);
+      // verify takes ~0.1 s: the cut may land after the deploy finished, which the proof below accepts.
+      if (step !== 'verify') expect(run.code).not.toBe(0);
       const outcome = await expectIntact(server, before, old, next);
       if (step === 'upload') expect(outcome).toBe('old');
       await baseline();
@@ -307,7 +308,12 @@ describeE2E('fault injection against the local server', () => {
     await baseline();
   }, 120_000);
 
-  test('Caddy refusing a config that validates but cannot load (its port is taken) keeps the old config and files', async () => {
+  // Opt-in: on Caddy 2.6.2 a reload refused for a taken port leaks the new config's :80/:443 listeners
+  // (SO_REUSEPORT), and most later HTTPS handshakes fail until Caddy restarts. `portside doctor` reports
+  // it (sockets.duplicate.443). Portside's own Caddyfiles never add ports, so deploys cannot trigger it;
+  // this case does, so it is not run on the shared server unless asked for.
+  const caddyRefusal = process.env.PORTSIDE_FAULTS_CADDY_REFUSAL === '1' ? test : test.skip;
+  caddyRefusal('Caddy refusing a config that validates but cannot load (its port is taken) keeps the old config and files', async () => {
     const before = await baseline();
     const home = userHome(server);
     const bin = readdirSync(join(home, '.portside', 'bin')).filter((d) => existsSync(join(home, '.portside', 'bin', d, 'routes.js')))

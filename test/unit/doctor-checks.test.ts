@@ -142,6 +142,14 @@ describe('listening sockets', () => {
     ]);
   });
 
+  test('Caddy holding several sockets on one address (leaked by a refused reload) is a failure', () => {
+    const sockets = parseSs(`${SS}LISTEN 0 4096 *:443 *:* users:(("caddy",pid=900,fd=21))\n`);
+    expect(only({ ...healthy(), sockets })).toEqual([expect.objectContaining({
+      id: 'sockets.duplicate.443', status: 'fail',
+      message: 'Caddy holds 2 listening sockets on *:443: a refused reload leaked them (Caddy 2.6.2), and new connections are spread across them, so most of them fail',
+    })]);
+  });
+
   test('ss output is parsed with IPv6, interface suffixes and hidden owners', () => {
     expect(parseSs('LISTEN 0 4096 [::1]:2019 [::]:*\nLISTEN 0 4096 127.0.0.53%lo:53 0.0.0.0:* users:(("systemd-resolve",pid=7,fd=1))')).toEqual([
       { address: '::1', port: 2019, processes: [], pids: [] },

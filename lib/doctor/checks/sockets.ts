@@ -48,6 +48,16 @@ export function socketChecks(f: DoctorFacts): CheckResult[] {
       });
       continue;
     }
+    const dup = socks.find((s, i) => socks.findIndex((t) => t.address === s.address) !== i);
+    if (dup) {
+      const n = socks.filter((s) => s.address === dup.address).length;
+      out.push({
+        id: `sockets.duplicate.${r.port}`, status: 'fail',
+        message: `${r.holder} holds ${n} listening sockets on ${hostPort(dup.address, r.port)}: a refused reload leaked them (Caddy 2.6.2), and new connections are spread across them, so most of them fail`,
+        fix: `restart ${r.holder} (sudo systemctl restart ${r.holder === 'sshd' ? 'ssh' : 'caddy'}); a reload cannot close leaked listeners`,
+      });
+      continue;
+    }
     out.push({ id: `sockets.ok.${r.port}`, status: 'pass', message: `${r.holder} listens on ${socks.map((s) => hostPort(s.address, r.port)).join(', ')} (${r.protocol})` });
   }
 
