@@ -103,7 +103,11 @@ export function hostedZoneIdProblem(id: string): string | undefined {
 export function sshPublicKeyProblem(key: string): string | undefined {
   if (typeof key !== 'string') return 'give an OpenSSH public key, e.g. the contents of ~/.ssh/id_ed25519.pub';
   if (key.includes('PRIVATE KEY')) return 'this is a PRIVATE key: never share it; give the .pub file\'s contents instead';
-  if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/.test(key.trim())) {
+  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,3})( [^\n\r]*)?$/.exec(key.trim());
+  // The key blob starts with its own type, length-prefixed: a pasted fragment or a typo fails here.
+  const blob = m ? Buffer.from(m[2], 'base64') : Buffer.alloc(0);
+  const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (!m || typeLen !== m[1].length || blob.subarray(4, 4 + typeLen).toString('latin1') !== m[1]) {
     return 'give an OpenSSH public key ("ssh-ed25519 AAAA… comment"), e.g. the contents of ~/.ssh/id_ed25519.pub';
   }
   return undefined;

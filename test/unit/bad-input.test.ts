@@ -111,6 +111,7 @@ const otherKeys: Row[] = [
   ['an email with a quote', { email: "a'b@example.com" }, 'email', "a'b@example.com", 'give the email address for the ACME account (certificate expiry notices), e.g. you@example.com'],
   ['an instance type with a command', { instanceType: 't3.micro; rm' }, 'instanceType', 't3.micro; rm', 'an EC2 instance type looks like family.size, e.g. t3.micro or t4g.small'],
   ['a lowercase zone id', { hostedZoneId: 'z123' }, 'hostedZoneId', 'z123', 'a Route 53 hosted zone ID looks like Z0123456789ABCDEFGHIJ (see the Route 53 console)'],
+  ['a public key whose blob is not a key of its type', { sshPublicKey: 'ssh-ed25519 not base64!' }, 'sshPublicKey', 'ssh-ed25519 not base64!', 'give an OpenSSH public key ("ssh-ed25519 AAAA… comment"), e.g. the contents of ~/.ssh/id_ed25519.pub'],
   ['a private key as the public key', { sshPublicKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nabc' }, 'sshPublicKey', '-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'this is a PRIVATE key: never share it; give the .pub file\'s contents instead'],
 ];
 
