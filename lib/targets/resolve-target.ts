@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 // Types only: the AWS SDK costs ~0.5 s to load, and a local or --host deploy never needs it.
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -147,7 +148,9 @@ export function parseHostPort(value: string): { host: string; port: number } {
     : /^[0-9a-fA-F:.]+$/.test(value) && value.split(':').length > 2 ? [value, undefined] // bare IPv6
     : [undefined, undefined];
   const port = portText === undefined ? 22 : Number(portText);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+  // An IP address or a DNS name: anything else (spaces, ";", "$") is a typo or worse, not a host.
+  const validHost = !!host && (isIP(host) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(host));
+  if (!validHost || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(`--host: "${value}" is not an address; use host, host:port or [ipv6]:port (e.g. 203.0.113.7 or 10.0.0.5:2222)`);
   }
   return { host, port };

@@ -136,7 +136,7 @@ describe('the CLI\'s own parsers', () => {
     expect(parsePort(text)).toBeUndefined();
   });
 
-  test.each(['host:0', 'host:65536', 'host:22;id', 'host:22:33', '[::1', 'host:port'])('--host %j is refused', (value) => {
+  test.each(['host:0', 'host:65536', 'host:22;id', 'host:22:33', '[::1', 'host:port', '10.77.0.2;id', 'a b', '$(id)', '-oProxyCommand=x'])('--host %j is refused', (value) => {
     expect(() => parseHostPort(value)).toThrow(`--host: "${value}" is not an address; use host, host:port or [ipv6]:port (e.g. 203.0.113.7 or 10.0.0.5:2222)`);
   });
 });
