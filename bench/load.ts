@@ -18,7 +18,12 @@ export interface Sample {
   readonly status: number;
   readonly error?: string;
   readonly ok: boolean;
+  /** failed in the TLS handshake with Caddy, before any HTTP request was sent */
+  readonly tls?: boolean;
 }
+
+/** Node's codes for a TLS handshake that the server refused (e.g. Caddy's `internal_error` alert). */
+export const isTlsFailure = (code: string | undefined): boolean => !!code && /^(EPROTO|ERR_SSL_|ERR_TLS_)/.test(code);
 
 export interface LoadOptions {
   readonly address: string;
@@ -73,7 +78,7 @@ export function startLoad(o: LoadOptions): LoadRun {
       if (settled) return;
       settled = true;
       inFlight--;
-      samples.push({ t: start - t0, ms: performance.now() - start, method: kind.method, path: kind.path, status, error, ok: status >= 200 && status < 400 });
+      samples.push({ t: start - t0, ms: performance.now() - start, method: kind.method, path: kind.path, status, error, ok: status >= 200 && status < 400, tls: isTlsFailure(error) || undefined });
       finish();
     };
     const req = request({
@@ -121,6 +126,10 @@ export interface LoadSummary {
   readonly failed: number;
   readonly failedGet: number;
   readonly failedPost: number;
+  /** failures in the TLS handshake (Caddy's front door; no request reached the service) */
+  readonly failedTls: number;
+  /** every other failure: HTTP errors, resets, timeouts */
+  readonly failedHttp: number;
   /** answers slower than 2 s (failed or not) */
   readonly slow: number;
   readonly maxMs: number;
@@ -139,6 +148,7 @@ export function summarize(samples: readonly Sample[], durationMs?: number): Load
   let runStart = -1;
   let runEnd = 0;
   for (const s of sorted) {
+    if (s.tls) continue;
     if (!s.ok) {
       if (runStart < 0) runStart = s.t;
       runEnd = Math.max(runEnd, s.t + s.ms);
@@ -159,6 +169,8 @@ export function summarize(samples: readonly Sample[], durationMs?: number): Load
     failed: samples.filter((s) => !s.ok).length,
     failedGet: samples.filter((s) => !s.ok && s.method === 'GET').length,
     failedPost: samples.filter((s) => !s.ok && s.method === 'POST').length,
+    failedTls: samples.filter((s) => !s.ok && s.tls).length,
+    failedHttp: samples.filter((s) => !s.ok && !s.tls).length,
     slow: samples.filter((s) => s.ms > 2000).length,
     maxMs: ms.length ? ms[ms.length - 1] : 0,
     p50: quantile(ms, 0.5),
@@ -173,4 +185,30 @@ export function summarize(samples: readonly Sample[], durationMs?: number): Load
 export function quantile(sorted: readonly number[], q: number): number {
   if (!sorted.length) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/**
+ * How healthy Caddy's TLS front door is, independent of any deploy: `count` fresh handshakes, one at a
+ * time. (Caddy 2.6.2 leaks the new listener of a reload that fails, e.g. on a port in use; the leaked
+ * listener answers every handshake that lands on it with an `internal_error` alert until Caddy restarts.)
+ */
+export async function tlsHandshakes(address: string, host: string, ca: Buffer | string, count: number): Promise<{ ok: number; failed: number }> {
+  const { connect } = await import('node:tls');
+  let ok = 0;
+  let failed = 0;
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => {
+      const s = connect({ host: address, port: 443, servername: host, ca, ALPNProtocols: ['http/1.1'], timeout: 5000 }, () => {
+        ok++;
+        s.destroy();
+        resolve();
+      });
+      s.on('error', () => {
+        failed++;
+        resolve();
+      });
+      s.on('timeout', () => s.destroy(new Error('timeout')));
+    });
+  }
+  return { ok, failed };
 }

@@ -49,7 +49,8 @@ export interface BenchResult {
   readonly scenarios: ScenarioResult[];
   readonly load: LoadResult[];
   readonly websocket: Array<{ flow: Flow; stayedOpen: boolean; messagesDuring: number; messagesAfter: number; closed: string | null; caddyfileUnchanged: boolean }>;
-  readonly latency: { count: number; direct: { p50: number; p99: number }; caddy: { p50: number; p99: number }; overheadP50: number; overheadP99: number } | null;
+  readonly latency: { count: number; direct: { p50: number; p99: number }; caddy: { p50: number; p99: number }; overheadP50: number; overheadP99: number; tlsRetries: number } | null;
+  readonly frontDoor: Record<'before' | 'after', { listeners443: number; handshakes: number; refused: number }>;
   readonly goals: Goal[];
 }
 
@@ -76,11 +77,16 @@ export function markdown(r: BenchResult, svgName: string): string {
     out.push('', `Front end changed by one word: the build itself took ${range(fe.flows.scp.buildMs, s1)} s in the scp flow and ${range(fe.flows.portside.buildMs, s1)} s in Portside's; everything else added ${range(fe.flows.scp.addedMs, s1)} s (scp) and ${range(fe.flows.portside.addedMs, s1)} s (Portside).`);
   }
   out.push('', '## Redeploys under load', '', `${r.load[0]?.redeploys ?? 0} consecutive redeploys (a back-end line changed each time) while a bounded client on this machine sends a steady stream of GET /, GET /api/scores and POST /api/score (JSON) through Caddy (HTTPS, keep-alive).`, '');
-  out.push('| flow | requests | rate | failed (GET / POST) | slower than 2 s | longest failure gap | p50 / p99 / max latency | outcomes |', '|---|---|---|---|---|---|---|---|');
+  out.push('| flow | requests | rate | failed (GET / POST) | TLS handshakes refused | slower than 2 s | longest failure gap | p50 / p99 / max latency | outcomes |', '|---|---|---|---|---|---|---|---|---|');
   for (const l of r.load) {
     const s = l.summary;
-    out.push(`| ${FLOW_LABEL[l.flow]} | ${s.requests} | ${s.rate.toFixed(1)}/s | ${s.failed} (${s.failedGet} / ${s.failedPost}) | ${s.slow} | ${s.longestGapMs.toFixed(0)} ms | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.maxMs.toFixed(0)} ms | ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`);
+    const get = l.samples.filter((x) => !x.ok && !x.tls && x.method === 'GET').length;
+    out.push(`| ${FLOW_LABEL[l.flow]} | ${s.requests} | ${s.rate.toFixed(1)}/s | ${s.failedHttp} (${get} / ${s.failedHttp - get}) | ${s.failedTls} | ${s.slow} | ${s.longestGapMs.toFixed(0)} ms | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.maxMs.toFixed(0)} ms | ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`);
   }
+  const fd = r.frontDoor;
+  out.push('', `Caddy's front door (fresh TLS handshakes to the stand-in, no deploy involved): before the run ${fd.before.listeners443} listening socket(s) on :443 and ${fd.before.refused} of ${fd.before.handshakes} handshakes refused; after it ${fd.after.listeners443} and ${fd.after.refused} of ${fd.after.handshakes}.`
+    + (fd.before.refused || fd.after.refused ? ' Refused handshakes (`internal_error` alerts) come from listeners that Caddy 2.6.2 leaks when a reload fails (someone\'s Caddyfile listened on a port in use): every handshake that lands on a leaked listener fails until Caddy restarts. They are counted apart from the deploy failures above; a deploy that does not change routes never touches Caddy.' : '')
+    + ' The longest gap counts only HTTP-level failures and resets.');
   out.push('', `![Request outcomes during a redeploy](${svgName})`, '');
   out.push('## A WebSocket to another service during a redeploy', '', '| flow redeployed | stayed open | messages during / after | Caddyfile untouched |', '|---|---|---|---|');
   for (const w of r.websocket) out.push(`| ${FLOW_LABEL[w.flow]} | ${w.stayedOpen ? 'yes' : `no (${w.closed})`} | ${w.messagesDuring} / ${w.messagesAfter} | ${w.caddyfileUnchanged ? 'yes' : 'no'} |`);
@@ -91,6 +97,7 @@ export function markdown(r: BenchResult, svgName: string): string {
     out.push(`| direct (http://127.0.0.1:port) | ${l.direct.p50.toFixed(2)} ms | ${l.direct.p99.toFixed(2)} ms |`);
     out.push(`| through Caddy (https, SNI) | ${l.caddy.p50.toFixed(2)} ms | ${l.caddy.p99.toFixed(2)} ms |`);
     out.push(`| overhead | ${l.overheadP50.toFixed(2)} ms | ${l.overheadP99.toFixed(2)} ms |`);
+    if (l.tlsRetries) out.push('', `(${l.tlsRetries} TLS handshakes refused by Caddy's front door were retried before timing.)`);
   }
   out.push('', '## The machine and the app', '');
   for (const [k, v] of Object.entries(r.machine)) out.push(`- ${k}: ${v}`);
@@ -115,7 +122,7 @@ export function svg(r: BenchResult): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Requests during a redeploy under load (${r.date})</text>`);
-  out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#555">each dot is one request: when it started (x), how long it took (y, log scale); green answered, red failed; grey band: the deploy command running</text>`);
+  out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#555">each dot is one request: when it started (x), how long it took (y, log scale); green answered, red failed, orange TLS handshake refused by Caddy; grey band: the deploy command running</text>`);
   panels.forEach((p, i) => {
     const y0 = top + i * (panelH + 60) + 20;
     const plotW = W - left - right;
@@ -138,7 +145,7 @@ export function svg(r: BenchResult): string {
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(2000)}" y2="${y(2000)}" stroke="#d08000" stroke-dasharray="4 3"/>`);
     out.push(`<text x="${left + plotW - 4}" y="${y(2000) - 4}" text-anchor="end" fill="#d08000">2 s</text>`);
     for (const s of p.samples) {
-      out.push(`<circle cx="${x(s.t).toFixed(1)}" cy="${y(s.ms).toFixed(1)}" r="2.2" fill="${s.ok ? '#2a9d3a' : '#d62828'}" fill-opacity="0.75"><title>${s.method} ${esc(s.path)} ${s.status || s.error} ${s.ms.toFixed(1)} ms</title></circle>`);
+      out.push(`<circle cx="${x(s.t).toFixed(1)}" cy="${y(s.ms).toFixed(1)}" r="2.2" fill="${s.ok ? '#2a9d3a' : s.tls ? '#f4a261' : '#d62828'}" fill-opacity="0.75"><title>${s.method} ${esc(s.path)} ${s.status || s.error} ${s.ms.toFixed(1)} ms</title></circle>`);
     }
     out.push(`<text x="${left + plotW / 2}" y="${y0 + panelH + 34}" text-anchor="middle" fill="#333">seconds since this redeploy started — ${esc(p.caption)}</text>`);
   });
@@ -149,7 +156,7 @@ export function svg(r: BenchResult): string {
 function panel(l: LoadResult): { title: string; caption: string; from: number; to: number; deployStart: number; deployEnd: number; samples: Sample[] } {
   // Deploy times are wall-clock; samples are relative to the load's start.
   const rel = l.deploys.map((d) => ({ start: d.start - l.startedAt, end: d.end - l.startedAt }));
-  const failuresIn = (d: { start: number; end: number }): number => l.samples.filter((s) => !s.ok && s.t >= d.start - 500 && s.t <= d.end + 2000).length;
+  const failuresIn = (d: { start: number; end: number }): number => l.samples.filter((s) => !s.ok && !s.tls && s.t >= d.start - 500 && s.t <= d.end + 2000).length;
   let worst = 0;
   rel.forEach((d, i) => {
     if (failuresIn(d) > failuresIn(rel[worst])) worst = i;
@@ -158,9 +165,9 @@ function panel(l: LoadResult): { title: string; caption: string; from: number; t
   const from = d.start - 1000;
   const to = d.end + 2000;
   const samples = l.samples.filter((s) => s.t >= from && s.t <= to).map((s) => ({ ...s, t: s.t - d.start }));
-  const failed = samples.filter((s) => !s.ok).length;
+  const failed = samples.filter((s) => !s.ok && !s.tls).length;
   return {
-    title: `${FLOW_LABEL[l.flow]}: redeploy ${worst + 1} of ${l.redeploys} (${failed} failed of ${samples.length} shown; all ${l.redeploys}: ${l.summary.failed} failed of ${l.summary.requests})`,
+    title: `${FLOW_LABEL[l.flow]}: redeploy ${worst + 1} of ${l.redeploys} (${failed} failed of ${samples.length} shown; all ${l.redeploys}: ${l.summary.failedHttp} failed of ${l.summary.requests})`,
     caption: `the deploy command ran ${((d.end - d.start) / 1000).toFixed(2)} s`,
     from: from - d.start, to: to - d.start, deployStart: 0, deployEnd: d.end - d.start, samples,
   };
