@@ -28,6 +28,24 @@ export interface DeployServiceOptions {
   readonly log: (line: string) => void;
   /** How long the new release may take to answer its health check. @default 30000 */
   readonly probeTimeoutMs?: number;
+  /** The front-end build, already started by `startBuild` (before connecting); else it starts here. */
+  readonly building?: Promise<BuildResult>;
+}
+
+export interface BuildResult {
+  readonly build: 'built' | 'skipped' | 'none';
+  readonly ms: number;
+}
+
+/**
+ * Start the front-end build (or its skip check) now: it needs nothing from the server, so it runs while
+ * the CLI connects and the agent starts, takes the lock and reports the server's state.
+ */
+export function startBuild(spec: ReleaseSpec, log: (line: string) => void, force?: boolean): Promise<BuildResult> {
+  const t0 = Date.now();
+  const p = buildIfNeeded(spec, log, force).then((build) => ({ build, ms: Date.now() - t0 }));
+  p.catch(() => {});
+  return p;
 }
 
 export interface DeployOutcome {
@@ -79,6 +97,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
   let sent: ReleaseFile[] = [];
   let unchanged = false;
   let release: string | null = null;
+  const building = o.dryRun ? null : (o.building ?? startBuild(spec, o.log, o.force));
 
   const result = await callAgent(ssh, {
     command: 'deploy',
@@ -116,9 +135,9 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
         return null;
       }
 
-      const tb = Date.now();
-      build = await buildIfNeeded(spec, o.log, o.force);
-      timings.build = Date.now() - tb;
+      const built = await building!;
+      build = built.build;
+      timings.build = built.ms;
       const tm = Date.now();
       const files = await buildManifest(spec.sources.flatMap((s) => listFiles(s.dir, s.prefix, s.skipPrefix ? (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix!) : undefined)));
       const { keep, send } = diffManifest(files, current.files);
@@ -141,7 +160,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
         upload: send.length && !unchanged ? withProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, o.log) : undefined,
       };
     },
-  });
+  }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
   timings.total = Date.now() - t0;
   if (result.unchanged) unchanged = true;
   if (typeof result.id === 'string') release = result.id;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkDeployInput, deployService, formatBytes } from '../../deploy/deploy-service';
+import { checkDeployInput, deployService, formatBytes, startBuild } from '../../deploy/deploy-service';
 import { parsePort } from '../../ports';
 import { Command, UserError } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
@@ -56,10 +56,13 @@ Examples:
     const dir = values.dir !== undefined ? resolve(base, values.dir)
       : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
-    checkDeployInput({ name, port, dir, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'] });
+    const { spec } = checkDeployInput({ name, port, dir, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'] });
+    // The front-end build needs nothing from the server: it runs while the connection is made.
+    const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force);
     const outcome = await withServer(ctx, values, ({ ssh, address }) => {
       ctx.err(`deploying ${name} from ${dir}`);
       return deployService(ssh, {
+        building,
         name, port, dir, address, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'],
         dryRun: values['dry-run'], force: values.force, log: ctx.err, probeTimeoutMs: Number(timeoutText) * 1000,
       });
