@@ -117,6 +117,8 @@ async function deploy(header, input) {
   const prevConfig = readOr(path.join(base, 'pm2.json'));
   let dir;
   let reloaded = false;
+  let answeredAt = 0;
+  let pruning = Promise.resolve([]);
   const undo = [];
   try {
     dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
@@ -140,7 +142,11 @@ async function deploy(header, input) {
       else await procs.pm2StartFresh(base, config);
       reloaded = !!reloadable;
       await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000, 0);
+      answeredAt = Date.now();
     });
+    // Old releases go while Caddy is verified (never the previous one: an undo switches back to it).
+    const doomed = rel.doomed(l, plan.keepReleases || 5, [before.id, id]);
+    pruning = Promise.all(doomed.map((old) => fs.promises.rm(l.dir(old), { recursive: true, force: true }))).then(() => doomed, () => doomed);
 
     if (plan.routes) {
       await step('route', async () => {
@@ -150,8 +156,8 @@ async function deploy(header, input) {
     await step('verify', async () => {
       await verify(plan.verifyUrl);
       // Still answering a moment after its first answer: an app that exits right after answering
-      // must not count as deployed (verify, through Caddy, took that moment).
-      await new Promise((r) => setTimeout(r, 50));
+      // must not count as deployed (verify, through Caddy, took most of that moment).
+      await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + 50 - Date.now())));
       const again = await procs.probeHttp(port, healthPath, 2000);
       if (!procs.healthy(again)) throw new AgentError(`the service stopped answering GET ${healthPath} on 127.0.0.1:${port} right after it started (${again})`, undefined, 'UNHEALTHY_LIVE');
     });
@@ -167,8 +173,7 @@ async function deploy(header, input) {
     // same args and env), so the saved process list would not change: skip `pm2 save` (~0.2–0.4 s).
     if (!reloaded) await procs.pm2Save();
     rel.appendHistory(l, { id, at: new Date().toISOString(), by: header.who, port });
-    const pruned = rel.prune(l, plan.keepReleases || 5);
-    return pruned;
+    return pruning;
   });
   return { id, port, previous: before.id };
 }

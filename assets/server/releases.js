@@ -108,6 +108,13 @@ function prune(l, keep) {
   return doomed;
 }
 
+/** The releases `prune` would remove, never the current one nor those in `spare`. */
+function doomed(l, keep, spare = []) {
+  const cur = currentId(l);
+  const ids = listReleases(l);
+  return ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => id !== cur && !spare.includes(id));
+}
+
 function listReleases(l) {
   try {
     return fs.readdirSync(l.releases).filter((n) => !n.startsWith('.')).sort();
@@ -135,6 +142,6 @@ function sha256File(file) {
 }
 
 module.exports = {
-  MANIFEST, layout, currentId, readManifest, readHistory, appendHistory, switchTo, stage, prune, listReleases,
+  MANIFEST, layout, currentId, readManifest, readHistory, appendHistory, switchTo, stage, prune, doomed, listReleases,
   removeOrphans, writeAtomic, sha256File,
 };
