@@ -70,6 +70,16 @@ function report(server) {
   }
 }
 
+// After its servers have closed, a worker lingers a moment before it exits. In pm2's cluster mode the
+// daemon accepts connections and hands them to workers over IPC; a hand-off sent just before the
+// daemon learned that this worker closed its server is still in flight. A live worker refuses it and
+// the daemon passes it to the new worker; a worker that has already exited strands it, and the client
+// hangs until it times out (seen: 2 requests hung in 30 redeploys under load without the linger).
+// The hand-off window is an IPC round trip (well under a millisecond); 100 ms is ample. A probe (not
+// under pm2) has no daemon handing it connections.
+const LINGER_MS = process.env.PORTSIDE_PROBE ? 0 : Number(process.env.PORTSIDE_LINGER_MS || 100);
+const exitSoon = () => setTimeout(() => process.exit(0), LINGER_MS);
+
 let draining = false;
 function drain(signal) {
   if (draining) return;
@@ -81,7 +91,7 @@ function drain(signal) {
     if (!server.listening) continue;
     open++;
     server.close(() => {
-      if (--open === 0) process.exit(0);
+      if (--open === 0) exitSoon();
     });
     if (typeof server.closeIdleConnections === 'function') {
       server.closeIdleConnections();
@@ -90,7 +100,7 @@ function drain(signal) {
       sweep.unref();
     }
   }
-  if (open === 0) process.exit(0);
+  if (open === 0) exitSoon();
   // An app that listens for the same signal still gets it; we only decide when the process ends.
   void signal;
 }
