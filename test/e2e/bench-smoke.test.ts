@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench } from '../../bench/run';
 import { summarize } from '../../bench/load';
-import { parseBytes } from '../../bench/flows';
+import { parseBytes, portsideRemove } from '../../bench/flows';
 import { localServerUnavailable } from '../support/local-server';
 
 const why = localServerUnavailable();
@@ -32,6 +32,11 @@ describe('bench helpers', () => {
 });
 
 describeE2E('npm run bench, tiny', () => {
+  // Its three services (the scp flow's pm2 process has the same name) leave with it.
+  afterAll(async () => {
+    for (const name of ['smoke-portside', 'smoke-scp', 'smoke-ws']) await portsideRemove(name);
+  }, 120_000);
+
   test('runs every scenario for both flows and writes the results', async () => {
     const out = mkdtempSync(join(tmpdir(), 'portside-bench-'));
     const lines: string[] = [];
