@@ -75,9 +75,9 @@ function report(server) {
 // daemon learned that this worker closed its server is still in flight. A live worker refuses it and
 // the daemon passes it to the new worker; a worker that has already exited strands it, and the client
 // hangs until it times out (seen: 2 requests hung in 30 redeploys under load without the linger).
-// The hand-off window is an IPC round trip (well under a millisecond); 100 ms is ample. A probe (not
+// The hand-off window is an IPC round trip (well under a millisecond); 30 ms is ample. A probe (not
 // under pm2) has no daemon handing it connections.
-const LINGER_MS = process.env.PORTSIDE_PROBE ? 0 : Number(process.env.PORTSIDE_LINGER_MS || 100);
+const LINGER_MS = process.env.PORTSIDE_PROBE ? 0 : Number(process.env.PORTSIDE_LINGER_MS || 30);
 const exitSoon = () => setTimeout(() => process.exit(0), LINGER_MS);
 
 let draining = false;
