@@ -108,11 +108,36 @@ function prune(l, keep) {
   return doomed;
 }
 
-/** The releases `prune` would remove, never the current one nor those in `spare`. */
-function doomed(l, keep, spare = []) {
+/**
+ * Like `prune`, but the doomed releases are renamed into a hidden trash folder (instant) and deleted by
+ * a detached `rm -rf` that outlives the agent. Trash left by a killed `rm` is swept on the next call.
+ */
+function pruneAside(l, keep) {
   const cur = currentId(l);
   const ids = listReleases(l);
-  return ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => id !== cur && !spare.includes(id));
+  const doomed = ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => id !== cur);
+  const trash = path.join(l.releases, `.trash-${process.pid}-${Date.now()}`);
+  const moved = [];
+  for (const id of doomed) {
+    try {
+      fs.mkdirSync(trash, { recursive: true });
+      fs.renameSync(l.dir(id), path.join(trash, id));
+      moved.push(id);
+    } catch {
+      fs.rmSync(l.dir(id), { recursive: true, force: true });
+    }
+  }
+  let old = [];
+  try {
+    old = fs.readdirSync(l.releases).filter((n) => n.startsWith('.trash-')).map((n) => path.join(l.releases, n));
+  } catch {
+    /* no releases folder */
+  }
+  if (old.length) {
+    const { spawn } = require('child_process');
+    spawn('rm', ['-rf', '--', ...old], { detached: true, stdio: 'ignore' }).unref();
+  }
+  return doomed;
 }
 
 function listReleases(l) {
@@ -142,6 +167,6 @@ function sha256File(file) {
 }
 
 module.exports = {
-  MANIFEST, layout, currentId, readManifest, readHistory, appendHistory, switchTo, stage, prune, doomed, listReleases,
+  MANIFEST, layout, currentId, readManifest, readHistory, appendHistory, switchTo, stage, prune, pruneAside, listReleases,
   removeOrphans, writeAtomic, sha256File,
 };
