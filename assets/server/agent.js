@@ -13,6 +13,8 @@ const routes = require('./routes');
 const { run } = require('./run');
 
 const HOME = os.homedir();
+/** How long after its first answer a new release must still be the same, online process. */
+const STAY_UP_MS = 200;
 const serviceBase = (name) => path.join(HOME, 'services', name);
 
 async function main() {
@@ -118,6 +120,7 @@ async function deploy(header, input) {
   let dir;
   let reloaded = false;
   let answeredAt = 0;
+  let started = null;
   const undo = [];
   try {
     dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
@@ -142,6 +145,7 @@ async function deploy(header, input) {
       reloaded = !!reloadable;
       await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000, 0);
       answeredAt = Date.now();
+      started = await procs.pm2Find(name);
     });
 
     if (plan.routes) {
@@ -153,9 +157,16 @@ async function deploy(header, input) {
       await verify(plan.verifyUrl);
       // Still answering a moment after its first answer: an app that exits right after answering
       // must not count as deployed (verify, through Caddy, took most of that moment).
-      await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + 50 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + STAY_UP_MS - Date.now())));
       const again = await procs.probeHttp(port, healthPath, 2000);
       if (!procs.healthy(again)) throw new AgentError(`the service stopped answering GET ${healthPath} on 127.0.0.1:${port} right after it started (${again})`, undefined, 'UNHEALTHY_LIVE');
+      // pm2 restarts a worker that exits, and the restarted one answers again: the answer alone
+      // cannot tell. The same process, still online, can.
+      const now = await procs.pm2Find(name);
+      if (started && (!now || now.pid !== started.pid || now.pm2_env.restart_time !== started.pm2_env.restart_time || now.pm2_env.status !== 'online')) {
+        throw new AgentError(`the service exited right after it started answering (pm2 restarted it: ${now ? `status ${now.pm2_env.status}, restarts ${started.pm2_env.restart_time} → ${now.pm2_env.restart_time}` : 'gone'})`,
+          'Its log (portside logs <name>) says why; a service must keep running after its first answer.', 'EXITED');
+      }
     });
   } catch (e) {
     note(undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
@@ -217,8 +228,16 @@ async function restoreProcess(l, base, prevId, prevProc, prevConfig) {
   }
   const config = JSON.parse(prevConfig).apps[0];
   const now = await procs.pm2Find(name);
-  if (now && procs.portOf(now) === procs.portOf(prevProc) && now.pm2_env.exec_mode === 'cluster_mode') await procs.pm2Reload(name);
-  else await procs.pm2StartFresh(base, config);
+  if (now && now.pm2_env.status === 'online' && procs.portOf(now) === procs.portOf(prevProc) && now.pm2_env.exec_mode === 'cluster_mode') {
+    // A reload keeps the port served throughout; a crash-looping new release can make pm2 refuse it.
+    try {
+      await procs.pm2Reload(name);
+      return;
+    } catch (e) {
+      note(`pm2 could not reload ${name} (${e.message}); starting the previous release afresh`);
+    }
+  }
+  await procs.pm2StartFresh(base, config);
 }
 
 function freshReleaseId() {
