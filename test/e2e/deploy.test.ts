@@ -60,12 +60,12 @@ describeE2E('deploy-service against the local server', () => {
 
   test('a redeploy with nothing changed sends nothing, restarts nothing, reloads nothing', async () => {
     const first = await deploy(NAME, '--dir', appSaying('version one'));
-    const before = snapshot(server);
+    const before = snapshot(server, [NAME]);
     const again = await deploy(NAME, '--dir', appSaying('version one'));
     expect(first.code).toBe(0);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/up to date/);
-    expect(snapshot(server)).toEqual(before);
+    expect(snapshot(server, [NAME])).toEqual(before);
   }, 60_000);
 
   test('a redeploy switches to the new release without touching the routes', async () => {
@@ -111,13 +111,13 @@ describeE2E('deploy-service against the local server', () => {
     beforeAll(async () => {
       const r = await deploy(NAME, '--dir', appSaying('the good version'));
       expect(r.code).toBe(0);
-      before = snapshot(server);
+      before = snapshot(server, [NAME]);
       body = (await viaCaddy(server, url)).body;
       expect(body).toContain('the good version');
     }, 60_000);
 
     afterEach(async () => {
-      expect(snapshot(server)).toEqual(before);
+      expect(snapshot(server, [NAME])).toEqual(before);
       expect((await viaCaddy(server, url)).body).toBe(body);
       const releases = readdirSync(join(userHome(server), 'services', NAME, 'releases'));
       expect(releases).toContain(readlink(join(userHome(server), 'services', NAME, 'current')));

@@ -10,18 +10,22 @@ export function userHome(server: LocalServer): string {
 }
 
 /** What must be byte-for-byte the same after a failed deploy: registry, Caddyfile, pm2's process list. */
-export function snapshot(server: LocalServer): { registry: string; caddyfile: string; processes: string } {
+export function snapshot(server: LocalServer, pidsOf?: readonly string[]): { registry: string; caddyfile: string; processes: string } {
   const registry = readFileSync(`${userHome(server)}/.portside/registry.json`, 'utf8');
   const caddyfile = readFileSync(parseRegistry(registry).paths.caddyfile, 'utf8');
-  return { registry, caddyfile, processes: pm2Processes(server) };
+  return { registry, caddyfile, processes: pm2Processes(server, pidsOf) };
 }
 
-/** name, port, pid and status of each pm2 process: a restart changes the pid. */
-export function pm2Processes(server: LocalServer): string {
+/**
+ * name, port, pid and status of each pm2 process: a restart changes the pid. With `pidsOf`, only those
+ * processes' pids are compared: a process another suite left crash-looping must not fail this one.
+ */
+export function pm2Processes(server: LocalServer, pidsOf?: readonly string[]): string {
   const raw = execFileSync('ip', ['netns', 'exec', 'portside', 'su', '-', server.user, '-c', 'pm2 jlist'], { encoding: 'utf8' });
   const line = raw.split('\n').reverse().find((l) => l.startsWith('[')) ?? '[]';
   const list = JSON.parse(line) as Array<{ name: string; pid: number; pm2_env: { status: string; env?: { PORT?: string } } }>;
-  return list.map((p) => `${p.name} ${p.pm2_env.env?.PORT} ${p.pid} ${p.pm2_env.status}`).sort().join('\n');
+  const pid = (p: { name: string; pid: number }): string => (!pidsOf || pidsOf.includes(p.name) ? ` ${p.pid}` : '');
+  return list.map((p) => `${p.name} ${p.pm2_env.env?.PORT}${pid(p)} ${p.pm2_env.status}`).sort().join('\n');
 }
 
 /** GET a service's URL through Caddy over HTTPS, verified with the stand-in's CA. */
