@@ -90,6 +90,9 @@ export function markdown(r: BenchResult, svgName: string): string {
   out.push('', `![Request outcomes during a redeploy](${svgName})`, '');
   out.push('## A WebSocket to another service during a redeploy', '', '| flow redeployed | stayed open | messages during / after | Caddyfile untouched |', '|---|---|---|---|');
   for (const w of r.websocket) out.push(`| ${FLOW_LABEL[w.flow]} | ${w.stayedOpen ? 'yes' : `no (${w.closed})`} | ${w.messagesDuring} / ${w.messagesAfter} | ${w.caddyfileUnchanged ? 'yes' : 'no'} |`);
+  if (r.websocket.some((w) => !w.caddyfileUnchanged)) {
+    out.push('', 'A "no" in the last column: the Caddyfile changed while that flow redeployed. Neither flow changes routes here, so it was another user of the shared stand-in; Caddy closes every proxied WebSocket when it reloads.');
+  }
   if (r.latency) {
     const l = r.latency;
     out.push('', '## Caddy in front of a service vs the service directly', '', `${l.count} sequential keep-alive GET /api/scores each, from inside the server's namespace, in alternating blocks.`, '');
