@@ -132,7 +132,8 @@ async function deploy(header, input) {
       fs.writeFileSync(envFile, plan.env, { mode: 0o600, flag: 'wx' });
     }
     await step('install', () => install(dir, plan.lockfileChanged));
-    await step('probe', () => procs.probe(dir, start, {}, healthPath, plan.probeTimeoutMs || 30000));
+    if (plan.staticOnly && liveOk) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
+    else await step('probe', () => procs.probe(dir, start, {}, healthPath, plan.probeTimeoutMs || 30000));
 
     await step('switch', async () => {
       rel.switchTo(l, id);

@@ -150,12 +150,21 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
       unchanged = !o.force && env === null && sameManifest(files, current.files)
         && JSON.stringify(meta.start) === JSON.stringify(spec.start) && meta.port === port && meta.healthPath === healthPath;
       release = unchanged ? current.id : newReleaseId();
+      // Only built front-end files changed (the code, its dependencies and settings are the running
+      // release's): the new release would start exactly as the current one does, so the probe on a
+      // spare port tells nothing new. The live health check after the handover still gates it.
+      const staticPrefixes = spec.sources.map((s) => s.prefix).filter((p) => p !== '');
+      const nextPaths = new Set(files.map((f) => f.p));
+      const touched = [...send.map((f) => f.p), ...(current.files ?? []).filter((f) => !nextPaths.has(f.p)).map((f) => f.p)];
+      const staticOnly = !unchanged && !!current.files && staticPrefixes.length > 0 && env === null && !lockfileChanged
+        && JSON.stringify(meta.start) === JSON.stringify(spec.start) && meta.port === port && meta.healthPath === healthPath
+        && touched.every((p) => staticPrefixes.some((prefix) => p.startsWith(prefix)));
       const bytes = send.reduce((n, f) => n + f.s, 0);
       if (!unchanged) o.log(`  release ${release}: ${files.length} files, ${send.length} to send (${formatBytes(bytes)}), ${keep.length} unchanged`);
       return {
         plan: {
           id: release, port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep,
-          lockfileChanged, env, routes, verifyUrl: url, unchanged, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
+          lockfileChanged, env, routes, verifyUrl: url, unchanged, staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
         },
         upload: send.length && !unchanged ? withProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, o.log) : undefined,
       };

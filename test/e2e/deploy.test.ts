@@ -205,6 +205,23 @@ describeE2E('deploy-service against the local server', () => {
     expect(snapshot(server).processes).not.toContain('e2e-moved');
   }, 90_000);
 
+  test('the course\'s full-stack shape: the front end is built into public/, the back end serves it; a front-end change skips the probe', async () => {
+    const dir = mkdtempSync(join(work, 'fullstack-'));
+    cpSync(join(FIXTURES, 'fullstack'), dir, { recursive: true });
+    const first = await deploy('e2e-full', '--dir', dir);
+    expect(first.code).toBe(0);
+    const fullUrl = serviceUrl(server, 'e2e-full');
+    expect((await viaCaddy(server, fullUrl)).body).toContain('front end built v1');
+    expect((await viaCaddy(server, `${fullUrl}api/x`)).body).toBe('{"api":"v1"}');
+    const page = join(dir, 'src', 'index.html');
+    writeFileSync(page, readFileSync(page, 'utf8').replace('v1', 'v2'));
+    const second = await deploy('e2e-full', '--dir', dir);
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(/only front-end files changed: .* no probe/);
+    expect((await viaCaddy(server, fullUrl)).body).toContain('front end built v2');
+    expect((await cli('remove-service', 'e2e-full', '--purge', '--target', 'local')).code).toBe(0);
+  }, 90_000);
+
   test('services --json lists every service with name, port, url, status', async () => {
     const r = await cli('services', '--json', '--target', 'local');
     expect(r.code).toBe(0);
