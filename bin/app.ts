@@ -19,7 +19,7 @@ try {
 
 for (const warning of config.warnings) console.error(`portside: warning: ${warning}`);
 
-// Not a server setting: a deliberate "replace my server with a fresh image" knob (docs/stack.md).
+// Not a server setting: a deliberate "replace my server with a fresh image" knob (README: "The image is pinned").
 const imageGeneration = app.node.tryGetContext('imageGeneration');
 let stack: PortsideStack;
 try {

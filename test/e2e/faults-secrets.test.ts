@@ -2,7 +2,7 @@
  * Secrets stay secret on both sides: a service's env file and the SSH private key are never printed,
  * never logged, never copied into pm2's or Portside's own files, and never readable by other users.
  * (A tampered host key, an auth failure without the key in the message, and cdk-nag are proven in
- * test/e2e/ssh.test.ts and test/stack/nag.test.ts; docs/guarantees.md lists them.)
+ * test/e2e/ssh.test.ts and test/stack/nag.test.ts; the README's "What Portside guarantees" lists them.)
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * The local target: a stand-in for the EC2 server on this machine, made of real parts (a network
  * namespace, OpenSSH, Caddy with its own CA, pm2), laid out by the same bootstrap script as EC2.
- * See docs/local.md.
+ * See the README, "The local server".
  */
 export { localUp } from './up';
 export type { LocalUpOptions } from './up';
