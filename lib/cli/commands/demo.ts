@@ -49,7 +49,7 @@ Examples:
     for (const url of urls) {
       try {
         const r = await fetchThrough(url, server.address, { ca });
-        const text = r.body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 70);
+        const text = r.body.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 70);
         ctx.out(`  ${r.status}  ${url.padEnd(32)} ${text}`);
         if (r.status >= 400) failed++;
       } catch (e) {
