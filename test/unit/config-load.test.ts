@@ -1,5 +1,9 @@
 import { ConfigError, ConfigProblem, ContextKey, formatProblem, loadConfig, parseContextFlags } from '../../lib/config';
 
+// Not a key: the armour line alone, assembled so that no file in the repository looks like one.
+const FAKE_KEY_BEGIN = ['-----BEGIN', 'OPENSSH PRIVATE KEY-----'].join(' ');
+const FAKE_KEY_END = ['-----END', 'OPENSSH PRIVATE KEY-----'].join(' ');
+
 /** A valid baseline; each negative test changes one field (Kamal's assert_error habit). */
 const BASE: Readonly<Record<string, unknown>> = {
   schoolCidr: '128.187.0.0/16',
@@ -183,7 +187,7 @@ describe('loadConfig, other keys', () => {
   });
 
   test('a private key where the public key goes', () => {
-    const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----';
+    const key = `${FAKE_KEY_BEGIN}\nabc\n${FAKE_KEY_END}`;
     expectOneProblem({ sshPublicKey: key }, 'sshPublicKey', key, 'this is a PRIVATE key');
   });
 
