@@ -37,6 +37,20 @@ function runningArgs(pid: number): string[] {
 }
 
 /**
+ * The same proxy: the same settings, and the same script — the one this checkout ships, or a byte-for-byte
+ * copy started from another checkout of Portside (CI clones the repository anew next to a running one).
+ */
+function sameProxy(running: readonly string[], wanted: readonly string[]): boolean {
+  if (running.slice(1).join(' ') !== wanted.slice(1).join(' ')) return false;
+  if (running[0] === wanted[0]) return true;
+  try {
+    return readFileSync(running[0], 'utf8') === readFileSync(wanted[0], 'utf8');
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Keep the registry proxy running on the host side of the veth. Restarts it when it is dead, deaf,
  * allows another registry than npm's current one, or `restart` is set (the veth was recreated).
  * Resolves to true when it (re)started the proxy.
@@ -44,7 +58,7 @@ function runningArgs(pid: number): string[] {
 export async function ensureProxy(target: RegistryTarget, log: (line: string) => void, restart = false): Promise<boolean> {
   const pid = livePid(PATHS.proxyPid);
   const wanted = proxyArgs(target);
-  if (pid && !restart && runningArgs(pid).join(' ') === wanted.join(' ') && await tcpOpen(HOST_ADDRESS, PROXY_PORT)) return false;
+  if (pid && !restart && sameProxy(runningArgs(pid), wanted) && await tcpOpen(HOST_ADDRESS, PROXY_PORT)) return false;
   if (pid) await terminate([pid]);
   log(`starting the registry proxy on ${HOST_ADDRESS}:${PROXY_PORT} (allows only ${target.hostPort})`);
   const fd = openSync(PATHS.proxyLog, 'a');
