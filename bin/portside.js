@@ -82,6 +82,15 @@ function compiledEntry() {
   }
 }
 
+// The AWS SDK warns on every run that its releases from 2027 on need Node 22: news for Portside's
+// maintainers (package.json engines), not for someone deploying a service.
+const emitWarning = process.emitWarning;
+process.emitWarning = function filtered(warning, ...rest) {
+  const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
+  if (type === 'NodeVersionSupportWarning' || String(warning).startsWith('NodeVersionSupportWarning')) return;
+  return emitWarning.call(process, warning, ...rest);
+};
+
 const entry = compiledEntry();
 if (entry) {
   require(entry);
