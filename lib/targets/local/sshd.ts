@@ -42,9 +42,10 @@ export async function ensureSshd(path: string, log: (line: string) => void): Pro
   const pid = livePid(PATHS.sshdPid);
   if (pid && !changed && netnsOf(pid) === netnsId() && (await sshBanner())) return false;
   if (pid) await terminate([pid]);
-  runOrThrow([sshd, '-t', '-f', PATHS.sshdConfig]);
-  // Privilege separation needs this folder; the host's own sshd would make it at boot.
+  // Privilege separation needs this folder, and `sshd -t` already checks for it: the host's own sshd
+  // would make it at boot, but where no init system runs (a container, CI) nothing ever has.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  runOrThrow([sshd, '-t', '-f', PATHS.sshdConfig]);
   log(`starting sshd on ${SERVER_ADDRESS}:${SSH_PORT}`);
   runOrThrow(inNetns([sshd, '-f', PATHS.sshdConfig, '-E', PATHS.sshdLog]));
   const deadline = Date.now() + 5000;
