@@ -43,10 +43,16 @@ USER_GROUP="$(id -gn "$PORTSIDE_USER")"
 
 # A folder owned by the deploy user; the CLI writes into these over SSH without sudo.
 user_dir() { install -d -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0755 "$@"; }
-# A file copied from the seed only when absent: a live file belongs to the deploy CLI.
+# A file copied from the seed only when absent: a live file belongs to the deploy CLI. Optional $3:
+# its mode (default 0644), also put right on a kept file.
 seed_file() {
-  if [ -e "$2" ]; then log "kept $2 (exists)"; return 0; fi
-  install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0644 "$1" "$2"
+  local mode="${3:-0644}"
+  if [ -e "$2" ]; then
+    [ "$mode" = 0644 ] || chmod "$mode" "$2"
+    log "kept $2 (exists)"
+    return 0
+  fi
+  install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m "$mode" "$1" "$2"
   log "wrote $2"
 }
 
@@ -56,7 +62,8 @@ lay_out_server() {
     [ -f "$seed/$f" ] || die "the seed folder $seed has no $f"
   done
   user_dir "$USER_HOME/.portside" "$USER_HOME/.portside/bin" "$USER_HOME/services"
-  seed_file "$seed/registry.json" "$USER_HOME/.portside/registry.json"
+  # The registry lists every service and its port: the deploy user's alone (the agent writes it 0600 too).
+  seed_file "$seed/registry.json" "$USER_HOME/.portside/registry.json" 0600
   # The CLI renames a new Caddyfile into this folder, so the folder itself must be the user's.
   user_dir "$PORTSIDE_CADDY_DIR"
   seed_file "$seed/Caddyfile" "$CADDYFILE"
@@ -237,7 +244,7 @@ main_declared() {
   local tmp
   tmp="$(mktemp -d)"
   fetch_declared "$tmp"
-  install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0644 "$tmp/registry.json" "$PORTSIDE_CADDY_DIR/.declared.json.tmp"
+  install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0600 "$tmp/registry.json" "$PORTSIDE_CADDY_DIR/.declared.json.tmp"
   mv -f "$PORTSIDE_CADDY_DIR/.declared.json.tmp" "$PORTSIDE_CADDY_DIR/declared.json"
   install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0644 "$tmp/Caddyfile" "$PORTSIDE_CADDY_DIR/.declared.Caddyfile.tmp"
   mv -f "$PORTSIDE_CADDY_DIR/.declared.Caddyfile.tmp" "$PORTSIDE_CADDY_DIR/declared.Caddyfile"

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ASSETS_DIR, readDefaultHomePage, SEED_METADATA_KEY, seedFiles } from '../../lib/bootstrap';
@@ -137,6 +137,16 @@ describeLocal('bootstrap.sh --local with a real Caddy', () => {
     expect(r.stdout).toContain(`kept ${env.PORTSIDE_WWW}/current (exists)`);
   });
 
+  test('the live registry is the deploy user\'s alone (0600), also when an older bootstrap left it 0644', () => {
+    const registry = join(env.PORTSIDE_HOME!, '.portside', 'registry.json');
+    expect(statSync(registry).mode & 0o777).toBe(0o600);
+    chmodSync(registry, 0o644);
+    const kept = readFileSync(registry, 'utf8');
+    expect(run().status).toBe(0);
+    expect(statSync(registry).mode & 0o777).toBe(0o600);
+    expect(readFileSync(registry, 'utf8')).toBe(kept);
+  });
+
   test('refuses a seed Caddyfile that Caddy rejects, and says which file', () => {
     const dir = mkdtempSync(join(root, 'bad-'));
     for (const f of ['registry.json', 'index.html']) writeFileSync(join(dir, f), 'x');
@@ -194,6 +204,7 @@ const canDeclare = process.getuid?.() === 0 && has('jq');
     });
     expect([r.status, readFileSync(join(root, 'bootstrap.log'), 'utf8')]).toEqual([0, expect.stringContaining('updated')]);
     expect(readFileSync(join(caddyDir, 'declared.json'), 'utf8')).toBe(metadata.files['registry.json']);
+    expect(statSync(join(caddyDir, 'declared.json')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(caddyDir, 'declared.Caddyfile'), 'utf8')).toBe(metadata.files.Caddyfile);
     expect(readFileSync(join(caddyDir, 'Caddyfile'), 'utf8')).toBe('live\n');
   });

@@ -38,6 +38,7 @@ export function seedFiles(repoRoot = REPO_ROOT): Record<string, string> {
 export function writeSeedDir(dir = PATHS.seedDir): string {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const [name, content] of Object.entries(seedFiles())) writeFileSync(join(dir, name), content, { mode: 0o644 });
+  // The registry lists every service and its port: readable by root (the bootstrap) only, like the live one.
+  for (const [name, content] of Object.entries(seedFiles())) writeFileSync(join(dir, name), content, { mode: name === 'registry.json' ? 0o600 : 0o644 });
   return dir;
 }
