@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { UserError } from '../cli/command';
 
@@ -22,9 +22,27 @@ export function isExcluded(name: string): boolean {
     || name === '.DS_Store' || name.startsWith('.portside');
 }
 
-/** Per-file and per-release limits: a t3.micro has 1 GiB of memory and a small disk. */
+/**
+ * Per-file and per-release limits: a t3.micro has 1 GiB of memory and an 8 GB disk that keeps five
+ * releases. One limit for both (100 MiB): three 90 MB files are as much of a mistake as one 270 MB file.
+ */
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
-export const MAX_RELEASE_BYTES = 500 * 1024 * 1024;
+export const MAX_RELEASE_BYTES = 100 * 1024 * 1024;
+
+const mib = (n: number): string => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
+
+/** The problem with a release's total size, naming its largest files; null when it is within the limit. */
+export function releaseSizeProblem(files: ReadonlyArray<{ path: string; size: number }>, limit = MAX_RELEASE_BYTES): { message: string; detail: string } | null {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  if (total <= limit) return null;
+  const largest = [...files].sort((a, b) => b.size - a.size).slice(0, 5);
+  return {
+    message: `the release is ${mib(total)} in ${files.length} files; a release may be at most ${mib(limit)} in all`,
+    detail: `Largest: ${largest.map((f) => `${f.path} (${mib(f.size)})`).join(', ')}.\n`
+      + 'Portside uploads everything in the folder except node_modules, .git, .env* and .DS_Store: move data, logs and '
+      + 'build leftovers out of the folder (or store them elsewhere, e.g. S3), then deploy again.',
+  };
+}
 
 /**
  * List the files under `dir` (minus exclusions), mapped to `prefix` in the release. A symlink that
@@ -33,7 +51,11 @@ export const MAX_RELEASE_BYTES = 500 * 1024 * 1024;
 export function listFiles(dir: string, prefix = '', skip: (rel: string) => boolean = () => false): Array<{ path: string; source: string; size: number; mode: number }> {
   const root = realpathSync(dir);
   const out: Array<{ path: string; source: string; size: number; mode: number }> = [];
+  // The real paths of the folders being walked (this one and its ancestors): a link back to one of
+  // them is a loop, and following it would only end in the kernel's ELOOP.
+  const open: string[] = [];
   const walk = (abs: string, rel: string): void => {
+    open.push(realpathSync(abs));
     for (const entry of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (isExcluded(entry.name)) continue;
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
@@ -44,23 +66,32 @@ export function listFiles(dir: string, prefix = '', skip: (rel: string) => boole
         let target: string;
         try {
           target = realpathSync(childAbs);
-        } catch {
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+            throw new UserError(`${childRel} is a symbolic link loop (it leads back to itself through ${readlinkSync(childAbs)})`,
+              'A release can hold only files and folders: remove the link, or point it at a real file inside the folder.');
+          }
           throw new UserError(`${childRel} is a broken symbolic link`, 'Remove it or point it at a file inside the folder.');
         }
         if (target !== root && !target.startsWith(root + sep)) {
           throw new UserError(`${childRel} is a symbolic link to ${target}, outside the service folder`, 'Portside uploads only what is inside the folder: copy the file in, or remove the link.');
         }
         st = statSync(childAbs);
+        if (st.isDirectory() && open.includes(target)) {
+          throw new UserError(`${childRel} is a symbolic link to ${target}, a folder that contains it: a symbolic link loop`,
+            'A release can hold only files and folders, and this link would hold the folder inside itself forever: remove the link.');
+        }
       }
       if (st.isDirectory()) walk(childAbs, childRel);
       else if (st.isFile()) {
         if (st.size > MAX_FILE_BYTES) {
-          throw new UserError(`${childRel} is ${(st.size / 2 ** 20).toFixed(0)} MiB; a release file may be at most ${MAX_FILE_BYTES / 2 ** 20} MiB`,
+          throw new UserError(`${childRel} is ${mib(st.size)}; a release file may be at most ${mib(MAX_FILE_BYTES)}, and so may the whole release`,
             'Large data does not belong in a release (a t3.micro has 1 GiB of memory): store it elsewhere, or move it out of the folder.');
         }
         out.push({ path: prefix + childRel, source: childAbs, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644 });
       }
     }
+    open.pop();
   };
   walk(root, '');
   return out;
@@ -75,10 +106,8 @@ export function hashFile(file: string): Promise<string> {
 
 /** Hash every file (a few at a time) into the release manifest. */
 export async function buildManifest(files: ReadonlyArray<{ path: string; source: string; size: number; mode: number }>): Promise<ReleaseFile[]> {
-  const total = files.reduce((n, f) => n + f.size, 0);
-  if (total > MAX_RELEASE_BYTES) {
-    throw new UserError(`the release is ${(total / 2 ** 20).toFixed(0)} MiB; the limit is ${MAX_RELEASE_BYTES / 2 ** 20} MiB`, 'Check what the folder holds (build output, data, logs).');
-  }
+  const tooBig = releaseSizeProblem(files);
+  if (tooBig) throw new UserError(tooBig.message, tooBig.detail);
   const out: ReleaseFile[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -85,6 +85,9 @@ const folders: Row[] = [
   ['a symlink out of the folder', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync('/etc/passwd', join(d, 'passwd'))), ...T], 1, /passwd is a symbolic link to \/etc\/passwd, outside the service folder/],
   ['a broken symlink', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync(join(d, 'nowhere'), join(d, 'dangling'))), ...T], 1, /dangling is a broken symbolic link/],
   ['a 1 GiB file (sparse)', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => { writeFileSync(join(d, 'huge.bin'), ''); truncateSync(join(d, 'huge.bin'), 2 ** 30); }), ...T], 1, /huge\.bin is 1024 MiB; a release file may be at most 100 MiB/],
+  ['a symlink loop back to the folder', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync('.', join(d, 'again'))), ...T], 1, /^portside deploy-service: again is a symbolic link to \S+, a folder that contains it: a symbolic link loop$/m],
+  ['a symlink to itself', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync('self', join(d, 'self'))), ...T], 1, /^portside deploy-service: self is a symbolic link loop \(it leads back to itself through self\)$/m],
+  ['three 90 MiB files (sparse): 270 MiB in all', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => { for (const n of ['a', 'b', 'c']) { writeFileSync(join(d, `${n}.bin`), ''); truncateSync(join(d, `${n}.bin`), 90 * 2 ** 20); } }), ...T], 1, /the release is 270 MiB in \d+ files; a release may be at most 100 MiB in all\nLargest: a\.bin \(90 MiB\), b\.bin \(90 MiB\), c\.bin \(90 MiB\)/],
   ['deploy-files of a file', () => ['deploy-files', join(folder(), 'index.js'), ...T], 1, /^portside deploy-files: .*index\.js is a file, not a folder$/],
 ];
 
