@@ -125,12 +125,8 @@ async function deploy(header, input) {
   try {
     dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
     if (!plan.upload) drain(input);
-    fs.writeFileSync(path.join(dir, rel.MANIFEST), JSON.stringify({ id, files: plan.files, start, healthPath, port, by: header.who, at: new Date().toISOString() }));
-    if (plan.env !== null && plan.env !== undefined) {
-      const envFile = path.join(dir, '.portside.env');
-      fs.rmSync(envFile, { force: true });
-      fs.writeFileSync(envFile, plan.env, { mode: 0o600, flag: 'wx' });
-    }
+    rel.writeManifest(dir, { id, files: plan.files, start, healthPath, port, by: header.who, at: new Date().toISOString() });
+    writeEnvFile(dir, plan.env, before.id ? l.dir(before.id) : null);
     await step('install', () => install(dir, plan.lockfileChanged));
     if (plan.staticOnly && liveOk) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
     else await step('probe', () => procs.probe(dir, start, {}, healthPath, plan.probeTimeoutMs || 30000));
@@ -241,6 +237,27 @@ async function restoreProcess(l, base, prevId, prevProc, prevConfig) {
   await procs.pm2StartFresh(base, config);
 }
 
+/**
+ * The release's env file: the one uploaded with this deploy, or else a copy of the base release's
+ * (a deploy without --env-file keeps the service's settings). Copied, never linked: each release
+ * owns its files, and a rollback must find the settings that release ran with.
+ */
+function writeEnvFile(dir, uploaded, baseDir) {
+  const envFile = path.join(dir, '.portside.env');
+  fs.rmSync(envFile, { force: true });
+  if (uploaded !== null && uploaded !== undefined) {
+    fs.writeFileSync(envFile, uploaded, { mode: 0o600, flag: 'wx' });
+    return;
+  }
+  if (!baseDir) return;
+  try {
+    fs.copyFileSync(path.join(baseDir, '.portside.env'), envFile, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(envFile, 0o600);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+}
+
 function freshReleaseId() {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${require('crypto').randomBytes(2).toString('hex')}`;
@@ -274,7 +291,7 @@ async function deployFiles(header, input) {
   try {
     dir = await step('upload', () => rel.stage(l, plan.id, before.id, plan.keep, plan.upload ? input.rest() : null, true));
     if (!plan.upload) drain(input);
-    fs.writeFileSync(path.join(dir, rel.MANIFEST), JSON.stringify({ id: plan.id, files: plan.files, by: header.who, at: new Date().toISOString() }));
+    rel.writeManifest(dir, { id: plan.id, files: plan.files, by: header.who, at: new Date().toISOString() });
     fs.chmodSync(dir, 0o755);
     await step('switch', async () => rel.switchTo(l, plan.id));
     await step('verify', () => verify(plan.verifyUrl).catch(async (e) => {
@@ -301,8 +318,8 @@ async function rollback(header) {
   const ids = rel.readHistory(l).map((h) => h.id).filter((id) => id !== cur && fs.existsSync(path.join(l.dir(id), rel.MANIFEST)));
   const target = ids.length ? ids[ids.length - 1] : null;
   if (!target) throw new AgentError(`"${name}" has no earlier release on the server to roll back to (current: ${cur})`, undefined, 'NO_PREVIOUS');
-  const meta = rel.readManifest(l, target);
-  const curMeta = rel.readManifest(l, cur);
+  const meta = rel.readManifest(l, target, { anyId: true });
+  const curMeta = rel.readManifest(l, cur, { anyId: true });
   const port = curMeta ? curMeta.port : meta.port;
   const proc = await procs.pm2Find(name);
   const prevConfig = readOr(path.join(base, 'pm2.json'));

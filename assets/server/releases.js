@@ -26,12 +26,29 @@ function currentId(l) {
   }
 }
 
-function readManifest(l, id) {
+/**
+ * A release's manifest, or null when it is missing, unreadable, or names another release. The last
+ * case is what servers deployed before manifests were written atomically hold: every release's
+ * manifest was one hard-linked file that each deploy rewrote, so an older release could claim a newer
+ * one's files. Trusting such a manifest made a redeploy "up to date" while the old code served.
+ * `anyId` is for what such a manifest still tells right (how to start the release, its port), as a
+ * rollback needs; never for its file list.
+ */
+function readManifest(l, id, { anyId = false } = {}) {
   try {
-    return JSON.parse(fs.readFileSync(path.join(l.dir(id), MANIFEST), 'utf8'));
+    const m = JSON.parse(fs.readFileSync(path.join(l.dir(id), MANIFEST), 'utf8'));
+    return m && (anyId || m.id === id) ? m : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * Write a release's manifest as a new file (a new inode). A release is made from its base by hard
+ * links (`cp -al`), so writing into the linked manifest in place would rewrite every older release's.
+ */
+function writeManifest(dir, manifest) {
+  writeAtomic(path.join(dir, MANIFEST), JSON.stringify(manifest));
 }
 
 function readHistory(l) {
@@ -89,7 +106,11 @@ function pruneTree(root, rel, keep, keepModules) {
       if (!keepModules) fs.rmSync(path.join(root, p), { recursive: true, force: true });
       continue;
     }
-    if (!rel && (entry.name === MANIFEST || entry.name === '.portside.env')) continue;
+    // The manifest and env file belong to the release they were written for: never shared by link.
+    if (!rel && (entry.name === MANIFEST || entry.name === '.portside.env')) {
+      fs.rmSync(path.join(root, p), { force: true });
+      continue;
+    }
     if (entry.isDirectory()) {
       pruneTree(root, p, keep, keepModules);
       if (fs.readdirSync(path.join(root, p)).length === 0) fs.rmdirSync(path.join(root, p));
@@ -167,6 +188,6 @@ function sha256File(file) {
 }
 
 module.exports = {
-  MANIFEST, layout, currentId, readManifest, readHistory, appendHistory, switchTo, stage, prune, pruneAside, listReleases,
+  MANIFEST, layout, currentId, readManifest, writeManifest, readHistory, appendHistory, switchTo, stage, prune, pruneAside, listReleases,
   removeOrphans, writeAtomic, sha256File,
 };
