@@ -139,7 +139,7 @@ const BIN = join(REPO, 'bin', 'portside.js');
 
 /** Parse "sent 3 files (1.2 kB)" / "(932 B)" / "(1.1 MB)" into bytes. */
 export function parseBytes(text: string): number {
-  const m = /sent \d+ files \(([\d.]+) (B|kB|MB)\)/.exec(text);
+  const m = /sent \d+ files? \(([\d.]+) (B|kB|MB)\)/.exec(text);
   if (!m) return 0;
   return Math.round(Number(m[1]) * ({ B: 1, kB: 1024, MB: 1024 * 1024 } as Record<string, number>)[m[2]]);
 }

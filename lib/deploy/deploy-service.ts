@@ -53,6 +53,9 @@ export interface DeployOutcome {
   readonly port: number;
   readonly url: string;
   readonly release: string | null;
+  /** The release that was live before, when this deploy started another. */
+  readonly previous: string | null;
+  /** The agent changed nothing (same files, port and routes, the process online): nothing sent or restarted. */
   readonly unchanged: boolean;
   readonly dryRun: boolean;
   readonly filesSent: number;
@@ -171,11 +174,14 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
     },
   }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
   timings.total = Date.now() - t0;
-  if (result.unchanged) unchanged = true;
+  // Same files is not "nothing happened": the agent still starts them when the process is not running
+  // or the routes must change. Only its own answer says whether it changed nothing.
+  const filesSent = unchanged ? 0 : sent.length;
+  const bytesSent = unchanged ? 0 : sent.reduce((n, f) => n + f.s, 0);
   if (typeof result.id === 'string') release = result.id;
   return {
-    name: o.name, port, url, release, unchanged, dryRun: !!o.dryRun || !!result.aborted, filesSent: unchanged ? 0 : sent.length,
-    bytesSent: unchanged ? 0 : sent.reduce((n, f) => n + f.s, 0), build, timings, routesChanged,
+    name: o.name, port, url, release, previous: typeof result.previous === 'string' ? result.previous : null, unchanged: !!result.unchanged,
+    dryRun: !!o.dryRun || !!result.aborted, filesSent, bytesSent, build, timings, routesChanged: routesChanged && !result.unchanged,
   };
 }
 

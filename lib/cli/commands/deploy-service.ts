@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkDeployInput, deployService, formatBytes, startBuild } from '../../deploy/deploy-service';
+import { checkDeployInput, deployService, startBuild } from '../../deploy/deploy-service';
+import { deploySummary } from '../../deploy/deploy-summary';
 import { parsePort } from '../../ports';
 import { Command, UserError } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
@@ -19,7 +20,8 @@ Without a port: the service's current port, or the next free one from 3000 for a
 
 Options:
   --dir PATH           the service's folder (default: services/<name> if it exists, else the folder npm ran in)
-  --env-file FILE      KEY=value lines for the service (uploaded with mode 0600, never printed)
+  --service-env FILE   KEY=value lines for the service (uploaded with mode 0600, never printed,
+                       never loaded into this process; not --env-file, which Node takes for itself)
   --health-path PATH   what to GET to call it healthy (default /)
   --health-timeout S   how long the new release may take to answer (default 30 seconds)
   --dry-run            print the plan; change nothing
@@ -29,14 +31,14 @@ ${TARGET_USAGE}
 Examples:
   npm run deploy-service simon 3000
   npx portside deploy-service startup --dir ../startup --target local
-  npx portside deploy-service simon --env-file .env.production --health-path /api/health
+  npx portside deploy-service simon --service-env .env.production --health-path /api/health
   npx portside deploy-service simon 3001 --dry-run`,
   async run(ctx) {
     const { positionals, values } = parseArgs({
       args: [...ctx.argv], allowPositionals: true,
       options: {
         ...TARGET_OPTIONS,
-        dir: { type: 'string' }, 'env-file': { type: 'string' }, 'health-path': { type: 'string' },
+        dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
         'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
       },
     });
@@ -56,22 +58,19 @@ Examples:
     const dir = values.dir !== undefined ? resolve(base, values.dir)
       : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
-    const { spec } = checkDeployInput({ name, port, dir, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'] });
+    const { spec } = checkDeployInput({ name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'] });
     // The front-end build needs nothing from the server: it runs while the connection is made.
     const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force);
     const outcome = await withServer(ctx, values, ({ ssh, address }) => {
       ctx.err(`deploying ${name} from ${dir}`);
       return deployService(ssh, {
         building,
-        name, port, dir, address, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'],
-        dryRun: values['dry-run'], force: values.force, log: ctx.err, probeTimeoutMs: Number(timeoutText) * 1000,
+        name, port, dir, address, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
+        dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000,
       });
     });
     if (outcome.dryRun) return 0;
-    const t = outcome.timings;
-    const steps = Object.entries(t).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}s`).join(', ');
-    if (outcome.unchanged) ctx.out(`${name} is up to date on port ${outcome.port}: nothing to build, send or restart (${(t.total / 1000).toFixed(2)}s). ${outcome.url}`);
-    else ctx.out(`deployed ${name} (release ${outcome.release}) on port ${outcome.port}: ${outcome.url}\n  sent ${outcome.filesSent} files (${formatBytes(outcome.bytesSent)}); ${steps}; total ${(t.total / 1000).toFixed(2)}s`);
+    ctx.out(deploySummary(outcome));
     return 0;
   },
 };
