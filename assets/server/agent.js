@@ -10,6 +10,7 @@ const lock = require('./lock');
 const rel = require('./releases');
 const procs = require('./procs');
 const routes = require('./routes');
+const store = require('./registry-store');
 const { run } = require('./run');
 
 const HOME = os.homedir();
@@ -30,6 +31,16 @@ async function main() {
       const stale = await lock.acquire(header.who || 'someone', header.what || command, header.waitMs ?? 60000);
       locked = true;
       if (stale) recover();
+      // A lost or corrupt registry is rebuilt from the server before anything reads it.
+      await store.ensureRegistry({ declared: header.declared, pm2List: procs.pm2List });
+    } else if (store.registryStatus().state !== 'ok') {
+      // Read-only commands repair it too (under the lock, briefly), so `portside services` works at once.
+      await lock.acquire(header.who || 'someone', 'rebuild the registry', header.waitMs ?? 60000);
+      try {
+        await store.ensureRegistry({ declared: header.declared, pm2List: procs.pm2List });
+      } finally {
+        lock.release();
+      }
     }
     const result = await handler.run(header, input);
     send({ type: 'result', ok: true, ...result });
@@ -413,6 +424,8 @@ const COMMANDS = {
   remove: { mutates: true, run: remove },
   sync: { mutates: true, run: sync },
   status: { mutates: false, run: status },
+  // Only what every mutating command does first: rebuild a lost registry (`portside local up` uses it).
+  repair: { mutates: true, run: async () => ({ registry: store.registryStatus().state }) },
 };
 
 main().then(

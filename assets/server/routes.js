@@ -4,14 +4,14 @@
 // gracefully through its admin API. A refused reload puts both files back; Caddy keeps its old config.
 const fs = require('fs');
 const path = require('path');
-const os = require('os');
 const https = require('https');
 const http = require('http');
 const { run, tail } = require('./run');
 const { AgentError } = require('./protocol');
 const { writeAtomic } = require('./releases');
+const store = require('./registry-store');
 
-const REGISTRY = path.join(os.homedir(), '.portside', 'registry.json');
+const REGISTRY = store.REGISTRY;
 
 function readRegistryText() {
   return fs.readFileSync(REGISTRY, 'utf8');
@@ -29,13 +29,15 @@ async function applyRoutes(registryText, caddyfileText) {
     await run('caddy', ['validate', '--adapter', 'caddyfile', '--config', candidate]).catch((e) => {
       throw new AgentError('Caddy refused the new configuration; nothing was changed', tail(e.stderr || e.message, 8), 'CADDY_INVALID');
     });
+    // The Caddyfile being replaced is kept (the last few), whoever wrote it.
+    store.backupCaddyfile(oldCaddyfile);
     fs.renameSync(candidate, caddyfile);
   } finally {
     fs.rmSync(candidate, { force: true });
   }
   const undo = async () => {
     writeAtomic(caddyfile, oldCaddyfile);
-    writeAtomic(REGISTRY, oldRegistry, 0o600);
+    store.writeRegistry(oldRegistry);
     await reload(caddyfile).catch(() => {});
   };
   try {
@@ -44,7 +46,7 @@ async function applyRoutes(registryText, caddyfileText) {
     writeAtomic(caddyfile, oldCaddyfile);
     throw new AgentError('Caddy refused to load the new configuration and kept the old one; the registry and Caddyfile were put back', tail(e.stderr || e.message, 8), 'CADDY_RELOAD');
   }
-  writeAtomic(REGISTRY, registryText, 0o600);
+  store.writeRegistry(registryText);
   return undo;
 }
 

@@ -1,1 +1,2 @@
 export * from './render-caddyfile';
+export * from './hand-written';

@@ -1,7 +1,7 @@
 import { Registry } from '../registry/registry';
 
 /** What the renderer needs: the registry's routing fields. */
-export type CaddyRoutes = Pick<Registry, 'domain' | 'email' | 'routing' | 'tls' | 'services'> & { readonly paths: Pick<Registry['paths'], 'www'> };
+export type CaddyRoutes = Pick<Registry, 'domain' | 'email' | 'routing' | 'tls' | 'services' | 'extra'> & { readonly paths: Pick<Registry['paths'], 'www'> };
 
 /**
  * How long Caddy holds a request while a backend is not accepting (a restart or a handover), retrying
@@ -52,8 +52,12 @@ export function renderCaddyfile(routes: CaddyRoutes): string {
     }
     out.push('\thandle {', ...staticSite(routes.paths.www, '\t\t'), '\t}', '}');
   }
+  if (routes.extra && routes.extra.trim()) out.push('', EXTRA_MARKER, routes.extra.trim());
   return out.join('\n') + '\n';
 }
+
+/** The comment above kept hand-written blocks (caddyfile-blocks.js leaves lines like it out of a block's text). */
+export const EXTRA_MARKER = '# Kept by Portside verbatim: blocks added to this file by hand (the registry\'s "extra"). Edit or delete them here.';
 
 /** The URL a service answers at, given the server's public address when there is no domain. */
 export function serviceUrl(routes: Pick<CaddyRoutes, 'domain' | 'routing'>, name: string, address: string): string {

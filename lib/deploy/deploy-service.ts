@@ -1,6 +1,6 @@
 import { userInfo, hostname } from 'node:os';
 import { Transform, Readable } from 'node:stream';
-import { renderCaddyfile, serviceUrl } from '../caddy';
+import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UserError } from '../cli/command';
 import { serviceNameProblem } from '../config/validators';
 import { nextFreePort, servicePortProblem } from '../ports';
@@ -114,14 +114,15 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
       port = o.port ?? existing ?? nextFreePort(registry.services);
       const problem = servicePortProblem(port, registry.services, o.name);
       if (problem) throw new UserError(`cannot deploy "${o.name}" on port ${port}: ${problem}`);
-      const next: Registry = withService(registry, o.name, port);
+      // Sites added to the Caddyfile by hand are kept (and said so), never dropped by a re-render.
+      const next: Registry = keepHandWritten(registry, withService(registry, o.name, port), (state.caddyfile as string | null) ?? null, o.log);
       url = serviceUrl(next, o.name, o.address);
       let routes: { registry: string; caddyfile: string } | null = null;
       if (existing !== port) {
         routesChanged = true;
         routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
       } else if (state.caddyfile !== renderCaddyfile(registry)) {
-        o.log('  the Caddyfile does not match the registry (an interrupted change?): it will be rendered again');
+        o.log('  the Caddyfile does not match the registry (a hand edit or an interrupted change): it will be rendered again');
         routesChanged = true;
         routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
       }

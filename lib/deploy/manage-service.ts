@@ -1,4 +1,4 @@
-import { renderCaddyfile, serviceUrl } from '../caddy';
+import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UserError } from '../cli/command';
 import { serviceNameProblem } from '../config/validators';
 import { parseRegistry, renderRegistry, withoutService } from '../registry';
@@ -30,7 +30,7 @@ export async function removeService(ssh: SshSession, name: string, purge: boolea
       if (registry.services[name] === undefined && !state.process) {
         throw new UserError(`there is no service "${name}" on this server`, `Registered: ${Object.keys(registry.services).join(', ') || 'none'}`);
       }
-      const next = withoutService(registry, name);
+      const next = keepHandWritten(registry, withoutService(registry, name), (state.caddyfile as string | null) ?? null, log);
       const routes = registry.services[name] !== undefined ? { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) } : null;
       return { plan: { routes, purge } };
     },
@@ -47,9 +47,12 @@ export interface ServiceRow {
   readonly deployedAt: string | null;
 }
 
-/** One row per service: the registry joined with pm2's view and a live health check. */
-export async function listServices(ssh: SshSession, address: string): Promise<ServiceRow[]> {
-  const r = await callAgent(ssh, { command: 'status', header: { readOnly: true } });
+/**
+ * One row per service: the registry joined with pm2's view and a live health check. `log` gets the
+ * agent's notes (e.g. that a lost registry was rebuilt, and from what).
+ */
+export async function listServices(ssh: SshSession, address: string, log: (l: string) => void = () => {}): Promise<ServiceRow[]> {
+  const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() }, onMessage: printer(log, {}) });
   const registry = parseRegistry(JSON.stringify(r.registry));
   const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; registered: boolean }>;
   return rows.map((s) => ({

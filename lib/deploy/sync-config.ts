@@ -1,4 +1,4 @@
-import { renderCaddyfile } from '../caddy';
+import { keepHandWritten, renderCaddyfile } from '../caddy';
 import { UserError } from '../cli/command';
 import { servicePortProblem } from '../ports';
 import { parseRegistry, Registry, renderRegistry } from '../registry';
@@ -157,7 +157,9 @@ export async function syncConfig(ssh: SshSession, o: { dryRun?: boolean; log: (l
         return null;
       }
       outcome = { state: 'applied', changes };
-      return { plan: { routes: { registry: renderRegistry(merged), caddyfile: renderCaddyfile(merged) } } };
+      // Hand-written Caddyfile sites are the server's, like tls and paths: kept.
+      const next = keepHandWritten(live, { ...merged, extra: live.extra }, (state.caddyfile as string | null) ?? null, o.log);
+      return { plan: { routes: { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) } } };
     },
   });
   return outcome;

@@ -32,6 +32,7 @@ export interface GatherOptions {
 
 interface ReadFacts {
   registryText: string | null;
+  registryHistory?: string[];
   caddyfile: string | null;
   pm2: Pm2Process[] | { error: string };
   folders: ServiceFolder[];
@@ -137,7 +138,7 @@ export async function gatherFacts(o: GatherOptions): Promise<DoctorFacts> {
   }
 
   return {
-    target: o.target, address: o.address, registryText: read.registryText, registry, caddyfile: read.caddyfile, declared,
+    target: o.target, address: o.address, registryText: read.registryText, registryHistory: read.registryHistory ?? [], registry, caddyfile: read.caddyfile, declared,
     pm2: read.pm2, folders: read.folders, outside, direct, viaCaddy, sockets, certificates, dns, capacity: read.capacity,
     tools: toolPaths, ...(securityGroup !== undefined ? { securityGroup } : {}), now,
   };

@@ -170,7 +170,13 @@ async function main() {
     } catch {
       /* reported by the registry check */
     }
-    return { registryText, caddyfile, pm2: attempt(pm2), folders: folders(), capacity: attempt(capacity), sockets: sockets() };
+    let registryHistory = [];
+    try {
+      registryHistory = fs.readdirSync(path.join(HOME, '.portside', 'registry.history')).filter((n) => !n.startsWith('.')).sort().reverse();
+    } catch {
+      /* none saved */
+    }
+    return { registryText, registryHistory, caddyfile, pm2: attempt(pm2), folders: folders(), capacity: attempt(capacity), sockets: sockets() };
   }
   if (mode === 'probe') return probe(JSON.parse(process.argv[2]));
   throw new Error(`unknown mode ${mode}`);

@@ -93,6 +93,11 @@ export interface DoctorFacts {
   readonly address: string;
   readonly registryText: string | null;
   readonly registry: Registry | { readonly error: string };
+  /**
+   * The registry's saved versions on the server (~/.portside/registry.history), newest first.
+   * @default - none saved (a server that predates registry history)
+   */
+  readonly registryHistory?: readonly string[];
   readonly caddyfile: string | null;
   readonly declared: PortsideConfig | { readonly error: string };
   readonly pm2: readonly Pm2Process[] | { readonly error: string };

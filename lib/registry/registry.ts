@@ -17,6 +17,12 @@ export interface Registry {
   readonly services: ServicePorts;
   /** Where things live on this server (they differ between EC2 and the stand-in). */
   readonly paths: RegistryPaths;
+  /**
+   * Caddyfile blocks Portside did not write (sites a person added to the live Caddyfile by hand),
+   * kept verbatim and appended after Portside's own sites, so a deploy never drops them.
+   * @default - none
+   */
+  readonly extra?: string;
 }
 
 export interface RegistryPaths {
@@ -28,6 +34,12 @@ export interface RegistryPaths {
 
 /** The registry's path on the server, relative to the deploy user's home (where an SSH session starts). */
 export const REGISTRY_PATH = '.portside/registry.json';
+
+/** Where the server keeps the registry's last versions (the newest is the current one); see assets/server/registry-store.js. */
+export const REGISTRY_HISTORY_DIR = '.portside/registry.history';
+
+/** Where the server keeps the Caddyfiles that deploys replaced (the last few). */
+export const CADDYFILE_HISTORY_DIR = '.portside/caddyfile.history';
 
 /** Check a registry read from a server: a hand-edited or corrupt file must not drive a deploy. */
 export function parseRegistry(text: string): Registry {
@@ -48,6 +60,7 @@ export function parseRegistry(text: string): Registry {
     if (r.routing === 'subdomain' && !r.domain) problems.push('subdomain routing without a domain');
     if (r.tls !== 'acme' && r.tls !== 'internal') problems.push(`tls is ${JSON.stringify(r.tls)}`);
     if (!r.paths || typeof r.paths.www !== 'string' || typeof r.paths.caddyfile !== 'string') problems.push('paths.www and paths.caddyfile are required');
+    if (r.extra !== undefined && typeof r.extra !== 'string') problems.push('extra must be text (Caddyfile blocks kept verbatim)');
     if (!r.services || typeof r.services !== 'object') problems.push('services is missing');
     else {
       const seen: Record<string, number> = {};
@@ -59,7 +72,7 @@ export function parseRegistry(text: string): Registry {
     }
   }
   if (problems.length) {
-    throw new Error(`the server's registry (~/${REGISTRY_PATH}) is invalid: ${problems.join('; ')}. Fix it by hand or re-run the bootstrap.`);
+    throw new Error(`the server's registry (~/${REGISTRY_PATH}) is invalid: ${problems.join('; ')}. Fix it by hand, restore a saved version from ~/${REGISTRY_HISTORY_DIR}/, or move it aside: the next command rebuilds it from the server.`);
   }
   return r as Registry;
 }
@@ -75,6 +88,7 @@ export function renderRegistry(r: Registry): string {
     tls: r.tls,
     services,
     paths: { www: r.paths.www, caddyfile: r.paths.caddyfile },
+    ...(r.extra ? { extra: r.extra } : {}),
   };
   return JSON.stringify(ordered, null, 2) + '\n';
 }

@@ -18,7 +18,7 @@ Examples:
   npx portside services --json | jq '.[] | select(.status != "online")'`,
   async run(ctx) {
     const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, json: { type: 'boolean' } } });
-    const rows = await withServer(ctx, values, ({ ssh, address }) => listServices(ssh, address));
+    const rows = await withServer(ctx, values, ({ ssh, address }) => listServices(ssh, address, ctx.err));
     if (values.json) {
       ctx.out(JSON.stringify(rows, null, 2));
       return 0;

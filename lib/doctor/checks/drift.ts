@@ -1,5 +1,5 @@
 import { renderCaddyfile } from '../../caddy';
-import { REGISTRY_PATH } from '../../registry';
+import { REGISTRY_HISTORY_DIR, REGISTRY_PATH } from '../../registry';
 import { CheckResult, CheckStatus, DoctorFacts, failed } from '../types';
 
 /**
@@ -9,10 +9,7 @@ import { CheckResult, CheckStatus, DoctorFacts, failed } from '../types';
 export function driftChecks(f: DoctorFacts): CheckResult[] {
   const out: CheckResult[] = [];
   if (failed(f.registry)) {
-    return [{
-      id: 'drift.registry', status: 'fail', message: `the registry (~/${REGISTRY_PATH}) cannot be used: ${f.registry.error}`,
-      fix: `restore it from a backup or fix it by hand; every deploy refuses to run until it parses`,
-    }];
+    return [{ id: 'drift.registry', status: 'fail', message: `the registry (~/${REGISTRY_PATH}) cannot be used: ${f.registry.error}`, fix: registryFix(f) }];
   }
   const reg = f.registry;
   out.push(...caddyfileDrift(reg, f.caddyfile));
@@ -72,10 +69,22 @@ export function driftChecks(f: DoctorFacts): CheckResult[] {
   return [...out, ...declaredDrift(f)];
 }
 
+/**
+ * How to get a usable registry back: the newest saved version when there is one, and always the
+ * rebuild every Portside command does by itself (from the release manifests, pm2 and the live Caddyfile).
+ */
+function registryFix(f: DoctorFacts): string {
+  const rebuild = 'run `portside services` (or any deploy): it rebuilds the registry from the server itself (release manifests, pm2, the live Caddyfile) and says what it found';
+  const newest = f.registryHistory?.[0];
+  if (!newest) return `no saved version exists on the server (~/${REGISTRY_HISTORY_DIR}/ is empty); ${rebuild}`;
+  const missing = f.registryText === null;
+  return `${rebuild}; or restore the newest saved version: ${missing ? '' : `mv ~/${REGISTRY_PATH} ~/${REGISTRY_PATH}.bad && `}cp ~/${REGISTRY_HISTORY_DIR}/${newest} ~/${REGISTRY_PATH} && chmod 600 ~/${REGISTRY_PATH}`;
+}
+
 /** The Caddyfile on disk must be exactly what the registry renders to. */
 function caddyfileDrift(reg: Parameters<typeof renderCaddyfile>[0], actual: string | null): CheckResult[] {
-  const fix = 'hand edits are not kept: put the Caddyfile back (the next deploy or remove-service renders it from the registry again), '
-    + 'and change routes with portside deploy-service / remove-service';
+  const fix = 'the next deploy or remove-service renders it from the registry again: hand edits are not kept inside a block Portside renders '
+    + '(a site added by hand in a block of its own is kept, as the registry\'s "extra"); change routes with portside deploy-service / remove-service';
   if (actual === null) return [{ id: 'drift.caddyfile', status: 'fail', message: 'the Caddyfile named in the registry does not exist', fix }];
   let expected: string;
   try {

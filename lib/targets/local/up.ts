@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caddyHealth, ensureCaddy } from './caddy';
 import { DEPLOY_USER, DOMAIN, PATHS, SERVER_ADDRESS, SSH_PORT, STATE_DIR } from './constants';
+import { ensureBuildUser } from './build-user';
 import { Account, authorizeKey, ensureAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { assertHostCanRunStandIn, ensureAptPackages, ensurePm2, npmHostConfig, serverPath } from './host-requirements';
@@ -11,6 +12,7 @@ import { ensureNetns, netnsId } from './netns';
 import { strandedPids, terminate } from './processes';
 import { ensureProxy, proxyAnswerFor, PROXY_URL, registryTarget } from './registry-proxy';
 import { ensureKeyPair, ensureSshd, hostKeyFingerprint } from './sshd';
+import { repairRegistry } from './registry-repair';
 
 export interface LocalUpOptions {
   /** Progress lines (one per step that does something). @default - write to stderr */
@@ -40,6 +42,7 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
     const network = ensureNetns(log);
     const fresh = network === 'created';
     const account = ensureAccount(log);
+    ensureBuildUser(log, opts.bootstrapScript);
     if (fresh) {
       const stranded = strandedPids(account.uid, STATE_DIR, netnsId());
       if (stranded.length) log(`stopping ${stranded.length} process(es) stranded in an old namespace`);
@@ -52,6 +55,9 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
     writeUserFile(account, '.npmrc', renderNpmrc(registry.url, PROXY_URL), 0o644);
 
     const path = serverPath(pm2);
+    // A lost registry on a server with services is rebuilt from the server before the bootstrap
+    // could seed one from cdk.json (which would drop every service deployed with the CLI).
+    repairRegistry(account, path, log);
     const started = [
       await ensureProxy(registry, log, fresh),
       await ensureSshd(path, log),
