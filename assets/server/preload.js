@@ -128,7 +128,11 @@ function loadEnvFile(file) {
   }
 }
 
-/** KEY=value lines; '#' comments; optional single or double quotes. Values are data, never evaluated. */
+/**
+ * KEY=value lines; '#' comments; one matching pair of quotes around a value is removed and nothing else
+ * is processed (no escapes, no $NAME, no inline comments). The CLI's lib/deploy/env-rules.ts has the
+ * same rule, checked against this function on a shared table of cases.
+ */
 function parseEnv(text) {
   const out = [];
   for (const raw of text.split(/\r?\n/)) {
@@ -138,7 +142,7 @@ function parseEnv(text) {
     if (!m) continue;
     let v = m[2];
     if (v.length >= 2 && ((v[0] === '"' && v.endsWith('"')) || (v[0] === "'" && v.endsWith("'")))) {
-      v = v[0] === '"' ? v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\') : v.slice(1, -1);
+      v = v.slice(1, -1);
     }
     out.push([m[1], v]);
   }

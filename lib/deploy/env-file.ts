@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UserError } from '../cli/command';
+import { envKeyProblems } from './env-rules';
 
 /**
  * Read and check an env file for upload. Values are data: they are never printed, never put on a
@@ -23,5 +24,8 @@ export function readEnvFile(path: string): string {
     throw new UserError(`--env-file ${path}: line${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not KEY=value`,
       'Each line is NAME=value (NAME: letters, digits, _; not starting with a digit); # starts a comment. Values are taken literally: nothing is expanded.');
   }
+  // Names the service could never see are refused, not silently dropped on the server.
+  const keyProblems = envKeyProblems(text);
+  if (keyProblems.length) throw new UserError(`${path}: ${keyProblems[0]}`, keyProblems.length > 1 ? keyProblems.slice(1).join('\n') : undefined);
   return text;
 }
