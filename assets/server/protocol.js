@@ -4,6 +4,7 @@
 // and SIGHUP is ignored, so the agent always finishes or rolls back, then releases the lock.
 process.on('SIGHUP', () => {});
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+const interrupt = require('./interrupt');
 
 function send(msg) {
   try {
@@ -17,6 +18,8 @@ const started = Date.now();
 let current;
 /** Announce a step and time it; the CLI prints these as they come. */
 async function step(name, fn) {
+  const stop = interrupt.beforeStep(name);
+  if (stop) throw new AgentError(stop, undefined, 'INTERRUPTED');
   const t0 = Date.now();
   current = name;
   send({ type: 'step', name, status: 'start', at: t0 - started });
@@ -40,6 +43,9 @@ class AgentError extends Error {
 
 /** Read newline-terminated JSON messages from stdin; after a `plan` message, the rest is a tar stream. */
 function createInput() {
+  // The CLI needs the pid to ask for a stop (Ctrl-C), and an answer it can tell the user.
+  send({ type: 'agent', pid: process.pid });
+  interrupt.listen((stopping) => send({ type: 'interrupt', stopping, step: current || null }));
   let buf = Buffer.alloc(0);
   const waiters = [];
   const lines = [];

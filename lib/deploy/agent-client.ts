@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { UserError } from '../cli/command';
 import { BIN_DIR } from '../remote/layout';
 import { SshSession } from '../ssh';
+import { CtrlC } from './ctrl-c';
 import { tarStream } from './tar-stream';
 
 /** The agent's files, shipped with Portside (assets/server). */
@@ -26,6 +27,8 @@ export type AgentMessage =
   | { type: 'state'; [k: string]: unknown }
   | { type: 'step'; name: string; status: 'start' | 'done'; ms?: number }
   | { type: 'note'; text: string }
+  | { type: 'agent'; pid: number }
+  | { type: 'interrupt'; stopping: boolean; step: string | null }
   | { type: 'result'; ok: boolean; error?: string; detail?: string; code?: string; step?: string; [k: string]: unknown };
 
 /** A failure reported by the agent: what failed and why, with the agent's detail (a log tail). */
@@ -60,10 +63,23 @@ export interface AgentCall {
   readonly onMessage?: (m: AgentMessage) => void;
   /** Raw output of tools on the server (npm). */
   readonly onLog?: (text: string) => void;
+  /** Where Ctrl-C's lines go. @default - stderr */
+  readonly log?: (line: string) => void;
 }
 
 /** Run one agent command over the session and resolve its result; a failure becomes an AgentFailure. */
 export async function callAgent(ssh: SshSession, call: AgentCall): Promise<Record<string, unknown>> {
+  // Ctrl-C is handled for the whole call: the agent finishes on its own, so the CLI must say what happens.
+  const ctrlC = new CtrlC(ssh, call.log ?? ((l) => process.stderr.write(`${l}\n`)));
+  const unlisten = ctrlC.listen();
+  try {
+    return await talkToAgent(ssh, call, ctrlC);
+  } finally {
+    unlisten();
+  }
+}
+
+async function talkToAgent(ssh: SshSession, call: AgentCall, ctrlC: CtrlC): Promise<Record<string, unknown>> {
   const agent = await ensureAgent(ssh);
   const stdin = new PassThrough();
   stdin.write(JSON.stringify(call.header) + '\n');
@@ -95,7 +111,8 @@ export async function callAgent(ssh: SshSession, call: AgentCall): Promise<Recor
       return;
     }
     if (m.type === 'result') result = m;
-    call.onMessage?.(m);
+    // After Ctrl-C, CtrlC prints the ending: the agent's notes about its clean-up would contradict it.
+    if (!ctrlC.interrupted) call.onMessage?.(m);
   };
   const exec = await ssh.exec(['node', agent, call.command], {
     stdin,
@@ -112,12 +129,17 @@ export async function callAgent(ssh: SshSession, call: AgentCall): Promise<Recor
           call.onLog?.(line + '\n');
           continue;
         }
+        ctrlC.seen(m);
         chain = chain.then(() => handle(m));
       }
     },
-    onStderr: (chunk) => call.onLog?.(chunk.toString('utf8')),
+    onStderr: (chunk) => {
+      if (!ctrlC.interrupted) call.onLog?.(chunk.toString('utf8'));
+    },
   });
   await chain;
+  // CtrlC ends the process with its own last line; nothing more is said here.
+  if (ctrlC.interrupted) await new Promise<never>(() => undefined);
   if (stateError) throw stateError;
   if (!result) {
     throw new UserError(`the server's agent ended without a result (exit ${exec.code}${exec.signal ? `, ${exec.signal}` : ''})`, exec.stderr.trim().split('\n').slice(-10).join('\n'));
