@@ -163,6 +163,9 @@ async function deploy(header, input) {
     }
     await step('verify', async () => {
       await verify(plan.verifyUrl);
+      // Under a path prefix, check the page's files arrive as files (runs during the stay-up wait).
+      const pageChecked = plan.verifyUrl && new URL(plan.verifyUrl).pathname !== '/'
+        ? require('./page-check').pageProblems(plan.verifyUrl).catch(() => []) : Promise.resolve([]);
       // Still answering a moment after its first answer: an app that exits right after answering
       // must not count as deployed (verify, through Caddy, took most of that moment).
       await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + STAY_UP_MS - Date.now())));
@@ -175,6 +178,8 @@ async function deploy(header, input) {
         throw new AgentError(`the service exited right after it started answering (pm2 restarted it: ${now ? `status ${now.pm2_env.status}, restarts ${started.pm2_env.restart_time} → ${now.pm2_env.restart_time}` : 'gone'})`,
           'Its log (portside logs <name>) says why; a service must keep running after its first answer.', 'EXITED');
       }
+      const problems = await pageChecked;
+      if (problems.length) note(`warning: ${plan.verifyUrl} loads, but ${problems.length} file(s) it references do not:\n${problems.map((p) => `    ${p}`).join('\n')}`);
     });
   } catch (e) {
     note(undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);

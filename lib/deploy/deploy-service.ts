@@ -9,7 +9,8 @@ import { SshSession } from '../ssh';
 import { callAgent, AgentMessage } from './agent-client';
 import { readEnvFile } from './env-file';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, ReleaseFile, sameManifest } from './file-list';
-import { buildIfNeeded } from './local-build';
+import { servedBase } from './front-end-base';
+import { buildIfNeeded, lastBuildBase } from './local-build';
 import { inspectServiceFolder, ReleaseSpec } from './service-folder';
 import { tarStream } from './tar-stream';
 
@@ -35,15 +36,19 @@ export interface DeployServiceOptions {
 export interface BuildResult {
   readonly build: 'built' | 'skipped' | 'none';
   readonly ms: number;
+  /** The URL path the front end was built for (`/`, or `/<name>/` under path routing). */
+  readonly base: string;
 }
 
 /**
- * Start the front-end build (or its skip check) now: it needs nothing from the server, so it runs while
- * the CLI connects and the agent starts, takes the lock and reports the server's state.
+ * Start the front-end build (or its skip check) now: it needs nothing from the server but its routing,
+ * so it runs while the CLI connects and the agent starts, takes the lock and reports the server's state.
+ * The routing is guessed from the last build's base (`/` for a first build); a wrong guess is built
+ * again once the server's registry says how it routes.
  */
-export function startBuild(spec: ReleaseSpec, log: (line: string) => void, force?: boolean): Promise<BuildResult> {
+export function startBuild(spec: ReleaseSpec, log: (line: string) => void, force?: boolean, base = lastBuildBase(spec) ?? '/'): Promise<BuildResult> {
   const t0 = Date.now();
-  const p = buildIfNeeded(spec, log, force).then((build) => ({ build, ms: Date.now() - t0 }));
+  const p = buildIfNeeded(spec, log, force, base).then((build) => ({ build, ms: Date.now() - t0, base }));
   p.catch(() => {});
   return p;
 }
@@ -139,7 +144,14 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
         return null;
       }
 
-      const built = await building!;
+      let built = await building!;
+      const base = servedBase(next.routing, o.name);
+      if (built.build !== 'none' && built.base !== base) {
+        o.log(`  the server routes by ${next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
+        const first = built.ms;
+        built = await startBuild(spec, o.log, o.force, base);
+        built = { ...built, ms: first + built.ms };
+      }
       build = built.build;
       timings.build = built.ms;
       const tm = Date.now();

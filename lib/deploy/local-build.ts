@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../cli/command';
 import { buildManifest, listFiles } from './file-list';
+import { buildArgvFor } from './front-end-base';
 import { ReleaseSpec } from './service-folder';
 
 /** Run a program with argv (no shell), streaming its output through `log`. */
@@ -22,22 +23,40 @@ export function runLocal(argv: readonly string[], cwd: string, log: (line: strin
   });
 }
 
+const cacheFileOf = (spec: ReleaseSpec): string => join(spec.folder, 'node_modules', '.cache', 'portside', 'build.json');
+
 /**
- * Build the front end unless its inputs are unchanged since the last build whose output is still
- * there untouched: everything outside node_modules, the output and the back end, hashed.
+ * The base path the last build was made for (`/`, or `/<name>/` under path routing), or undefined
+ * when there was none. The deploy starts its build before it knows the server's routing: the last
+ * build's base is its guess, so a server that keeps its routing never waits for the connection.
  */
-export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => void, force = false): Promise<'built' | 'skipped' | 'none'> {
+export function lastBuildBase(spec: ReleaseSpec): string | undefined {
+  try {
+    const base = JSON.parse(readFileSync(cacheFileOf(spec), 'utf8')).base;
+    return typeof base === 'string' ? base : '/';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Build the front end for `base` unless its inputs are unchanged since the last build for the same
+ * base whose output is still there untouched: everything outside node_modules, the output and the
+ * back end, hashed.
+ */
+export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => void, force = false, base = '/'): Promise<'built' | 'skipped' | 'none'> {
   const build = spec.build;
   if (!build) return 'none';
   const outputName = build.output.slice(spec.folder.length + 1);
   const backEnd = spec.sources.find((s) => s.prefix === '' && s.dir !== spec.folder)?.dir.slice(spec.folder.length + 1);
   const skip = (rel: string): boolean => rel === outputName || rel.startsWith(`${outputName}/`) || (!!backEnd && (rel === backEnd || rel.startsWith(`${backEnd}/`)));
   const inputs = await digest(listFiles(spec.folder, '', skip));
-  const cacheFile = join(spec.folder, 'node_modules', '.cache', 'portside', 'build.json');
+  const cacheFile = cacheFileOf(spec);
   if (!force && existsSync(build.output) && existsSync(cacheFile)) {
     try {
       const cache = JSON.parse(readFileSync(cacheFile, 'utf8'));
-      if (cache.inputs === inputs && cache.output === (await digest(listFiles(build.output)))) {
+      // A cache from before bases were recorded was a build for `/`.
+      if (cache.inputs === inputs && (cache.base ?? '/') === base && cache.output === (await digest(listFiles(build.output)))) {
         log('  front end unchanged since the last build: skipping it');
         return 'skipped';
       }
@@ -50,12 +69,28 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
     log(`  installing build dependencies (${lock ? 'npm ci' : 'npm install'})`);
     await runLocal(lock ? ['npm', 'ci', '--no-audit', '--no-fund'] : ['npm', 'install', '--no-audit', '--no-fund'], build.cwd, log);
   }
-  log(`  ${build.argv.join(' ')}`);
-  await runLocal(build.argv, build.cwd, log);
-  if (!existsSync(build.output)) throw new UserError(`${build.argv.join(' ')} succeeded but made no ${outputName}/`, 'Check the build\'s output folder (Vite: build.outDir).');
+  const argv = buildArgvFor(build.argv, scriptText(build), base) ?? build.argv;
+  if (argv === build.argv && base !== '/') {
+    log(`  warning: the server serves this service under ${base}, and ${build.argv.join(' ')} is not a Vite build Portside can give --base=${base};`
+      + ` build it for ${base} yourself, or its pages' absolute /… URLs reach the root site`);
+  }
+  log(`  ${argv.join(' ')}`);
+  await runLocal(argv, build.cwd, log);
+  if (!existsSync(build.output)) throw new UserError(`${argv.join(' ')} succeeded but made no ${outputName}/`, 'Check the build\'s output folder (Vite: build.outDir).');
   mkdirSync(join(cacheFile, '..'), { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify({ inputs, output: await digest(listFiles(build.output)) }));
+  writeFileSync(cacheFile, JSON.stringify({ inputs, base, output: await digest(listFiles(build.output)) }));
   return 'built';
+}
+
+/** The npm script the build runs (`npm run <script>`), as package.json spells it. */
+function scriptText(build: NonNullable<ReleaseSpec['build']>): string | undefined {
+  if (build.argv[0] !== 'npm' || build.argv[1] !== 'run') return undefined;
+  try {
+    const script = JSON.parse(readFileSync(join(build.cwd, 'package.json'), 'utf8')).scripts?.[build.argv[2]];
+    return typeof script === 'string' ? script : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function digest(files: ReturnType<typeof listFiles>): Promise<string> {
