@@ -108,7 +108,7 @@ export function describeChange(c: SyncChange): string {
 /** parseRegistry's complaint without its words about the live registry file. */
 function registryProblems(e: unknown): string {
   const m = (e as Error).message;
-  return m.replace(/^the server's registry \([^)]*\) is (invalid: )?/, '').replace(/\. Fix it by hand or re-run the bootstrap\.$/, '');
+  return m.replace(/^the server's registry \([^)]*\) is (invalid: )?/, '').replace(/\. Fix it by hand[^]*$/, '');
 }
 
 /** Read a declared.json: a registry-format file written by the bootstrap, checked like the registry. */
