@@ -6,6 +6,7 @@
 #                                 start cfn-hup, signal CloudFormation.
 #   bash bootstrap.sh --local     the local stand-in: seed from PORTSIDE_SEED_DIR, run `caddy start`.
 #   bash bootstrap.sh --declared  (EC2, run by cfn-hup) write the newly declared config beside the live one.
+#   bash bootstrap.sh --build-user  only make the build user (the local stand-in runs it at every `local up`).
 #
 # Idempotent: every step checks before it changes anything, and nothing the deploy CLI owns (the registry,
 # the live Caddyfile, the `current` site) is overwritten once it exists.
@@ -16,7 +17,8 @@ case "${1:-}" in
   '') ;;
   --local) MODE=local ;;
   --declared) MODE=declared ;;
-  *) echo "usage: bootstrap.sh [--local | --declared]" >&2; exit 2 ;;
+  --build-user) MODE=build-user ;;
+  *) echo "usage: bootstrap.sh [--local | --declared | --build-user]" >&2; exit 2 ;;
 esac
 
 : "${PORTSIDE_USER:?set PORTSIDE_USER to the deploy user, e.g. ubuntu}"
@@ -54,6 +56,21 @@ seed_file() {
   fi
   install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m "$mode" "$1" "$2"
   log "wrote $2"
+}
+
+# Install scripts a service allows (package.json "allowScripts") run as this user, never as the deploy user
+# (a `postinstall: rm -rf ~` once took ~/.ssh, the registry and every release). It owns nothing of Portside's
+# and cannot enter the deploy user's home; the deploy user may run commands as it, and as nobody else.
+BUILD_USER=portside-build
+make_build_user() {
+  local rule=/etc/sudoers.d/portside-build
+  id "$BUILD_USER" >/dev/null 2>&1 \
+    || useradd --system --create-home --home-dir "/var/lib/$BUILD_USER" --shell /usr/sbin/nologin "$BUILD_USER"
+  chmod 0750 "$USER_HOME"
+  printf '%s ALL=(%s) NOPASSWD: ALL\n' "$PORTSIDE_USER" "$BUILD_USER" >"$rule.tmp"
+  chmod 0440 "$rule.tmp"
+  visudo -cqf "$rule.tmp" || die "visudo refused the rule in $rule.tmp"
+  mv -f "$rule.tmp" "$rule"
 }
 
 lay_out_server() {
@@ -228,6 +245,7 @@ main_ec2() {
   fetch_declared "$seed"
   install_packages
   configure_firewall
+  make_build_user
   lay_out_server "$seed"
   start_caddy_systemd
   wait_for_http
@@ -265,4 +283,5 @@ case "$MODE" in
   ec2) main_ec2 ;;
   local) main_local ;;
   declared) main_declared ;;
+  build-user) make_build_user ;;
 esac

@@ -12,6 +12,8 @@ const procs = require('./procs');
 const routes = require('./routes');
 const store = require('./registry-store');
 const { run } = require('./run');
+// Install scripts are off; allowed ones run as a separate build user (see install.js).
+const { install } = require('./install');
 
 const HOME = os.homedir();
 /** How long after its first answer a new release must still be the same, online process. */
@@ -198,21 +200,6 @@ async function deploy(header, input) {
     return rel.pruneAside(l, plan.keepReleases || 5);
   });
   return { id, port, previous: before.id };
-}
-
-async function install(dir, lockfileChanged) {
-  const pkgFile = path.join(dir, 'package.json');
-  if (!fs.existsSync(pkgFile)) return;
-  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
-  if (!pkg.dependencies || Object.keys(pkg.dependencies).length === 0) return;
-  if (!lockfileChanged && fs.existsSync(path.join(dir, 'node_modules'))) {
-    note('dependencies unchanged: reusing the previous release\'s node_modules');
-    return;
-  }
-  // A t3.micro has 1 GiB: no audit, no fund, no dev dependencies.
-  const flags = ['--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'];
-  if (fs.existsSync(path.join(dir, 'package-lock.json'))) await run('npm', ['ci', ...flags], { cwd: dir, echo: true });
-  else await run('npm', ['install', '--no-package-lock', ...flags], { cwd: dir, echo: true });
 }
 
 async function verify(url) {

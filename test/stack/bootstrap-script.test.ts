@@ -169,7 +169,7 @@ test('refuses to run without its settings, naming the missing one', () => {
 test('refuses an unknown flag with its usage', () => {
   const r = spawnSync('bash', [SCRIPT, '--remote'], { encoding: 'utf8' });
   expect(r.status).toBe(2);
-  expect(r.stderr).toContain('usage: bootstrap.sh [--local | --declared]');
+  expect(r.stderr).toContain('usage: bootstrap.sh [--local | --declared | --build-user]');
 });
 
 const canDeclare = process.getuid?.() === 0 && has('jq');

@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { stopCaddy } from './caddy';
 import { DEPLOY_USER, NETNS, STATE_DIR } from './constants';
+import { removeBuildUser } from './build-user';
 import { lookupAccount, removeAccount } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { assertHostCanRunStandIn } from './host-requirements';
@@ -46,6 +47,7 @@ export async function localDown(opts: LocalDownOptions = {}): Promise<void> {
     removeNetns();
     if (account) log(`removing user "${DEPLOY_USER}" and ${account.home}`);
     removeAccount();
+    removeBuildUser();
     if (existsSync(STATE_DIR)) log(`removing ${STATE_DIR}`);
     rmSync(STATE_DIR, { recursive: true, force: true });
     log('local server is down');

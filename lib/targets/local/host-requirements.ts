@@ -11,7 +11,7 @@ export class HostRequirementError extends Error {
 }
 
 /** Debian packages the stand-in runs; `local up` installs the missing ones with apt. */
-export const APT_PACKAGES = { sshd: 'openssh-server', caddy: 'caddy', curl: 'curl' } as const;
+export const APT_PACKAGES = { sshd: 'openssh-server', caddy: 'caddy', curl: 'curl', sudo: 'sudo' } as const;
 export const PM2_PACKAGE = 'pm2@7';
 
 /** The first executable called `name` on PATH (plus sbin dirs, which a non-login root shell may lack). */
@@ -51,6 +51,8 @@ export function ensureAptPackages(log: (line: string) => void, logFile: string):
     ...(which('caddy') ? [] : [APT_PACKAGES.caddy]),
     // assets/bootstrap.sh waits for Caddy with curl.
     ...(which('curl') ? [] : [APT_PACKAGES.curl]),
+    // Allowed install scripts run as the build user through sudo; the bootstrap checks its rule with visudo.
+    ...(which('sudo') && which('visudo') ? [] : [APT_PACKAGES.sudo]),
   ];
   if (missing.length === 0) return [];
   if (!which('apt-get')) {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caddyHealth, ensureCaddy } from './caddy';
 import { DEPLOY_USER, DOMAIN, PATHS, SERVER_ADDRESS, SSH_PORT, STATE_DIR } from './constants';
+import { ensureBuildUser } from './build-user';
 import { Account, authorizeKey, ensureAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { assertHostCanRunStandIn, ensureAptPackages, ensurePm2, npmHostConfig, serverPath } from './host-requirements';
@@ -41,6 +42,7 @@ export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
     const network = ensureNetns(log);
     const fresh = network === 'created';
     const account = ensureAccount(log);
+    ensureBuildUser(log, opts.bootstrapScript);
     if (fresh) {
       const stranded = strandedPids(account.uid, STATE_DIR, netnsId());
       if (stranded.length) log(`stopping ${stranded.length} process(es) stranded in an old namespace`);
