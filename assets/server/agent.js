@@ -318,12 +318,12 @@ async function rollback(header) {
   const l = rel.layout(base);
   const cur = rel.currentId(l);
   if (!cur) throw new AgentError(`"${name}" has no current release on this server`, 'Deploy it first: portside deploy-service ' + name, 'NO_RELEASE');
-  const ids = rel.readHistory(l).map((h) => h.id).filter((id) => id !== cur && fs.existsSync(path.join(l.dir(id), rel.MANIFEST)));
-  const target = ids.length ? ids[ids.length - 1] : null;
-  if (!target) throw new AgentError(`"${name}" has no earlier release on the server to roll back to (current: ${cur})`, undefined, 'NO_PREVIOUS');
+  const { target, candidates } = require('./rollback-target').pickTarget(name, l, cur, header.to);
   const meta = rel.readManifest(l, target, { anyId: true });
   const curMeta = rel.readManifest(l, cur, { anyId: true });
   const port = curMeta ? curMeta.port : meta.port;
+  const others = candidates.map((c) => c.id);
+  if (header.dryRun) return { id: target, previous: cur, port, dryRun: true, releases: others };
   const proc = await procs.pm2Find(name);
   const prevConfig = readOr(path.join(base, 'pm2.json'));
   await step('probe', () => procs.probe(l.dir(target), meta.start, {}, meta.healthPath || '/', 30000));
@@ -341,7 +341,7 @@ async function rollback(header) {
   }
   await procs.pm2Save();
   rel.appendHistory(l, { id: target, at: new Date().toISOString(), by: header.who, port, rollbackFrom: cur });
-  return { id: target, previous: cur, port };
+  return { id: target, previous: cur, port, releases: others };
 }
 
 // ---------------------------------------------------------------- remove

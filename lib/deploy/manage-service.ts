@@ -1,4 +1,5 @@
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
+import { describeHealth } from '../health/describe-health';
 import { UserError } from '../cli/command';
 import { serviceNameProblem } from '../config/validators';
 import { parseRegistry, renderRegistry, withoutService } from '../registry';
@@ -11,11 +12,35 @@ function checkName(name: string): void {
   if (p) throw new UserError(`invalid service name ${JSON.stringify(name)}: ${p}`);
 }
 
-/** Back to the previous release: nothing is uploaded; the old release is probed before it takes over. */
-export async function rollbackService(ssh: SshSession, name: string, log: (l: string) => void): Promise<{ release: string; previous: string; port: number }> {
+/** Where a rollback goes and what else is on the server. */
+export interface RollbackOutcome {
+  readonly release: string;
+  readonly previous: string;
+  readonly port: number;
+  readonly dryRun: boolean;
+  /** Releases on the server other than the one rolled back from, newest deploy first. */
+  readonly releases: readonly string[];
+}
+
+/** A release id as Portside makes them (20261130T073456Z-ab12), or any other folder-name-safe id. */
+export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Back to an earlier release: nothing is uploaded; the old release is probed before it takes over.
+ * Without `to`, the newest release other than the current one (a second rollback returns to the one
+ * the first left); `to` picks any release still on the server. `dryRun` only says which it would be.
+ */
+export async function rollbackService(ssh: SshSession, name: string, log: (l: string) => void, o: { to?: string; dryRun?: boolean } = {}): Promise<RollbackOutcome> {
   checkName(name);
-  const r = await callAgent(ssh, { command: 'rollback', header: { service: name, who: who(), what: `rollback ${name}` }, onMessage: printer(log, {}) });
-  return { release: r.id as string, previous: r.previous as string, port: r.port as number };
+  if (o.to !== undefined && !RELEASE_ID.test(o.to)) {
+    throw new UserError(`--to ${JSON.stringify(o.to)} is not a release id`, `Give one of the server's releases, e.g. --to 20261130T073456Z-ab12; portside rollback ${name} --dry-run lists them.`);
+  }
+  const r = await callAgent(ssh, {
+    command: 'rollback',
+    header: { service: name, who: who(), what: `rollback ${name}`, to: o.to, dryRun: !!o.dryRun, readOnly: !!o.dryRun },
+    onMessage: printer(log, {}),
+  });
+  return { release: r.id as string, previous: r.previous as string, port: r.port as number, dryRun: !!r.dryRun, releases: (r.releases as string[] | undefined) ?? [] };
 }
 
 /** Stop a service, remove its route and free its port; its files stay unless `purge`. */
@@ -54,13 +79,13 @@ export interface ServiceRow {
 export async function listServices(ssh: SshSession, address: string, log: (l: string) => void = () => {}): Promise<ServiceRow[]> {
   const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() }, onMessage: printer(log, {}) });
   const registry = parseRegistry(JSON.stringify(r.registry));
-  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; registered: boolean }>;
+  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; healthPath?: string; registered: boolean }>;
   return rows.map((s) => ({
     name: s.name,
     port: s.port,
     url: s.registered ? serviceUrl(registry, s.name, address) : null,
     status: !s.registered ? 'unregistered' : s.process === 'none' ? (s.release ? 'stopped' : 'not deployed') : s.process,
-    health: s.health === null ? '-' : typeof s.health === 'number' && s.health < 500 ? `ok (${s.health})` : `failing (${s.health})`,
+    health: describeHealth(s.health, s.healthPath ?? '/'),
     release: s.release,
     deployedAt: s.deployedAt,
   }));

@@ -6,20 +6,39 @@ import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
 export const rollbackCommand: Command = {
   name: 'rollback',
   summary: 'go back to the previous release, without uploading anything',
-  usage: `Usage: portside rollback <name> [options]
+  usage: `Usage: portside rollback <name> [--to RELEASE] [--dry-run] [options]
 
-Starts the previous release (still on the server) on a spare port, health-checks it, then hands the
-service's port over to it. If it is not healthy, the current release keeps serving.
+Starts an earlier release (still on the server) on a spare port, health-checks it, then hands the
+service's port over to it. If it is not healthy, the current release keeps serving. Nothing is uploaded.
 
+Without --to it goes to the newest release other than the current one, so a second rollback returns
+to the release the first one left (like \`cd -\`). The server keeps the last 5 releases of a service.
+
+Options:
+  --to RELEASE   go to this release (one of those the server keeps; --dry-run lists them)
+  --dry-run      say which release it would go to, and list the others; change nothing
 ${TARGET_USAGE}
 
 Examples:
-  npx portside rollback simon --target local`,
+  npx portside rollback simon --target local
+  npx portside rollback simon --dry-run
+  npx portside rollback simon --to 20261130T073456Z-ab12`,
   async run(ctx) {
-    const { positionals, values } = parseArgs({ args: [...ctx.argv], allowPositionals: true, options: { ...TARGET_OPTIONS } });
+    const { positionals, values } = parseArgs({
+      args: [...ctx.argv], allowPositionals: true,
+      options: { ...TARGET_OPTIONS, to: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    });
     if (positionals.length !== 1) throw new UserError('rollback takes one service name, e.g. portside rollback simon');
-    const r = await withServer(ctx, values, ({ ssh }) => rollbackService(ssh, positionals[0], ctx.err));
-    ctx.out(`rolled ${positionals[0]} back from ${r.previous} to ${r.release} on port ${r.port}`);
+    const name = positionals[0];
+    const r = await withServer(ctx, values, ({ ssh }) => rollbackService(ssh, name, ctx.err, { to: values.to, dryRun: values['dry-run'] }));
+    const others = r.releases.filter((id) => id !== r.release);
+    const further = others.length ? `; to go elsewhere: portside rollback ${name} --to RELEASE (on the server, newest first: ${others.join(', ')})` : '';
+    if (r.dryRun) {
+      ctx.out(`rollback ${name} (dry run: nothing changed) would go from ${r.previous} to ${r.release} on port ${r.port}${further}`);
+      return 0;
+    }
+    ctx.out(`rolled ${name} back from ${r.previous} to ${r.release} on port ${r.port}\n`
+      + `  a second \`portside rollback ${name}\` returns to ${r.previous}${further}`);
     return 0;
   },
 };
