@@ -242,7 +242,7 @@ async function restoreProcess(l, base, prevId, prevProc, prevConfig) {
 
 /**
  * The release's env file: the one uploaded with this deploy, or else a copy of the base release's
- * (a deploy without --env-file keeps the service's settings). Copied, never linked: each release
+ * (a deploy without --service-env keeps the service's settings). Copied, never linked: each release
  * owns its files, and a rollback must find the settings that release ran with.
  */
 function writeEnvFile(dir, uploaded, baseDir) {

@@ -5,6 +5,8 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** A line on stderr that updates in place (progress), erased by the next `err` line; only on a terminal. */
+  readonly status?: (text: string) => void;
 }
 
 /** One `portside` sub-command. `run` resolves to the exit code. */

@@ -1,6 +1,8 @@
 import { ConfigError } from '../config';
 import { Command, CommandContext, UserError } from './command';
 import { COMMANDS } from './registry-of-commands';
+import { nodeOwnedOption, nodeOwnedOptionMessage } from './node-owned-options';
+import { terminalLines } from './terminal-lines';
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -16,12 +18,15 @@ function usage(): string {
 
 /** Run the CLI; resolves to the exit code. Tests call this directly with their own context. */
 export async function main(argv: readonly string[], partial: Partial<CommandContext> = {}): Promise<number> {
+  // Progress that updates in place goes only to a real terminal, never to a test's or a pipe's lines.
+  const stderr = terminalLines(process.stderr);
   const ctx: CommandContext = {
     argv: argv.slice(1),
     cwd: partial.cwd ?? process.cwd(),
     env: partial.env ?? process.env,
     out: partial.out ?? ((l) => process.stdout.write(l + '\n')),
-    err: partial.err ?? ((l) => process.stderr.write(l + '\n')),
+    err: partial.err ?? stderr.line,
+    status: partial.err ? partial.status : stderr.status,
   };
   const [name] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -32,6 +37,11 @@ export async function main(argv: readonly string[], partial: Partial<CommandCont
   if (!command) {
     ctx.err(`portside: unknown command "${name}"\n\n${usage()}`);
     return 2;
+  }
+  const nodeOwned = nodeOwnedOption(ctx.argv);
+  if (nodeOwned) {
+    const { message, detail } = nodeOwnedOptionMessage(nodeOwned);
+    return reportError(new UserError(message, detail, 2), name, ctx);
   }
   if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
     ctx.out(command.usage);

@@ -1,18 +1,20 @@
 import { userInfo, hostname } from 'node:os';
-import { Transform, Readable } from 'node:stream';
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UserError } from '../cli/command';
 import { serviceNameProblem } from '../config/validators';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
 import { SshSession } from '../ssh';
-import { callAgent, AgentMessage } from './agent-client';
+import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, ReleaseFile, sameManifest } from './file-list';
 import { servedBase } from './front-end-base';
 import { buildIfNeeded, lastBuildBase } from './local-build';
 import { inspectServiceFolder, ReleaseSpec } from './service-folder';
+import { printer, uploadProgress } from './step-lines';
 import { tarStream } from './tar-stream';
+
+export { printer } from './step-lines';
 
 export interface DeployServiceOptions {
   readonly name: string;
@@ -27,6 +29,8 @@ export interface DeployServiceOptions {
   /** The server's address as users reach it (for URLs when there is no domain). */
   readonly address: string;
   readonly log: (line: string) => void;
+  /** A line that updates in place (upload progress); given only when stderr is a terminal. @default - no progress lines */
+  readonly status?: (text: string) => void;
   /** How long the new release may take to answer its health check. @default 30000 */
   readonly probeTimeoutMs?: number;
   /** The front-end build, already started by `startBuild` (before connecting); else it starts here. */
@@ -182,7 +186,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
           id: release, port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep,
           lockfileChanged, env, routes, verifyUrl: url, unchanged, staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
         },
-        upload: send.length && !unchanged ? withProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, o.log) : undefined,
+        upload: send.length && !unchanged ? uploadProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined,
       };
     },
   }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
@@ -196,33 +200,6 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
     name: o.name, port, url, release, previous: typeof result.previous === 'string' ? result.previous : null, unchanged: !!result.unchanged,
     dryRun: !!o.dryRun || !!result.aborted, filesSent, bytesSent, build, timings, routesChanged: routesChanged && !result.unchanged,
   };
-}
-
-/** Print the agent's step events as they come, and keep their timings. */
-export function printer(log: (line: string) => void, timings: Record<string, number>): (m: AgentMessage) => void {
-  return (m) => {
-    if (m.type === 'step' && m.status === 'start') log(`→ ${m.name}`);
-    if (m.type === 'step' && m.status === 'done') timings[m.name] = m.ms ?? 0;
-    if (m.type === 'note') log(`  ${m.text}`);
-  };
-}
-
-function withProgress(stream: Readable, total: number, log: (line: string) => void): Readable {
-  let sent = 0;
-  let shown = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      sent += chunk.length;
-      const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
-      if (pct >= shown + 25 && pct < 100) {
-        shown = pct - (pct % 25);
-        log(`  uploading… ${shown}% of ${formatBytes(total)}`);
-      }
-      cb(null, chunk);
-    },
-  });
-  stream.on('error', (e) => counter.destroy(e));
-  return stream.pipe(counter);
 }
 
 export function formatBytes(n: number): string {

@@ -8,12 +8,12 @@ import { envKeyProblems } from './env-rules';
  * reported, never the content.
  */
 export function readEnvFile(path: string): string {
-  if (!existsSync(path)) throw new UserError(`--env-file ${path} does not exist`);
+  if (!existsSync(path)) throw new UserError(`--service-env ${path} does not exist`);
   const st = statSync(path);
-  if (!st.isFile()) throw new UserError(`--env-file ${path} is not a file`);
-  if (st.size > 64 * 1024) throw new UserError(`--env-file ${path} is ${st.size} bytes; an env file may be at most 64 KiB`);
+  if (!st.isFile()) throw new UserError(`--service-env ${path} is not a file`);
+  if (st.size > 64 * 1024) throw new UserError(`--service-env ${path} is ${st.size} bytes; an env file may be at most 64 KiB`);
   const text = readFileSync(path, 'utf8');
-  if (text.includes('\0')) throw new UserError(`--env-file ${path} contains a NUL byte; it must be a text file of KEY=value lines`);
+  if (text.includes('\0')) throw new UserError(`--service-env ${path} contains a NUL byte; it must be a text file of KEY=value lines`);
   const bad: number[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -21,7 +21,7 @@ export function readEnvFile(path: string): string {
     if (!/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line)) bad.push(i + 1);
   });
   if (bad.length) {
-    throw new UserError(`--env-file ${path}: line${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not KEY=value`,
+    throw new UserError(`--service-env ${path}: line${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not KEY=value`,
       'Each line is NAME=value (NAME: letters, digits, _; not starting with a digit); # starts a comment. Values are taken literally: nothing is expanded.');
   }
   // Names the service could never see are refused, not silently dropped on the server.

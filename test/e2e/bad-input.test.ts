@@ -92,14 +92,14 @@ const folders: Row[] = [
 ];
 
 const envFiles: Row[] = [
-  ['an env file that does not exist', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', join(work, 'none.env'), ...T], 1, /--env-file .*none\.env does not exist/],
-  ['an env file that is a folder', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', work, ...T], 1, /--env-file .* is not a file/],
-  ['a bare $() line', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile('$(touch /tmp/portside-pwned)\n'), ...T], 1, /prod\.env: line 1 is not KEY=value/],
-  ['a bare backtick line', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile('OK=1\n`id`\n'), ...T], 1, /prod\.env: line 2 is not KEY=value/],
-  ['a quoted value broken by a newline', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile('SECRET="first\nsecond-half"\n'), ...T], 1, /prod\.env: line 2 is not KEY=value/],
-  ['a key with a shell metacharacter', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile('A;B=1\n'), ...T], 1, /prod\.env: line 1 is not KEY=value/],
-  ['a NUL byte', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile(Buffer.from('A=1\0\n')), ...T], 1, /contains a NUL byte/],
-  ['an env file over 64 KiB', () => ['deploy-service', 'bad-env', '--dir', folder(), '--env-file', envFile(`A=${'x'.repeat(70_000)}\n`), ...T], 1, /an env file may be at most 64 KiB/],
+  ['an env file that does not exist', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', join(work, 'none.env'), ...T], 1, /--service-env .*none\.env does not exist/],
+  ['an env file that is a folder', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', work, ...T], 1, /--service-env .* is not a file/],
+  ['a bare $() line', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile('$(touch /tmp/portside-pwned)\n'), ...T], 1, /prod\.env: line 1 is not KEY=value/],
+  ['a bare backtick line', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile('OK=1\n`id`\n'), ...T], 1, /prod\.env: line 2 is not KEY=value/],
+  ['a quoted value broken by a newline', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile('SECRET="first\nsecond-half"\n'), ...T], 1, /prod\.env: line 2 is not KEY=value/],
+  ['a key with a shell metacharacter', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile('A;B=1\n'), ...T], 1, /prod\.env: line 1 is not KEY=value/],
+  ['a NUL byte', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile(Buffer.from('A=1\0\n')), ...T], 1, /contains a NUL byte/],
+  ['an env file over 64 KiB', () => ['deploy-service', 'bad-env', '--dir', folder(), '--service-env', envFile(`A=${'x'.repeat(70_000)}\n`), ...T], 1, /an env file may be at most 64 KiB/],
 ];
 
 const cliArgs: Row[] = [

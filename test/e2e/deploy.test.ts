@@ -96,7 +96,7 @@ describeE2E('deploy-service against the local server', () => {
     const dir = mkdtempSync(join(work, 'env-'));
     cpSync(join(SAMPLES, 'simon'), dir, { recursive: true });
     writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, r) => r.end('greeting=' + process.env.GREETING)).listen(Number(process.argv[2]));\n");
-    const r = await deploy(NAME, '--dir', dir, '--env-file', env);
+    const r = await deploy(NAME, '--dir', dir, '--service-env', env);
     expect(r.code).toBe(0);
     expect(`${r.out}\n${r.err}`).not.toContain('p4ss');
     expect((await viaCaddy(server, url)).body).toBe(`greeting=${secret}`);

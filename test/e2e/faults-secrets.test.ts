@@ -41,9 +41,9 @@ describeE2E('secrets on both sides', () => {
     cpSync(join(__dirname, '..', '..', 'assets', 'samples', 'simon'), dir, { recursive: true });
     const env = join(dir, '..', `${NAME}.env`);
     writeFileSync(env, `API_KEY=${SECRET}\n`);
-    const r = await cli('deploy-service', NAME, '--dir', dir, '--env-file', env, '--target', 'local', '--force');
+    const r = await cli('deploy-service', NAME, '--dir', dir, '--service-env', env, '--target', 'local', '--force');
     expect(r.code).toBe(0);
-    const again = await cli('deploy-service', NAME, '--dir', dir, '--env-file', env, '--target', 'local', '--dry-run');
+    const again = await cli('deploy-service', NAME, '--dir', dir, '--service-env', env, '--target', 'local', '--dry-run');
     output = [r.out, r.err, again.out, again.err].join('\n');
   }, 120_000);
 

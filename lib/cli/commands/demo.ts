@@ -36,7 +36,7 @@ Examples:
     await withServer(ctx, { target: 'local' }, async ({ ssh, address }) => {
       for (const [i, s] of DEMO_SERVICES.entries()) {
         ctx.err(`${i + 2}/4 deploying ${s.name} on port ${s.port}`);
-        const r = await deployService(ssh, { name: s.name, port: s.port, dir: join(ASSETS, 'samples', s.name), address, log: ctx.err });
+        const r = await deployService(ssh, { name: s.name, port: s.port, dir: join(ASSETS, 'samples', s.name), address, log: ctx.err, status: ctx.status });
         urls.push(r.url);
       }
       ctx.err('4/4 publishing the home page');

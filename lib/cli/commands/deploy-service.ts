@@ -20,7 +20,8 @@ Without a port: the service's current port, or the next free one from 3000 for a
 
 Options:
   --dir PATH           the service's folder (default: services/<name> if it exists, else the folder npm ran in)
-  --env-file FILE      KEY=value lines for the service (uploaded with mode 0600, never printed)
+  --service-env FILE   KEY=value lines for the service (uploaded with mode 0600, never printed,
+                       never loaded into this process; not --env-file, which Node takes for itself)
   --health-path PATH   what to GET to call it healthy (default /)
   --health-timeout S   how long the new release may take to answer (default 30 seconds)
   --dry-run            print the plan; change nothing
@@ -30,14 +31,14 @@ ${TARGET_USAGE}
 Examples:
   npm run deploy-service simon 3000
   npx portside deploy-service startup --dir ../startup --target local
-  npx portside deploy-service simon --env-file .env.production --health-path /api/health
+  npx portside deploy-service simon --service-env .env.production --health-path /api/health
   npx portside deploy-service simon 3001 --dry-run`,
   async run(ctx) {
     const { positionals, values } = parseArgs({
       args: [...ctx.argv], allowPositionals: true,
       options: {
         ...TARGET_OPTIONS,
-        dir: { type: 'string' }, 'env-file': { type: 'string' }, 'health-path': { type: 'string' },
+        dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
         'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
       },
     });
@@ -57,15 +58,15 @@ Examples:
     const dir = values.dir !== undefined ? resolve(base, values.dir)
       : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
-    const { spec } = checkDeployInput({ name, port, dir, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'] });
+    const { spec } = checkDeployInput({ name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'] });
     // The front-end build needs nothing from the server: it runs while the connection is made.
     const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force);
     const outcome = await withServer(ctx, values, ({ ssh, address }) => {
       ctx.err(`deploying ${name} from ${dir}`);
       return deployService(ssh, {
         building,
-        name, port, dir, address, envFile: values['env-file'] && resolve(base, values['env-file']), healthPath: values['health-path'],
-        dryRun: values['dry-run'], force: values.force, log: ctx.err, probeTimeoutMs: Number(timeoutText) * 1000,
+        name, port, dir, address, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
+        dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000,
       });
     });
     if (outcome.dryRun) return 0;
