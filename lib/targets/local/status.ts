@@ -3,6 +3,7 @@ import { caddyHealth } from './caddy';
 import { PATHS } from './constants';
 import { assertHostCanRunStandIn } from './host-requirements';
 import { LocalServer } from './local-server';
+import { loginHealth } from './login-check';
 import { netnsHealth, PartHealth } from './netns';
 import { proxyHealth } from './registry-proxy';
 import { sshdHealth } from './sshd';
@@ -12,7 +13,7 @@ export interface LocalStatus {
   readonly up: boolean;
   /** The server's facts, when `local up` has written them (even if a part is down now). */
   readonly server?: LocalServer;
-  readonly parts: { readonly netns: PartHealth; readonly sshd: PartHealth; readonly caddy: PartHealth; readonly proxy: PartHealth };
+  readonly parts: { readonly netns: PartHealth; readonly sshd: PartHealth; readonly login: PartHealth; readonly caddy: PartHealth; readonly proxy: PartHealth };
 }
 
 /** Check each part of the stand-in (read-only: repairs are `localUp`'s job). */
@@ -23,6 +24,9 @@ export async function localStatus(): Promise<LocalStatus> {
     ? await Promise.all([sshdHealth(), caddyHealth(), proxyHealth()])
     : [{ ok: false, detail: 'no namespace' }, { ok: false, detail: 'no namespace' }, await proxyHealth()];
   const server = existsSync(PATHS.serverJson) ? (JSON.parse(readFileSync(PATHS.serverJson, 'utf8')) as LocalServer) : undefined;
-  const parts = { netns, sshd, caddy, proxy };
+  // sshd answering is not a deploy getting in: log in with the client key, as a deploy does.
+  const login = !server ? { ok: false, detail: 'not checked: local up has not recorded the server' }
+    : !sshd.ok ? { ok: false, detail: 'not checked: sshd is down' } : await loginHealth(server);
+  const parts = { netns, sshd, login, caddy, proxy };
   return { up: Boolean(server) && Object.values(parts).every((p) => p.ok), ...(server ? { server } : {}), parts };
 }
