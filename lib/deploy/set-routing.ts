@@ -1,4 +1,4 @@
-import { renderCaddyfile } from '../caddy';
+import { keepHandWritten, renderCaddyfile } from '../caddy';
 import { UserError } from '../cli/command';
 import { Routing } from '../config/portside-config';
 import { parseRegistry, Registry, renderRegistry } from '../registry';
@@ -45,7 +45,8 @@ export async function setRouting(ssh: SshSession, routing: Routing, o: { log: (l
     onMessage: printer(o.log, {}),
     onState: async (state) => {
       const live = parseRegistry(state.registry as string);
-      const next = withRouting(live, routing);
+      // Sites added to the Caddyfile by hand are kept, as every other route change keeps them.
+      const next = keepHandWritten(live, withRouting(live, routing), (state.caddyfile as string | null) ?? null, o.log);
       const caddyfile = renderCaddyfile(next);
       outcome = { from: live.routing, to: routing, changed: live.routing !== routing };
       // Same routing and a Caddyfile that matches: nothing to reload (a reload closes every WebSocket).
