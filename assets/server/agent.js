@@ -10,6 +10,7 @@ const lock = require('./lock');
 const rel = require('./releases');
 const procs = require('./procs');
 const routes = require('./routes');
+const owner = require('./port-owner');
 const store = require('./registry-store');
 const { run } = require('./run');
 // Install scripts are off; allowed ones run as a separate build user (see install.js).
@@ -132,8 +133,9 @@ async function deploy(header, input) {
   const prevConfig = readOr(path.join(base, 'pm2.json'));
   let dir;
   let reloaded = false;
-  let answeredAt = 0;
   let started = null;
+  /** Resolves null, or the error for a release that stopped running right after its first answer. */
+  let stayedUp = Promise.resolve(null);
   const undo = [];
   try {
     dir = await step('upload', () => rel.stage(l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged));
@@ -145,17 +147,21 @@ async function deploy(header, input) {
     else await step('probe', () => procs.probe(dir, start, {}, healthPath, plan.probeTimeoutMs || 30000));
 
     await step('switch', async () => {
-      rel.switchTo(l, id);
-      undo.push(() => restoreProcess(l, base, before.id, proc, prevConfig));
       const config = procs.appConfig(name, base, start, port);
       const reloadable = proc && procs.portOf(proc) === port && proc.pm2_env.exec_mode === 'cluster_mode'
         && start.script && prevConfig && JSON.stringify(JSON.parse(prevConfig).apps[0]) === JSON.stringify(config);
+      // A stray process on the port would answer in the new release's place: refuse before switching.
+      if (!reloadable) await procs.assertPortFree(port, proc);
+      rel.switchTo(l, id);
+      undo.push(() => restoreProcess(l, base, before.id, proc, prevConfig));
       if (reloadable) await procs.pm2Reload(name);
       else await procs.pm2StartFresh(base, config);
       reloaded = !!reloadable;
-      await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000, 0);
-      answeredAt = Date.now();
+      // The process pm2 runs now, taken before its first answer: a worker that exits after answering
+      // is replaced by pm2 within milliseconds, and the replacement must not pass for it.
       started = await procs.pm2Find(name);
+      await procs.waitHealthy(port, healthPath, plan.probeTimeoutMs || 30000, 0);
+      stayedUp = stillRunning(name, port, healthPath, started, Date.now());
     });
 
     if (plan.routes) {
@@ -164,22 +170,16 @@ async function deploy(header, input) {
       });
     }
     await step('verify', async () => {
-      await verify(plan.verifyUrl);
+      // Through Caddy, while the stay-up check waits out its moment. A release that stopped running
+      // fails with that reason whatever Caddy said meanwhile: one cause, one message.
+      const verified = verify(plan.verifyUrl).then(() => null, (e) => e);
       // Under a path prefix, check the page's files arrive as files (runs during the stay-up wait).
       const pageChecked = plan.verifyUrl && new URL(plan.verifyUrl).pathname !== '/'
         ? require('./page-check').pageProblems(plan.verifyUrl).catch(() => []) : Promise.resolve([]);
-      // Still answering a moment after its first answer: an app that exits right after answering
-      // must not count as deployed (verify, through Caddy, took most of that moment).
-      await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + STAY_UP_MS - Date.now())));
-      const again = await procs.probeHttp(port, healthPath, 2000);
-      if (!procs.healthy(again)) throw new AgentError(`the service stopped answering GET ${healthPath} on 127.0.0.1:${port} right after it started (${again})`, undefined, 'UNHEALTHY_LIVE');
-      // pm2 restarts a worker that exits, and the restarted one answers again: the answer alone
-      // cannot tell. The same process, still online, can.
-      const now = await procs.pm2Find(name);
-      if (started && (!now || now.pid !== started.pid || now.pm2_env.restart_time !== started.pm2_env.restart_time || now.pm2_env.status !== 'online')) {
-        throw new AgentError(`the service exited right after it started answering (pm2 restarted it: ${now ? `status ${now.pm2_env.status}, restarts ${started.pm2_env.restart_time} → ${now.pm2_env.restart_time}` : 'gone'})`,
-          'Its log (portside logs <name>) says why; a service must keep running after its first answer.', 'EXITED');
-      }
+      const exited = await stayedUp;
+      if (exited) throw exited;
+      const unverified = await verified;
+      if (unverified) throw unverified;
       const problems = await pageChecked;
       if (problems.length) note(`warning: ${plan.verifyUrl} loads, but ${problems.length} file(s) it references do not:\n${problems.map((p) => `    ${p}`).join('\n')}`);
     });
@@ -200,6 +200,30 @@ async function deploy(header, input) {
     return rel.pruneAside(l, plan.keepReleases || 5);
   });
   return { id, port, previous: before.id };
+}
+
+
+/**
+ * Still the same process, still answering, a moment after its first answer. pm2 restarts a worker
+ * that exits and the restarted one answers again, so neither the answer alone nor pm2's status alone
+ * can tell; the same pid and restart count, and an answer from that process, can. Whatever is seen
+ * (refused, answered by the replacement, pm2 given up), the user gets one message.
+ */
+async function stillRunning(name, port, healthPath, started, answeredAt) {
+  await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + STAY_UP_MS - Date.now())));
+  const [answer, now] = await Promise.all([procs.askHealth(port, healthPath, 2000), procs.pm2Find(name)]);
+  const same = !!started && !!now && now.pid === started.pid && now.pm2_env.status === 'online'
+    && now.pm2_env.restart_time === started.pm2_env.restart_time;
+  const fromIt = !started || answer.pid === null || owner.isSameOrDescendant(answer.pid, started.pid);
+  if (same && procs.healthy(answer.status) && fromIt) return null;
+  const seen = [
+    !now ? 'pm2 no longer lists it' : now.pid !== (started && started.pid) ? `pm2 runs pid ${now.pid} now, not ${started && started.pid}` : null,
+    now && started && now.pm2_env.restart_time !== started.pm2_env.restart_time ? `restarts ${started.pm2_env.restart_time} → ${now.pm2_env.restart_time}` : null,
+    now && now.pm2_env.status !== 'online' ? `status ${now.pm2_env.status}` : null,
+    `GET ${healthPath}: ${answer.status}`,
+  ].filter(Boolean).join('; ');
+  return new AgentError(`the new release stopped running right after it started answering GET ${healthPath} on 127.0.0.1:${port} (${seen})`,
+    `Its log (portside logs ${name}) says why; a service must keep running after its first answer.`, 'EXITED');
 }
 
 async function verify(url) {
@@ -402,11 +426,19 @@ async function status() {
       process: p ? p.pm2_env.status : 'none',
       processPort: p ? procs.portOf(p) : null,
       restarts: p ? p.pm2_env.restart_time : null,
-      health: port ? await procs.probeHttp(port, '/', 2000) : null,
+      healthPath: healthPathOf(l),
+      health: port ? await procs.probeHttp(port, healthPathOf(l), 2000) : null,
     });
   }
   const www = rel.layout(reg.paths.www);
   return { registry: reg, services, site: { release: rel.currentId(www) } };
+}
+
+/** The path a service's current release is health-checked at (its manifest says; `/` by default). */
+function healthPathOf(l) {
+  const id = rel.currentId(l);
+  const m = id ? rel.readManifest(l, id, { anyId: true }) : null;
+  return (m && m.healthPath) || '/';
 }
 
 const COMMANDS = {

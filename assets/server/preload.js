@@ -37,12 +37,32 @@ net.Server.prototype.listen = function portsideListen(...args) {
   servers.add(this);
   this.once('listening', () => report(this));
   if (typeof this.on === 'function' && this.constructor && /Server/.test(this.constructor.name)) {
-    this.on('request', (req, res) => {
+    // First in line, before the app's own handler answers (an app may end the response at once).
+    this.prependListener('request', (req, res) => {
       if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+      identify(req, res);
     });
   }
   return originalListen.apply(this, args);
 };
+
+// 4. identity: the agent's health checks carry the server's health token (a file only the deploy user
+//    can read); such a request is answered with this process's pid, so a deploy can tell that the
+//    answer came from the release it started — not from an orphaned worker or a stranger on the port.
+const TOKEN_FILE = path.join(require('os').homedir(), '.portside', 'health-token');
+let token;
+function identify(req, res) {
+  const asked = req.headers['x-portside-health'];
+  if (!asked || res.headersSent) return;
+  if (token === undefined) {
+    try {
+      token = fs.readFileSync(TOKEN_FILE, 'utf8').trim();
+    } catch {
+      token = '';
+    }
+  }
+  if (token && asked === token) res.setHeader('X-Portside-Pid', String(process.pid));
+}
 
 function toLoopback(args) {
   const wide = (h) => h === undefined || h === null || h === '' || h === '0.0.0.0' || h === '::' || h === '0:0:0:0:0:0:0:0';

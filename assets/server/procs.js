@@ -9,19 +9,85 @@ const net = require('net');
 const { spawn } = require('child_process');
 const { run, tail } = require('./run');
 const { AgentError } = require('./protocol');
+const owner = require('./port-owner');
 
 const PRELOAD = path.join(os.homedir(), '.portside', 'bin', 'preload.js');
 
 /** GET 127.0.0.1:port+path once; resolves the status code, or an error code string. */
-function probeHttp(port, urlPath, timeoutMs = 3000, host = '127.0.0.1') {
+async function probeHttp(port, urlPath, timeoutMs = 3000, host = '127.0.0.1') {
+  return (await askHealth(port, urlPath, timeoutMs, host)).status;
+}
+
+/**
+ * GET 127.0.0.1:port+path once with the health token; resolves the status (or an error code string)
+ * and the pid of the process that answered, when it runs Portside's preload (else null).
+ */
+function askHealth(port, urlPath, timeoutMs = 3000, host = '127.0.0.1') {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path: urlPath, timeout: timeoutMs, headers: { 'user-agent': 'portside-health' } }, (res) => {
+    const headers = { 'user-agent': 'portside-health', 'x-portside-health': healthToken() };
+    const req = http.get({ host, port, path: urlPath, timeout: timeoutMs, headers }, (res) => {
       res.resume();
-      resolve(res.statusCode);
+      const pid = Number(res.headers['x-portside-pid']);
+      resolve({ status: res.statusCode, pid: Number.isInteger(pid) && pid > 0 ? pid : null });
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (e) => resolve(e.code || 'ERROR'));
+    req.on('error', (e) => resolve({ status: e.code || 'ERROR', pid: null }));
   });
+}
+
+let token;
+/** The server's health token (made once, readable by the deploy user only; see preload.js). */
+function healthToken() {
+  if (token) return token;
+  const file = path.join(os.homedir(), '.portside', 'health-token');
+  try {
+    token = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    token = '';
+  }
+  if (!token) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, require('crypto').randomBytes(16).toString('hex'), { mode: 0o600 });
+    try {
+      fs.linkSync(tmp, file); // never replace a token another agent made a moment ago
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    token = fs.readFileSync(file, 'utf8').trim();
+  }
+  return token;
+}
+
+/**
+ * Whether an answer came from the process we started (`root`, or a process under it: `npm start` runs
+ * node under sh). An answer without a pid comes from a process without Portside's preload: accepted only
+ * when the port's listening socket is held by `root`'s tree or by pm2's daemon (cluster mode), so an
+ * orphan or a stranger on the port is never taken for the new release.
+ */
+function answeredBy(answer, roots, port) {
+  const ours = (pid) => roots.some((root) => root && owner.isSameOrDescendant(pid, root));
+  if (answer.pid) return ours(answer.pid) ? null : answer.pid;
+  const { pids } = owner.listenerPids(port);
+  const daemon = pm2DaemonPid();
+  if (pids.length && pids.every((p) => ours(p) || p === daemon)) return null;
+  return pids[0] || 'unknown';
+}
+
+function pm2DaemonPid() {
+  try {
+    return Number(fs.readFileSync(path.join(process.env.PM2_HOME || path.join(os.homedir(), '.pm2'), 'pm2.pid'), 'utf8'));
+  } catch {
+    return 0;
+  }
+}
+
+/** The message for an answer that came from someone else: who answered, and who should have. */
+function strangerMessage(port, stranger, root, what) {
+  const who = stranger === 'unknown' ? (owner.describeHolders(port) || 'a process that is gone') : `pid ${stranger} (${owner.commandLine(stranger) || 'gone'})`;
+  return `127.0.0.1:${port} is answered by ${who}, not by ${what} (pid ${root})`;
 }
 
 const healthy = (status) => typeof status === 'number' && status < 500;
@@ -56,7 +122,9 @@ async function probe(dir, start, env, healthPath, timeoutMs) {
   const { cmd, args } = commandFor(start, dir, port);
   const childEnv = { ...process.env, ...env, PORT: String(port), PORTSIDE_PROBE: '1', NODE_ENV: 'production', PORTSIDE_ENV_FILE: path.join(dir, '.portside.env') };
   if (!start.script) childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS || ''} --require ${PRELOAD}`.trim();
-  const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // A process group of its own: `npm start` runs sh, then node (and whatever the app starts); a
+  // failed or finished probe must end all of them, or one keeps holding a port.
+  const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   let log = '';
   const keep = (d) => {
     log = (log + d).slice(-8000);
@@ -81,8 +149,9 @@ async function probe(dir, start, env, healthPath, timeoutMs) {
         throw new AgentError(`the new release listens on port ${wrong.port}, not on the port it was given (${port} for this check; the service's port when live)`,
           'Read the port from process.argv[2] or process.env.PORT, e.g. `const port = process.argv.length > 2 ? process.argv[2] : 3000;`', 'WRONG_PORT');
       }
-      last = await probeHttp(port, healthPath, 2000);
-      if (healthy(last)) return { port, status: last };
+      const answer = await askHealth(port, healthPath, 2000);
+      last = answer.status;
+      if (healthy(last) && answeredBy(answer, [child.pid], port) === null) return { port, status: last };
       // Polled often: a Node app starts in ~0.1–0.3 s, and every 100 ms of granularity is deploy time.
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -92,22 +161,45 @@ async function probe(dir, start, env, healthPath, timeoutMs) {
       : `the new release never listened on its port within ${timeoutMs / 1000}s (last check: ${last})`,
     `last lines of its output:\n${tail(log, 15)}`, listened ? 'UNHEALTHY' : 'NEVER_LISTENED');
   } finally {
-    if (!exited) {
-      child.kill('SIGINT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
-      await new Promise((r) => (exited ? r() : child.once('exit', r)));
-      clearTimeout(t);
-    }
+    await endGroup(child.pid);
   }
 }
 
-/** Wait until the live port answers healthily (after pm2 start/reload), then once more a moment later. */
+/** End a process group: SIGINT (the preload drains), SIGKILL after 2 s, and wait until none is left. */
+async function endGroup(pgid) {
+  const signal = (sig) => {
+    try {
+      process.kill(-pgid, sig);
+      return true;
+    } catch {
+      return false; // ESRCH: the whole group is gone
+    }
+  };
+  if (!signal('SIGINT')) return;
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (!signal(0)) return;
+  }
+  signal('SIGKILL');
+  while (signal(0) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Wait until the live port answers healthily (after pm2 start/reload), then once more a moment later.
+ * Only answers from this user's pm2 daemon's processes count: an orphaned worker of a pm2 daemon that
+ * lost its home, or a stranger on the port, never passes for the service.
+ */
 async function waitHealthy(port, healthPath, timeoutMs, settleMs = 150) {
+  const rootPid = pm2DaemonPid();
   const deadline = Date.now() + timeoutMs;
   let last;
+  let stranger = null;
   while (Date.now() < deadline) {
-    last = await probeHttp(port, healthPath, 2000);
-    if (healthy(last)) {
+    const answer = await askHealth(port, healthPath, 2000);
+    last = answer.status;
+    stranger = healthy(last) && rootPid ? answeredBy(answer, [rootPid], port) : null;
+    if (healthy(last) && stranger === null) {
       if (!settleMs) return last;
       // An app that exits right after its first answer must not count as deployed (a deploy checks
       // this after its verify step instead, so the wait overlaps with work).
@@ -117,7 +209,22 @@ async function waitHealthy(port, healthPath, timeoutMs, settleMs = 150) {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (stranger !== null) {
+    throw new AgentError(`${strangerMessage(port, stranger, rootPid, 'a process of Portside\'s pm2 daemon')}: another process holds the service's port`,
+      'Stop that process (an old copy of the service, or another program), then deploy again; `portside doctor` lists who listens where.', 'PORT_HELD');
+  }
   throw new AgentError(`the service did not answer GET ${healthPath} on 127.0.0.1:${port} after it started (last: ${last})`, undefined, 'UNHEALTHY_LIVE');
+}
+
+/**
+ * Before pm2 starts a service on its port: refuse when something that is not this service's pm2
+ * process already listens there (it would answer in the new release's place).
+ */
+async function assertPortFree(port, proc) {
+  if (proc && proc.pm2_env.status === 'online' && portOf(proc) === port) return;
+  if (!(await owner.portInUse(port))) return;
+  throw new AgentError(`port ${port} is already in use by ${owner.describeHolders(port) || 'another process'}, not by Portside's pm2`,
+    'Stop that process, or deploy the service on another port; `portside doctor` lists who listens where.', 'PORT_HELD');
 }
 
 // ---- pm2 ----
@@ -277,4 +384,4 @@ async function pm2Save() {
   await run('pm2', ['save', '--force']);
 }
 
-module.exports = { probe, probeHttp, waitHealthy, pm2List, pm2Find, appConfig, portOf, pm2StartFresh, pm2Reload, pm2Save, healthy, PRELOAD };
+module.exports = { probe, probeHttp, askHealth, answeredBy, pm2DaemonPid, strangerMessage, assertPortFree, waitHealthy, pm2List, pm2Find, appConfig, portOf, pm2StartFresh, pm2Reload, pm2Save, healthy, PRELOAD };

@@ -1,4 +1,5 @@
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
+import { describeHealth } from '../health/describe-health';
 import { UserError } from '../cli/command';
 import { serviceNameProblem } from '../config/validators';
 import { parseRegistry, renderRegistry, withoutService } from '../registry';
@@ -78,13 +79,13 @@ export interface ServiceRow {
 export async function listServices(ssh: SshSession, address: string, log: (l: string) => void = () => {}): Promise<ServiceRow[]> {
   const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() }, onMessage: printer(log, {}) });
   const registry = parseRegistry(JSON.stringify(r.registry));
-  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; registered: boolean }>;
+  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; healthPath?: string; registered: boolean }>;
   return rows.map((s) => ({
     name: s.name,
     port: s.port,
     url: s.registered ? serviceUrl(registry, s.name, address) : null,
     status: !s.registered ? 'unregistered' : s.process === 'none' ? (s.release ? 'stopped' : 'not deployed') : s.process,
-    health: s.health === null ? '-' : typeof s.health === 'number' && s.health < 500 ? `ok (${s.health})` : `failing (${s.health})`,
+    health: describeHealth(s.health, s.healthPath ?? '/'),
     release: s.release,
     deployedAt: s.deployedAt,
   }));

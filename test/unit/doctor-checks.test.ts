@@ -287,3 +287,44 @@ describe('the security group against the port model', () => {
     ]);
   });
 });
+
+describe('the documented no-domain setup (plain HTTP on 80)', () => {
+  const noDomain = (): DoctorFacts => {
+    const reg: Registry = { ...registry, domain: undefined, routing: 'path' };
+    const f = healthy();
+    return {
+      ...f, registry: reg, registryText: renderRegistry(reg), caddyfile: renderCaddyfile(reg),
+      sockets: parseSs(SS.split('\n').filter((l) => !l.includes(':443')).join('\n')),
+      outside: f.outside.map((p) => (p.port === 443 ? { ...p, outcome: 'refused' as const } : p)),
+      certificates: [], dns: [],
+    };
+  };
+
+  test('443 closed is what it should be: no failure, an info line with how to get HTTPS', () => {
+    const results = runChecks(noDomain());
+    expect(results.filter((r) => r.status === 'fail').map((r) => r.id)).toEqual([]);
+    expect(byId(results, 'sockets.missing.443')).toMatchObject({ status: 'info', message: expect.stringMatching(/no domain yet/) });
+    expect(byId(results, 'exposure.open.443')).toMatchObject({ status: 'info' });
+  });
+
+  test('with a domain, nothing on 443 is still a failure', () => {
+    const f = healthy();
+    const results = runChecks({ ...f, sockets: parseSs(SS.split('\n').filter((l) => !l.includes(':443')).join('\n')) });
+    expect(byId(results, 'sockets.missing.443')?.status).toBe('fail');
+  });
+});
+
+describe('health answers are reported as what they are', () => {
+  test('a 404 at the health path is a warning that says "answers 404 at /", never a pass', () => {
+    const f = { ...healthy(), direct: { simon: 404, startup: 200 }, viaCaddy: { simon: 404, startup: 200, '@site': 200 } };
+    const p = only(f);
+    expect(p.map((r) => [r.id, r.status])).toEqual([['health.direct.simon', 'warn'], ['health.caddy.simon', 'warn']]);
+    expect(p[0].message).toBe('service "simon" runs but answers 404 at / on 127.0.0.1:3000: not a healthy answer');
+    expect(p[0].fix).toMatch(/--health-path/);
+  });
+
+  test('a 502 is a failure', () => {
+    const f = { ...healthy(), direct: { simon: 502, startup: 200 } };
+    expect(byId(runChecks(f), 'health.direct.simon')?.status).toBe('fail');
+  });
+});

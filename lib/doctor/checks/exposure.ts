@@ -1,5 +1,6 @@
 import { RESERVED_PORTS } from '../../ports';
 import { CheckResult, DoctorFacts, failed } from '../types';
+import { plainHttpOnly } from './sockets';
 
 /**
  * From outside the server, only the ports the model faces outward (22 for the school, 80 and 443 for
@@ -24,6 +25,9 @@ export function exposureChecks(f: DoctorFacts): CheckResult[] {
     if (!probe) continue;
     if (probe.outcome === 'open') {
       out.push({ id: `exposure.open.${port}`, status: 'pass', message: `${f.address}:${port} (${r.protocol}) accepts connections from outside, as it should` });
+    } else if (port === 443 && plainHttpOnly(f)) {
+      out.push({ id: 'exposure.open.443', status: 'info', message: `${f.address}:443 is ${probe.outcome}: without a domain the server serves plain HTTP on 80 only`,
+        fix: 'set a domain to get HTTPS (see docs/aws.md)' });
     } else if (port === 22) {
       out.push({ id: 'exposure.open.22', status: 'warn', message: `${f.address}:22 (SSH) is ${probe.outcome} from here`,
         fix: 'SSH is open only to schoolCidr: run doctor from inside that network, or check that sshd is running' });

@@ -1,4 +1,5 @@
 import { serviceUrl, siteUrl } from '../../caddy';
+import { describeHealth, healthKind } from '../../health/describe-health';
 import { CheckResult, DoctorFacts, HttpOutcome, failed } from '../types';
 
 const ok = (r: HttpOutcome | undefined): r is number => typeof r === 'number' && r < 500;
@@ -21,17 +22,23 @@ export function healthChecks(f: DoctorFacts): CheckResult[] {
     }
     const path = folder?.healthPath ?? '/';
     const direct = f.direct[name];
-    out.push(ok(direct)
+    const pathFix = `if ${path} is not a page of this service, give it one that answers 200: portside deploy-service ${name} --health-path /health`;
+    out.push(healthKind(direct) === 'ok'
       ? { id: `health.direct.${name}`, status: 'pass', message: `service "${name}" answers GET ${path} on 127.0.0.1:${port} inside the server (HTTP ${direct})` }
-      : { id: `health.direct.${name}`, status: 'fail', message: `service "${name}" does not answer GET ${path} on 127.0.0.1:${port} inside the server (${show(direct)})`,
-        fix: `read its logs: portside logs ${name}; then redeploy (portside deploy-service ${name} --force) or roll back (portside rollback ${name})` });
+      : healthKind(direct) === 'client-error'
+        ? { id: `health.direct.${name}`, status: 'warn', message: `service "${name}" runs but ${describeHealth(direct, path)} on 127.0.0.1:${port}: not a healthy answer`, fix: pathFix }
+        : { id: `health.direct.${name}`, status: 'fail', message: `service "${name}" does not answer GET ${path} on 127.0.0.1:${port} inside the server (${show(direct)})`,
+          fix: `read its logs: portside logs ${name}; then redeploy (portside deploy-service ${name} --force) or roll back (portside rollback ${name})` });
     const url = serviceUrl(reg, name, f.address);
     const via = f.viaCaddy[name];
-    out.push(ok(via)
+    out.push(healthKind(via) === 'ok'
       ? { id: `health.caddy.${name}`, status: 'pass', message: `${url} answers through Caddy (HTTP ${via})` }
-      : { id: `health.caddy.${name}`, status: 'fail', message: `${url} does not answer through Caddy (${show(via)})`,
-        fix: ok(direct) ? 'the service is fine but the route is not: compare the Caddyfile with the registry (see the drift checks) and read Caddy\'s log'
-          : `fix the service first (portside logs ${name})` });
+      : healthKind(via) === 'client-error'
+        ? { id: `health.caddy.${name}`, status: 'warn', message: `${url} ${describeHealth(via, new URL(url).pathname)} through Caddy: the service runs, but that is not a healthy answer`,
+          fix: ok(direct) && healthKind(direct) === 'ok' ? 'the service answers directly but not through its route: compare the Caddyfile with the registry (see the drift checks)' : pathFix }
+        : { id: `health.caddy.${name}`, status: 'fail', message: `${url} does not answer through Caddy (${show(via)})`,
+          fix: ok(direct) ? 'the service is fine but the route is not: compare the Caddyfile with the registry (see the drift checks) and read Caddy\'s log'
+            : `fix the service first (portside logs ${name})` });
   }
   const site = f.viaCaddy[SITE_KEY];
   const url = siteUrl(reg, f.address);

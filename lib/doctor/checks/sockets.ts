@@ -10,6 +10,9 @@ const SYSTEM_LOOPBACK: ReadonlyArray<{ port: number; process: RegExp }> = [
 const describeHolder = (s: ListeningSocket): string =>
   s.processes.length ? `${s.processes.join(', ')} (pid ${s.pids.join(', ')})` : 'a process this user cannot see';
 
+/** No domain: Caddy serves the site as `:80` only, and 443 stays closed by design. */
+export const plainHttpOnly = (f: DoctorFacts): boolean => !failed(f.registry) && !f.registry.domain;
+
 /**
  * What listens on the server (`ss -ltnp`): sshd on 22, Caddy on 80 and 443 and its admin API on
  * loopback 2019, each registered service on its own port on loopback, and nothing else.
@@ -28,6 +31,11 @@ export function socketChecks(f: DoctorFacts): CheckResult[] {
   for (const r of RESERVED_PORTS) {
     const socks = byPort.get(r.port) ?? [];
     const name = r.holder === 'sshd' ? /^sshd/ : /^caddy/;
+    if (socks.length === 0 && r.port === 443 && plainHttpOnly(f)) {
+      out.push({ id: 'sockets.missing.443', status: 'info', message: 'nothing listens on 443: the server has no domain yet, so Caddy serves plain HTTP on 80 (as documented)',
+        fix: 'set a domain (cdk.json "domain", then portside sync-config) to get HTTPS on 443' });
+      continue;
+    }
     if (socks.length === 0) {
       out.push({
         id: `sockets.missing.${r.port}`, status: r.port === 2019 ? 'warn' : 'fail', message: `nothing listens on port ${r.port} (${r.holder}, ${r.protocol})`,
