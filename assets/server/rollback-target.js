@@ -10,7 +10,11 @@ const { AgentError } = require('./protocol');
 /** Releases on the server a service can go back to, newest deploy first: [{ id, at }]. */
 function rollbackCandidates(l, cur) {
   const seen = new Map();
-  for (const h of rel.readHistory(l)) seen.set(h.id, h.at);
+  // Ordered by each release's latest time live (a Map keeps first-insertion order, so re-insert).
+  for (const h of rel.readHistory(l)) {
+    seen.delete(h.id);
+    seen.set(h.id, h.at);
+  }
   return [...seen].reverse()
     .filter(([id]) => id !== cur && fs.existsSync(path.join(l.dir(id), rel.MANIFEST)))
     .map(([id, at]) => ({ id, at }));
