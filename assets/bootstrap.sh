@@ -1,9 +1,9 @@
 #!/bin/bash
 # Portside server bootstrap: lays out one server for the deploy CLI and starts Caddy.
 #
-#   bash bootstrap.sh             EC2 (the UserData wrapper sets PORTSIDE_*): install Caddy, Node, pm2,
-#                                 ufw and the CloudFormation helpers, seed from the instance's metadata,
-#                                 start cfn-hup, signal CloudFormation.
+#   bash bootstrap.sh             EC2 (started by the UserData stub, assets/user-data.sh, which sets PORTSIDE_*):
+#                                 install Caddy, Node, pm2, ufw and the CloudFormation helpers, seed from the
+#                                 instance's metadata, start cfn-hup, signal the boot wait condition.
 #   bash bootstrap.sh --local     the local stand-in: seed from PORTSIDE_SEED_DIR, run `caddy start`.
 #   bash bootstrap.sh --declared  (EC2, run by cfn-hup) write the newly declared config beside the live one.
 #   bash bootstrap.sh --build-user  only make the build user (the local stand-in runs it at every `local up`).
@@ -31,11 +31,14 @@ CADDYFILE="$PORTSIDE_CADDY_DIR/Caddyfile"
 # Overridable so tests can run --declared against a stub of the CloudFormation helpers.
 LOG="${PORTSIDE_LOG:-/var/log/portside-bootstrap.log}"
 CFN_BIN="${PORTSIDE_CFN_BIN:-/opt/aws/bin}"
-# The py3 build; 2.0-31 and later run on Ubuntu 24.04's Python 3.12.
+# The py3 build. Ubuntu 24.04's Python 3.12 needs 2.0-33 or later (2.0-31 dropped `imp`, 2.0-33
+# `SafeConfigParser`): the UserData stub checks the installed version.
 CFN_BOOTSTRAP_URL=https://s3.amazonaws.com/cloudformation-examples/aws-cfn-bootstrap-py3-latest.tar.gz
 NODE_MAJOR="${PORTSIDE_NODE_MAJOR:-24}"
 
 log() { printf '%s portside-bootstrap: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+# Progress lines that must never reach a caller's $(...) capture (retry wraps commands whose output is data).
+warn() { log "$@" >&2; }
 die() { FAILED_AT="$*"; log "error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it creates folders for $PORTSIDE_USER and starts Caddy)"
@@ -126,30 +129,58 @@ start_caddy_local() {
 : "${PORTSIDE_METADATA_KEY:=Portside}"
 cfn_args() { printf '%s\n' --stack "${PORTSIDE_STACK:?}" --resource "${PORTSIDE_RESOURCE:?}" --region "${PORTSIDE_REGION:?}"; }
 
-# EC2: any failure, a failed command (ERR) or a `die`, ends in the EXIT trap, which tells CloudFormation at
-# once, so `cdk deploy` fails now with a pointer to the log instead of after the 15-minute timeout.
+# EC2: any failure, a failed command (ERR) or a `die`, ends in the EXIT trap, which signals the boot wait
+# condition at once with the step, the command and the log's last lines, so `cdk deploy` fails now with the
+# reason in the stack events instead of after the 15-minute timeout.
 FAILED_AT=""
+STEP="start"
+step() { STEP="$1"; log "step: $1"; "$@"; }
+
+# The wait condition handle's signal: a PUT of {Status, Reason, UniqueId, Data} to its presigned URL with an
+# empty Content-Type; needs only curl (and python3, which cloud-init itself runs on, to encode the JSON).
+#   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-waitcondition.html
+# Signal data is limited to 4,096 bytes, so the body is kept under 4,000 by dropping the oldest log lines.
+#   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+# One UniqueId for every signal of a boot: a second one (the stub's, after ours) is a retransmission.
+signal_body() {
+  python3 -c 'import json, sys
+status, head, tail = sys.argv[1:4]
+def body(t):
+    return json.dumps({"Status": status, "Reason": head + t, "UniqueId": "portside-boot", "Data": status})
+while len(body(tail).encode()) > 4000:
+    tail = tail[max(1, len(tail) // 10):]
+print(body(tail))' "$@"
+}
+signal_wait_condition() {
+  local body
+  [ -n "${PORTSIDE_SIGNAL_URL:-}" ] || { warn "PORTSIDE_SIGNAL_URL is not set: no wait condition to signal"; return 1; }
+  body="$(signal_body "$@")"
+  retry curl -fsS -o /dev/null -X PUT -H 'Content-Type:' --data-binary "$body" "$PORTSIDE_SIGNAL_URL"
+}
 signal_failure() {
-  local code="$1" args
+  local code="$1" tail
   [ "$code" -eq 0 ] && return 0
-  local reason="Portside bootstrap failed (${FAILED_AT:-exit $code}); see $LOG on the server"
-  log "error: $reason"
-  if [ -x "$CFN_BIN/cfn-signal" ]; then
-    mapfile -t args < <(cfn_args)
-    "$CFN_BIN/cfn-signal" --exit-code 1 --reason "$reason" "${args[@]}" || log "could not signal CloudFormation"
-  else
-    log "the CloudFormation helpers are not installed yet: the deploy fails when its wait times out"
-  fi
+  log "error: step \"$STEP\" failed (${FAILED_AT:-exit $code})"
+  tail="$(tail -n 20 "$LOG" 2>/dev/null || true)"
+  signal_wait_condition FAILURE "Portside bootstrap failed at step \"$STEP\" (${FAILED_AT:-exit $code}); last lines of $LOG: " "$tail" \
+    || log "could not signal CloudFormation: the deploy fails when its wait times out"
 }
 
-# Network steps on a fresh boot can fail once (DNS, IAM credentials not there yet): try a few times.
+# Network steps on a fresh boot can fail for a while (DNS, IAM credentials, apt's lists lock held by
+# apt-daily or unattended-upgrades): retry with backoff, ~3 minutes in all. Its own lines go to stderr,
+# because callers capture what the command prints (the metadata JSON).
+RETRY_DELAYS="${PORTSIDE_RETRY_DELAYS:-5 10 20 40 60 60}"
 retry() {
-  local i
-  for i in 1 2 3 4 5; do
+  local delay n=1 total
+  total=$(( $(wc -w <<<"$RETRY_DELAYS") + 1 ))
+  for delay in $RETRY_DELAYS; do
     "$@" && return 0
-    log "attempt $i of 5 failed: $*"
-    sleep $((i * 3))
+    warn "attempt $n of $total failed, again in ${delay}s: $*"
+    sleep "$delay"
+    n=$((n + 1))
   done
+  "$@" && return 0
+  warn "attempt $total of $total failed: $*"
   return 1
 }
 
@@ -157,6 +188,7 @@ apt_install() {
   # Ubuntu's first boot runs unattended-upgrades: wait for its lock instead of failing on it.
   DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get -o DPkg::Lock::Timeout=600 -y -q install "$@"
 }
+# DPkg::Lock::Timeout covers dpkg's lock only, not the lists lock `apt-get update` takes: retry covers that.
 apt_update() { retry apt-get -o DPkg::Lock::Timeout=600 -q update; }
 
 install_cfn_helpers() {
@@ -222,36 +254,55 @@ install_cfn_hup() {
   install -m 0755 "${BASH_SOURCE[0]}" /usr/local/sbin/portside-bootstrap
   install -d -m 0700 /etc/cfn /etc/cfn/hooks.d
   printf '[main]\nstack=%s\nregion=%s\ninterval=1\n' "$PORTSIDE_STACK" "$PORTSIDE_REGION" >/etc/cfn/cfn-hup.conf
+  # The hook's action runs without this process's environment: the settings travel in a file.
+  local v
+  for v in PORTSIDE_STACK PORTSIDE_REGION PORTSIDE_RESOURCE PORTSIDE_METADATA_KEY PORTSIDE_USER PORTSIDE_WWW PORTSIDE_CADDY_DIR; do
+    printf 'export %s=%q\n' "$v" "${!v}"
+  done >/etc/default/portside
   printf '[portside-declared]\ntriggers=post.update\npath=Resources.%s.Metadata.%s\naction=%s\nrunas=root\n' \
-    "$PORTSIDE_RESOURCE" "$PORTSIDE_METADATA_KEY" '/usr/local/sbin/portside-bootstrap --declared' \
+    "$PORTSIDE_RESOURCE" "$PORTSIDE_METADATA_KEY" '/bin/bash -c ". /etc/default/portside && exec /usr/local/sbin/portside-bootstrap --declared"' \
     >/etc/cfn/hooks.d/portside.conf
-  printf '[Unit]\nDescription=cfn-hup (applies CloudFormation metadata changes)\nAfter=network-online.target\n\n[Service]\nExecStart=%s --no-daemon\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n' \
-    "$CFN_BIN/cfn-hup" >/etc/systemd/system/cfn-hup.service
+  cfn_hup_service >/etc/systemd/system/cfn-hup.service
+  cfn_hup_timer >/etc/systemd/system/cfn-hup.timer
   systemctl daemon-reload
-  systemctl enable cfn-hup
-  systemctl restart cfn-hup
+  systemctl enable --now cfn-hup.timer
+}
+
+# `cfn-hup --no-daemon` runs the check once and exits (AWS: "Specify this option to run the cfn-hup script
+# once and exit", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/cfn-hup.html), so it
+# is a oneshot service that a timer starts every minute; systemd never starts a second run over a running one.
+cfn_hup_service() {
+  printf '%s\n' '[Unit]' 'Description=cfn-hup, once (applies CloudFormation metadata changes; started by cfn-hup.timer)' \
+    'After=network-online.target' 'Wants=network-online.target' '' \
+    '[Service]' 'Type=oneshot' "ExecStart=$CFN_BIN/cfn-hup --no-daemon"
+}
+cfn_hup_timer() {
+  printf '%s\n' '[Unit]' 'Description=Run cfn-hup once a minute' '' \
+    '[Timer]' 'OnBootSec=1min' 'OnUnitInactiveSec=1min' '' \
+    '[Install]' 'WantedBy=timers.target'
 }
 
 main_ec2() {
-  exec > >(tee -a "$LOG") 2>&1
+  # The UserData stub already sends this process's output to the log.
+  [ -n "${PORTSIDE_LOGGED:-}" ] || exec > >(tee -a "$LOG") 2>&1
   # cloud-init runs UserData without HOME; npm and Caddy both need one.
   export HOME="${HOME:-/root}"
   trap 'FAILED_AT="line $LINENO: $BASH_COMMAND"' ERR
   trap 'signal_failure $?' EXIT
   log "EC2 bootstrap of stack $PORTSIDE_STACK, resource $PORTSIDE_RESOURCE"
-  # First, so that any later failure can be signalled at once instead of after the timeout.
-  install_cfn_helpers
+  step install_cfn_helpers
   local seed=/var/lib/portside/seed
-  fetch_declared "$seed"
-  install_packages
-  configure_firewall
-  make_build_user
-  lay_out_server "$seed"
-  start_caddy_systemd
-  wait_for_http
-  install_cfn_hup
-  mapfile -t args < <(cfn_args)
-  "$CFN_BIN/cfn-signal" --exit-code 0 "${args[@]}" || log "CloudFormation did not take the signal (already signalled?)"
+  step fetch_declared "$seed"
+  step install_packages
+  step configure_firewall
+  step make_build_user
+  step lay_out_server "$seed"
+  step start_caddy_systemd
+  # Success only once Caddy answers on :80: that is what the deploy waits for.
+  step wait_for_http
+  step install_cfn_hup
+  STEP="signal success"
+  signal_wait_condition SUCCESS "Portside bootstrap done: Caddy answers at $CHECK_URL" ""
   log "done"
 }
 
@@ -278,6 +329,9 @@ main_local() {
   wait_for_http
   log "done"
 }
+
+# Sourced (the tests do, to run single functions): define everything, run nothing.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "$MODE" in
   ec2) main_ec2 ;;

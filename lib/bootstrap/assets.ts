@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /** The repository's assets folder, found from this file so it works from any working directory. */
 export const ASSETS_DIR = join(__dirname, '..', '..', 'assets');
 
-/** assets/bootstrap.sh, the script the UserData runs (and the local stand-in runs with --local). */
+/** assets/bootstrap.sh, the script the UserData stub fetches and runs (and the local stand-in runs with --local). */
 export function readBootstrapScript(): string {
   return readFileSync(join(ASSETS_DIR, 'bootstrap.sh'), 'utf8');
 }
@@ -12,4 +12,9 @@ export function readBootstrapScript(): string {
 /** assets/www/index.html, the home page a new server shows until a site is deployed. */
 export function readDefaultHomePage(): string {
   return readFileSync(join(ASSETS_DIR, 'www', 'index.html'), 'utf8');
+}
+
+/** assets/user-data.sh, the constant UserData body that fetches the bootstrap from the instance's metadata. */
+export function readUserDataStub(): string {
+  return readFileSync(join(ASSETS_DIR, 'user-data.sh'), 'utf8');
 }

@@ -1,10 +1,16 @@
 /**
- * The EC2 UserData: a few constant settings, then assets/bootstrap.sh. Pure, so tests can pin the text.
+ * The EC2 UserData: a few constant settings, then the stub assets/user-data.sh, which fetches
+ * assets/bootstrap.sh from the instance's CloudFormation metadata and runs it. Pure, so tests can pin the text.
  *
- * Everything here must stay the same when the declared configuration changes (services, domain, routing,
- * email, schoolCidr, hostedZoneId): a different UserData stops the instance on the next deploy. The
- * configuration itself reaches the server through the instance's CloudFormation metadata instead.
+ * Everything here must stay the same when the declared configuration or the bootstrap changes: a different
+ * UserData stops the instance on the next deploy. Both reach the server through the metadata instead.
  */
+
+/** The metadata key on the instance under which assets/bootstrap.sh travels (`{ version: 1, script }`). */
+export const BOOTSTRAP_METADATA_KEY = 'PortsideBootstrap';
+
+/** UserData's budget: EC2 allows 16 KB; the stub stays far below so it never needs to grow into it. */
+export const USER_DATA_MAX_BYTES = 4096;
 
 /** What the bootstrap needs to know on EC2 that the script cannot find out for itself. */
 export interface UserDataSettings {
@@ -16,6 +22,10 @@ export interface UserDataSettings {
   readonly logicalId: string;
   /** The metadata key holding the declared files. */
   readonly metadataKey: string;
+  /** The metadata key holding the bootstrap script. */
+  readonly bootstrapKey: string;
+  /** The boot wait condition handle's presigned URL (usually a `Ref` token): where the boot's signal goes. */
+  readonly signalUrl: string;
   /** The deploy user: owns the layout and runs pm2. */
   readonly user: string;
   /** The static site's folder. */
@@ -30,16 +40,18 @@ export interface UserDataSettings {
 const SHEBANG = /^#!.*\n/;
 
 /**
- * Render the UserData: the wrapper's shebang and exports, then the script body.
+ * Render the UserData: the wrapper's shebang and exports, then the stub's body.
  * Values are single-quoted; tokens (`${Token[...]}`) pass through and resolve to plain names.
  */
 export function renderUserData(script: string, settings: UserDataSettings): string {
-  if (!SHEBANG.test(script)) throw new Error('the bootstrap script must start with a #! line');
+  if (!SHEBANG.test(script)) throw new Error('the UserData stub must start with a #! line');
   const vars: Array<[string, string]> = [
     ['PORTSIDE_STACK', settings.stackName],
     ['PORTSIDE_REGION', settings.region],
     ['PORTSIDE_RESOURCE', settings.logicalId],
     ['PORTSIDE_METADATA_KEY', settings.metadataKey],
+    ['PORTSIDE_BOOTSTRAP_KEY', settings.bootstrapKey],
+    ['PORTSIDE_SIGNAL_URL', settings.signalUrl],
     ['PORTSIDE_USER', settings.user],
     ['PORTSIDE_WWW', settings.www],
     ['PORTSIDE_CADDY_DIR', settings.caddyDir],
@@ -47,8 +59,8 @@ export function renderUserData(script: string, settings: UserDataSettings): stri
   ];
   const lines = [
     '#!/bin/bash',
-    '# Portside UserData: constant settings, then assets/bootstrap.sh. The declared configuration is not',
-    '# here: it is read from the instance\'s CloudFormation metadata, so changing it never touches UserData.',
+    '# Portside UserData: constant settings, then assets/user-data.sh. The bootstrap and the declared',
+    '# configuration are not here: they are read from the instance\'s CloudFormation metadata.',
     ...vars.map(([name, value]) => `export ${name}=${shellQuote(name, value)}`),
   ];
   return `${lines.join('\n')}\n${script.replace(SHEBANG, '')}`;

@@ -2,7 +2,8 @@ import { servicePortProblem, parsePort } from '../ports';
 import { ConfigError, ConfigProblem } from './errors';
 import { CONTEXT_DEFAULTS, ContextKey, PortsideConfig, Routing } from './portside-config';
 import {
-  cidrProblem, domainProblem, emailProblem, hostedZoneIdProblem, instanceTypeProblem, serviceNameProblem, sshPublicKeyProblem,
+  availabilityZoneProblem, cidrProblem, cpuCreditsProblem, domainProblem, emailProblem, hostedZoneIdProblem, instanceTypeProblem,
+  serviceNameProblem, sshPublicKeyProblem,
 } from './validators';
 
 /** Reads one context key; CDK's `node.tryGetContext` fits, and so does a plain object lookup. */
@@ -29,6 +30,10 @@ export function loadConfig(read: ContextReader): PortsideConfig {
   const instanceType = optionalString('instanceType', get('instanceType') ?? CONTEXT_DEFAULTS.instanceType, instanceTypeProblem, problems)
     ?? CONTEXT_DEFAULTS.instanceType;
 
+  const cpuCredits = (optionalString('cpuCredits', get('cpuCredits') ?? CONTEXT_DEFAULTS.cpuCredits,
+    (v) => cpuCreditsProblem(v, instanceType), problems) ?? CONTEXT_DEFAULTS.cpuCredits) as PortsideConfig['cpuCredits'];
+  const availabilityZone = optionalString('availabilityZone', get('availabilityZone'), availabilityZoneProblem, problems);
+
   if (hostedZoneId && !get('domain')) {
     problems.push({ key: 'hostedZoneId', value: hostedZoneId, message: 'records need a name: set -c domain=<the zone\'s domain> too' });
   }
@@ -49,7 +54,9 @@ export function loadConfig(read: ContextReader): PortsideConfig {
   const services = parseServices(get('services') ?? CONTEXT_DEFAULTS.services, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, warnings };
+  return {
+    schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, cpuCredits, availabilityZone, warnings,
+  };
 }
 
 function optionalString(

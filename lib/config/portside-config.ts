@@ -1,6 +1,7 @@
 import { ServicePorts } from '../ports';
 
 export type Routing = 'subdomain' | 'path';
+export type CpuCredits = 'standard' | 'unlimited';
 
 /** The validated configuration of one Portside server: what the stack builds and the Caddyfile routes. */
 export interface PortsideConfig {
@@ -17,6 +18,10 @@ export interface PortsideConfig {
   readonly instanceType: string;
   readonly hostedZoneId?: string;
   readonly sshPublicKey?: string;
+  /** CPU credits of a burstable (T) instance type: "standard" (no extra charges) or "unlimited". */
+  readonly cpuCredits: CpuCredits;
+  /** The Availability Zone of the server's subnet, e.g. us-east-1a; undefined lets the stack pick the first. */
+  readonly availabilityZone?: string;
   /** Things that were accepted but changed or are worth saying, e.g. a routing fallback. */
   readonly warnings: readonly string[];
 }
@@ -24,6 +29,7 @@ export interface PortsideConfig {
 /** The context keys Portside reads, exactly as a user types them after `-c`. */
 export const CONTEXT_KEYS = [
   'schoolCidr', 'domain', 'email', 'routing', 'services', 'instanceType', 'hostedZoneId', 'sshPublicKey',
+  'cpuCredits', 'availabilityZone',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -33,4 +39,5 @@ export const CONTEXT_DEFAULTS = {
   routing: 'subdomain',
   services: { simon: 3000, startup: 4000 },
   instanceType: 't3.micro',
+  cpuCredits: 'standard',
 } as const;

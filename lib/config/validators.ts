@@ -112,3 +112,25 @@ export function sshPublicKeyProblem(key: string): string | undefined {
   }
   return undefined;
 }
+
+/** Burstable (T) families: the only ones with CPU credits. */
+export function isBurstableInstanceType(t: string): boolean {
+  return /^t[0-9][a-z]*\./.test(t);
+}
+
+export function cpuCreditsProblem(value: string, instanceType: string): string | undefined {
+  if (value !== 'standard' && value !== 'unlimited') {
+    return 'cpuCredits is "standard" (never charged extra; slows down when credits run out) or "unlimited" (stays fast, charged when busy for long); e.g. -c cpuCredits=standard';
+  }
+  if (value === 'unlimited' && !isBurstableInstanceType(instanceType)) {
+    return `only burstable (T) instance types have CPU credits, and instanceType is "${instanceType}"; drop cpuCredits or pick a T type such as t3.micro`;
+  }
+  return undefined;
+}
+
+export function availabilityZoneProblem(az: string): string | undefined {
+  if (typeof az !== 'string' || !/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+[a-z]$/.test(az)) {
+    return 'an Availability Zone is a region plus a letter, e.g. us-east-1a (a Local Zone is not supported); see `aws ec2 describe-availability-zones`';
+  }
+  return undefined;
+}

@@ -22,9 +22,15 @@ export interface PinnedUbuntuImageProps {
  *
  * `MachineImage.fromSsmParameter` makes CloudFormation re-read the parameter at every deploy, so a new
  * Canonical image would replace the server (and lose everything deployed on it). Here a custom resource
- * reads the parameter in its `onCreate` call only; CloudFormation stores the answer, and later deploys,
- * which do not change the resource's properties, never ask again. To move to a newer image on purpose,
- * create a new one of these under a new construct ID (see `WebServerProps.imageGeneration`).
+ * reads the parameter when it is created; CloudFormation stores the answer, and later deploys, which do not
+ * change the resource's properties, never ask again. To move to a newer image on purpose, create a new one
+ * of these under a new construct ID (see `WebServerProps.imageGeneration`).
+ *
+ * An update (its properties changed: the architecture, or a CDK upgrade that serialises the call
+ * differently) reads the parameter again with the same call: without `onUpdate` the update would answer
+ * with no data and `Parameter.Value` would fail the deploy. An architecture change names another parameter,
+ * so another image and a new server, as the docs say; the stack tests pin the call's text so that a CDK
+ * upgrade which would change it (and so re-read the image) shows up in review.
  */
 export class PinnedUbuntuImage extends Construct implements ec2.IMachineImage {
   /** The AMI ID as a token (the custom resource's `Parameter.Value`). */
@@ -37,14 +43,15 @@ export class PinnedUbuntuImage extends Construct implements ec2.IMachineImage {
     super(scope, id);
     const arch = props.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
     this.parameterName = ubuntuAmiParameter(arch);
+    const lookup: cr.AwsSdkCall = {
+      service: 'SSM',
+      action: 'getParameter',
+      parameters: { Name: this.parameterName },
+      physicalResourceId: cr.PhysicalResourceId.of(this.parameterName),
+    };
     this.resolver = new cr.AwsCustomResource(this, 'Resolve', {
-      onCreate: {
-        service: 'SSM',
-        action: 'getParameter',
-        parameters: { Name: this.parameterName },
-        physicalResourceId: cr.PhysicalResourceId.of(this.parameterName),
-      },
-      // No onUpdate on purpose: see the class comment.
+      onCreate: lookup,
+      onUpdate: lookup,
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
         resources: [
           Stack.of(this).formatArn({

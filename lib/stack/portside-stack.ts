@@ -17,6 +17,12 @@ export interface PortsideStackProps extends StackProps {
    * @default 1
    */
   readonly imageGeneration?: number;
+
+  /**
+   * The bootstrap script the server runs at first boot (travels in the instance's metadata).
+   * @default - assets/bootstrap.sh
+   */
+  readonly bootstrapScript?: string;
 }
 
 /**
@@ -37,7 +43,9 @@ export class PortsideStack extends Stack {
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/24'),
-      maxAzs: 1,
+      // One AZ: the one asked for, else the region's first. Changing it later moves the subnet, which
+      // replaces the server: choose before the first deploy.
+      ...(config.availabilityZone ? { availabilityZones: [config.availabilityZone] } : { maxAzs: 1 }),
       natGateways: 0,
       subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26 }],
       // Nothing uses the default security group; restricting it would cost a custom-resource Lambda.
@@ -52,11 +60,12 @@ export class PortsideStack extends Stack {
       vpc: this.vpc,
       schoolCidrs: config.schoolCidrs,
       seed: seedFiles(config, readDefaultHomePage()),
-      bootstrapScript: readBootstrapScript(),
+      bootstrapScript: props.bootstrapScript ?? readBootstrapScript(),
       instanceType: new ec2.InstanceType(config.instanceType),
       sshPublicKey: config.sshPublicKey,
       imageGeneration: props.imageGeneration,
       bootstrapTimeout: Duration.minutes(15),
+      cpuCredits: config.cpuCredits === 'unlimited' ? ec2.CpuCredits.UNLIMITED : ec2.CpuCredits.STANDARD,
     });
     this.acknowledgeCustomResourceFindings();
 

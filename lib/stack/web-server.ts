@@ -1,9 +1,11 @@
 import { dirname } from 'node:path';
-import { Aws, Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { Aws, CfnWaitCondition, CfnWaitConditionHandle, Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata } from '../bootstrap';
+import {
+  BOOTSTRAP_METADATA_KEY, readUserDataStub, renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata,
+} from '../bootstrap';
 import { ingressPorts } from '../ports';
 import { EC2_PATHS } from '../registry';
 import { ingressRules } from './ingress-rules';
@@ -27,11 +29,15 @@ export interface WebServerProps {
    */
   readonly seed: SeedFiles;
 
-  /** The bootstrap script (assets/bootstrap.sh). */
+  /**
+   * The bootstrap script (assets/bootstrap.sh). It travels in the instance's metadata; the constant UserData
+   * stub (assets/user-data.sh) fetches and runs it, so a new bootstrap never stops the instance.
+   */
   readonly bootstrapScript: string;
 
   /**
-   * The EC2 instance type. Changing it later stops and starts the instance (same disk, same IP).
+   * The EC2 instance type. Changing it later stops and starts the instance (same disk, same IP), except
+   * between x86 and Graviton (arm64): another image, so a new, empty server.
    * @default t3.micro
    */
   readonly instanceType?: ec2.InstanceType;
@@ -57,10 +63,17 @@ export interface WebServerProps {
   readonly imageGeneration?: number;
 
   /**
-   * How long CloudFormation waits for the bootstrap to report that Caddy answers.
+   * How long CloudFormation waits for the bootstrap to report that Caddy answers. A failed bootstrap
+   * reports at once, with its reason; only a server that never reports waits this long.
    * @default Duration.minutes(15)
    */
   readonly bootstrapTimeout?: Duration;
+
+  /**
+   * CPU credits of a burstable (T) instance type. Ignored for other types.
+   * @default ec2.CpuCredits.STANDARD - no surprise charges when busy (T3 launches unlimited otherwise)
+   */
+  readonly cpuCredits?: ec2.CpuCredits;
 }
 
 /**
@@ -79,6 +92,10 @@ export class WebServer extends Construct {
   public readonly privateKeyParameterName?: string;
   public readonly role: iam.Role;
   public readonly image: PinnedUbuntuImage;
+  /** The boot wait condition's handle (its `Ref` is the presigned URL the boot signals). */
+  public readonly bootSignal: CfnWaitConditionHandle;
+  /** The wait condition that fails the deploy with the boot's reason, or after `bootstrapTimeout`. */
+  public readonly bootWait: CfnWaitCondition;
 
   constructor(scope: Construct, id: string, props: WebServerProps) {
     super(scope, id);
@@ -109,11 +126,12 @@ export class WebServer extends Construct {
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Portside web server: read its own CloudFormation metadata and signal its creation',
+      description: 'Portside web server: read its own CloudFormation metadata',
     });
-    // Only this stack: cfn-get-metadata and cfn-hup read the metadata, cfn-signal reports the bootstrap.
+    // Only this stack: cfn-get-metadata and cfn-hup read the metadata. The boot signal needs no permission
+    // (a presigned URL).
     this.role.addToPolicy(new iam.PolicyStatement({
-      actions: ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'],
+      actions: ['cloudformation:DescribeStackResource'],
       resources: [Aws.STACK_ID],
     }));
 
@@ -125,17 +143,31 @@ export class WebServer extends Construct {
     }
 
     // Generation 1 keeps the construct ID it always had, so existing servers keep their image.
-    this.image = new PinnedUbuntuImage(this, generation === 1 ? 'Image' : `ImageGeneration${generation}`, {
-      architecture: instanceType.architecture,
+    const imageId = generation === 1 ? 'Image' : `ImageGeneration${generation}`;
+    this.image = new PinnedUbuntuImage(this, imageId, { architecture: instanceType.architecture });
+
+    // The boot's signal: a wait condition, whose signal carries a reason (SignalResource, what
+    // `cfn-signal --resource` calls, has none). A new server (new image or architecture) needs a new handle:
+    // "Don't reuse an old wait condition handle" (AWS::CloudFormation::WaitConditionHandle,
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-waitconditionhandle.html).
+    const arm = instanceType.architecture === ec2.InstanceArchitecture.ARM_64;
+    const bootId = `Boot${imageId}${arm ? 'Arm64' : ''}`;
+    this.bootSignal = new CfnWaitConditionHandle(this, `${bootId}Handle`);
+    this.bootWait = new CfnWaitCondition(this, `${bootId}Wait`, {
+      handle: this.bootSignal.ref,
+      count: 1,
+      timeout: String((props.bootstrapTimeout ?? Duration.minutes(15)).toSeconds()),
     });
 
     // The instance's own logical ID, known only once it exists; it is a constant string in the template.
     const logicalId = Lazy.string({ produce: () => stack.getLogicalId(this.instance.instance) });
-    const userData = ec2.UserData.custom(renderUserData(props.bootstrapScript, {
+    const userData = ec2.UserData.custom(renderUserData(readUserDataStub(), {
       stackName: Aws.STACK_NAME,
       region: Aws.REGION,
       logicalId,
       metadataKey: SEED_METADATA_KEY,
+      bootstrapKey: BOOTSTRAP_METADATA_KEY,
+      signalUrl: this.bootSignal.ref,
       user: DEPLOY_USER,
       www: EC2_PATHS.www,
       caddyDir: dirname(EC2_PATHS.caddyfile),
@@ -163,12 +195,14 @@ export class WebServer extends Construct {
       }],
       propagateTagsToVolumeOnCreation: true,
       userDataCausesReplacement: false,
+      // CDK refuses credits on a type that has none.
+      creditSpecification: instanceType.isBurstable() ? (props.cpuCredits ?? ec2.CpuCredits.STANDARD) : undefined,
     });
     const cfnInstance = this.instance.instance;
     cfnInstance.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
-    cfnInstance.cfnOptions.creationPolicy = {
-      resourceSignal: { count: 1, timeout: `PT${(props.bootstrapTimeout ?? Duration.minutes(15)).toMinutes()}M` },
-    };
+    cfnInstance.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
+    // The wait starts once the instance exists: its timeout counts the boot, not the launch.
+    this.bootWait.addDependency(cfnInstance);
     Tags.of(this.instance).add(SERVER_TAG_KEY, stack.stackName);
     Validations.of(this.instance).acknowledge(
       {

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,37 +211,55 @@ const canDeclare = process.getuid?.() === 0 && has('jq');
   });
 });
 
-const canSimulate = process.getuid?.() === 0 && has('unshare') && has('jq');
+const canSimulate = process.getuid?.() === 0 && has('unshare') && has('jq') && has('python3');
 (canSimulate ? describe : describe.skip)('bootstrap.sh on EC2, failing early (simulated)', () => {
-  test('tells CloudFormation at once, with the failing step and the log\'s path', () => {
+  test('signals the boot wait condition at once, with the failing step, the command and the log\'s last lines', async () => {
     const root = mkdtempSync(join(tmpdir(), 'portside-ec2-'));
+    const bodies: string[] = [];
+    // The wait condition handle's presigned URL, stood in for by a loopback server.
+    const sink = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { bodies.push(`${req.method} ${body}`); res.end(); });
+    });
     try {
+      await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
       const bin = join(root, 'bin');
       mkdirSync(bin);
       const stub = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
       stub('apt-get', 'exit 0');
       // `python3 -m venv DIR` makes a venv whose CloudFormation helpers are stubs; the metadata is broken.
+      // Anything else is the real python3 (the signal's JSON is encoded with it).
       stub('python3', [
+        '[ "$1" = -m ] || exec /usr/bin/python3 "$@"',
         'mkdir -p "$3/bin"',
         'printf \'#!/bin/bash\\n\' > "$3/bin/pip"',
-        `printf '#!/bin/bash\\nprintf "%%s\\\\n" "$*" >> ${root}/signals\\n' > "$3/bin/cfn-signal"`,
         'printf \'#!/bin/bash\\necho "{not json"\\n\' > "$3/bin/cfn-get-metadata"',
-        'for t in cfn-hup cfn-init; do printf \'#!/bin/bash\\n\' > "$3/bin/$t"; done',
+        'for t in cfn-signal cfn-hup cfn-init; do printf \'#!/bin/bash\\n\' > "$3/bin/$t"; done',
         'chmod +x "$3"/bin/*',
       ].join('\n'));
       const env = {
         PATH: `${bin}:${process.env.PATH}`, PORTSIDE_LOG: join(root, 'log'), PORTSIDE_STACK: 'Portside', PORTSIDE_REGION: 'us-east-1',
         PORTSIDE_RESOURCE: 'ServerInstanceX', PORTSIDE_USER: 'root', PORTSIDE_HOME: join(root, 'home'), PORTSIDE_WWW: join(root, 'www'),
         PORTSIDE_CADDY_DIR: join(root, 'etc'), PORTSIDE_PUBLIC_PORTS: '22 80 443',
+        PORTSIDE_SIGNAL_URL: `http://127.0.0.1:${(sink.address() as { port: number }).port}/handle`,
       };
       // A private mount namespace: /opt (the helpers' venv) and /var/lib (the seed) are scratch tmpfs.
-      const r = spawnSync('unshare', ['-m', 'bash', '-c', `mount -t tmpfs none /opt && mount -t tmpfs none /var/lib && exec bash ${SCRIPT}`], {
-        env, encoding: 'utf8', timeout: 30_000,
+      const status = await new Promise<number>((resolve) => {
+        const child = spawn('unshare', ['-m', 'bash', '-c', `mount -t tmpfs none /opt && mount -t tmpfs none /var/lib && exec bash ${SCRIPT}`], {
+          env, stdio: ['ignore', 'ignore', 'ignore'],
+        });
+        child.on('close', (code) => resolve(code ?? -1));
       });
-      expect(r.status).not.toBe(0);
-      const signals = readFileSync(join(root, 'signals'), 'utf8');
-      expect(signals).toMatch(/^--exit-code 1 --reason Portside bootstrap failed \(line \d+: jq .*\); see .*\/log on the server --stack Portside --resource ServerInstanceX --region us-east-1\n$/);
+      expect(status).not.toBe(0);
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0].startsWith('PUT ')).toBe(true);
+      const signal = JSON.parse(bodies[0].slice(4));
+      expect(signal).toEqual(expect.objectContaining({ Status: 'FAILURE', UniqueId: 'portside-boot' }));
+      expect(signal.Reason).toMatch(/^Portside bootstrap failed at step "fetch_declared" \(line \d+: jq .*\); last lines of .*\/log: /);
+      expect(signal.Reason).toContain('step: fetch_declared');
     } finally {
+      sink.close();
       rmSync(root, { recursive: true, force: true });
     }
   });

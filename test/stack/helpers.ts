@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { BOOTSTRAP_METADATA_KEY } from '../../lib/bootstrap';
 import { ContextKey, loadConfig, PortsideConfig } from '../../lib/config';
 import { DEFAULT_STACK_NAME, PortsideStack } from '../../lib/stack';
 
@@ -16,20 +17,27 @@ export function configOf(overrides: Partial<Record<ContextKey, unknown>> = {}): 
   return loadConfig((key) => ctx[key]);
 }
 
-export function stackOf(overrides: Partial<Record<ContextKey, unknown>> = {}, imageGeneration?: number): PortsideStack {
-  return new PortsideStack(new App(), DEFAULT_STACK_NAME, { config: configOf(overrides), imageGeneration });
+export function stackOf(overrides: Partial<Record<ContextKey, unknown>> = {}, imageGeneration?: number, bootstrapScript?: string): PortsideStack {
+  return new PortsideStack(new App(), DEFAULT_STACK_NAME, { config: configOf(overrides), imageGeneration, bootstrapScript });
 }
 
 export function templateOf(overrides: Partial<Record<ContextKey, unknown>> = {}): Template {
   return Template.fromStack(stackOf(overrides));
 }
 
-/** The template as JSON with volatile values (asset hashes, CDK versions) replaced by placeholders. */
+/**
+ * The template as JSON with volatile values (asset hashes, CDK versions) replaced by placeholders, and the
+ * bootstrap script (pinned by its own tests) shown as a placeholder so a snapshot diff shows the stack.
+ */
 export function normalisedTemplate(template: Template): unknown {
   const text = JSON.stringify(template.toJSON())
     .replace(/[0-9a-f]{64}(\.zip)?/g, (_m, zip: string | undefined) => `<asset-hash>${zip ?? ''}`);
   const json = JSON.parse(text);
   delete json.Resources?.CDKMetadata;
+  for (const resource of Object.values<any>(json.Resources ?? {})) {
+    const boot = resource.Metadata?.[BOOTSTRAP_METADATA_KEY];
+    if (boot?.script) boot.script = '<assets/bootstrap.sh>';
+  }
   return json;
 }
 

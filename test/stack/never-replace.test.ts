@@ -1,13 +1,15 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { BOOTSTRAP_METADATA_KEY, readBootstrapScript } from '../../lib/bootstrap';
 import { ContextKey } from '../../lib/config';
-import { onlyResource, templateOf } from './helpers';
+import { onlyResource, stackOf, templateOf } from './helpers';
 
 /**
  * The server holds everything deployed to it, so a config change must never replace or stop it.
  * CloudFormation replaces an instance when its logical ID or ImageId changes, and stops it when its
  * UserData changes: all three must be identical whatever the declared configuration says.
  */
-function identity(overrides: Partial<Record<ContextKey, unknown>>) {
-  const { id, resource } = onlyResource(templateOf(overrides), 'AWS::EC2::Instance');
+function identity(overrides: Partial<Record<ContextKey, unknown>>, bootstrapScript?: string) {
+  const { id, resource } = onlyResource(Template.fromStack(stackOf(overrides, undefined, bootstrapScript)), 'AWS::EC2::Instance');
   return {
     logicalId: id,
     imageId: resource.Properties.ImageId,
@@ -36,6 +38,20 @@ describe('the instance is neither replaced nor stopped when the declared configu
     ['hostedZoneId: another zone', { domain: 'example.click', hostedZoneId: 'Z9999999999ABCDEFGHIJ' }],
   ])('%s', (_title, overrides) => {
     expect(identity(overrides)).toEqual(baseline);
+  });
+
+  test('a new assets/bootstrap.sh (a Portside upgrade) leaves UserData byte-for-byte the same', () => {
+    const changed = readBootstrapScript().replace('set -Eeuo pipefail', 'set -Eeuo pipefail\n# a new release of the bootstrap');
+    expect(changed).not.toBe(readBootstrapScript());
+    expect(identity({}, changed)).toEqual(baseline);
+    expect(identity({ domain: 'example.click', services: {} }, changed)).toEqual(baseline);
+  });
+
+  test('the bootstrap travels in the metadata instead', () => {
+    const script = (s?: string) => onlyResource(Template.fromStack(stackOf({}, undefined, s)), 'AWS::EC2::Instance')
+      .resource.Metadata[BOOTSTRAP_METADATA_KEY];
+    expect(script()).toEqual({ version: 1, script: readBootstrapScript() });
+    expect(script('#!/bin/bash\necho new\n')).toEqual({ version: 1, script: '#!/bin/bash\necho new\n' });
   });
 
   test('while the declared files in the metadata do change (that is how they reach the server)', () => {

@@ -61,8 +61,28 @@ describe('instance', () => {
     t.hasResourceProperties('AWS::EC2::KeyPair', { KeyType: 'ed25519', PublicKeyMaterial: Match.absent() });
   });
 
-  test('waits up to 15 minutes for one success signal from the bootstrap', () => {
-    t.hasResource(INSTANCE, { CreationPolicy: { ResourceSignal: { Count: 1, Timeout: 'PT15M' } } });
+  test('a wait condition, started once the instance exists, waits up to 15 minutes for one signal from the boot', () => {
+    const { id } = onlyResource(t, INSTANCE);
+    const handle = onlyResource(t, 'AWS::CloudFormation::WaitConditionHandle');
+    expect(handle.id).toMatch(/^ServerBootImageHandle/);
+    const wait = onlyResource(t, 'AWS::CloudFormation::WaitCondition');
+    expect(wait.resource).toEqual(expect.objectContaining({
+      Properties: { Handle: { Ref: handle.id }, Count: 1, Timeout: '900' },
+      DependsOn: [id],
+    }));
+    // The signal (with its reason) replaces cfn-signal's SignalResource, which carries none.
+    expect(onlyResource(t, INSTANCE).resource.CreationPolicy).toBeUndefined();
+  });
+
+  test('a T instance runs on standard CPU credits unless cpuCredits=unlimited; other types get none', () => {
+    t.hasResourceProperties(INSTANCE, { CreditSpecification: { CPUCredits: 'standard' } });
+    templateOf({ cpuCredits: 'unlimited' }).hasResourceProperties(INSTANCE, { CreditSpecification: { CPUCredits: 'unlimited' } });
+    templateOf({ instanceType: 'm7g.large' }).hasResourceProperties(INSTANCE, { CreditSpecification: Match.absent() });
+  });
+
+  test('the subnet is in availabilityZone when set, else the region\'s first', () => {
+    templateOf({ availabilityZone: 'us-east-1c' }).hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: 'us-east-1c' });
+    t.hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] } });
   });
 
   test('is tagged with the stack name for the deploy CLI', () => {
@@ -75,13 +95,30 @@ describe('instance', () => {
       service: 'SSM', action: 'getParameter',
       parameters: { Name: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id' },
     }));
-    expect(resource.Properties.Update).toBeUndefined();
+    // An update answers with data too (else Parameter.Value fails the deploy): the same call, text pinned, so
+    // a CDK upgrade that changes it (and so re-reads the image) fails here first.
+    expect(resource.Properties.Update).toBe(resource.Properties.Create);
+    expect(JSON.parse(resource.Properties.Update)).toEqual({
+      service: 'SSM', action: 'getParameter',
+      parameters: { Name: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id' },
+      physicalResourceId: { id: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id' },
+    });
     t.hasResourceProperties(INSTANCE, { ImageId: { 'Fn::GetAtt': [id, 'Parameter.Value'] } });
   });
 
   test('uses the arm64 image for a Graviton instance type', () => {
     const { resource } = onlyResource(templateOf({ instanceType: 't4g.small' }), 'Custom::AWS');
     expect(resource.Properties.Create).toContain('/current/arm64/hvm/ebs-gp3/ami-id');
+  });
+
+  test('a switch to Graviton is what the docs say, a new server: the lookup\'s update names the arm64 image and the boot gets a new wait condition', () => {
+    const g = templateOf({ instanceType: 't4g.small' });
+    const lookup = onlyResource(g, 'Custom::AWS');
+    expect(lookup.id).toBe(onlyResource(t, 'Custom::AWS').id);
+    expect(lookup.resource.Properties.Update).toContain('/current/arm64/hvm/ebs-gp3/ami-id');
+    // "Don't reuse an old wait condition handle": a new server signals a new one.
+    expect(onlyResource(g, 'AWS::CloudFormation::WaitConditionHandle').id).toMatch(/^ServerBootImageArm64Handle/);
+    expect(onlyResource(g, 'AWS::CloudFormation::WaitCondition').id).toMatch(/^ServerBootImageArm64Wait/);
   });
 
   test('carries the declared files in its metadata, not in UserData', () => {
@@ -94,9 +131,9 @@ describe('instance', () => {
     expect(JSON.stringify(resource.Properties.UserData)).not.toContain('simon');
   });
 
-  test('its role may only read this stack\'s metadata and signal it', () => {
+  test('its role may only read this stack\'s metadata (the boot signal is a presigned URL)', () => {
     t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'], Resource: { Ref: 'AWS::StackId' } }] },
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'cloudformation:DescribeStackResource', Resource: { Ref: 'AWS::StackId' } }] },
       Roles: [{ Ref: Match.stringLikeRegexp('^ServerRole') }],
     });
   });

@@ -48,7 +48,7 @@ describe('WebServer defaults and options', () => {
   test('a root volume size and a bootstrap timeout can be given', () => {
     const t = Template.fromStack(Stack.of(serverWith({ rootVolumeGiB: 30, bootstrapTimeout: Duration.minutes(20) })));
     t.hasResourceProperties('AWS::EC2::Instance', { BlockDeviceMappings: [{ Ebs: { VolumeSize: 30 } }] });
-    t.hasResource('AWS::EC2::Instance', { CreationPolicy: { ResourceSignal: { Count: 1, Timeout: 'PT20M' } } });
+    t.hasResourceProperties('AWS::CloudFormation::WaitCondition', { Count: 1, Timeout: '1200' });
   });
 });
 

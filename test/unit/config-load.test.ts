@@ -47,7 +47,8 @@ describe('loadConfig accepts', () => {
     const c = load({});
     expect(c).toEqual({
       schoolCidrs: ['128.187.0.0/16'], domain: 'example.click', email: undefined, routing: 'subdomain',
-      services: { simon: 3000, startup: 4000 }, instanceType: 't3.micro', hostedZoneId: undefined, sshPublicKey: undefined, warnings: [],
+      services: { simon: 3000, startup: 4000 }, instanceType: 't3.micro', hostedZoneId: undefined, sshPublicKey: undefined,
+      cpuCredits: 'standard', availabilityZone: undefined, warnings: [],
     });
   });
 
