@@ -67,6 +67,8 @@ function recover() {
     /* no registry: nothing else to clean */
   }
   if (removed.length) note(`removed unfinished releases left by the killed deploy: ${removed.join(', ')}`);
+  const probes = procs.endOrphanProbes();
+  if (probes.length) note(`ended the probe processes the killed deploy left running (process groups ${probes.join(', ')})`);
 }
 
 function safeList(dir) {

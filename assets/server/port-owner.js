@@ -71,6 +71,29 @@ function parentOf(pid) {
   }
 }
 
+/** The pids of a process group (those this user can see). */
+function groupMembers(pgid) {
+  const out = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** A process's environment as NAME=value strings ([] when it cannot be read). */
+function environOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
 /** Whether `pid` is `ancestor` or runs under it (npm start → sh → node: the answer comes from node). */
 function isSameOrDescendant(pid, ancestor) {
   for (let p = pid, hops = 0; p > 1 && hops < 32; p = parentOf(p), hops++) {
@@ -96,4 +119,4 @@ function portInUse(port) {
   });
 }
 
-module.exports = { listenerPids, commandLine, isSameOrDescendant, describeHolders, portInUse, parentOf };
+module.exports = { groupMembers, environOf, listenerPids, commandLine, isSameOrDescendant, describeHolders, portInUse, parentOf };

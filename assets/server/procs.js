@@ -125,6 +125,7 @@ async function probe(dir, start, env, healthPath, timeoutMs) {
   // A process group of its own: `npm start` runs sh, then node (and whatever the app starts); a
   // failed or finished probe must end all of them, or one keeps holding a port.
   const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  recordProbe(child.pid);
   let log = '';
   const keep = (d) => {
     log = (log + d).slice(-8000);
@@ -162,7 +163,47 @@ async function probe(dir, start, env, healthPath, timeoutMs) {
     `last lines of its output:\n${tail(log, 15)}`, listened ? 'UNHEALTHY' : 'NEVER_LISTENED');
   } finally {
     await endGroup(child.pid);
+    fs.rmSync(path.join(PROBES, String(child.pid)), { force: true });
   }
+}
+
+/**
+ * Running probes are recorded by process group, so that the next agent can end the probes of one that
+ * was killed (SIGKILL ends the agent but not its probe's group: `npm start` leaves sh and node behind).
+ */
+const PROBES = path.join(os.homedir(), '.portside', 'probes');
+function recordProbe(pgid) {
+  try {
+    fs.mkdirSync(PROBES, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(PROBES, String(pgid)), new Date().toISOString());
+  } catch {
+    /* a record is a courtesy to the next agent; the probe itself does not need it */
+  }
+}
+
+/** End the process groups of probes whose agent died (called under the lock, after a stale one). */
+function endOrphanProbes() {
+  const ended = [];
+  let files = [];
+  try {
+    files = fs.readdirSync(PROBES).filter((f) => /^\d+$/.test(f));
+  } catch {
+    return ended;
+  }
+  for (const f of files) {
+    // Only processes of that group that carry the probe's mark: a pid may have been reused since.
+    const members = owner.groupMembers(Number(f)).filter((pid) => owner.environOf(pid).includes('PORTSIDE_PROBE=1'));
+    for (const pid of members) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    if (members.length) ended.push(Number(f));
+    fs.rmSync(path.join(PROBES, f), { force: true });
+  }
+  return ended;
 }
 
 /** End a process group: SIGINT (the preload drains), SIGKILL after 2 s, and wait until none is left. */
@@ -384,4 +425,4 @@ async function pm2Save() {
   await run('pm2', ['save', '--force']);
 }
 
-module.exports = { probe, probeHttp, askHealth, answeredBy, pm2DaemonPid, strangerMessage, assertPortFree, waitHealthy, pm2List, pm2Find, appConfig, portOf, pm2StartFresh, pm2Reload, pm2Save, healthy, PRELOAD };
+module.exports = { probe, endOrphanProbes, probeHttp, askHealth, answeredBy, pm2DaemonPid, strangerMessage, assertPortFree, waitHealthy, pm2List, pm2Find, appConfig, portOf, pm2StartFresh, pm2Reload, pm2Save, healthy, PRELOAD };

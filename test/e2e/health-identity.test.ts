@@ -5,9 +5,10 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { cli } from '../support/cli';
+import { readFileSync } from 'node:fs';
+import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
-import { snapshot } from '../support/server-state';
+import { snapshot, userHome } from '../support/server-state';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -71,4 +72,27 @@ describeE2E('health checks know who answered', () => {
     expect(processesOf(server, 'sleep 287')).toEqual([]);
     expect(processesOf(server, 'npm-start-stray|npm run --silent start')).toEqual([]);
   }, 60_000);
+
+  test('the probe processes of a killed agent are ended by the next deploy, which says so', async () => {
+    const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'portside.js'), 'deploy-service', NAME, '--dir', join(FIXTURES, 'npm-start-stray'),
+      '--target', 'local', '--health-timeout', '30'], { env: { ...process.env, PORTSIDE_HOME: testHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout!.resume();
+    const probing = new Promise<void>((resolve) => child.stderr!.on('data', (d) => {
+      err += d;
+      if (/^→ probe/m.test(err)) resolve();
+    }));
+    await probing;
+    const deadline = Date.now() + 10_000;
+    while (!processesOf(server, 'sleep 287').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // The agent (the lock's owner) dies at once: SIGKILL ends it but not its probe's process group.
+    const owner = JSON.parse(readFileSync(join(userHome(server), '.portside', 'lock', 'owner.json'), 'utf8')) as { pid: number };
+    process.kill(owner.pid, 'SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(processesOf(server, 'sleep 287').length).toBeGreaterThan(0);
+    const next = await cli('deploy-service', NAME, '--dir', SAMPLE, '--target', 'local');
+    expect(next.code).toBe(0);
+    expect(next.err).toMatch(/ended the probe processes the killed deploy left running/);
+    expect(processesOf(server, 'sleep 287')).toEqual([]);
+  }, 90_000);
 });
