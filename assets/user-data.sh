@@ -1,16 +1,13 @@
 #!/bin/bash
-# Portside UserData body, after the PORTSIDE_* exports. Constant on purpose: a change to UserData stops and
-# starts the server, so this only fetches assets/bootstrap.sh from the instance's metadata and runs it.
+# Constant (a new UserData stops the server): runs assets/bootstrap.sh from the instance's metadata.
 set -Eeuo pipefail
 LOG=/var/log/portside-bootstrap.log
 STEP="start outside cloud-init"
 log() { printf '%s portside-user-data: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
-# A failure before the bootstrap signals itself: the same signal as its own (see bootstrap.sh).
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-waitcondition.html
+# A failure outside the bootstrap: its signal (see bootstrap.sh), same UniqueId.
 fail() {
   local code=$? body
   [ "$code" -eq 0 ] && return 0
-  log "error: step \"$STEP\" failed (exit $code)"
   body="$(python3 -c 'import json, sys
 s, t = sys.argv[1:3]
 b = lambda t: json.dumps({"Status": "FAILURE", "Reason": s + t, "UniqueId": "portside-boot", "Data": "FAILURE"})
@@ -20,8 +17,7 @@ print(b(t))' "Portside boot failed at step \"$STEP\" (exit $code); last lines of
 }
 trap fail EXIT
 if [ "${1:-}" != --detached ]; then
-  # cloud-init runs this in its last stage, where `cloud-init status --wait` would wait for itself: run
-  # the rest as a service of its own, after cloud-init.
+  # Inside cloud-init, `cloud-init status --wait` would wait for itself: go on as a unit of our own.
   systemd-run --no-block --unit=portside-boot --property=After=cloud-final.service \
     /bin/bash "$(readlink -f "$0")" --detached
   exit 0
@@ -30,7 +26,7 @@ exec >>"$LOG" 2>&1
 export HOME=/root PORTSIDE_LOGGED=1 DEBIAN_FRONTEND=noninteractive
 STEP="wait for cloud-init"
 cloud-init status --wait >/dev/null || log "cloud-init reports a problem (see cloud-init status --long); going on"
-# apt-daily and unattended-upgrades hold apt's locks on a first boot: ~3 minutes of backoff.
+# apt-daily/unattended-upgrades hold apt's locks at first boot: ~3 minutes of backoff.
 retry() {
   local d
   for d in 5 10 20 40 60 60 0; do
@@ -51,12 +47,10 @@ if [ ! -x "$CFN/cfn-get-metadata" ]; then
   retry "$CFN/pip" install -q https://s3.amazonaws.com/cloudformation-examples/aws-cfn-bootstrap-py3-latest.tar.gz
 fi
 # Python 3.12 needs aws-cfn-bootstrap 2.0-33 or later.
-"$CFN/python" -c 'import re, sys
-from importlib.metadata import version
-v = version("aws-cfn-bootstrap")
-n = tuple(int(x) for x in re.findall("[0-9]+", v)[:3])
-sys.exit(0 if n >= (2, 0, 33) else "aws-cfn-bootstrap %s is older than 2.0-33 (Python 3.12 needs it)" % v)'
-STEP="fetch the bootstrap from the instance's metadata"
+"$CFN/python" -c 'import re, sys, importlib.metadata as m
+v = m.version("aws-cfn-bootstrap")
+if tuple(map(int, re.findall("[0-9]+", v)[:3])) < (2, 0, 33): sys.exit("aws-cfn-bootstrap %s < 2.0-33" % v)'
+STEP="fetch the bootstrap"
 meta="$(retry "$CFN/cfn-get-metadata" --stack "$PORTSIDE_STACK" --resource "$PORTSIDE_RESOURCE" \
   --region "$PORTSIDE_REGION" --key "$PORTSIDE_BOOTSTRAP_KEY")"
 install -d -m 0755 /var/lib/portside

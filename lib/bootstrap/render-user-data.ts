@@ -59,8 +59,7 @@ export function renderUserData(script: string, settings: UserDataSettings): stri
   ];
   const lines = [
     '#!/bin/bash',
-    '# Portside UserData: constant settings, then assets/user-data.sh. The bootstrap and the declared',
-    '# configuration are not here: they are read from the instance\'s CloudFormation metadata.',
+    '# Portside UserData: constant settings, then assets/user-data.sh (the rest is in the metadata).',
     ...vars.map(([name, value]) => `export ${name}=${shellQuote(name, value)}`),
   ];
   return `${lines.join('\n')}\n${script.replace(SHEBANG, '')}`;

@@ -198,6 +198,29 @@ const canIsolate = asRoot && has('unshare') && has('python3') && has('curl');
     }
   });
 
+  test('detached: refuses aws-cfn-bootstrap older than 2.0-33 (Python 3.12), saying so in the signal', async () => {
+    const sink = await signalSink();
+    try {
+      fake('cloud-init', 'exit 0');
+      fake('apt-get', 'exit 0');
+      const setup = [
+        'mkdir -p /opt/aws/venv/bin /opt/aws/site/aws_cfn_bootstrap-2.0.post31.dist-info',
+        "printf '#!/bin/bash\\n' > /opt/aws/venv/bin/cfn-get-metadata",
+        "printf 'Metadata-Version: 2.1\\nName: aws-cfn-bootstrap\\nVersion: 2.0.post31\\n' > /opt/aws/site/aws_cfn_bootstrap-2.0.post31.dist-info/METADATA",
+        `printf '#!/bin/bash\\nPYTHONPATH=/opt/aws/site exec python3 "$@"\\n' > /opt/aws/venv/bin/python`,
+        'chmod +x /opt/aws/venv/bin/*',
+      ].join('\n');
+      const r = await runStub(['--detached'], { PORTSIDE_SIGNAL_URL: sink.url }, setup);
+      expect(r.status).not.toBe(0);
+      expect(sink.requests).toHaveLength(1);
+      const { Reason } = JSON.parse(sink.requests[0].body);
+      expect(Reason).toMatch(/^Portside boot failed at step "install the CloudFormation helpers" \(exit 1\); last lines of /);
+      expect(Reason).toContain('aws-cfn-bootstrap 2.0.post31 < 2.0-33');
+    } finally {
+      sink.server.close();
+    }
+  });
+
   test('detached: waits for cloud-init, installs, fetches the bootstrap from the metadata and runs it', async () => {
     const sink = await signalSink();
     try {

@@ -19,8 +19,7 @@ describe('renderUserData', () => {
     const text = renderUserData('#!/bin/bash\nset -euo pipefail\necho hi\n', SETTINGS);
     expect(text).toBe([
       '#!/bin/bash',
-      '# Portside UserData: constant settings, then assets/user-data.sh. The bootstrap and the declared',
-      '# configuration are not here: they are read from the instance\'s CloudFormation metadata.',
+      '# Portside UserData: constant settings, then assets/user-data.sh (the rest is in the metadata).',
       "export PORTSIDE_STACK='Portside'",
       "export PORTSIDE_REGION='us-east-1'",
       "export PORTSIDE_RESOURCE='ServerInstanceE518391B'",
@@ -51,8 +50,10 @@ describe('renderUserData', () => {
     expect(() => renderUserData('#!/bin/bash\n', { ...SETTINGS, user: value })).toThrow(/PORTSIDE_USER must be a non-empty single line/);
   });
 
-  test('is a small stub: at most 4 KiB (EC2 allows 16 KiB)', () => {
-    expect(Buffer.byteLength(renderUserData(readUserDataStub(), SETTINGS))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
+  test('is a small stub: at most 4 KiB (EC2 allows 16 KiB), even with a long presigned signal URL', () => {
+    // A wait condition handle's URL is an S3 presigned URL (~500 characters); 800 leaves room.
+    const signalUrl = `https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/${'a'.repeat(736)}`;
+    expect(Buffer.byteLength(renderUserData(readUserDataStub(), { ...SETTINGS, signalUrl }))).toBeLessThanOrEqual(USER_DATA_MAX_BYTES);
   });
 });
 
