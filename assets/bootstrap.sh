@@ -134,7 +134,13 @@ cfn_args() { printf '%s\n' --stack "${PORTSIDE_STACK:?}" --resource "${PORTSIDE_
 # reason in the stack events instead of after the 15-minute timeout.
 FAILED_AT=""
 STEP="start"
-step() { STEP="$1"; log "step: $1"; "$@"; }
+# PORTSIDE_REHEARSAL_FAIL_AT is set only by `npm run rehearse-boot`, for steps no stand-in can make fail.
+step() {
+  STEP="$1"
+  log "step: $1"
+  [ "${PORTSIDE_REHEARSAL_FAIL_AT:-}" != "$1" ] || die "rehearsal: step $1 fails on purpose (PORTSIDE_REHEARSAL_FAIL_AT)"
+  "$@"
+}
 
 # The wait condition handle's signal: a PUT of {Status, Reason, UniqueId, Data} to its presigned URL with an
 # empty Content-Type; needs only curl (and python3, which cloud-init itself runs on, to encode the JSON).

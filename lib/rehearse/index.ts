@@ -1,0 +1,2 @@
+export * from './rehearse-boot';
+export * from './steps';
