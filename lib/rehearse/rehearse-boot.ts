@@ -56,7 +56,7 @@ export interface RehearsalReport {
   /** Every PUT to the wait condition handle (a failure inside the bootstrap is signalled by it and by the stub). */
   readonly signalPuts: number;
   /** Each PUT's status, UniqueId and reason, in the order they arrived. */
-  readonly puts: Array<{ status: string; uniqueId: string; reason: string }>;
+  readonly puts: Array<{ status: string; uniqueId: string; reason: string; caddyStatus: number | null }>;
   /** IMDSv2 requests: tokens issued, GETs, 401s; `withoutToken` is the status a GET without a token got. */
   readonly imds: { readonly tokens: number; readonly gets: number; readonly unauthorized: number; readonly withoutToken: number | null };
   readonly calls: Record<string, number>;
@@ -249,7 +249,7 @@ function report(rec: string, options: RehearsalOptions, steps: BootStep[], expec
     })),
     signals: [...byId.values()],
     signalPuts: puts.length,
-    puts: docs.map((d) => ({ status: d.Status, uniqueId: d.UniqueId, reason: d.Reason })),
+    puts: docs.map((d, i) => ({ status: d.Status, uniqueId: d.UniqueId, reason: d.Reason, caddyStatus: puts[i].caddyStatus ?? null })),
     imds: {
       tokens: imds.filter((r) => r.method === 'PUT' && r.status === 200).length,
       gets: imds.filter((r) => r.method === 'GET').length,
