@@ -9,6 +9,7 @@ import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, ReleaseFile, sameManifest } from './file-list';
 import { servedBase } from './front-end-base';
+import type { HashCache } from './hash-cache';
 import { buildIfNeeded, lastBuildBase } from './local-build';
 import { inspectServiceFolder, ReleaseSpec } from './service-folder';
 import { printer, uploadProgress } from './step-lines';
@@ -35,6 +36,8 @@ export interface DeployServiceOptions {
   readonly probeTimeoutMs?: number;
   /** The front-end build, already started by `startBuild` (before connecting); else it starts here. */
   readonly building?: Promise<BuildResult>;
+  /** Remembered file hashes, so unchanged files are not read again; the caller saves it. @default - every file is hashed */
+  readonly hashes?: HashCache;
 }
 
 export interface BuildResult {
@@ -50,9 +53,9 @@ export interface BuildResult {
  * The routing is guessed from the last build's base (`/` for a first build); a wrong guess is built
  * again once the server's registry says how it routes.
  */
-export function startBuild(spec: ReleaseSpec, log: (line: string) => void, force?: boolean, base = lastBuildBase(spec) ?? '/'): Promise<BuildResult> {
+export function startBuild(spec: ReleaseSpec, log: (line: string) => void, force?: boolean, base = lastBuildBase(spec) ?? '/', hashes?: HashCache): Promise<BuildResult> {
   const t0 = Date.now();
-  const p = buildIfNeeded(spec, log, force, base).then((build) => ({ build, ms: Date.now() - t0, base }));
+  const p = buildIfNeeded(spec, log, force, base, hashes).then((build) => ({ build, ms: Date.now() - t0, base }));
   p.catch(() => {});
   return p;
 }
@@ -109,7 +112,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
   let sent: ReleaseFile[] = [];
   let unchanged = false;
   let release: string | null = null;
-  const building = o.dryRun ? null : (o.building ?? startBuild(spec, o.log, o.force));
+  const building = o.dryRun ? null : (o.building ?? startBuild(spec, o.log, o.force, undefined, o.hashes));
 
   const result = await callAgent(ssh, {
     command: 'deploy',
@@ -153,13 +156,13 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
       if (built.build !== 'none' && built.base !== base) {
         o.log(`  the server routes by ${next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
         const first = built.ms;
-        built = await startBuild(spec, o.log, o.force, base);
+        built = await startBuild(spec, o.log, o.force, base, o.hashes);
         built = { ...built, ms: first + built.ms };
       }
       build = built.build;
       timings.build = built.ms;
       const tm = Date.now();
-      const files = await buildManifest(spec.sources.flatMap((s) => listFiles(s.dir, s.prefix, s.skipPrefix ? (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix!) : undefined)));
+      const files = await buildManifest(spec.sources.flatMap((s) => listFiles(s.dir, s.prefix, s.skipPrefix ? (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix!) : undefined)), o.hashes);
       const { keep, send } = diffManifest(files, current.files);
       timings.manifest = Date.now() - tm;
       sent = send;

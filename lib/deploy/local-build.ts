@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { UserError } from '../cli/command';
 import { buildManifest, listFiles } from './file-list';
 import { buildArgvFor } from './front-end-base';
+import type { HashCache } from './hash-cache';
 import { ReleaseSpec } from './service-folder';
 
 /** Run a program with argv (no shell), streaming its output through `log`. */
@@ -42,21 +43,21 @@ export function lastBuildBase(spec: ReleaseSpec): string | undefined {
 /**
  * Build the front end for `base` unless its inputs are unchanged since the last build for the same
  * base whose output is still there untouched: everything outside node_modules, the output and the
- * back end, hashed.
+ * back end, hashed (through `hashes`, when given, so unchanged files are not read again).
  */
-export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => void, force = false, base = '/'): Promise<'built' | 'skipped' | 'none'> {
+export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => void, force = false, base = '/', hashes?: HashCache): Promise<'built' | 'skipped' | 'none'> {
   const build = spec.build;
   if (!build) return 'none';
   const outputName = build.output.slice(spec.folder.length + 1);
   const backEnd = spec.sources.find((s) => s.prefix === '' && s.dir !== spec.folder)?.dir.slice(spec.folder.length + 1);
   const skip = (rel: string): boolean => rel === outputName || rel.startsWith(`${outputName}/`) || (!!backEnd && (rel === backEnd || rel.startsWith(`${backEnd}/`)));
-  const inputs = await digest(listFiles(spec.folder, '', skip));
+  const inputs = await digest(listFiles(spec.folder, '', skip), hashes);
   const cacheFile = cacheFileOf(spec);
   if (!force && existsSync(build.output) && existsSync(cacheFile)) {
     try {
       const cache = JSON.parse(readFileSync(cacheFile, 'utf8'));
       // A cache from before bases were recorded was a build for `/`.
-      if (cache.inputs === inputs && (cache.base ?? '/') === base && cache.output === (await digest(listFiles(build.output)))) {
+      if (cache.inputs === inputs && (cache.base ?? '/') === base && cache.output === (await digest(listFiles(build.output), hashes))) {
         log('  front end unchanged since the last build: skipping it');
         return 'skipped';
       }
@@ -78,7 +79,7 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   await runLocal(argv, build.cwd, log);
   if (!existsSync(build.output)) throw new UserError(`${argv.join(' ')} succeeded but made no ${outputName}/`, 'Check the build\'s output folder (Vite: build.outDir).');
   mkdirSync(join(cacheFile, '..'), { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify({ inputs, base, output: await digest(listFiles(build.output)) }));
+  writeFileSync(cacheFile, JSON.stringify({ inputs, base, output: await digest(listFiles(build.output), hashes) }));
   return 'built';
 }
 
@@ -93,8 +94,8 @@ function scriptText(build: NonNullable<ReleaseSpec['build']>): string | undefine
   }
 }
 
-async function digest(files: ReturnType<typeof listFiles>): Promise<string> {
+async function digest(files: ReturnType<typeof listFiles>, hashes?: HashCache): Promise<string> {
   const h = createHash('sha256');
-  for (const f of await buildManifest(files)) h.update(`${f.p}\0${f.h}\0${f.m}\n`);
+  for (const f of await buildManifest(files, hashes)) h.update(`${f.p}\0${f.h}\0${f.m}\n`);
   return h.digest('hex');
 }

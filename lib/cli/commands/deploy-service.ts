@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkDeployInput, deployService, startBuild } from '../../deploy/deploy-service';
 import { deploySummary } from '../../deploy/deploy-summary';
+import { HashCache, hashCacheFile } from '../../deploy/hash-cache';
 import { parsePort } from '../../ports';
 import { Command, UserError } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
@@ -60,15 +61,16 @@ Examples:
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
     const { spec } = checkDeployInput({ name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'] });
     // The front-end build needs nothing from the server: it runs while the connection is made.
-    const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force);
+    const hashes = new HashCache(hashCacheFile(ctx.env));
+    const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force, undefined, hashes);
     const outcome = await withServer(ctx, values, ({ ssh, address }) => {
       ctx.err(`deploying ${name} from ${dir}`);
       return deployService(ssh, {
         building,
         name, port, dir, address, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
-        dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000,
+        dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000, hashes,
       });
-    });
+    }).finally(() => hashes.save());
     if (outcome.dryRun) return 0;
     ctx.out(deploySummary(outcome));
     return 0;
