@@ -34,9 +34,11 @@ function parse(argv: string[]) {
 function human(r: RehearsalReport): string {
   const lines = [`boot rehearsal${r.failAt ? ` failing at ${r.failAt}` : ''} (${(r.durationMs / 1000).toFixed(1)} s)`, 'steps:'];
   for (const s of r.steps) lines.push(`  ${s.reached ? '✓' : '·'} ${s.name} (${s.source})`);
-  lines.push('signals:');
-  for (const s of r.signals) lines.push(`  ${s.status}: ${s.reason.split('\n')[0]}${s.caddyStatus ? ` [:80 answered ${s.caddyStatus}]` : ''}`);
-  if (r.signals.length === 0) lines.push('  none: CloudFormation would wait for the timeout');
+  lines.push(`signals (${r.signals.length} as CloudFormation counts them, by UniqueId; every PUT:)`);
+  const head = (reason: string) => reason.replace(/; last lines of .*$/s, '');
+  for (const p of r.puts) lines.push(`  ${p.status} ${p.uniqueId}: ${head(p.reason)}${p.caddyStatus ? ` [:80 answered ${p.caddyStatus}]` : ''}`);
+  if (r.puts.length === 0) lines.push('  none: CloudFormation would wait for the timeout');
+  if (r.failAt) lines.push('log, last lines:', ...r.logTail.slice(-5).map((l) => `  ${l}`));
   lines.push(`signal PUTs: ${r.signalPuts}; backoff skipped: ${r.backoffSkippedSeconds} s; IMDS tokens ${r.imds.tokens}, GETs ${r.imds.gets}`);
   for (const h of r.cfnHup) lines.push(`cfn-hup run ${h.run}: exit ${h.exit} in ${h.seconds.toFixed(2)} s, hooks run: ${h.hooksRun.map((x) => `${x.hook} (exit ${x.exit})`).join(', ') || 'none'}`);
   lines.push(`left running after the boot: ${r.runningAfterBoot.length}; after teardown: ${r.runningAfterTeardown}`);
