@@ -162,6 +162,8 @@ signal_wait_condition() {
   [ -n "${PORTSIDE_SIGNAL_URL:-}" ] || { warn "PORTSIDE_SIGNAL_URL is not set: no wait condition to signal"; return 1; }
   body="$(signal_body "$@")"
   retry curl -fsS -o /dev/null -X PUT -H 'Content-Type:' --data-binary "$body" "$PORTSIDE_SIGNAL_URL"
+  # The UserData stub's own trap sends nothing after this (see assets/user-data.sh).
+  mkdir -p /var/lib/portside && : >/var/lib/portside/boot-signalled
 }
 signal_failure() {
   local code="$1" tail

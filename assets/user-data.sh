@@ -1,13 +1,14 @@
 #!/bin/bash
-# Constant (a new UserData stops the server): runs assets/bootstrap.sh from the instance's metadata.
+# Constant (new UserData stops the server): runs bootstrap.sh from the instance's metadata.
 set -Eeuo pipefail
 LOG=/var/log/portside-bootstrap.log
 STEP="start outside cloud-init"
 log() { printf '%s portside-user-data: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
-# A failure outside the bootstrap: its signal (see bootstrap.sh), same UniqueId.
+# A failure outside bootstrap.sh: its signal, same UniqueId.
 fail() {
   local code=$? body
   [ "$code" -eq 0 ] && return 0
+  [ -e /var/lib/portside/boot-signalled ] && return 0 # bootstrap.sh did
   body="$(python3 -c 'import json, sys
 s, t = sys.argv[1:3]
 b = lambda t: json.dumps({"Status": "FAILURE", "Reason": s + t, "UniqueId": "portside-boot", "Data": "FAILURE"})
@@ -17,7 +18,7 @@ print(b(t))' "Portside boot failed at step \"$STEP\" (exit $code); last lines of
 }
 trap fail EXIT
 if [ "${1:-}" != --detached ]; then
-  # Inside cloud-init, `cloud-init status --wait` would wait for itself: go on as a unit of our own.
+  # In cloud-init, `cloud-init status --wait` would wait for itself: run as our own unit.
   systemd-run --no-block --unit=portside-boot --property=After=cloud-final.service \
     /bin/bash "$(readlink -f "$0")" --detached
   exit 0
