@@ -3,12 +3,15 @@
  * - `scp`: our re-creation of the course's deployService.sh against the stand-in server, with the
  *   system OpenSSH clients: build locally; `ssh` rm -rf the folder; `scp -r` the build and the back
  *   end; `ssh` npm install + pm2 restart (fork mode, as the course starts it).
- * - `portside`: `node bin/portside.js deploy-service <name> --target local --dir <app>`, as a user runs it.
+ * - `portside`: `npm run deploy-service <name> <port> -- --target local --dir <app>` from the repository,
+ *   as the README tells a user to type it (npm's launcher included);
+ * - `bare`: the same deploy as `node bin/portside.js deploy-service …`, to show the launcher's share.
  * Each returns the wall-clock time of the whole command, the payload bytes it sent, and its build time.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localStatus, localUp, readLocalServer } from '../lib/targets/local';
 
 export const REPO = join(__dirname, '..');
 export const WORK = join(REPO, 'bench', 'work');
@@ -60,6 +63,18 @@ export function runTimed(cmd: string, args: readonly string[], opts: { cwd?: str
   });
 }
 
+/** The stand-in server, up (brought up when it is not). */
+export async function standIn(log: (l: string) => void): Promise<StandIn> {
+  try {
+    const server = readLocalServer();
+    if ((await localStatus()).up) return server;
+  } catch {
+    /* not up: bring it up */
+  }
+  log('bringing the local stand-in server up (npx portside local up)');
+  return localUp({ log: (l) => log(`  ${l}`) });
+}
+
 // ------------------------------------------------------------------ the course's scp flow
 
 /** Pin the stand-in's host key for the system ssh client, checked against the stand-in's own record. */
@@ -96,7 +111,7 @@ function sizeOf(dir: string): number {
  * The course's deployService.sh, step for step: npm install + build locally; copy dist → build/public
  * and service/*.js, *.json → build; ssh rm -rf + mkdir; scp -r build/*; ssh npm install + pm2 restart.
  */
-export async function scpDeploy(app: string, name: string, server: StandIn, knownHosts: string, opts: { buildCmd?: string[] } = {}): Promise<DeployResult> {
+export async function scpDeploy(app: string, name: string, server: StandIn, knownHosts: string, opts: { buildCmd?: string[]; firstPort?: number } = {}): Promise<DeployResult> {
   const start = Date.now();
   const t0 = performance.now();
   // deployService.sh runs `npm install` before the build ("make sure vite is installed").
@@ -114,7 +129,9 @@ export async function scpDeploy(app: string, name: string, server: StandIn, know
   const folder = `course/${name}`;
   await ssh(server, knownHosts, `rm -rf ${folder}\nmkdir -p ${folder}/public\n`);
   await runTimed('scp', [...sshArgs(server, knownHosts), '-r', ...readdirSync(stage).map((f) => join(stage, f)), `${server.user}@${server.address}:${folder}`]);
-  await ssh(server, knownHosts, `cd ${folder}\nnpm install --no-audit --no-fund --loglevel=error\npm2 restart ${name}\n`);
+  // The course's first deploy starts the process (its README: pm2 start index.js -n <name> -- <port>); later ones restart it.
+  const pm2 = opts.firstPort === undefined ? `pm2 restart ${name}` : `pm2 delete ${name} >/dev/null 2>&1; pm2 start index.js -n ${name} -- ${opts.firstPort} >/dev/null && pm2 save --force >/dev/null`;
+  await ssh(server, knownHosts, `cd ${folder}\nnpm install --no-audit --no-fund --loglevel=error\n${pm2}\n`);
   rmSync(stage, { recursive: true, force: true });
   return { ms: performance.now() - t0, bytes, buildMs: b.ms, note: '', start, end: Date.now() };
 }
@@ -122,15 +139,14 @@ export async function scpDeploy(app: string, name: string, server: StandIn, know
 /**
  * Give the scp flow a route through Caddy the fair way: deploy the app once with Portside under the
  * scp flow's name (that registers its port and routes Caddy to it), then replace Portside's process
- * with the course's: one fork-mode `pm2 start index.js` from ~/course/<name>, on the same port.
+ * with the course's: its first deploy (timed: the cold-deploy comparison), which ends with one
+ * fork-mode `pm2 start index.js` from ~/course/<name>, on the same port.
  */
-export async function setupScpService(app: string, name: string, port: number, server: StandIn, knownHosts: string, log: (l: string) => void, buildCmd?: string[]): Promise<number> {
+export async function setupScpService(app: string, name: string, port: number, server: StandIn, knownHosts: string, log: (l: string) => void, buildCmd?: string[]): Promise<DeployResult> {
   await portsideDeploy(app, name, [String(port), '--force']);
-  log(`  ${name}: routed by Portside to port ${port}; replacing its process with the course's`);
-  await ssh(server, knownHosts, `pm2 delete ${name} >/dev/null 2>&1; mkdir -p course/${name}; echo ok\n`);
-  await scpDeploy(app, name, server, knownHosts, { buildCmd }).catch(() => undefined); // the restart fails: nothing to restart yet
-  await ssh(server, knownHosts, `cd course/${name}\npm2 delete ${name} >/dev/null 2>&1\npm2 start index.js -n ${name} -- ${port} >/dev/null\npm2 save --force >/dev/null\n`);
-  return port;
+  log(`  ${name}: routed by Portside to port ${port}; replacing its process with the course's first deploy`);
+  await ssh(server, knownHosts, `pm2 delete ${name} >/dev/null 2>&1; rm -rf course/${name}; mkdir -p course; echo ok\n`);
+  return scpDeploy(app, name, server, knownHosts, { buildCmd, firstPort: port });
 }
 
 // ------------------------------------------------------------------ Portside
@@ -144,20 +160,39 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * ({ B: 1, kB: 1024, MB: 1024 * 1024 } as Record<string, number>)[m[2]]);
 }
 
-/** `portside deploy-service <name> --target local --dir <app>` as a user types it, timed from spawn to exit. */
-export async function portsideDeploy(app: string, name: string, extra: string[] = []): Promise<DeployResult> {
+/** How Portside is started: `npm run deploy-service …` (what users type) or `node bin/portside.js …`. */
+export type Launcher = 'npm' | 'node';
+
+/** The argv of a deploy as each launcher starts it (npm runs from the repository, where the script is). */
+export function deployArgv(launcher: Launcher, app: string, name: string, port: number | undefined, extra: readonly string[] = []): string[] {
+  const args = [name, ...(port === undefined ? [] : [String(port)])];
+  const options = ['--target', 'local', '--dir', app, ...extra];
+  return launcher === 'npm' ? ['npm', 'run', 'deploy-service', ...args, '--', ...options] : [process.execPath, BIN, 'deploy-service', ...args, ...options];
+}
+
+/**
+ * A Portside deploy of `app` as `name`, timed from spawn to exit. `extra` may hold the port first (a
+ * number) and then options. @default launcher - `node` (untimed set-up deploys; the timed ones say which)
+ */
+export async function portsideDeploy(app: string, name: string, extra: string[] = [], launcher: Launcher = 'node', opts: { nodeOptions?: string } = {}): Promise<DeployResult & { out: string; err: string }> {
   // Other people's deploys to the same stand-in hold its lock: start when it is free, so the timing
   // is Portside's own (a deploy that still had to wait says so in its note).
   await lockFree();
   const start = Date.now();
   const env = { ...process.env };
+  // npm sets INIT_CWD for its own run; one left from `npm run bench` would point the CLI elsewhere.
   delete env.INIT_CWD;
-  const r = await runTimed(process.execPath, [BIN, 'deploy-service', name, '--target', 'local', '--dir', app, ...extra], { env });
+  if (opts.nodeOptions) env.NODE_OPTIONS = opts.nodeOptions;
+  const port = /^\d+$/.test(extra[0] ?? '') ? Number(extra[0]) : undefined;
+  const argv = deployArgv(launcher, app, name, port, port === undefined ? extra : extra.slice(1));
+  const r = await runTimed(argv[0], argv.slice(1), { env, cwd: REPO });
   const build = /build (\d+\.\d+)s/.exec(r.out);
   const unchanged = /up to date/.test(r.out);
+  // npm prints the script it runs ("> portside@… deploy-service", "> node -- …") before the CLI's lines.
+  const first = r.out.split('\n').find((l) => l.trim() && !l.startsWith('>')) ?? '';
   return {
     ms: r.ms, bytes: unchanged ? 0 : parseBytes(r.out), buildMs: build ? Number(build[1]) * 1000 : 0,
-    note: r.out.trim().split('\n')[0] + (/waiting for the deploy lock/.test(r.err) ? ' [waited for the deploy lock]' : ''), start, end: Date.now(),
+    note: first.trim() + (/waiting for the deploy lock/.test(r.err) ? ' [waited for the deploy lock]' : ''), start, end: Date.now(), out: r.out, err: r.err,
   };
 }
 

@@ -1,8 +1,12 @@
 /** The benchmark's outputs: the results table (Markdown), the raw figures (JSON), and the picture (SVG). */
+import type { Breakdown } from './breakdown';
 import type { LoadSummary, Sample } from './load';
 
-export type Flow = 'scp' | 'portside';
-export const FLOW_LABEL: Record<Flow, string> = { scp: "course's scp flow", portside: 'Portside' };
+/** `portside` is Portside as users type it (npm run deploy-service); `bare` is `node bin/portside.js`. */
+export type Flow = 'scp' | 'portside' | 'bare';
+export const FLOW_LABEL: Record<Flow, string> = { scp: "course's scp flow", portside: 'Portside', bare: 'Portside, bare CLI' };
+
+type FlowStats = { ms: Stat; bytes: Stat; buildMs: Stat; addedMs: Stat; notes: string[] };
 
 export interface Stat {
   readonly median: number;
@@ -20,7 +24,8 @@ export function stat(values: readonly number[]): Stat {
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
-  readonly flows: Record<Flow, { ms: Stat; bytes: Stat; buildMs: Stat; addedMs: Stat; notes: string[] }>;
+  /** The bare CLI is timed in some scenarios only. */
+  readonly flows: Record<'scp' | 'portside', FlowStats> & { bare?: FlowStats };
 }
 
 export interface LoadResult {
@@ -52,6 +57,10 @@ export interface BenchResult {
   readonly latency: { count: number; direct: { p50: number; p99: number }; caddy: { p50: number; p99: number }; overheadP50: number; overheadP99: number; tlsRetries: number } | null;
   readonly frontDoor: Record<'before' | 'after', { listeners443: number; handshakes: number; refused: number }>;
   readonly goals: Goal[];
+  /** Where a nothing-changed deploy's time goes; null when not measured. */
+  readonly breakdown: Breakdown | null;
+  /** The first deploy of a new service, each flow's (one each). */
+  readonly cold: { portside: { ms: number; buildMs: number; note: string }; scp: { ms: number; buildMs: number } };
 }
 
 const s1 = (ms: number): string => (ms / 1000).toFixed(2);
@@ -61,20 +70,28 @@ export const kB = (b: number): string => (b >= 1024 * 1024 ? `${(b / 1024 / 1024
 export function markdown(r: BenchResult, svgName: string): string {
   const out: string[] = [];
   out.push(`# Benchmark: Portside vs the course's scp deploy — ${r.date}`, '');
-  out.push(`One run of \`npm run bench\`, started ${r.startedAt}, ${Math.round(r.durationS)} s. Both flows deploy the same generated app to the same local stand-in server (network namespace, real sshd, Caddy, pm2), interleaved, ${r.options.reps} repetitions each; times are wall-clock for the whole command, medians with (min–max).`, '');
+  out.push(`One run of \`npm run bench\`, started ${r.startedAt}, ${Math.round(r.durationS)} s. Both flows deploy the same generated app to the same local stand-in server (network namespace, real sshd, Caddy, pm2), interleaved, ${r.options.reps} repetitions each; times are wall-clock for the whole command, medians with (min–max). Portside is timed as users type it, \`npm run deploy-service <name> <port> -- --target local --dir …\` from the repository (npm's launcher included), and as the bare CLI, \`node bin/portside.js deploy-service …\`, beside it.`, '');
   out.push('## Goals', '', '| scenario | goal | measured | met |', '|---|---|---|---|');
   for (const g of r.goals) out.push(`| ${g.scenario} | ${g.goal} | ${g.measured} | ${g.met ? 'yes' : '**no**'} |`);
-  out.push('', '## Redeploy times', '', '| scenario | scp flow: s | Portside: s | speed-up | scp bytes | Portside bytes | bytes ratio |', '|---|---|---|---|---|---|---|');
+  out.push('', '## Redeploy times', '', '| scenario | scp flow: s | Portside (npm run): s | speed-up | bare CLI: s | speed-up | npm launcher | scp bytes | Portside bytes | bytes ratio |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const sc of r.scenarios) {
     const a = sc.flows.scp;
     const b = sc.flows.portside;
-    const ratio = b.ms.median ? a.ms.median / b.ms.median : 0;
+    const c = sc.flows.bare;
+    const ratio = (x: Stat): string => (x.median ? `${(a.ms.median / x.median).toFixed(1)}×` : '-');
     const bytesRatio = a.bytes.median ? `${((b.bytes.median / a.bytes.median) * 100).toFixed(2)} %` : '-';
-    out.push(`| ${sc.title} | ${range(a.ms, s1)} | ${range(b.ms, s1)} | ${ratio.toFixed(1)}× | ${kB(a.bytes.median)} | ${kB(b.bytes.median)} | ${bytesRatio} |`);
+    const bare = c ? `${range(c.ms, s1)} | ${ratio(c.ms)} | +${s1(b.ms.median - c.ms.median)} s` : '- | - | -';
+    out.push(`| ${sc.title} | ${range(a.ms, s1)} | ${range(b.ms, s1)} | ${ratio(b.ms)} | ${bare} | ${kB(a.bytes.median)} | ${kB(b.bytes.median)} | ${bytesRatio} |`);
   }
+  out.push('', 'npm launcher: the npm-run median minus the bare CLI\'s (different deploys of the same kind, so a difference of medians, not a per-deploy figure). The bare CLI is not timed when a dependency is added (each timing installs another package).');
+  out.push('', `First (cold) deploy of a new service: Portside ${s1(r.cold.portside.ms)} s (its build ${s1(r.cold.portside.buildMs)} s, npm run), the course's flow ${s1(r.cold.scp.ms)} s (its build ${s1(r.cold.scp.buildMs)} s); one each.`);
   const fe = r.scenarios.find((s) => s.id === 'frontend');
   if (fe) {
     out.push('', `Front end changed by one word: the build itself took ${range(fe.flows.scp.buildMs, s1)} s in the scp flow and ${range(fe.flows.portside.buildMs, s1)} s in Portside's; everything else added ${range(fe.flows.scp.addedMs, s1)} s (scp) and ${range(fe.flows.portside.addedMs, s1)} s (Portside).`);
+  }
+  if (r.breakdown) {
+    out.push('', "## Where a nothing-changed deploy's time goes", '', `${r.breakdown.runs} traced runs of \`npm run deploy-service\` that changed nothing (bench/deploy-trace.js preloaded: it marks the CLI's moments from its process start; \`node -e 0\` timed apart). Medians per phase.`, '');
+    out.push(...breakdownMarkdown(r.breakdown));
   }
   out.push('', '## Redeploys under load', '', `${r.load[0]?.redeploys ?? 0} consecutive redeploys (a back-end line changed each time) while a bounded client on this machine sends a steady stream of GET /, GET /api/scores and POST /api/score (JSON) through Caddy (HTTPS, keep-alive).`, '');
   out.push('| flow | requests | rate | failed (GET / POST) | TLS handshakes refused | slower than 2 s | longest failure gap | p50 / p99 / max latency | outcomes |', '|---|---|---|---|---|---|---|---|---|');
@@ -107,7 +124,8 @@ export function markdown(r: BenchResult, svgName: string): string {
   for (const [k, v] of Object.entries(r.app)) out.push(`- ${k}: ${v}`);
   out.push('', '## Every repetition', '');
   for (const sc of r.scenarios) {
-    out.push(`- ${sc.title}: scp ${sc.flows.scp.ms.values.map(s1).join(', ')} s; Portside ${sc.flows.portside.ms.values.map(s1).join(', ')} s`);
+    const bare = sc.flows.bare ? `; bare CLI ${sc.flows.bare.ms.values.map(s1).join(', ')} s` : '';
+    out.push(`- ${sc.title}: scp ${sc.flows.scp.ms.values.map(s1).join(', ')} s; Portside (npm run) ${sc.flows.portside.ms.values.map(s1).join(', ')} s${bare}`);
   }
   return out.join('\n') + '\n';
 }
@@ -183,4 +201,14 @@ function niceStep(span: number): number {
 
 function esc(t: string): string {
   return t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The breakdown as a Markdown table. */
+export function breakdownMarkdown(b: Breakdown): string[] {
+  const sum = b.phases.reduce((n, p) => n + p.ms, 0);
+  return [
+    '| phase | median ms | share |', '|---|---|---|',
+    ...b.phases.map((p) => `| ${p.name} | ${p.ms.toFixed(0)} | ${((p.ms / sum) * 100).toFixed(0)} % |`),
+    `| sum of the phases' medians (the median run took ${b.totalMs.toFixed(0)} ms) | ${sum.toFixed(0)} | |`,
+  ];
 }

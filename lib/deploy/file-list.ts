@@ -136,6 +136,9 @@ export async function buildManifest(files: readonly ListedFile[], cache?: HashCa
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
+      // Cached and small files are hashed synchronously: let the SSH handshake and the agent's
+      // messages through now and then (the build-skip check runs while the CLI connects).
+      if (i % 256 === 255) await new Promise((r) => setImmediate(r));
       const f = files[i];
       let h = cache && f.stat ? cache.lookup(f.source, f.stat) : undefined;
       if (h === undefined) {

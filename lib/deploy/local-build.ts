@@ -48,6 +48,8 @@ export function lastBuildBase(spec: ReleaseSpec): string | undefined {
 export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => void, force = false, base = '/', hashes?: HashCache): Promise<'built' | 'skipped' | 'none'> {
   const build = spec.build;
   if (!build) return 'none';
+  // The caller starts connecting right after starting this check: let it begin before the listing.
+  await new Promise((r) => setImmediate(r));
   const outputName = build.output.slice(spec.folder.length + 1);
   const backEnd = spec.sources.find((s) => s.prefix === '' && s.dir !== spec.folder)?.dir.slice(spec.folder.length + 1);
   const skip = (rel: string): boolean => rel === outputName || rel.startsWith(`${outputName}/`) || (!!backEnd && (rel === backEnd || rel.startsWith(`${backEnd}/`)));

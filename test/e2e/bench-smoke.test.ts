@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { runBench } from '../../bench/run';
 import { summarize } from '../../bench/load';
 import { parseBytes, portsideRemove } from '../../bench/flows';
+import { parseTrace, phasesOf } from '../../bench/breakdown';
+import { stepTimes } from '../../bench/scale';
 import { localServerUnavailable } from '../support/local-server';
 
 const why = localServerUnavailable();
@@ -20,6 +22,20 @@ describe('bench helpers', () => {
     expect(parseBytes('sent 1 files (932 B); build')).toBe(932);
     expect(parseBytes('sent 6 files (541.3 kB); build')).toBe(Math.round(541.3 * 1024));
     expect(parseBytes('up to date')).toBe(0);
+  });
+
+  test('reads the step times from a deploy summary', () => {
+    expect(stepTimes('deployed x\n  built\n  build 0.01s, manifest 0.05s, upload 0.12s; total 0.58s\n')).toEqual({ build: 10, manifest: 50, upload: 120 });
+    expect(stepTimes('x is up to date on port 3000 (0.10s).')).toEqual({});
+  });
+
+  test('breaks a traced run into phases that add up to its wall-clock time', () => {
+    const marks: Array<[string, number]> = [['cli code starts loading', 60], ['ssh connect called', 150], ['ssh ready', 280], ['exec 1 (test -f x) asked', 284], ['exec 2 (node .portside/bin/1/agent.js deploy) asked', 296],
+      ['agent agent', 377], ['agent state', 390], ['agent result', 450], ['exit', 455]];
+    const phases = phasesOf(800, marks, 40, 'npm');
+    expect(phases[0]).toEqual({ name: expect.stringMatching(/^npm's launcher/), ms: 345 });
+    expect(phases.reduce((n, p) => n + p.ms, 0)).toBe(800);
+    expect(parseTrace(`x\nPORTSIDE_TRACE {"marks":[["exit",900]]}\nPORTSIDE_TRACE ${JSON.stringify({ marks })}\n`)).toEqual(marks);
   });
 
   test('summarizes failures, slow answers and the longest failure gap', () => {
@@ -42,11 +58,19 @@ describeE2E('npm run bench, tiny', () => {
     const lines: string[] = [];
     const { result, files } = await runBench({
       reps: 1, loadRedeploys: 1, rate: 50, latency: 100, fake: true, prefix: 'smoke', portBase: 4810, out, log: (l) => lines.push(l),
+      bareScenarios: 'unchanged', breakdownRuns: 1,
     });
     expect(files.every((f) => existsSync(f))).toBe(true);
     expect(result.scenarios.map((s) => s.id)).toEqual(['unchanged', 'backend', 'frontend', 'dependency']);
     const unchanged = result.scenarios[0].flows.portside;
     expect(unchanged.bytes.median).toBe(0);
+    // Portside timed through npm run deploy-service, and the bare CLI beside it where asked.
+    expect(result.scenarios[0].flows.bare?.ms.median).toBeGreaterThan(0);
+    expect(result.scenarios[1].flows.bare).toBeUndefined();
+    expect(result.cold.portside.ms).toBeGreaterThan(0);
+    expect(result.cold.scp.ms).toBeGreaterThan(0);
+    expect(result.breakdown?.phases.find((p) => p.name.startsWith('SSH connect'))?.ms).toBeGreaterThan(0);
+    expect(result.goals.map((g) => g.goal)).toEqual(expect.arrayContaining(["≥ 15× faster than the course's flow", "≥ 8× faster than the course's flow", "no slower than the course's first deploy"]));
     expect(result.load.map((l) => l.flow)).toEqual(['scp', 'portside']);
     expect(result.load.every((l) => l.summary.requests > 0)).toBe(true);
     expect(result.websocket.map((w) => w.flow)).toEqual(['scp', 'portside']);
