@@ -139,16 +139,19 @@ describeE2E('sequences of operations', () => {
     const seed = process.env.PORTSIDE_SEQ_SEED ? Number(process.env.PORTSIDE_SEQ_SEED) : undefined;
     const stats = { sequences: 0, steps: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.commands(commandArbitraries(), { maxCommands: 8, size: 'large' }), async (cmds) => {
+      fc.asyncProperty(fc.commands(commandArbitraries(), { maxCommands: 10, size: 'large' }), async (cmds) => {
         stats.sequences++;
         const setup = async () => {
           for (const s of SERVICES) await cli('remove-service', s, '--purge', '--target', 'local');
-          // Each sequence starts with one service running and the other absent.
-          const text = nextText('seq-a');
-          expect((await deploy('seq-a', appSaying(text))).code).toBe(0);
+          // Each sequence starts from the same state, so that a failing seed replays exactly: both
+          // services deployed once (removing and deploying one is among the commands).
           const model: Model = { services: {} };
-          model.services['seq-a'] = { releases: [], history: [], current: '', lastDeployed: '', stopped: false };
-          goLive(model.services['seq-a'], currentRelease(server, 'seq-a')!, text);
+          for (const s of SERVICES) {
+            const text = nextText(s);
+            expect((await deploy(s, appSaying(text))).code).toBe(0);
+            model.services[s] = { releases: [], history: [], current: '', lastDeployed: '', stopped: false };
+            goLive(model.services[s]!, currentRelease(server, s)!, text);
+          }
           return { model, real: { server, stats } };
         };
         await fc.asyncModelRun(setup, cmds);
@@ -220,8 +223,9 @@ async function check(model: Model, real: Real): Promise<void> {
   real.stats.steps++;
   if (process.env.PORTSIDE_SEQ_TRACE) process.stderr.write(`[sequences] step ${real.stats.steps}: ${JSON.stringify(Object.fromEntries(Object.entries(model.services).map(([k, v]) => [k, v && { current: v.current, stopped: v.stopped }])))}\n`);
   const { server } = real;
-  const registry = parseRegistry(snapshot(server).registry);
-  const caddyfile = snapshot(server).caddyfile;
+  const state = snapshot(server);
+  const registry = parseRegistry(state.registry);
+  const caddyfile = state.caddyfile;
   expect(caddyfile).toBe(renderCaddyfile(registry));
   const procs = pm2Processes(server).split('\n');
   const status = await cli('services', '--target', 'local', '--json');
