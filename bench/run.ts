@@ -15,8 +15,8 @@
  *   --bare-only-unchanged  time the bare CLI only when nothing changed (the smoke test; default: also
  *                       a back-end line and a front-end word)
  *   --scale             instead: how deploy times grow with services on the server and files in the
- *                       app (bench/scale.ts); writes bench/results/<date>-scale.{md,json}
- *   --breakdown N       instead: where a nothing-changed deploy's time goes, N traced runs (bench/breakdown.ts)
+ *                       app (bench/scale.ts), on ports from --port-base + 50; writes bench/results/<date>-scale.{md,json}
+ *   --breakdown N       traced nothing-changed deploys for the time breakdown (default 5; 0 skips it)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -362,7 +362,7 @@ if (require.main === module) {
     return Number(text);
   };
   (values.scale
-    ? runScale({ fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), reps: count('reps', values.reps!), out: values.out!, log }).then(({ goals, files }) => ({ result: { goals }, files }))
+    ? runScale({ fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']) + 50 /* clear of the main run's services */, reps: count('reps', values.reps!), out: values.out!, log }).then(({ goals, files }) => ({ result: { goals }, files }))
     : runBench({
     reps: Number(values.reps), loadRedeploys: Number(values['load-redeploys']), rate: Number(values.rate), latency: Number(values.latency),
     fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, log,
