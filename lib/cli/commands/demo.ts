@@ -58,7 +58,7 @@ Examples:
       }
     }
     ctx.out('');
-    ctx.out(failed ? `${failed} URL(s) did not answer` : 'All services answer. Try: npx portside services --target local');
+    ctx.out(failed ? `${failed} URL(s) did not answer` : 'All services answer. Try: npm run services -- --target local');
     return failed ? 1 : 0;
   },
 };
