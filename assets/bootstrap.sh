@@ -162,8 +162,9 @@ signal_wait_condition() {
   [ -n "${PORTSIDE_SIGNAL_URL:-}" ] || { warn "PORTSIDE_SIGNAL_URL is not set: no wait condition to signal"; return 1; }
   body="$(signal_body "$@")"
   retry curl -fsS -o /dev/null -X PUT -H 'Content-Type:' --data-binary "$body" "$PORTSIDE_SIGNAL_URL"
-  # The UserData stub's own trap sends nothing after this (see assets/user-data.sh).
-  mkdir -p /var/lib/portside && : >/var/lib/portside/boot-signalled
+  # The UserData stub's own trap sends nothing after this (see assets/user-data.sh); tests point it elsewhere.
+  local mark="${PORTSIDE_SIGNALLED_MARK:-/var/lib/portside/boot-signalled}"
+  mkdir -p "${mark%/*}" && : >"$mark"
 }
 signal_failure() {
   local code="$1" tail

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ASSETS_DIR, readUserDataStub } from '../../lib/bootstrap';
@@ -116,7 +116,9 @@ async function signalSink(): Promise<{ url: string; requests: Array<{ method: st
         // Async spawn: the sink answers on this process's event loop.
         const { spawn } = require('node:child_process');
         const child = spawn('bash', ['-c', `. ${JSON.stringify(SCRIPT)}\nsignal_wait_condition FAILURE 'Portside bootstrap failed at step "x": ' "$(cat ${root}/tail)"`], {
-          env: { PATH: process.env.PATH, PORTSIDE_USER: 'root', PORTSIDE_WWW: root, PORTSIDE_CADDY_DIR: root, PORTSIDE_SIGNAL_URL: sink.url, PORTSIDE_RETRY_DELAYS: '0' },
+          // The mark that silences the stub's own signal: in the test's folder, never this machine's /var/lib.
+          env: { PATH: process.env.PATH, PORTSIDE_USER: 'root', PORTSIDE_WWW: root, PORTSIDE_CADDY_DIR: root, PORTSIDE_SIGNAL_URL: sink.url, PORTSIDE_RETRY_DELAYS: '0',
+            PORTSIDE_SIGNALLED_MARK: join(root, 'signalled', 'boot-signalled') },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';
@@ -126,6 +128,7 @@ async function signalSink(): Promise<{ url: string; requests: Array<{ method: st
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(sink.requests).toHaveLength(1);
+      expect(existsSync(join(root, 'signalled', 'boot-signalled'))).toBe(true);
       const [req] = sink.requests;
       expect(req.method).toBe('PUT');
       expect(req.headers['content-type'] ?? '').toBe('');

@@ -9,6 +9,9 @@ mount -t tmpfs -o size=2g,mode=0700 rehearsal "$T/ovl"
 mkdir -p "$T/ovl/upper" "$T/ovl/work" "$T/ovl/root"
 mount -t overlay rehearsal-root -o "lowerdir=/,upperdir=$T/ovl/upper,workdir=$T/ovl/work" "$T/ovl/root"
 M="$T/ovl/root"
+# A fresh instance has no Portside state: whatever this machine holds there (a test's leftovers) must
+# not decide the boot. Removed in the overlay only (a whiteout in the upper layer; the host keeps it).
+rm -rf "$M/var/lib/portside" "$M/var/log/portside-bootstrap.log"
 mount -t proc proc "$M/proc"
 mount --rbind /dev "$M/dev"
 # A fresh /run and /tmp, as after a boot (and none of this machine's sockets or other people's files).
