@@ -418,6 +418,7 @@ async function status() {
     const p = list.find((x) => x.name === name);
     const port = reg.services[name];
     const history = rel.readHistory(l);
+    const healthPath = healthPathOf(l);
     const last = history[history.length - 1];
     services.push({
       name,
@@ -428,8 +429,8 @@ async function status() {
       process: p ? p.pm2_env.status : 'none',
       processPort: p ? procs.portOf(p) : null,
       restarts: p ? p.pm2_env.restart_time : null,
-      healthPath: healthPathOf(l),
-      health: port ? await procs.probeHttp(port, healthPathOf(l), 2000) : null,
+      healthPath,
+      health: port ? await procs.probeHttp(port, healthPath, 2000) : null,
     });
   }
   const www = rel.layout(reg.paths.www);

@@ -6,23 +6,18 @@ const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const { note, AgentError } = require('./protocol');
+const { STAT, statFields } = require('./proc');
 
 const LOCK = path.join(os.homedir(), '.portside', 'lock');
 
 function alive(pid, startTicks) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 is the start time: a recycled pid has another one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return String(fields[19]) === String(startTicks);
-  } catch {
-    return false;
-  }
+  // The start time tells a recycled pid from the holder: it has another one.
+  const fields = statFields(pid);
+  return !!fields && String(fields[STAT.START_TIME]) === String(startTicks);
 }
 
 function myStartTicks() {
-  const stat = fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return statFields(process.pid)[STAT.START_TIME];
 }
 
 function readOwner() {

@@ -5,6 +5,7 @@
 // user's process is reported as such.
 const fs = require('fs');
 const net = require('net');
+const { STAT, statFields, allPids } = require('./proc');
 
 /** The inodes of sockets listening on `port` (any address), from /proc/net/tcp and tcp6. */
 function listeningInodes(port) {
@@ -31,7 +32,7 @@ function listenerPids(port) {
   const inodes = listeningInodes(port);
   const pids = new Set();
   if (!inodes.size) return { listening: false, pids: [] };
-  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+  for (const pid of allPids()) {
     let fds;
     try {
       fds = fs.readdirSync(`/proc/${pid}/fd`);
@@ -62,27 +63,16 @@ function commandLine(pid) {
 }
 
 function parentOf(pid) {
-  try {
-    // The command name is in parentheses and may hold spaces: the fields after its last ')' are fixed.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return 0;
-  }
+  const fields = statFields(pid);
+  return fields ? Number(fields[STAT.PPID]) : 0;
 }
 
 /** The pids of a process group (those this user can see). */
 function groupMembers(pgid) {
-  const out = [];
-  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return allPids().filter((pid) => {
+    const fields = statFields(pid);
+    return !!fields && Number(fields[STAT.PGRP]) === pgid;
+  });
 }
 
 /** A process's environment as NAME=value strings ([] when it cannot be read). */
