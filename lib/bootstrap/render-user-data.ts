@@ -4,6 +4,20 @@
  *
  * Everything here must stay the same when the declared configuration or the bootstrap changes: a different
  * UserData stops the instance on the next deploy. Both reach the server through the metadata instead.
+ *
+ * What the stub relies on (cited here: every byte of the stub counts against USER_DATA_MAX_BYTES):
+ * - "User data is limited to 16 KB, in raw form, before it is base64-encoded"; it can be modified only while
+ *   the instance is stopped, and a modified user data is not run at the next start
+ *   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html).
+ * - A user-data script runs once per instance, late in boot, as cloud-init's `scripts_user` module in its final
+ *   stage (https://docs.cloud-init.io/en/latest/explanation/format.html#user-data-script), and
+ *   `cloud-init status --wait` blocks until cloud-init has finished
+ *   (https://docs.cloud-init.io/en/latest/reference/cli.html#status). That the two together would wait for
+ *   each other is our reading, not a documented statement; so the stub re-runs itself as a transient systemd
+ *   unit (https://www.freedesktop.org/software/systemd/man/latest/systemd-run.html) ordered after cloud-final,
+ *   and the boot rehearsal (lib/rehearse) checks that order only against a stand-in.
+ * - The wait condition's signal is a JSON PUT {Status, Reason, UniqueId, Data} to the handle's presigned URL,
+ *   with an empty Content-Type (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-waitcondition.html).
  */
 
 /** The metadata key on the instance under which assets/bootstrap.sh travels (`{ version: 1, script }`). */

@@ -27,7 +27,9 @@ export interface PinnedUbuntuImageProps {
  * of these under a new construct ID (see `WebServerProps.imageGeneration`).
  *
  * An update (its properties changed: the architecture, or a CDK upgrade that serialises the call
- * differently) reads the parameter again with the same call: without `onUpdate` the update would answer
+ * differently; CloudFormation sends a custom resource an Update request whenever its properties change,
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html)
+ * reads the parameter again with the same call: without `onUpdate` the update would answer
  * with no data and `Parameter.Value` would fail the deploy. An architecture change names another parameter,
  * so another image and a new server, as the docs say; the stack tests pin the call's text so that a CDK
  * upgrade which would change it (and so re-read the image) shows up in review.

@@ -71,7 +71,9 @@ export interface WebServerProps {
 
   /**
    * CPU credits of a burstable (T) instance type. Ignored for other types.
-   * @default ec2.CpuCredits.STANDARD - no surprise charges when busy (T3 launches unlimited otherwise)
+   * @default ec2.CpuCredits.STANDARD - no surprise charges when busy (T3 launches unlimited otherwise:
+   * RunInstances' CreditSpecification "Default: standard (T2 instances) or unlimited (T3/T3a/T4g instances)",
+   * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html)
    */
   readonly cpuCredits?: ec2.CpuCredits;
 }
