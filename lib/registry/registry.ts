@@ -32,14 +32,9 @@ export interface RegistryPaths {
   readonly caddyfile: string;
 }
 
-/** The registry's path on the server, relative to the deploy user's home (where an SSH session starts). */
-export const REGISTRY_PATH = '.portside/registry.json';
-
-/** Where the server keeps the registry's last versions (the newest is the current one); see assets/server/registry-store.js. */
-export const REGISTRY_HISTORY_DIR = '.portside/registry.history';
-
-/** Where the server keeps the Caddyfiles that deploys replaced (the last few). */
-export const CADDYFILE_HISTORY_DIR = '.portside/caddyfile.history';
+/** The registry and its history folders on the server: defined once, in the server map. */
+import { CADDYFILE_HISTORY_DIR, REGISTRY_FILE as REGISTRY_PATH, REGISTRY_HISTORY_DIR } from '../remote/layout';
+export { CADDYFILE_HISTORY_DIR, REGISTRY_PATH, REGISTRY_HISTORY_DIR };
 
 /** Check a registry read from a server: a hand-edited or corrupt file must not drive a deploy. */
 export function parseRegistry(text: string): Registry {

@@ -1,31 +1,86 @@
 /**
- * Where things live on a Portside server, relative to the deploy user's home (an SSH session starts
- * there, so no absolute home path is ever needed). EC2 and the local stand-in share this layout;
- * only the static site and the Caddyfile differ, and the registry records those (`Registry.paths`).
+ * The one map of a Portside server: where things live, which ports it holds, how many of each
+ * thing it keeps. The agent (bundled from lib/agent), the CLI, doctor and the tests all import it;
+ * a path, port or count written anywhere else is a second definition.
  *
- *   ~/.portside/registry.json           the service registry (REGISTRY_PATH)
- *   ~/.portside/lock/                   the per-server deploy lock (mkdir is atomic); owner.json inside
- *   ~/.portside/bin/                    Portside's helper scripts on the server (agent, preload)
- *   ~/services/<name>/releases/<id>/    one folder per release
- *   ~/services/<name>/current           symlink → releases/<id> (switched atomically)
- *   ~/services/<name>/deploys.json      release history: id, deployed at, by
+ * Paths are relative to the deploy user's home (an SSH session starts there, so no absolute home
+ * path is ever needed); `onServer(home, path)` makes one absolute where the agent needs it. EC2 and
+ * the local stand-in share this layout; only the static site and the Caddyfile differ, and the
+ * registry records those (`Registry.paths`).
+ *
+ *   ~/.portside/registry.json            the service registry
+ *   ~/.portside/registry.history/        its last REGISTRY_HISTORY_KEEP versions (newest = current)
+ *   ~/.portside/caddyfile.history/       every Caddyfile a change replaced (the last REGISTRY_HISTORY_KEEP)
+ *   ~/.portside/lock/owner.json          the per-server deploy lock (mkdir is atomic)
+ *   ~/.portside/bin/<version>/           the agent bundle, one folder per version
+ *   ~/.portside/bin/preload.js           the preload every service runs with (stable path for pm2)
+ *   ~/.portside/health-token             the secret that marks Portside's own health checks
+ *   ~/.portside/probes/<pgid>            probe process groups a killed deploy may have left
+ *   ~/services/<name>/releases/<id>/     one folder per release, with .portside-release.json
+ *   ~/services/<name>/current            symlink → releases/<id> (switched atomically)
+ *   ~/services/<name>/deploys.json       release history: id, deployed at, by
+ *   ~/services/<name>/pm2.json           the pm2 process definition of the current release
  *   <paths.www>/releases/<id>/, <paths.www>/current   the static site, the same way
  */
+import { RESERVED_PORTS, SERVICE_PORT_MAX } from '../ports/ranges';
+
 export const PORTSIDE_DIR = '.portside';
+export const REGISTRY_FILE = `${PORTSIDE_DIR}/registry.json`;
+export const REGISTRY_HISTORY_DIR = `${PORTSIDE_DIR}/registry.history`;
+export const CADDYFILE_HISTORY_DIR = `${PORTSIDE_DIR}/caddyfile.history`;
 export const LOCK_DIR = `${PORTSIDE_DIR}/lock`;
+export const LOCK_OWNER_FILE = `${LOCK_DIR}/owner.json`;
 export const BIN_DIR = `${PORTSIDE_DIR}/bin`;
+export const PRELOAD_FILE = `${BIN_DIR}/preload.js`;
+export const HEALTH_TOKEN_FILE = `${PORTSIDE_DIR}/health-token`;
+export const PROBES_DIR = `${PORTSIDE_DIR}/probes`;
 export const SERVICES_DIR = 'services';
+
+/** Files inside a release folder (and, for the env file, beside it as the service's last one). */
+export const RELEASE_MANIFEST = '.portside-release.json';
+export const RELEASE_ENV_FILE = '.portside.env';
+/** Files in a service's folder. */
+export const CURRENT_LINK = 'current';
+export const RELEASES_SUBDIR = 'releases';
+export const DEPLOYS_FILE = 'deploys.json';
+export const PM2_FILE = 'pm2.json';
+
+/** Releases kept per service (the current one included); older ones are removed after a deploy. */
 export const KEEP_RELEASES = 5;
+/** Versions of the registry and of replaced Caddyfiles kept in their history folders. */
+export const REGISTRY_HISTORY_KEEP = 10;
+/** Entries kept in a service's deploys.json. */
+export const DEPLOY_HISTORY_KEEP = 50;
+
+/** The ports the server holds for itself (sshd, Caddy), by role. */
+export const SSH_PORT = 22;
+export const HTTP_PORT = 80;
+export const HTTPS_PORT = 443;
+export const CADDY_ADMIN_PORT = 2019;
+/** Every port the server holds, from lib/ports (the one place port numbers live). */
+export const SERVER_PORTS: readonly number[] = RESERVED_PORTS.map((r) => r.port);
+
+/**
+ * Where a new release's probe listens before it takes the real port: the dynamic range, which no
+ * service may be assigned (RFC 6335), so a probe can never collide with a service.
+ */
+export const PROBE_PORT_MIN = SERVICE_PORT_MAX + 1;
+export const PROBE_PORT_MAX = 65535;
 
 export function serviceDir(name: string): string {
   return `${SERVICES_DIR}/${name}`;
 }
 export function releasesDir(name: string): string {
-  return `${serviceDir(name)}/releases`;
+  return `${serviceDir(name)}/${RELEASES_SUBDIR}`;
 }
 export function releaseDir(name: string, id: string): string {
   return `${releasesDir(name)}/${id}`;
 }
 export function currentLink(name: string): string {
-  return `${serviceDir(name)}/current`;
+  return `${serviceDir(name)}/${CURRENT_LINK}`;
+}
+
+/** An absolute path on the server from a path of this map (the agent knows its home). */
+export function onServer(home: string, relative: string): string {
+  return `${home.replace(/\/+$/, '')}/${relative}`;
 }
