@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root';
 
 /** The repository's assets folder, found from this file so it works from any working directory. */
-export const ASSETS_DIR = join(__dirname, '..', '..', 'assets');
+export const ASSETS_DIR = join(PACKAGE_ROOT, 'assets');
 
 /** assets/bootstrap.sh, the script the UserData stub fetches and runs (and the local stand-in runs with --local). */
 export function readBootstrapScript(): string {

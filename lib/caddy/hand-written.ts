@@ -1,12 +1,10 @@
-import { join } from 'node:path';
 import { CADDYFILE_HISTORY_DIR, Registry } from '../registry/registry';
 import type { CaddyBlock } from '../../assets/server/caddyfile-blocks';
 import { renderCaddyfile } from './render-caddyfile';
 
-// One block splitter for both sides: the agent's (plain JavaScript, shipped to the server). Loaded by
-// path from the source tree because the CLI may run from a transpiled copy of lib/ elsewhere.
+// One block splitter for both sides: the agent's (bundled into the CLI and the agent alike).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const blocks: typeof import('../../assets/server/caddyfile-blocks') = require(join(__dirname, '..', '..', 'assets', 'server', 'caddyfile-blocks.js'));
+const blocks: typeof import('../../assets/server/caddyfile-blocks') = require('../../assets/server/caddyfile-blocks.js');
 
 /**
  * The next registry with the live Caddyfile's hand-written blocks kept. Decision: blocks Portside did

@@ -3,19 +3,18 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { UserError } from '../cli/command';
+import { SERVER_BUNDLE_DIR } from '../package-root';
 import { BIN_DIR } from '../remote/layout';
 import { SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
 import { tarStream } from './tar-stream';
 
-/** The agent's files, shipped with Portside (assets/server). */
-const AGENT_SOURCE = join(__dirname, '..', '..', 'assets', 'server');
-
+/** The agent's files: the bundles `npm run build` makes from lib/agent (dist/server). */
 function agentBundle(): { version: string; files: Array<{ path: string; source: string; size: number; mode: number }> } {
-  const names = readdirSync(AGENT_SOURCE).filter((n) => n.endsWith('.js')).sort();
+  const names = readdirSync(SERVER_BUNDLE_DIR).filter((n) => n.endsWith('.js')).sort();
   const h = createHash('sha256');
   const files = names.map((n) => {
-    const source = join(AGENT_SOURCE, n);
+    const source = join(SERVER_BUNDLE_DIR, n);
     h.update(n).update('\0').update(readFileSync(source));
     return { path: n, source, size: statSync(source).size, mode: 0o644 };
   });

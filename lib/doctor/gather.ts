@@ -7,12 +7,13 @@ import { contextFromCdkJson, loadConfig } from '../config';
 import { parseRegistry, Registry } from '../registry';
 import type { SshSession } from '../ssh';
 import { readSecurityGroupRules } from './aws-security-group';
+import { PACKAGE_ROOT } from '../package-root';
 import { SITE_KEY } from './checks';
 import { parseSs } from './parse-ss';
 import { probeTcp } from './probe-tcp';
 import { CapacityFacts, DoctorFacts, DnsAnswer, failed, ListeningSocket, Pm2Process, ServiceFolder, SiteCertificate } from './types';
 
-const REMOTE_SCRIPT = readFileSync(join(__dirname, 'remote-facts.js'), 'utf8');
+const REMOTE_SCRIPT = readFileSync(join(PACKAGE_ROOT, 'lib', 'doctor', 'remote-facts.js'), 'utf8');
 
 export interface GatherOptions {
   readonly ssh: SshSession;

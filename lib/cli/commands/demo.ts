@@ -5,10 +5,11 @@ import { deployFiles } from '../../deploy/deploy-files';
 import { deployService } from '../../deploy/deploy-service';
 import { fetchThrough } from '../../net/fetch-through';
 import { localUp } from '../../targets/local';
+import { PACKAGE_ROOT } from '../../package-root';
 import { Command } from '../command';
 import { withServer } from '../connect';
 
-const ASSETS = join(__dirname, '..', '..', '..', 'assets');
+const ASSETS = join(PACKAGE_ROOT, 'assets');
 
 /** The bundled samples and where they go: the same ports as cdk.json's default `services`. */
 export const DEMO_SERVICES: ReadonlyArray<{ name: string; port: number }> = [

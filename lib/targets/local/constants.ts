@@ -46,5 +46,5 @@ export const PATHS = {
   bootstrapLog: join(STATE_DIR, 'log', 'bootstrap.log'),
 } as const;
 
-/** The repository root (assets live under it), from this file's place in lib/targets/local. */
-export const REPO_ROOT = join(__dirname, '..', '..', '..');
+/** The repository root (assets live under it). */
+export { PACKAGE_ROOT as REPO_ROOT } from '../../package-root';

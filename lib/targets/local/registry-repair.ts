@@ -2,16 +2,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REGISTRY_HISTORY_DIR, REGISTRY_PATH } from '../../registry';
 import { SERVICES_DIR } from '../../remote/layout';
-import { PATHS, REPO_ROOT } from './constants';
+import { SERVER_BUNDLE_DIR } from '../../package-root';
+import { PATHS } from './constants';
 import { Account } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { standInRegistry } from './seed';
 
 // The agent's own check of a registry, so the stand-in and the server agree on "corrupt".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const rebuild: { parseRegistryText(text: string): { problem: string | null } } = require(join(REPO_ROOT, 'assets', 'server', 'registry-rebuild.js'));
+const rebuild: { parseRegistryText(text: string): { problem: string | null } } = require('../../../assets/server/registry-rebuild.js');
 
-const AGENT = join(REPO_ROOT, 'assets', 'server', 'agent.js');
+const AGENT = join(SERVER_BUNDLE_DIR, 'agent.js');
 
 const nonEmpty = (dir: string): boolean => {
   try {

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Portside's build: three bundles made with esbuild, run by `npm install` (prepare), `npm run build`
+// and `npm test`. dist/ is build output, never committed.
+//   dist/cli.js            the CLI (bin/cli.ts); npm packages stay external (node_modules has them)
+//   dist/server/agent.js   the agent the server runs with plain Node: everything bundled, no dependency
+//   dist/server/preload.js the preload each service's process runs with
+// dist/build.json records the sources' fingerprint, so the shim can tell a checkout edited since.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+/** Folders whose .ts/.js files make up the bundles (a change in one makes the build stale). */
+const SOURCES = ['bin', 'lib', 'assets/server'];
+
+/** Each source file with its size and modification time: cheap to compute at every start. */
+function fingerprint() {
+  const parts = [];
+  const walk = (rel) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(r);
+      else if (/\.(ts|js)$/.test(e.name)) {
+        const st = fs.statSync(path.join(ROOT, r));
+        parts.push(`${r}:${st.size}:${Math.trunc(st.mtimeMs)}`);
+      }
+    }
+  };
+  SOURCES.forEach(walk);
+  return parts.sort().join('\n');
+}
+
+function build() {
+  const esbuild = require('esbuild');
+  const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none' };
+  const tmp = `${DIST}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(tmp, 'cli.js'), packages: 'external' });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(tmp, 'server', 'agent.js') });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(tmp, 'server', 'preload.js') });
+  fs.writeFileSync(path.join(tmp, 'build.json'), JSON.stringify({ sources: fingerprint() }));
+  // Swap in whole: a CLI starting mid-build sees the old dist or the new one, never half of each.
+  const old = `${DIST}.old-${process.pid}`;
+  if (fs.existsSync(DIST)) fs.renameSync(DIST, old);
+  fs.renameSync(tmp, DIST);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Whether dist/ was built from the sources as they are now. */
+function isFresh() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(DIST, 'build.json'), 'utf8')).sources === fingerprint();
+  } catch {
+    return false;
+  }
+}
+
+module.exports = { build, isFresh, DIST };
+
+if (require.main === module) {
+  const t0 = Date.now();
+  build();
+  if (!process.argv.includes('--quiet')) console.log(`built dist/ (cli, server agent, preload) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+}
