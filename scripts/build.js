@@ -39,18 +39,20 @@ function fingerprint() {
 
 function build() {
   const esbuild = require('esbuild');
-  const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none' };
-  const tmp = `${DIST}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(tmp, 'cli.js'), packages: 'external' });
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(tmp, 'server', 'agent.js') });
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(tmp, 'server', 'preload.js') });
-  fs.writeFileSync(path.join(tmp, 'build.json'), JSON.stringify({ sources: fingerprint() }));
-  // Swap in whole: a CLI starting mid-build sees the old dist or the new one, never half of each.
-  const old = `${DIST}.old-${process.pid}`;
-  if (fs.existsSync(DIST)) fs.renameSync(DIST, old);
-  fs.renameSync(tmp, DIST);
-  fs.rmSync(old, { recursive: true, force: true });
+  const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none', write: false };
+  const outputs = [
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), packages: 'external' }).outputFiles,
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(DIST, 'server', 'agent.js') }).outputFiles,
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(DIST, 'server', 'preload.js') }).outputFiles,
+  ];
+  // Each file is renamed into place whole, and build.json last: a CLI starting mid-build (or a second
+  // build running at once) reads old or new files, never a half-written one.
+  for (const out of [...outputs, { path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources: fingerprint() })) }]) {
+    fs.mkdirSync(path.dirname(out.path), { recursive: true });
+    const tmp = `${out.path}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, out.contents);
+    fs.renameSync(tmp, out.path);
+  }
 }
 
 /** Whether dist/ was built from the sources as they are now. */
