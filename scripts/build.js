@@ -39,6 +39,8 @@ function fingerprint() {
 
 function build() {
   const esbuild = require('esbuild');
+  // Taken before bundling: a file edited during the build leaves dist/ stale, not falsely fresh.
+  const sources = fingerprint();
   const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none', write: false };
   const outputs = [
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), packages: 'external' }).outputFiles,
@@ -47,7 +49,7 @@ function build() {
   ];
   // Each file is renamed into place whole, and build.json last: a CLI starting mid-build (or a second
   // build running at once) reads old or new files, never a half-written one.
-  for (const out of [...outputs, { path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources: fingerprint() })) }]) {
+  for (const out of [...outputs, { path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources })) }]) {
     fs.mkdirSync(path.dirname(out.path), { recursive: true });
     const tmp = `${out.path}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, out.contents);
