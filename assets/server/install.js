@@ -10,7 +10,7 @@ const path = require('path');
 const { spawn } = require('child_process');
 const { note, AgentError } = require('./protocol');
 const { run, tail } = require('./run');
-const policy = require('./install-policy');
+const policy = require('../../lib/agent/install-policy');
 
 const BUILD_USER = 'portside-build';
 /** Written into node_modules when allowed scripts ran: a reused node_modules must have been built the same way. */

@@ -3,7 +3,7 @@
 // (registry-store.js) gathers the facts; this decides. Never from defaults that drop running
 // services: the declared configuration is used only when the server has neither a saved registry
 // nor a Caddyfile, and even then every service that runs is kept.
-const { splitBlocks } = require('./caddyfile-blocks');
+const { splitBlocks } = require('../../lib/agent/caddyfile-blocks');
 
 const NAME = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
 const validPort = (p) => Number.isInteger(p) && p >= 1024 && p <= 65535;

@@ -1,6 +1,6 @@
 'use strict';
 const { spawn } = require('child_process');
-const npmFailure = require('./npm-failure');
+const npmFailure = require('../../lib/agent/npm-failure');
 
 /** Run a program (argv, no shell) and collect its output; rejects with stderr's tail on failure. */
 function run(cmd, args, opts = {}) {

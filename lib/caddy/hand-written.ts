@@ -1,10 +1,7 @@
 import { CADDYFILE_HISTORY_DIR, Registry } from '../registry/registry';
-import type { CaddyBlock } from '../../assets/server/caddyfile-blocks';
-import { renderCaddyfile } from './render-caddyfile';
-
 // One block splitter for both sides: the agent's (bundled into the CLI and the agent alike).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const blocks: typeof import('../../assets/server/caddyfile-blocks') = require('../../assets/server/caddyfile-blocks.js');
+import { CaddyBlock, splitBlocks } from '../agent/caddyfile-blocks';
+import { renderCaddyfile } from './render-caddyfile';
 
 /**
  * The next registry with the live Caddyfile's hand-written blocks kept. Decision: blocks Portside did
@@ -18,13 +15,13 @@ const blocks: typeof import('../../assets/server/caddyfile-blocks') = require('.
  */
 export function keepHandWritten(current: Registry, next: Registry, live: string | null, log: (line: string) => void): Registry {
   if (live === null) return next;
-  const oursNow = new Map(blocks.splitBlocks(renderCaddyfile({ ...current, extra: undefined })).map((b) => [b.key, b]));
-  const oursNext = new Set(blocks.splitBlocks(renderCaddyfile({ ...next, extra: undefined })).map((b) => b.key));
-  const kept = new Map(blocks.splitBlocks(current.extra ?? '').map((b) => [b.key, b]));
+  const oursNow = new Map(splitBlocks(renderCaddyfile({ ...current, extra: undefined })).map((b) => [b.key, b]));
+  const oursNext = new Set(splitBlocks(renderCaddyfile({ ...next, extra: undefined })).map((b) => b.key));
+  const kept = new Map(splitBlocks(current.extra ?? '').map((b) => [b.key, b]));
   const label = (key: string): string => key || '(global options)';
   const foreign: CaddyBlock[] = [];
   const seen = new Set<string>();
-  for (const b of blocks.splitBlocks(live)) {
+  for (const b of splitBlocks(live)) {
     seen.add(b.key);
     const mine = oursNow.get(b.key);
     if (mine) {

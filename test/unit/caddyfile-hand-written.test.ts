@@ -4,9 +4,7 @@
  */
 import { keepHandWritten, renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry, Registry, renderRegistry, withService, withoutService } from '../../lib/registry';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { splitBlocks } = require('../../assets/server/caddyfile-blocks.js');
+import { splitBlocks } from '../../lib/agent/caddyfile-blocks';
 
 const REG: Registry = {
   version: 1, domain: 'portside.test', routing: 'subdomain', tls: 'internal', services: { simon: 3000 },

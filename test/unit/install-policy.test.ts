@@ -1,6 +1,5 @@
-// The pure half of the agent's install (assets/server/install-policy.js): which install scripts may run.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const policy = require('../../assets/server/install-policy.js');
+// The pure half of the agent's install (lib/agent/install-policy.ts): which install scripts may run.
+import * as policy from '../../lib/agent/install-policy';
 
 const LOCK = {
   packages: {

@@ -8,9 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// The agent's own module (plain JS, shipped to the server), tested here as it runs there.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const npm = require('../../assets/server/npm-failure.js');
+import * as npm from '../../lib/agent/npm-failure';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { run } = require('../../assets/server/run.js');
 

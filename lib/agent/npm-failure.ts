@@ -1,24 +1,35 @@
-'use strict';
 // What to tell the user when npm fails on the server. npm's last lines are mostly about itself ("A
 // complete log of this run can be found in …"); on a full disk they are all there is: npm could not
 // write its cache, and its log file is cut short too, so the real cause is in neither. The disk's free
 // space says it.
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 /** Below this much free space, a failed install is put down to the full disk. */
-const LOW_DISK_BYTES = 16 * 1024 * 1024;
+export const LOW_DISK_BYTES = 16 * 1024 * 1024;
 const NOISE = [/A complete log of this run can be found in/, /Log files were not written/, /You can rerun the command with/, /^npm (error|ERR!)\s*$/];
 const TELLING_WARNING = /\b(ENOSPC|EDQUOT|EACCES|EPERM|ENOMEM|EROFS)\b/;
+
+/** Free space on the filesystem of one folder. */
+export interface DiskFree {
+  readonly dir: string;
+  readonly free: number;
+}
+
+/** What the user is shown for a failed npm command. */
+export interface NpmFailure {
+  readonly message: string;
+  readonly detail: string;
+}
 
 /**
  * The lines of npm's output worth showing: its error lines minus the ones about its own log, and
  * warnings that name a system error (a full disk shows as `npm warn tar TAR_ENTRY_ERROR ENOSPC`).
  * Repeats are shown once with a count. At most `max` lines.
  */
-function pickNpmLines(output, max = 10) {
-  const counts = new Map();
+export function pickNpmLines(output: unknown, max = 10): string[] {
+  const counts = new Map<string, number>();
   for (const raw of String(output).split('\n')) {
     const line = raw.trim();
     const isError = /^npm (error|ERR!)/.test(line);
@@ -29,9 +40,9 @@ function pickNpmLines(output, max = 10) {
   return [...counts].slice(0, max).map(([line, n]) => (n > 1 ? `${line} (×${n})` : line));
 }
 
-/** Free bytes on the filesystem of each folder that exists: [{ dir, free }]. */
-function diskFree(dirs) {
-  const out = [];
+/** Free bytes on the filesystem of each folder that exists. */
+export function diskFree(dirs: readonly string[]): DiskFree[] {
+  const out: DiskFree[] = [];
   for (const dir of dirs) {
     try {
       const s = fs.statfsSync(dir);
@@ -43,13 +54,13 @@ function diskFree(dirs) {
   return out;
 }
 
-const mb = (n) => `${(n / 2 ** 20).toFixed(1)} MB`;
+const mb = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 /**
  * The message and detail for a failed npm command: the disk when it is (nearly) full, else npm's own
  * error lines, else the exit status alone. `disk` is diskFree()'s answer for the folders npm writes.
  */
-function describeNpmFailure(what, status, output, disk) {
+export function describeNpmFailure(what: string, status: unknown, output: unknown, disk: readonly DiskFree[]): NpmFailure {
   const lines = pickNpmLines(output);
   const full = disk.filter((d) => d.free < LOW_DISK_BYTES);
   const logLine = String(output).split('\n').map((l) => l.trim()).find((l) => /A complete log of this run can be found in/.test(l));
@@ -66,8 +77,6 @@ function describeNpmFailure(what, status, output, disk) {
 }
 
 /** The folders npm writes to for an install in `cwd`: the release, and npm's cache. */
-function npmDirs(cwd) {
-  return [cwd, process.env.npm_config_cache || path.join(os.homedir(), '.npm')].filter(Boolean);
+export function npmDirs(cwd: string | undefined): string[] {
+  return [cwd, process.env.npm_config_cache || path.join(os.homedir(), '.npm')].filter((d): d is string => Boolean(d));
 }
-
-module.exports = { pickNpmLines, diskFree, describeNpmFailure, npmDirs, LOW_DISK_BYTES };
