@@ -1,5 +1,6 @@
 export * from './types';
-export { runChecks } from './checks';
+export { CHECK_FAMILIES, runChecks } from './checks';
+export type { CheckFamily } from './checks';
 export { gatherFacts } from './gather';
 export type { GatherOptions } from './gather';
 export { formatReport, summary } from './report';

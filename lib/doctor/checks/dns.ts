@@ -1,4 +1,5 @@
 import { CheckResult, DoctorFacts, failed } from '../types';
+import type { CheckFamily } from './family';
 
 /** Each name Caddy serves resolves to the server, before Caddy spends ACME attempts on it. */
 export function dnsChecks(f: DoctorFacts): CheckResult[] {
@@ -16,3 +17,8 @@ export function dnsChecks(f: DoctorFacts): CheckResult[] {
     return { id: `dns.${d.name}`, status: 'fail', message: `${d.name} resolves to ${d.addresses.join(', ')}, not to the server (${f.address})`, fix };
   });
 }
+
+export const dnsFamily: CheckFamily = {
+  name: 'dns', idPrefix: 'dns', run: dnsChecks,
+  looksAt: 'each name Caddy serves resolves to the server, and only to it',
+};

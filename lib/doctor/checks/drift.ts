@@ -1,61 +1,27 @@
 import { renderCaddyfile } from '../../caddy';
 import { REGISTRY_HISTORY_DIR, REGISTRY_PATH } from '../../registry';
-import { CheckResult, CheckStatus, DoctorFacts, failed } from '../types';
+import { PM2_FILE, serviceDir } from '../../remote/layout';
+import { CheckResult, DoctorFacts, Pm2Process, ServiceFolder, failed } from '../types';
+import type { CheckFamily } from './family';
 
 /**
- * The registry is the source of truth; the Caddyfile is rendered from it, pm2 runs what it lists,
- * and the declared configuration (cdk.json) is where it started. Each disagreement is named.
+ * The registry is the source of truth; the Caddyfile is rendered from it and pm2 runs what it lists.
+ * Each disagreement is named (the declared configuration is the `declared` family's).
  */
 export function driftChecks(f: DoctorFacts): CheckResult[] {
-  const out: CheckResult[] = [];
   if (failed(f.registry)) {
     return [{ id: 'drift.registry', status: 'fail', message: `the registry (~/${REGISTRY_PATH}) cannot be used: ${f.registry.error}`, fix: registryFix(f) }];
   }
   const reg = f.registry;
-  out.push(...caddyfileDrift(reg, f.caddyfile));
-
+  const out = caddyfileDrift(reg, f.caddyfile);
   if (failed(f.pm2)) {
     out.push({ id: 'drift.pm2', status: 'fail', message: `could not read pm2's process list: ${f.pm2.error}`, fix: 'check that pm2 is installed and its daemon runs as the deploy user (pm2 ls)' });
-    return [...out, ...declaredDrift(f)];
+    return out;
   }
   const pm2 = f.pm2;
   for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => a.localeCompare(b))) {
     const proc = pm2.find((p) => p.name === name);
-    const folder = f.folders.find((d) => d.name === name);
-    if (!proc) {
-      if (!folder?.release) {
-        out.push({
-          id: `drift.undeployed.${name}`, status: 'warn', message: `service "${name}" is registered on port ${port} but was never deployed: its URL answers 502`,
-          fix: `deploy it (portside deploy-service ${name} ${port}) or drop its route (portside remove-service ${name})`,
-        });
-      } else {
-        out.push({
-          id: `drift.process.${name}`, status: 'fail', message: `service "${name}" has release ${folder.release} and a route, but pm2 runs no process for it`,
-          fix: `start it again on the server: pm2 start ~/services/${name}/pm2.json && pm2 save (or portside deploy-service ${name} --force)`,
-        });
-      }
-      continue;
-    }
-    if (proc.status !== 'online') {
-      out.push({
-        id: `drift.stopped.${name}`, status: 'fail', message: `service "${name}" is ${proc.status} under pm2: its URL answers 502`,
-        fix: `start it again on the server: pm2 restart ${name} && pm2 save (or portside deploy-service ${name} --force)`,
-      });
-    } else {
-      out.push({ id: `drift.online.${name}`, status: 'pass', message: `service "${name}" is online under pm2 (pid ${proc.pid})` });
-    }
-    if (proc.port !== port) {
-      out.push({
-        id: `drift.port.${name}`, status: 'fail', message: `service "${name}" is registered on port ${port}, but pm2 runs it on ${proc.port ?? 'no port'}: Caddy proxies to the wrong place`,
-        fix: `redeploy it on its registered port: portside deploy-service ${name} ${port} --force`,
-      });
-    }
-    if (!proc.preload) {
-      out.push({
-        id: `drift.preload.${name}`, status: 'fail', message: `service "${name}" runs without Portside's preload: nothing keeps it on 127.0.0.1, drains it on reload or loads its env file`,
-        fix: `redeploy it (pm2 then starts it with the preload): portside deploy-service ${name} --force`,
-      });
-    }
+    out.push(...(proc ? processDrift(name, port, proc) : [missingProcess(name, port, f.folders.find((d) => d.name === name))]));
   }
   for (const p of pm2.filter((x) => reg.services[x.name] === undefined)) {
     out.push({
@@ -64,9 +30,46 @@ export function driftChecks(f: DoctorFacts): CheckResult[] {
     });
   }
   for (const d of f.folders.filter((x) => reg.services[x.name] === undefined && !pm2.some((p) => p.name === x.name))) {
-    out.push({ id: `drift.leftover.${d.name}`, status: 'info', message: `~/services/${d.name} is kept from a removed service (release ${d.release ?? 'none'})` });
+    out.push({ id: `drift.leftover.${d.name}`, status: 'info', message: `~/${serviceDir(d.name)} is kept from a removed service (release ${d.release ?? 'none'})` });
   }
-  return [...out, ...declaredDrift(f)];
+  return out;
+}
+
+/** A registered service pm2 does not run: never deployed (a warning), or lost its process (a failure). */
+function missingProcess(name: string, port: number, folder: ServiceFolder | undefined): CheckResult {
+  if (!folder?.release) {
+    return {
+      id: `drift.undeployed.${name}`, status: 'warn', message: `service "${name}" is registered on port ${port} but was never deployed: its URL answers 502`,
+      fix: `deploy it (portside deploy-service ${name} ${port}) or drop its route (portside remove-service ${name})`,
+    };
+  }
+  return {
+    id: `drift.process.${name}`, status: 'fail', message: `service "${name}" has release ${folder.release} and a route, but pm2 runs no process for it`,
+    fix: `start it again on the server: pm2 start ~/${serviceDir(name)}/${PM2_FILE} && pm2 save (or portside deploy-service ${name} --force)`,
+  };
+}
+
+/** A registered service's pm2 process: online, on its registered port, with Portside's preload. */
+function processDrift(name: string, port: number, proc: Pm2Process): CheckResult[] {
+  const out: CheckResult[] = [proc.status === 'online'
+    ? { id: `drift.online.${name}`, status: 'pass', message: `service "${name}" is online under pm2 (pid ${proc.pid})` }
+    : {
+      id: `drift.stopped.${name}`, status: 'fail', message: `service "${name}" is ${proc.status} under pm2: its URL answers 502`,
+      fix: `start it again on the server: pm2 restart ${name} && pm2 save (or portside deploy-service ${name} --force)`,
+    }];
+  if (proc.port !== port) {
+    out.push({
+      id: `drift.port.${name}`, status: 'fail', message: `service "${name}" is registered on port ${port}, but pm2 runs it on ${proc.port ?? 'no port'}: Caddy proxies to the wrong place`,
+      fix: `redeploy it on its registered port: portside deploy-service ${name} ${port} --force`,
+    });
+  }
+  if (!proc.preload) {
+    out.push({
+      id: `drift.preload.${name}`, status: 'fail', message: `service "${name}" runs without Portside's preload: nothing keeps it on 127.0.0.1, drains it on reload or loads its env file`,
+      fix: `redeploy it (pm2 then starts it with the preload): portside deploy-service ${name} --force`,
+    });
+  }
+  return out;
 }
 
 /**
@@ -105,37 +108,7 @@ function caddyfileDrift(reg: Parameters<typeof renderCaddyfile>[0], actual: stri
   }];
 }
 
-/**
- * The declared configuration seeds the registry; the CLI then adds and moves services. A service the
- * declaration lists but the server lacks is worth a warning on AWS. On the local stand-in the
- * declaration is only a seed, so differences are information.
- */
-function declaredDrift(f: DoctorFacts): CheckResult[] {
-  if (failed(f.registry)) return [];
-  const level: CheckStatus = f.target === 'local' ? 'info' : 'warn';
-  if (failed(f.declared)) {
-    return [{ id: 'drift.declared', status: 'warn', message: `the declared configuration (cdk.json context) is invalid: ${f.declared.error.split('\n')[0]}`, fix: 'fix cdk.json; npx cdk synth shows every problem' }];
-  }
-  const out: CheckResult[] = [];
-  const reg = f.registry;
-  const dec = f.declared;
-  const fixCli = 'the registry wins on the server; update cdk.json\'s "services" to match, or deploy/remove the service';
-  for (const [name, port] of Object.entries(dec.services)) {
-    const actual = reg.services[name];
-    if (actual === undefined) out.push({ id: `drift.declared.${name}`, status: level, message: `cdk.json declares "${name}" on port ${port}; the server's registry does not have it`, fix: fixCli });
-    else if (actual !== port) out.push({ id: `drift.declared.${name}`, status: level, message: `cdk.json declares "${name}" on port ${port}; the server's registry has ${actual}`, fix: fixCli });
-  }
-  const extra = Object.keys(reg.services).filter((n) => dec.services[n] === undefined);
-  if (extra.length) out.push({ id: 'drift.declared.extra', status: 'info', message: `registered on the server but not in cdk.json (deployed with the CLI): ${extra.join(', ')}` });
-  if (f.target !== 'local' && (dec.domain ?? null) !== (reg.domain ?? null)) {
-    out.push({
-      id: 'drift.declared.domain', status: 'warn', message: `cdk.json's domain is ${dec.domain ?? 'unset'}, the server's registry serves ${reg.domain ?? 'no domain'}`,
-      fix: 'npx cdk deploy after changing the domain re-seeds the server; or set cdk.json back',
-    });
-  }
-  if (out.length === 0) out.push({ id: 'drift.declared', status: 'pass', message: 'every service cdk.json declares is registered on its declared port' });
-  if (f.target === 'local' && out.some((r) => r.status === 'info' && r.id !== 'drift.declared.extra')) {
-    out.push({ id: 'drift.declared.local', status: 'info', message: 'on the local server cdk.json only seeds the first registry; deploys change it from there' });
-  }
-  return out;
-}
+export const driftFamily: CheckFamily = {
+  name: 'drift', idPrefix: 'drift.', run: driftChecks,
+  looksAt: 'the registry against the server: the Caddyfile it renders to, and the pm2 processes and folders of its services',
+};

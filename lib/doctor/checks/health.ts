@@ -1,6 +1,7 @@
 import { serviceUrl, siteUrl } from '../../caddy';
 import { describeHealth, healthKind } from '../../health/describe-health';
 import { CheckResult, DoctorFacts, HttpOutcome, failed } from '../types';
+import type { CheckFamily } from './family';
 
 const ok = (r: HttpOutcome | undefined): r is number => typeof r === 'number' && r < 500;
 const show = (r: HttpOutcome | undefined) => (r === undefined ? 'not checked' : typeof r === 'number' ? `HTTP ${r}` : r);
@@ -22,23 +23,7 @@ export function healthChecks(f: DoctorFacts): CheckResult[] {
     }
     const path = folder?.healthPath ?? '/';
     const direct = f.direct[name];
-    const pathFix = `if ${path} is not a page of this service, give it one that answers 200: portside deploy-service ${name} --health-path /health`;
-    out.push(healthKind(direct) === 'ok'
-      ? { id: `health.direct.${name}`, status: 'pass', message: `service "${name}" answers GET ${path} on 127.0.0.1:${port} inside the server (HTTP ${direct})` }
-      : healthKind(direct) === 'client-error'
-        ? { id: `health.direct.${name}`, status: 'warn', message: `service "${name}" runs but ${describeHealth(direct, path)} on 127.0.0.1:${port}: not a healthy answer`, fix: pathFix }
-        : { id: `health.direct.${name}`, status: 'fail', message: `service "${name}" does not answer GET ${path} on 127.0.0.1:${port} inside the server (${show(direct)})`,
-          fix: `read its logs: portside logs ${name}; then redeploy (portside deploy-service ${name} --force) or roll back (portside rollback ${name})` });
-    const url = serviceUrl(reg, name, f.address);
-    const via = f.viaCaddy[name];
-    out.push(healthKind(via) === 'ok'
-      ? { id: `health.caddy.${name}`, status: 'pass', message: `${url} answers through Caddy (HTTP ${via})` }
-      : healthKind(via) === 'client-error'
-        ? { id: `health.caddy.${name}`, status: 'warn', message: `${url} ${describeHealth(via, new URL(url).pathname)} through Caddy: the service runs, but that is not a healthy answer`,
-          fix: ok(direct) && healthKind(direct) === 'ok' ? 'the service answers directly but not through its route: compare the Caddyfile with the registry (see the drift checks)' : pathFix }
-        : { id: `health.caddy.${name}`, status: 'fail', message: `${url} does not answer through Caddy (${show(via)})`,
-          fix: ok(direct) ? 'the service is fine but the route is not: compare the Caddyfile with the registry (see the drift checks) and read Caddy\'s log'
-            : `fix the service first (portside logs ${name})` });
+    out.push(directHealth(name, port, path, direct), caddyHealth(serviceUrl(reg, name, f.address), name, path, direct, f.viaCaddy[name]));
   }
   const site = f.viaCaddy[SITE_KEY];
   const url = siteUrl(reg, f.address);
@@ -47,3 +32,35 @@ export function healthChecks(f: DoctorFacts): CheckResult[] {
     : { id: 'health.site', status: 'fail', message: `${url} does not answer through Caddy (${show(site)})`, fix: 'read Caddy\'s log; redeploy the site with portside deploy-files <folder>' });
   return out;
 }
+
+const pathFix = (name: string, path: string) =>
+  `if ${path} is not a page of this service, give it one that answers 200: portside deploy-service ${name} --health-path /health`;
+
+/** GET <health path> on 127.0.0.1:<port> inside the server: the service itself, without Caddy. */
+function directHealth(name: string, port: number, path: string, direct: HttpOutcome | undefined): CheckResult {
+  const kind = healthKind(direct);
+  if (kind === 'ok') return { id: `health.direct.${name}`, status: 'pass', message: `service "${name}" answers GET ${path} on 127.0.0.1:${port} inside the server (HTTP ${direct})` };
+  if (kind === 'client-error') {
+    return { id: `health.direct.${name}`, status: 'warn', message: `service "${name}" runs but ${describeHealth(direct, path)} on 127.0.0.1:${port}: not a healthy answer`, fix: pathFix(name, path) };
+  }
+  return { id: `health.direct.${name}`, status: 'fail', message: `service "${name}" does not answer GET ${path} on 127.0.0.1:${port} inside the server (${show(direct)})`,
+    fix: `read its logs: portside logs ${name}; then redeploy (portside deploy-service ${name} --force) or roll back (portside rollback ${name})` };
+}
+
+/** GET the service's URL through Caddy; the fix depends on whether the service answered directly. */
+function caddyHealth(url: string, name: string, path: string, direct: HttpOutcome | undefined, via: HttpOutcome | undefined): CheckResult {
+  const kind = healthKind(via);
+  if (kind === 'ok') return { id: `health.caddy.${name}`, status: 'pass', message: `${url} answers through Caddy (HTTP ${via})` };
+  if (kind === 'client-error') {
+    return { id: `health.caddy.${name}`, status: 'warn', message: `${url} ${describeHealth(via, new URL(url).pathname)} through Caddy: the service runs, but that is not a healthy answer`,
+      fix: ok(direct) && healthKind(direct) === 'ok' ? 'the service answers directly but not through its route: compare the Caddyfile with the registry (see the drift checks)' : pathFix(name, path) };
+  }
+  return { id: `health.caddy.${name}`, status: 'fail', message: `${url} does not answer through Caddy (${show(via)})`,
+    fix: ok(direct) ? 'the service is fine but the route is not: compare the Caddyfile with the registry (see the drift checks) and read Caddy\'s log'
+      : `fix the service first (portside logs ${name})` };
+}
+
+export const healthFamily: CheckFamily = {
+  name: 'health', idPrefix: 'health.', run: healthChecks,
+  looksAt: 'each deployed service answers its health path on loopback and its URL through Caddy; the site answers at the root',
+};

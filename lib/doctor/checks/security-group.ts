@@ -1,5 +1,7 @@
 import { ingressRules } from '../../stack/ingress-rules';
+import { HTTP_PORT, HTTPS_PORT, SSH_PORT } from '../../remote/layout';
 import { CheckResult, DoctorFacts, SecurityGroupRule, failed } from '../types';
+import type { CheckFamily } from './family';
 
 const WORLD = ['0.0.0.0/0', '::/0'];
 
@@ -20,18 +22,23 @@ export function securityGroupChecks(f: DoctorFacts): CheckResult[] {
   for (const r of rules) {
     const matches = r.protocol === 'tcp' && r.fromPort !== null && r.fromPort === r.toPort && expected.some((e) => e.port === r.fromPort && e.cidr === r.peer);
     if (matches) continue;
-    const covers22 = r.protocol === '-1' || (r.fromPort !== null && r.toPort !== null && r.fromPort <= 22 && r.toPort >= 22 && r.protocol === 'tcp');
+    const covers22 = r.protocol === '-1' || (r.fromPort !== null && r.toPort !== null && r.fromPort <= SSH_PORT && r.toPort >= SSH_PORT && r.protocol === 'tcp');
     const why = covers22 && WORLD.includes(r.peer) ? 'SSH open to the whole internet'
       : covers22 ? 'SSH open beyond schoolCidr'
-        : WORLD.includes(r.peer) ? 'a port beyond 80 and 443 open to the world' : 'a rule the port model does not have';
+        : WORLD.includes(r.peer) ? `a port beyond ${HTTP_PORT} and ${HTTPS_PORT} open to the world` : 'a rule the port model does not have';
     out.push({ id: `sg.extra.${r.groupId}.${r.protocol}.${r.fromPort ?? 'all'}.${r.peer}`, status: 'fail', message: `the security group allows ${describe(r)}: ${why}`, fix: fixStack });
   }
   for (const e of expected) {
     const present = rules.some((r) => r.protocol === 'tcp' && r.fromPort === e.port && r.toPort === e.port && r.peer === e.cidr);
     if (!present) {
-      out.push({ id: `sg.missing.${e.port}.${e.cidr}`, status: e.port === 22 ? 'warn' : 'fail', message: `the security group lacks ${e.description}`, fix: 'npx cdk deploy puts the rules back' });
+      out.push({ id: `sg.missing.${e.port}.${e.cidr}`, status: e.port === SSH_PORT ? 'warn' : 'fail', message: `the security group lacks ${e.description}`, fix: 'npx cdk deploy puts the rules back' });
     }
   }
-  if (out.length === 0) out.push({ id: 'sg', status: 'pass', message: `the security group allows exactly 22 from ${f.declared.schoolCidrs.join(', ')} and 80, 443 from anywhere` });
+  if (out.length === 0) out.push({ id: 'sg', status: 'pass', message: `the security group allows exactly ${SSH_PORT} from ${f.declared.schoolCidrs.join(', ')} and ${HTTP_PORT}, ${HTTPS_PORT} from anywhere` });
   return out;
 }
+
+export const securityGroupFamily: CheckFamily = {
+  name: 'security-group', idPrefix: 'sg', run: securityGroupChecks,
+  looksAt: 'AWS only: the security group\'s ingress is exactly the port model (SSH from schoolCidr, HTTP and HTTPS from anywhere)',
+};

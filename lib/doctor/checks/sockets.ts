@@ -1,6 +1,8 @@
-import { RESERVED_PORTS } from '../../ports';
+import { RESERVED_PORTS, ReservedPort } from '../../ports';
+import { CADDY_ADMIN_PORT, HTTP_PORT, HTTPS_PORT, PROBE_PORT_MIN, SERVER_PORTS } from '../../remote/layout';
 import { CheckResult, DoctorFacts, ListeningSocket, failed } from '../types';
 import { hostPort, isLoopback } from './addresses';
+import type { CheckFamily } from './family';
 
 /** Loopback listeners that belong to the operating system, not to anyone's mistake. */
 const SYSTEM_LOOPBACK: ReadonlyArray<{ port: number; process: RegExp }> = [
@@ -9,6 +11,8 @@ const SYSTEM_LOOPBACK: ReadonlyArray<{ port: number; process: RegExp }> = [
 
 const describeHolder = (s: ListeningSocket): string =>
   s.processes.length ? `${s.processes.join(', ')} (pid ${s.pids.join(', ')})` : 'a process this user cannot see';
+
+const addresses = (socks: readonly ListeningSocket[], port: number): string => socks.map((s) => hostPort(s.address, port)).join(', ');
 
 /** No domain: Caddy serves the site as `:80` only, and 443 stays closed by design. */
 export const plainHttpOnly = (f: DoctorFacts): boolean => !failed(f.registry) && !f.registry.domain;
@@ -21,93 +25,104 @@ export function socketChecks(f: DoctorFacts): CheckResult[] {
   if (failed(f.sockets)) {
     return [{ id: 'sockets.read', status: 'fail', message: `could not list the listening sockets: ${f.sockets.error}`, fix: 'install iproute2 on the server (it provides ss)' }];
   }
-  const out: CheckResult[] = [];
-  const services = failed(f.registry) ? {} : f.registry.services;
   const byPort = new Map<number, ListeningSocket[]>();
   for (const s of f.sockets) byPort.set(s.port, [...(byPort.get(s.port) ?? []), s]);
-  const expectName = (socks: ListeningSocket[], name: RegExp): ListeningSocket | undefined =>
-    socks.find((s) => s.processes.length > 0 && !s.processes.some((p) => name.test(p)));
-
-  for (const r of RESERVED_PORTS) {
-    const socks = byPort.get(r.port) ?? [];
-    const name = r.holder === 'sshd' ? /^sshd/ : /^caddy/;
-    if (socks.length === 0 && r.port === 443 && plainHttpOnly(f)) {
-      out.push({ id: 'sockets.missing.443', status: 'info', message: 'nothing listens on 443: the server has no domain yet, so Caddy serves plain HTTP on 80 (as documented)',
-        fix: 'set a domain (cdk.json "domain", then portside sync-config) to get HTTPS on 443' });
-      continue;
-    }
-    if (socks.length === 0) {
-      out.push({
-        id: `sockets.missing.${r.port}`, status: r.port === 2019 ? 'warn' : 'fail', message: `nothing listens on port ${r.port} (${r.holder}, ${r.protocol})`,
-        fix: r.holder === 'sshd' ? 'start sshd' : 'start Caddy: sudo systemctl restart caddy (and read journalctl -u caddy)',
-      });
-      continue;
-    }
-    const stranger = expectName(socks, name);
-    if (stranger) {
-      out.push({ id: `sockets.holder.${r.port}`, status: 'fail', message: `port ${r.port} should be ${r.holder}'s but ${describeHolder(stranger)} holds it`, fix: `stop that process and restart ${r.holder}` });
-      continue;
-    }
-    const open = socks.filter((s) => !isLoopback(s.address));
-    if (r.loopbackOnly && open.length > 0) {
-      out.push({
-        id: `sockets.public.${r.port}`, status: 'fail', message: `${r.protocol} listens on ${hostPort(open[0].address, r.port)}, beyond loopback: whoever reaches it can rewrite Caddy's configuration`,
-        fix: 'bind it to loopback: `admin localhost:2019` in the Caddyfile\'s global options (Caddy\'s default)',
-      });
-      continue;
-    }
-    const dup = socks.find((s, i) => socks.findIndex((t) => t.address === s.address) !== i);
-    if (dup) {
-      const n = socks.filter((s) => s.address === dup.address).length;
-      out.push({
-        id: `sockets.duplicate.${r.port}`, status: 'fail',
-        message: `${r.holder} holds ${n} listening sockets on ${hostPort(dup.address, r.port)}: a refused reload leaked them (Caddy 2.6.2), and new connections are spread across them, so most of them fail`,
-        fix: `restart ${r.holder} (sudo systemctl restart ${r.holder === 'sshd' ? 'ssh' : 'caddy'}); a reload cannot close leaked listeners`,
-      });
-      continue;
-    }
-    out.push({ id: `sockets.ok.${r.port}`, status: 'pass', message: `${r.holder} listens on ${socks.map((s) => hostPort(s.address, r.port)).join(', ')} (${r.protocol})` });
-  }
-
-  for (const [port, socks] of [...byPort].sort(([a], [b]) => a - b)) {
-    if (RESERVED_PORTS.some((r) => r.port === port)) continue;
-    const owner = Object.entries(services).find(([, p]) => p === port)?.[0];
-    const open = socks.filter((s) => !isLoopback(s.address));
-    if (owner) {
-      if (open.length > 0) {
-        out.push({
-          id: `sockets.public.${port}`, status: 'fail',
-          message: `service "${owner}" listens on ${hostPort(open[0].address, port)} (${describeHolder(open[0])}), not only on 127.0.0.1: it can be reached without Caddy`,
-          fix: `redeploy it so pm2 starts it with Portside's preload (which binds it to 127.0.0.1): portside deploy-service ${owner} --force`,
-        });
-      } else {
-        out.push({ id: `sockets.ok.${port}`, status: 'pass', message: `service "${owner}" listens on ${socks.map((s) => hostPort(s.address, port)).join(', ')} only` });
-      }
-      continue;
-    }
-    const holder = describeHolder(socks[0]);
-    const pm2Name = failed(f.pm2) ? undefined : f.pm2.find((p) => p.port === port)?.name;
-    if (open.length === 0 && pm2Name) {
-      out.push({ id: `sockets.pm2.${port}`, status: 'info', message: `pm2 process "${pm2Name}" listens on loopback port ${port}, which the registry does not route to (see drift)` });
-      continue;
-    }
-    if (open.length > 0) {
-      out.push({
-        id: `sockets.unregistered.${port}`, status: 'fail',
-        message: `port ${port} listens on ${hostPort(open[0].address, port)} (${describeHolder(open[0])}) and no service is registered on it`,
-        fix: `stop it${open[0].pids.length ? ` (kill ${open[0].pids.join(' ')})` : ''}, or deploy it as a service (portside deploy-service <name>) so it gets a loopback port behind Caddy`,
-      });
-    } else if (SYSTEM_LOOPBACK.some((x) => x.port === port && socks[0].processes.some((p) => x.process.test(p)))) {
-      out.push({ id: `sockets.system.${port}`, status: 'pass', message: `${holder} listens on loopback port ${port} (the system's own)` });
-    } else if (port >= 49152 && socks.every((s) => s.processes.every((p) => /^(node|PM2)/.test(p)))) {
-      out.push({ id: `sockets.transient.${port}`, status: 'info', message: `${holder} listens on loopback port ${port} (dynamic range): most likely a deploy's health probe in progress` });
-    } else {
-      out.push({
-        id: `sockets.unregistered.${port}`, status: 'warn',
-        message: `port ${port} is held by ${holder} on ${socks.map((s) => hostPort(s.address, port)).join(', ')} (loopback only), and no service is registered on it`,
-        fix: 'not reachable from outside, but not Portside\'s either: stop it, or deploy it as a service so its port is registered',
-      });
-    }
-  }
-  return out;
+  const others = [...byPort].filter(([port]) => !SERVER_PORTS.includes(port)).sort(([a], [b]) => a - b);
+  return [
+    ...RESERVED_PORTS.map((r) => reservedPortCheck(f, r, byPort.get(r.port) ?? [])),
+    ...others.map(([port, socks]) => otherPortCheck(f, port, socks)),
+  ];
 }
+
+/** A port the server holds for itself: held by the right program, on the right addresses, once. */
+function reservedPortCheck(f: DoctorFacts, r: ReservedPort, socks: readonly ListeningSocket[]): CheckResult {
+  if (socks.length === 0) return reservedPortMissing(f, r);
+  const name = r.holder === 'sshd' ? /^sshd/ : /^caddy/;
+  const stranger = socks.find((s) => s.processes.length > 0 && !s.processes.some((p) => name.test(p)));
+  if (stranger) {
+    return { id: `sockets.holder.${r.port}`, status: 'fail', message: `port ${r.port} should be ${r.holder}'s but ${describeHolder(stranger)} holds it`, fix: `stop that process and restart ${r.holder}` };
+  }
+  const open = socks.filter((s) => !isLoopback(s.address));
+  if (r.loopbackOnly && open.length > 0) {
+    return {
+      id: `sockets.public.${r.port}`, status: 'fail', message: `${r.protocol} listens on ${hostPort(open[0].address, r.port)}, beyond loopback: whoever reaches it can rewrite Caddy's configuration`,
+      fix: `bind it to loopback: \`admin localhost:${CADDY_ADMIN_PORT}\` in the Caddyfile's global options (Caddy's default)`,
+    };
+  }
+  const dup = socks.find((s, i) => socks.findIndex((t) => t.address === s.address) !== i);
+  if (dup) {
+    const n = socks.filter((s) => s.address === dup.address).length;
+    return {
+      id: `sockets.duplicate.${r.port}`, status: 'fail',
+      message: `${r.holder} holds ${n} listening sockets on ${hostPort(dup.address, r.port)}: a refused reload leaked them (Caddy 2.6.2), and new connections are spread across them, so most of them fail`,
+      fix: `restart ${r.holder} (sudo systemctl restart ${r.holder === 'sshd' ? 'ssh' : 'caddy'}); a reload cannot close leaked listeners`,
+    };
+  }
+  return { id: `sockets.ok.${r.port}`, status: 'pass', message: `${r.holder} listens on ${addresses(socks, r.port)} (${r.protocol})` };
+}
+
+/** Nothing on a port the server holds: a failure, except HTTPS without a domain and the admin API. */
+function reservedPortMissing(f: DoctorFacts, r: ReservedPort): CheckResult {
+  if (r.port === HTTPS_PORT && plainHttpOnly(f)) {
+    return {
+      id: `sockets.missing.${HTTPS_PORT}`, status: 'info', message: `nothing listens on ${HTTPS_PORT}: the server has no domain yet, so Caddy serves plain HTTP on ${HTTP_PORT} (as documented)`,
+      fix: `set a domain (cdk.json "domain", then portside sync-config) to get HTTPS on ${HTTPS_PORT}`,
+    };
+  }
+  return {
+    id: `sockets.missing.${r.port}`, status: r.port === CADDY_ADMIN_PORT ? 'warn' : 'fail', message: `nothing listens on port ${r.port} (${r.holder}, ${r.protocol})`,
+    fix: r.holder === 'sshd' ? 'start sshd' : 'start Caddy: sudo systemctl restart caddy (and read journalctl -u caddy)',
+  };
+}
+
+/** Any other port: a registered service on loopback only; anything else is named by who holds it. */
+function otherPortCheck(f: DoctorFacts, port: number, socks: readonly ListeningSocket[]): CheckResult {
+  const services = failed(f.registry) ? {} : f.registry.services;
+  const owner = Object.entries(services).find(([, p]) => p === port)?.[0];
+  const open = socks.filter((s) => !isLoopback(s.address));
+  if (owner) return serviceSocketCheck(owner, port, socks, open);
+  if (open.length > 0) {
+    return {
+      id: `sockets.unregistered.${port}`, status: 'fail',
+      message: `port ${port} listens on ${hostPort(open[0].address, port)} (${describeHolder(open[0])}) and no service is registered on it`,
+      fix: `stop it${open[0].pids.length ? ` (kill ${open[0].pids.join(' ')})` : ''}, or deploy it as a service (portside deploy-service <name>) so it gets a loopback port behind Caddy`,
+    };
+  }
+  return loopbackStrayCheck(f, port, socks);
+}
+
+/** A registered service's port: on loopback only, or it can be reached without Caddy. */
+function serviceSocketCheck(owner: string, port: number, socks: readonly ListeningSocket[], open: readonly ListeningSocket[]): CheckResult {
+  if (open.length === 0) return { id: `sockets.ok.${port}`, status: 'pass', message: `service "${owner}" listens on ${addresses(socks, port)} only` };
+  return {
+    id: `sockets.public.${port}`, status: 'fail',
+    message: `service "${owner}" listens on ${hostPort(open[0].address, port)} (${describeHolder(open[0])}), not only on 127.0.0.1: it can be reached without Caddy`,
+    fix: `redeploy it so pm2 starts it with Portside's preload (which binds it to 127.0.0.1): portside deploy-service ${owner} --force`,
+  };
+}
+
+/** A loopback listener nobody registered: pm2's, the system's, a deploy's probe, or a stranger's. */
+function loopbackStrayCheck(f: DoctorFacts, port: number, socks: readonly ListeningSocket[]): CheckResult {
+  const holder = describeHolder(socks[0]);
+  const pm2Name = failed(f.pm2) ? undefined : f.pm2.find((p) => p.port === port)?.name;
+  if (pm2Name) {
+    return { id: `sockets.pm2.${port}`, status: 'info', message: `pm2 process "${pm2Name}" listens on loopback port ${port}, which the registry does not route to (see drift)` };
+  }
+  if (SYSTEM_LOOPBACK.some((x) => x.port === port && socks[0].processes.some((p) => x.process.test(p)))) {
+    return { id: `sockets.system.${port}`, status: 'pass', message: `${holder} listens on loopback port ${port} (the system's own)` };
+  }
+  // A deploy probes a new release on a port of the dynamic range before it takes the real one.
+  if (port >= PROBE_PORT_MIN && socks.every((s) => s.processes.every((p) => /^(node|PM2)/.test(p)))) {
+    return { id: `sockets.transient.${port}`, status: 'info', message: `${holder} listens on loopback port ${port} (dynamic range): most likely a deploy's health probe in progress` };
+  }
+  return {
+    id: `sockets.unregistered.${port}`, status: 'warn',
+    message: `port ${port} is held by ${holder} on ${addresses(socks, port)} (loopback only), and no service is registered on it`,
+    fix: 'not reachable from outside, but not Portside\'s either: stop it, or deploy it as a service so its port is registered',
+  };
+}
+
+export const socketsFamily: CheckFamily = {
+  name: 'sockets', idPrefix: 'sockets.', run: socketChecks,
+  looksAt: 'what listens on the server (ss -ltnp): sshd and Caddy on their ports, each service on loopback only, and nothing else',
+};

@@ -1,4 +1,5 @@
 import { CheckResult, DoctorFacts, failed } from '../types';
+import type { CheckFamily } from './family';
 
 const HOUR = 3600_000;
 
@@ -33,3 +34,8 @@ export function tlsChecks(f: DoctorFacts): CheckResult[] {
   }
   return out;
 }
+
+export const tlsFamily: CheckFamily = {
+  name: 'tls', idPrefix: 'tls', run: tlsChecks,
+  looksAt: 'each name\'s certificate as Caddy serves it: present, not expired, renewed in time',
+};
