@@ -7,7 +7,7 @@ const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const { note } = require('./protocol');
-const { rebuildRegistry, parseRegistryText, renderRegistry } = require('./registry-rebuild');
+const { rebuildRegistry, parseRegistryText, renderRegistry } = require('../../lib/agent/registry-rebuild');
 
 /** How many versions of the registry, and of the Caddyfile, are kept. */
 const KEEP = 10;

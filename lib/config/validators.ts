@@ -10,10 +10,13 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Names a service may not take: they would collide with the server's own names. */
 export const RESERVED_SERVICE_NAMES: readonly string[] = ['www', 'portside', 'caddy', 'pm2', 'localhost', 'releases', 'current'];
 
+/** A service name's shape: a DNS label (the server's agent checks names it finds with this too). */
+export const SERVICE_NAME_PATTERN = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
+
 export function serviceNameProblem(name: string): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'a service name is required, e.g. "simon"';
   if (name.length > 63) return `a service name is a DNS label of at most 63 characters; this one has ${name.length}`;
-  if (!/^[a-z]([a-z0-9-]*[a-z0-9])?$/.test(name)) {
+  if (!SERVICE_NAME_PATTERN.test(name)) {
     return 'a service name must be a DNS label: lowercase letters a–z, digits and inner hyphens, starting with a letter (e.g. "simon", "startup-2")';
   }
   if (RESERVED_SERVICE_NAMES.includes(name)) {

@@ -1,13 +1,11 @@
 /**
- * The pure rebuild of a lost registry (assets/server/registry-rebuild.js): from the saved versions,
+ * The pure rebuild of a lost registry (lib/agent/registry-rebuild.ts): from the saved versions,
  * the live Caddyfile (as Portside renders it), release manifests and pm2 — never dropping a service
  * that runs.
  */
 import { renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry, Registry, renderRegistry } from '../../lib/registry';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { rebuildRegistry, readCaddyfile, renderRegistry: renderJs, parseRegistryText } = require('../../assets/server/registry-rebuild.js');
+import { parseRegistryText, readCaddyfile, rebuildRegistry, renderRegistry as renderAgent } from '../../lib/agent/registry-rebuild';
 
 const PATHS = { www: '/var/lib/portside-local/www', caddyfile: '/var/lib/portside-local/etc/Caddyfile' };
 const LIVE: Registry = {
@@ -25,7 +23,7 @@ const facts = (over: Record<string, unknown> = {}) => ({
 describe('rebuildRegistry', () => {
   test('from the live Caddyfile alone, gives back exactly the registry it was rendered from', () => {
     const { registry, sources } = rebuildRegistry(facts({ releases: [], processes: [] }));
-    expect(renderRegistry(parseRegistry(renderJs(registry)))).toBe(renderRegistry(LIVE));
+    expect(renderRegistry(parseRegistry(renderRegistry(registry)))).toBe(renderRegistry(LIVE));
     expect(sources.join(' ')).toContain(`the live Caddyfile ${PATHS.caddyfile}`);
   });
 
@@ -89,8 +87,8 @@ describe('readCaddyfile', () => {
   test('keeps blocks Portside did not write as extra, verbatim', () => {
     const hand = 'hand.portside.test {\n\trespond "hand written" 200\n}';
     const r = readCaddyfile(`${renderCaddyfile(LIVE)}\n${hand}\n`);
-    expect(r.extra).toBe(hand);
-    expect(r.services).toEqual(LIVE.services);
+    expect(r?.extra).toBe(hand);
+    expect(r?.services).toEqual(LIVE.services);
   });
 
   test('a file with no Portside static site is not read as Portside\'s', () => {
@@ -98,10 +96,27 @@ describe('readCaddyfile', () => {
   });
 });
 
-describe('renderRegistry (agent) and parseRegistryText', () => {
-  test('writes the same bytes as the CLI\'s renderRegistry, extra included', () => {
-    const reg: Registry = { ...LIVE, email: 'a@b.org', extra: 'x.org {\n\trespond x\n}' };
-    expect(renderJs(reg)).toBe(renderRegistry(reg));
+describe('renderRegistry and parseRegistryText', () => {
+  test('the agent writes the registry with the CLI\'s renderer: one function, not a copy', () => {
+    expect(renderAgent).toBe(renderRegistry);
+  });
+
+  test.each<[string, Registry]>([
+    ['subdomain routing with e-mail and extra', { ...LIVE, email: 'a@b.org', extra: 'x.org {\n\trespond x\n}' }],
+    ['path routing without a domain', { version: 1, routing: 'path', tls: 'acme', services: { a: 3000 }, paths: PATHS }],
+    ['no services', { ...LIVE, services: {} }],
+  ])('round trip, %s: render → parse (agent and CLI) → render gives the same registry and bytes', (_title, reg) => {
+    const text = renderRegistry(reg);
+    const agent = parseRegistryText(text);
+    expect(agent.problem).toBeNull();
+    expect(agent.registry).toEqual(reg);
+    expect(parseRegistry(text)).toEqual(reg);
+    expect(renderRegistry(parseRegistry(text))).toBe(text);
+  });
+
+  test('services are written sorted, whatever order they were added in', () => {
+    const text = renderRegistry({ ...LIVE, services: { zeta: 3002, alpha: 3001 } });
+    expect(Object.keys(JSON.parse(text).services)).toEqual(['alpha', 'zeta']);
   });
 
   test.each([

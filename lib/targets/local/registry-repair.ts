@@ -7,10 +7,8 @@ import { PATHS } from './constants';
 import { Account } from './deploy-user';
 import { asUserInNetns, run } from './exec';
 import { standInRegistry } from './seed';
-
 // The agent's own check of a registry, so the stand-in and the server agree on "corrupt".
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const rebuild: { parseRegistryText(text: string): { problem: string | null } } = require('../../../assets/server/registry-rebuild.js');
+import { parseRegistryText } from '../../agent/registry-rebuild';
 
 const AGENT = join(SERVER_BUNDLE_DIR, 'agent.js');
 
@@ -30,7 +28,7 @@ export function registryTrouble(home: string): string | null {
   } catch {
     return 'missing';
   }
-  const { problem } = rebuild.parseRegistryText(text);
+  const { problem } = parseRegistryText(text);
   return problem ? `corrupt (${problem})` : null;
 }
 
