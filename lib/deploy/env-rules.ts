@@ -1,6 +1,22 @@
+// Pure and dependency-free: the preload every service runs with (lib/agent/preload.ts, through
+// service-env.ts) loads env files with this very function, so the CLI's check and the server's loader
+// cannot drift.
+
+/** One line of an env file, trimmed: `NAME=value` or `export NAME=value`; group 1 the name, group 2 the value. */
+export const ENV_LINE = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/;
+
+/** The lines of an env file, trimmed, with their numbers; blank lines and `#` comments left out. */
+function contentLines(text: string): Array<{ text: string; line: number }> {
+  return text.split(/\r?\n/).map((raw, i) => ({ text: raw.trim(), line: i + 1 })).filter((l) => l.text && !l.text.startsWith('#'));
+}
+
+/** The numbers of the lines that are neither blank, a comment, nor a pair (the loader would skip them). */
+export function envLineProblems(text: string): number[] {
+  return contentLines(text).filter((l) => !ENV_LINE.test(l.text)).map((l) => l.line);
+}
+
 /**
- * The one rule for a service's env file, shared with the server's loader (parseEnv in
- * assets/server/preload.js; test/unit/env-rules.test.ts runs both over the same table):
+ * The one rule for a service's env file, used by the CLI's check and the server's loader alike:
  * - a line is `NAME=value` or `export NAME=value`; blank lines and lines starting with `#` are skipped;
  * - spaces around the name, the `=` and the value are dropped;
  * - a value wrapped in one matching pair of quotes ('…' or "…") loses that pair, and nothing else happens:
@@ -8,14 +24,12 @@
  */
 export function parseEnvText(text: string): Array<{ key: string; value: string; line: number }> {
   const out: Array<{ key: string; value: string; line: number }> = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+  contentLines(text).forEach(({ text: line, line: n }) => {
+    const m = ENV_LINE.exec(line);
     if (!m) return;
     let value = m[2];
     if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) value = value.slice(1, -1);
-    out.push({ key: m[1], value, line: i + 1 });
+    out.push({ key: m[1], value, line: n });
   });
   return out;
 }

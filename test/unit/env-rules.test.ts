@@ -1,11 +1,12 @@
 /**
- * One rule for env files: the CLI's parser (lib/deploy/env-rules.ts) and the server's (parseEnv in
- * assets/server/preload.js, which loads the file into the service) give the same pairs for every case
- * here. Values are literal: one pair of surrounding quotes goes, nothing else is processed.
+ * One rule for env files: the CLI's parser (lib/deploy/env-rules.ts) and the server's (parseEnv in the
+ * preload bundle, which loads the file into the service) give the same pairs for every case here; the
+ * CLI refuses exactly the lines the server would skip. Values are literal: one pair of surrounding
+ * quotes goes, nothing else is processed.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { envKeyProblems, parseEnvText } from '../../lib/deploy/env-rules';
+import { envKeyProblems, envLineProblems, parseEnvText } from '../../lib/deploy/env-rules';
+import { bundlePreload } from '../support/preload-bundle';
 
 const CASES: Array<[string, string, Array<[string, string]>]> = [
   ['a plain pair', 'A=1', [['A', '1']]],
@@ -26,9 +27,9 @@ const CASES: Array<[string, string, Array<[string, string]>]> = [
   ['unicode is kept', 'A="héllo ✓"', [['A', 'héllo ✓']]],
 ];
 
-/** The server's parser, run as the server runs it: plain node, in a process of its own (the preload patches net). */
+/** The server's parser, run as the server runs it: the bundle, plain node, in a process of its own (the preload patches net). */
 function serverParse(texts: string[]): Array<Array<[string, string]>> {
-  const preload = join(__dirname, '..', '..', 'assets', 'server', 'preload.js');
+  const preload = bundlePreload();
   const script = `const { parseEnv } = require(${JSON.stringify(preload)}); const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));
     process.stdout.write(JSON.stringify(texts.map(parseEnv))); process.exit(0);`;
   // PORTSIDE_ENV_FILE points nowhere: the preload must not load a file into this check.
@@ -40,6 +41,23 @@ describe('the CLI and the server parse env files the same way', () => {
   test.each(CASES.map((c, i) => [...c, i] as const))('%s', (_title, text, expected, i) => {
     expect(parseEnvText(text).map(({ key, value }) => [key, value])).toEqual(expected);
     expect(server[i]).toEqual(expected);
+  });
+});
+
+describe('lines that are not KEY=value are refused by number (the server would skip them)', () => {
+  test('comments, blank lines and pairs pass; anything else is named by its line', () => {
+    expect(envLineProblems('# c\n\nA=1\nnot a pair\nexport B=2\n1X=3\n=4\n')).toEqual([4, 6, 7]);
+  });
+
+  test('a value with a lone carriage return is refused (the server\'s rule cannot read it)', () => {
+    expect(envLineProblems('A=one\rtwo\n')).toEqual([1]);
+    expect(parseEnvText('A=one\rtwo\n')).toEqual([]);
+  });
+
+  test('every line the CLI accepts, the server loads', () => {
+    const text = CASES.map(([, t]) => t).join('\n');
+    const accepted = text.split(/\r?\n/).filter((l) => l.trim() && !l.trim().startsWith('#')).length - envLineProblems(text).length;
+    expect(parseEnvText(text)).toHaveLength(accepted);
   });
 });
 
