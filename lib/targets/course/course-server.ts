@@ -1,0 +1,223 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, lchownSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sshFingerprint } from '../local/local-server';
+import { run, runOrThrow } from '../local/exec';
+import { isAlive, pidsOfUid, sleep, terminate } from '../local/processes';
+import { tcpOpen } from './probe';
+import {
+  COURSE_ADDRESS, COURSE_DOMAIN, COURSE_PATHS, COURSE_SSH_PORT, COURSE_STATE_DIR, COURSE_UID, COURSE_USER, NODE_VERSION_DIR, ON_SERVER,
+} from './constants';
+import { BASHRC, courseShape, CourseShape, courseSshdConfig, CourseVariant, NVM_DEFAULT_ALIAS, NVM_SH, SERVICE_SOURCE, servicePackageJson, userDatabase } from './layout';
+import { asUbuntu, createNamespaces, holderPid, onCourse, pidsOnCourse, removeNamespaces } from './namespaces';
+
+/** How to reach the course server, and what is on it. */
+export interface CourseServer {
+  readonly address: string;
+  readonly sshPort: number;
+  readonly user: string;
+  /** The client key authorised for `ubuntu`. */
+  readonly keyPath: string;
+  /** `SHA256:…` of the host key, for checking what the client pinned. */
+  readonly hostKeyFingerprint: string;
+  /** The host key's public line (`ssh-ed25519 AAAA…`), to pin before the first connection. */
+  readonly hostKeyLine: string;
+  readonly domain: string;
+  readonly shape: CourseShape;
+}
+
+export interface CourseUpOptions {
+  /** @default 'course' */
+  readonly variant?: CourseVariant;
+  /** @default - write to stderr */
+  readonly log?: (line: string) => void;
+}
+
+/** Where a path on the course server lives on the host (its /home, /etc/caddy, /usr/share/caddy are bound from the state dir). */
+export function hostPathOf(serverPath: string): string {
+  for (const [inside, outside] of [['/home/', `${COURSE_PATHS.home}/`], ['/etc/caddy/', `${COURSE_PATHS.etcCaddy}/`], [`${ON_SERVER.staticRoot}/`, `${COURSE_PATHS.shareCaddy}/`]]) {
+    if (serverPath.startsWith(inside)) return outside + serverPath.slice(inside.length);
+  }
+  throw new Error(`${serverPath} is not in a folder the course server keeps in ${COURSE_STATE_DIR}`);
+}
+
+/**
+ * Build the course server from nothing (taking down any earlier one first), so its state is exactly
+ * `variant` whatever ran before. A few seconds: namespaces, the user, Node as nvm lays it out, sshd,
+ * Caddy under its own supervisor loop, and the services started by hand with pm2.
+ */
+export async function courseUp(opts: CourseUpOptions = {}): Promise<CourseServer> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const shape = courseShape(opts.variant ?? 'course');
+  await courseDown({ log: () => {} });
+  assertUidFree();
+  for (const dir of [COURSE_STATE_DIR, COURSE_PATHS.etc, COURSE_PATHS.etcCaddy, COURSE_PATHS.shareCaddy, COURSE_PATHS.home, COURSE_PATHS.emptyDir,
+    COURSE_PATHS.sshdDir, dirname(COURSE_PATHS.clientKey), COURSE_PATHS.caddyData, COURSE_PATHS.logDir]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeUserDatabase();
+  layOutHome(shape);
+  await createNamespaces(log);
+  await startSshd(log);
+  await startCaddy(log);
+  startServices(shape, log);
+  const hostKeyLine = readFileSync(`${COURSE_PATHS.hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  log(`course server (${shape.variant}) is up: ssh -i ${COURSE_PATHS.clientKey} ${COURSE_USER}@${COURSE_ADDRESS}`);
+  return {
+    address: COURSE_ADDRESS, sshPort: COURSE_SSH_PORT, user: COURSE_USER, keyPath: COURSE_PATHS.clientKey,
+    hostKeyFingerprint: sshFingerprint(hostKeyLine), hostKeyLine, domain: COURSE_DOMAIN, shape,
+  };
+}
+
+/** Stop everything the course server runs and remove every trace of it from the host. Idempotent. */
+export async function courseDown(opts: { log?: (line: string) => void } = {}): Promise<void> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const pids = [...new Set([...pidsOnCourse(), ...pidsOfUid(COURSE_UID)])].filter((pid) => pid !== process.pid);
+  if (pids.length) log(`stopping the course server (${pids.length} process(es))`);
+  await removeNamespaces();
+  await terminate(pids.filter(isAlive));
+  rmSync(COURSE_STATE_DIR, { recursive: true, force: true });
+}
+
+function assertUidFree(): void {
+  const owner = run(['getent', 'passwd', String(COURSE_UID)]).stdout.trim();
+  if (owner) throw new Error(`uid ${COURSE_UID} belongs to "${owner.split(':')[0]}" on this host; the course server's ubuntu user needs it (lib/targets/course/constants.ts)`);
+}
+
+function writeUserDatabase(): void {
+  const db = userDatabase({ passwd: readFileSync('/etc/passwd', 'utf8'), group: readFileSync('/etc/group', 'utf8'), shadow: readFileSync('/etc/shadow', 'utf8') });
+  writeFileSync(join(COURSE_PATHS.etc, 'passwd'), db.passwd, { mode: 0o644 });
+  writeFileSync(join(COURSE_PATHS.etc, 'group'), db.group, { mode: 0o644 });
+  writeFileSync(join(COURSE_PATHS.etc, 'shadow'), db.shadow, { mode: 0o640 });
+}
+
+/** Make a file or folder in ubuntu's world (host path), owned by ubuntu. Never used on hard links to host files. */
+function own(path: string, content?: string, mode = 0o644): void {
+  if (content === undefined) mkdirSync(path, { recursive: true, mode: 0o755 });
+  else writeFileSync(path, content, { mode });
+  lchownSync(path, COURSE_UID, COURSE_UID);
+}
+
+function ownLink(target: string, path: string): void {
+  symlinkSync(target, path);
+  lchownSync(path, COURSE_UID, COURSE_UID);
+}
+
+/**
+ * ubuntu's home as the course leaves it, and the server files the course chowns to ubuntu. Node is a
+ * hard link to this machine's binary (no copy of ~100 MB), npm and pm2 hard-linked trees as a global
+ * install under nvm's Node makes them; none of these links is chowned (that would chown the host's files).
+ */
+function layOutHome(shape: CourseShape): void {
+  const home = hostPathOf(`${ON_SERVER.home}/`);
+  own(home);
+  chmodSync(home, 0o750);
+  own(join(home, '.ssh'));
+  chmodSync(join(home, '.ssh'), 0o700);
+  runOrThrow(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'portside course server client key', '-f', COURSE_PATHS.clientKey]);
+  own(join(home, '.ssh', 'authorized_keys'), readFileSync(`${COURSE_PATHS.clientKey}.pub`, 'utf8'), 0o600);
+  own(join(home, '.bashrc'), BASHRC);
+  const nvm = join(home, '.nvm');
+  for (const dir of [nvm, join(nvm, 'alias'), join(nvm, 'versions'), join(nvm, 'versions', 'node')]) own(dir);
+  own(join(nvm, 'nvm.sh'), NVM_SH);
+  own(join(nvm, 'alias', 'default'), NVM_DEFAULT_ALIAS);
+  const version = join(nvm, 'versions', 'node', NODE_VERSION_DIR);
+  for (const dir of [version, join(version, 'bin'), join(version, 'lib'), join(version, 'lib', 'node_modules')]) own(dir);
+  linkOrCopy(process.execPath, join(version, 'bin', 'node'));
+  const globalRoot = runOrThrow(['npm', 'root', '-g']).trim();
+  for (const pkg of ['npm', 'pm2']) runOrThrow(['cp', '-al', join(globalRoot, pkg), join(version, 'lib', 'node_modules', pkg)]);
+  ownLink('../lib/node_modules/npm/bin/npm-cli.js', join(version, 'bin', 'npm'));
+  ownLink('../lib/node_modules/pm2/bin/pm2', join(version, 'bin', 'pm2'));
+  own(join(home, 'services'));
+  for (const s of shape.services) {
+    own(join(home, 'services', s.name));
+    own(join(home, 'services', s.name, 'index.js'), SERVICE_SOURCE);
+    own(join(home, 'services', s.name, 'package.json'), servicePackageJson(s.name));
+  }
+  own(join(COURSE_PATHS.shareCaddy, 'index.html'), '<!doctype html><title>My startup</title><h1>Hello from the course server</h1>\n');
+  lchownSync(COURSE_PATHS.shareCaddy, COURSE_UID, COURSE_UID);
+  ownLink(ON_SERVER.staticRoot, join(home, 'public_html'));
+  own(join(COURSE_PATHS.etcCaddy, 'Caddyfile'), shape.caddyfile);
+  ownLink(ON_SERVER.caddyfile, join(home, 'Caddyfile'));
+}
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    runOrThrow(['cp', from, to]);
+  }
+}
+
+async function waitFor(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`the course server: ${what} did not happen within ${ms} ms; see ${COURSE_PATHS.logDir}`);
+    await sleep(50);
+  }
+}
+
+async function startSshd(log: (line: string) => void): Promise<void> {
+  runOrThrow(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'portside course server host key', '-f', COURSE_PATHS.hostKey]);
+  writeFileSync(COURSE_PATHS.sshdConfig, courseSshdConfig({ listenAddress: COURSE_ADDRESS, port: COURSE_SSH_PORT, hostKey: COURSE_PATHS.hostKey, pidFile: COURSE_PATHS.sshdPid }), { mode: 0o600 });
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  runOrThrow(onCourse(['/usr/sbin/sshd', '-t', '-f', COURSE_PATHS.sshdConfig]));
+  log(`starting sshd on ${COURSE_ADDRESS}:${COURSE_SSH_PORT}`);
+  runOrThrow(onCourse(['/usr/sbin/sshd', '-f', COURSE_PATHS.sshdConfig, '-E', join(COURSE_PATHS.logDir, 'sshd.log')]));
+  await waitFor('sshd listening', () => tcpOpen(COURSE_ADDRESS, COURSE_SSH_PORT), 5000);
+}
+
+/**
+ * Caddy as a course server runs it (`caddy run --environ --config /etc/caddy/Caddyfile`, as caddy.service
+ * does), restarted by a supervisor loop when it exits, the way systemd's Restart=on-failure would.
+ */
+const SUPERVISOR_LOOP = `while :; do caddy run --environ --config ${ON_SERVER.caddyfile} --adapter caddyfile`;
+
+export async function startCaddy(log: (line: string) => void = () => {}): Promise<void> {
+  log('starting Caddy under its supervisor (caddy run --environ --config /etc/caddy/Caddyfile)');
+  const fd = openSync(join(COURSE_PATHS.logDir, 'caddy.log'), 'a');
+  try {
+    const argv = onCourse(['sh', '-c', `${SUPERVISOR_LOOP}; sleep 1; done`]);
+    const child = spawn(argv[0], argv.slice(1), {
+      detached: true, stdio: ['ignore', fd, fd],
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: COURSE_PATHS.caddyData, XDG_DATA_HOME: COURSE_PATHS.caddyData, XDG_CONFIG_HOME: COURSE_PATHS.caddyData },
+    });
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
+  await waitFor('Caddy answering on :80', () => tcpOpen(COURSE_ADDRESS, 80), 15000);
+}
+
+/** Stop Caddy and its supervisor loop (for the "Caddy is not running" case). */
+export async function stopCaddy(): Promise<void> {
+  const cmdline = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ');
+    } catch {
+      return '';
+    }
+  };
+  const supervisors = pidsOnCourse().filter((pid) => cmdline(pid).includes(SUPERVISOR_LOOP));
+  await terminate(supervisors);
+  await terminate(pidsOnCourse().filter((pid) => cmdline(pid).startsWith('caddy run')));
+}
+
+/** Each service started once by hand, as the course says: `cd ~/services/<name> && pm2 start index.js -n <name> -- <port> <name>`, then `pm2 save`. */
+function startServices(shape: CourseShape, log: (line: string) => void): void {
+  for (const s of shape.services) {
+    const bind = s.bind === '0.0.0.0' ? ' 0.0.0.0' : '';
+    log(`pm2 start ${s.name} on ${s.bind}:${s.port} (bash -i, as the course does)`);
+    // Fixture constants only (no user input) reach this shell line.
+    runOrThrow(asUbuntu(['bash', '-i', '-c', `cd ~/services/${s.name} && pm2 start index.js -n ${s.name} -- ${s.port} ${s.name}${bind}`]), { timeout: 60_000 });
+  }
+  runOrThrow(asUbuntu(['bash', '-i', '-c', 'pm2 save']), { timeout: 30_000 });
+}
+
+/** Run a pm2 command as ubuntu the way the course does (`bash -i`, so nvm's Node is on PATH). */
+export function coursePm2(args: string): string {
+  return runOrThrow(asUbuntu(['bash', '-i', '-c', `pm2 ${args}`]), { timeout: 30_000 });
+}
+
+/** True while the course server's namespace exists. */
+export function courseIsUp(): boolean {
+  return holderPid() !== undefined;
+}
