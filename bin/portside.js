@@ -1,23 +1,15 @@
 #!/usr/bin/env node
-// The published entry: runs the CLI that `npm run build` bundled into dist/cli.js. In a checkout
-// whose sources changed since that build, it rebuilds first (0.2 s), so an edit is never ignored.
+// The `portside` command: runs dist/cli.js, the bundle `npm run build` makes (npm install runs it
+// through `prepare`). In a git checkout it first checks that no source changed since that build, and
+// rebuilds if one did (~0.25 s), so an edit is never ignored; the check stats ~160 files (~3 ms).
+// An installed copy has no .git and nothing to check.
 'use strict';
 const { existsSync } = require('fs');
 const { join } = require('path');
 
 const root = join(__dirname, '..');
-if (existsSync(join(root, 'lib'))) {
+if (existsSync(join(root, '.git')) || !existsSync(join(root, 'dist', 'cli.js'))) {
   const build = require('../scripts/build.js');
   if (!build.isFresh()) build.build();
 }
-
-// The AWS SDK warns on every run that its releases from 2027 on need Node 22: news for Portside's
-// maintainers (package.json engines), not for someone deploying a service.
-const emitWarning = process.emitWarning;
-process.emitWarning = function filtered(warning, ...rest) {
-  const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
-  if (type === 'NodeVersionSupportWarning' || String(warning).startsWith('NodeVersionSupportWarning')) return;
-  return emitWarning.call(process, warning, ...rest);
-};
-
 require('../dist/cli.js');

@@ -1,5 +1,7 @@
-import { ConfigError } from '../config';
-import { Command, CommandContext, UserError } from './command';
+import { ConfigError } from '../config/errors';
+import { EXIT, UsageError, UserError } from '../errors';
+import { CommandContext } from './command';
+import { ContextFlagError } from './context-option';
 import { COMMANDS } from './registry-of-commands';
 import { nodeOwnedOption, nodeOwnedOptionMessage } from './node-owned-options';
 import { terminalLines } from './terminal-lines';
@@ -13,6 +15,7 @@ function usage(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `portside <command> --help` for its options and examples.',
+    'Exit status: 0 done, 1 failed (the reason is on stderr), 2 the command line is wrong.',
   ].join('\n');
 }
 
@@ -31,29 +34,31 @@ export async function main(argv: readonly string[], partial: Partial<CommandCont
   const [name] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     ctx.out(usage());
-    return name ? 0 : 2;
+    return name ? EXIT.ok : EXIT.usage;
   }
-  const command: Command | undefined = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     ctx.err(`portside: unknown command "${name}"\n\n${usage()}`);
-    return 2;
+    return EXIT.usage;
   }
   const nodeOwned = nodeOwnedOption(ctx.argv);
   if (nodeOwned) {
     const { message, detail } = nodeOwnedOptionMessage(nodeOwned);
-    return reportError(new UserError(message, detail, 2), name, ctx);
-  }
-  if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
-    ctx.out(command.usage);
-    return 0;
+    return reportError(new UsageError(message, detail), name, ctx);
   }
   try {
+    const command = await entry.load();
+    if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
+      ctx.out(command.usage);
+      return EXIT.ok;
+    }
     return await command.run(ctx);
   } catch (e) {
     return reportError(e, name, ctx);
   }
 }
 
+/** One line (plus detail) on stderr, and the exit status for the kind of error: see lib/errors.ts. */
 function reportError(e: unknown, name: string, ctx: CommandContext): number {
   if (e instanceof UserError) {
     ctx.err(`portside ${name}: ${e.message}`);
@@ -63,15 +68,15 @@ function reportError(e: unknown, name: string, ctx: CommandContext): number {
   if (e instanceof ConfigError) {
     ctx.err(`portside ${name}: invalid configuration (${e.problems.length} problem${e.problems.length > 1 ? 's' : ''}):`);
     for (const line of e.message.split('\n')) ctx.err(`  - ${line}`);
-    return 1;
+    return e instanceof ContextFlagError ? EXIT.usage : EXIT.failed;
   }
   // node:util parseArgs reports unknown flags as TypeErrors with a code: those are the user's to fix.
   const code = (e as { code?: string }).code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     ctx.err(`portside ${name}: ${(e as Error).message}. See portside ${name} --help`);
-    return 2;
+    return EXIT.usage;
   }
   ctx.err(`portside ${name}: ${(e as Error).message ?? String(e)}`);
   if (ctx.env.PORTSIDE_DEBUG) ctx.err((e as Error).stack ?? '');
-  return 1;
+  return EXIT.failed;
 }

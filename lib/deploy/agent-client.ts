@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { SERVER_BUNDLE_DIR } from '../package-root';
 import { BIN_DIR } from '../remote/layout';
 import { SshSession } from '../ssh';

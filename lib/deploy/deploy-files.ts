@@ -1,19 +1,24 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { siteUrl } from '../caddy';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { parseRegistry } from '../registry';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
-import { newReleaseId, printer, who } from './deploy-service';
+import { formatBytes, newReleaseId, printer, who } from './deploy-service';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, sameManifest } from './file-list';
 import { tarStream } from './tar-stream';
 
 export interface DeployFilesOutcome {
   readonly url: string;
+  /** The live release after it (with `dryRun`: the one it would make live). */
   readonly release: string | null;
   readonly unchanged: boolean;
   readonly filesSent: number;
+  /** The files the site has, and of those, how many bytes are (would be) sent. */
+  readonly files: number;
+  readonly bytesSent: number;
+  readonly dryRun: boolean;
 }
 
 /** Check the site folder before connecting. */
@@ -26,30 +31,41 @@ export function checkSiteFolder(dir: string): string {
   return folder;
 }
 
-/** Publish a static folder as the root site: a new release folder, then one atomic link switch. */
-export async function deployFiles(ssh: SshSession, dir: string, address: string, log: (l: string) => void): Promise<DeployFilesOutcome> {
+/**
+ * Publish a static folder as the root site: a new release folder, then one atomic link switch.
+ * `dryRun` reads the live release's file list (no lock), says what would be sent and changes nothing.
+ */
+export async function deployFiles(ssh: SshSession, dir: string, address: string, log: (l: string) => void, o: { dryRun?: boolean } = {}): Promise<DeployFilesOutcome> {
   const folder = checkSiteFolder(dir);
   const files = await buildManifest(listFiles(folder));
-  let url = '';
-  let release: string | null = null;
-  let sent = 0;
+  let planned: DeployFilesOutcome = { url: '', release: null, unchanged: false, filesSent: 0, files: files.length, bytesSent: 0, dryRun: !!o.dryRun };
   const result = await callAgent(ssh, {
     command: 'deploy-files',
-    header: { who: who(), what: 'deploy-files' },
+    header: { who: who(), what: 'deploy-files', readOnly: !!o.dryRun },
     onMessage: printer(log, {}),
     onState: async (state) => {
       const registry = parseRegistry(state.registry as string);
-      url = siteUrl(registry, address);
       const current = state.current as { id: string | null; files: ManifestEntry[] | null };
       const unchanged = sameManifest(files, current.files);
       const { keep, send } = diffManifest(files, current.files);
-      release = unchanged ? current.id : newReleaseId();
-      sent = unchanged ? 0 : send.length;
+      const url = siteUrl(registry, address);
+      const release = unchanged ? current.id : newReleaseId();
+      const sending = unchanged ? [] : send;
+      planned = { ...planned, url, release, unchanged, filesSent: sending.length, bytesSent: sending.reduce((n, f) => n + f.s, 0) };
+      if (o.dryRun) {
+        log(`plan for deploy-files (dry run: nothing is changed)`);
+        log(`  folder: ${folder} (${files.length} files)`);
+        log(`  live release: ${current.id ?? 'none'}`);
+        log(unchanged ? '  nothing differs from the live site: nothing would be sent or switched'
+          : `  release ${release}: ${send.length} files to send (${formatBytes(planned.bytesSent)}), ${keep.length} unchanged; one link switch makes it live`);
+        log(`  URL: ${url}`);
+        return null;
+      }
       return {
         plan: { id: release, unchanged, keep, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), verifyUrl: url },
         upload: send.length && !unchanged ? tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: 0o644 }))) : undefined,
       };
     },
   });
-  return { url, release, unchanged: !!result.unchanged, filesSent: sent };
+  return o.dryRun ? planned : { ...planned, unchanged: !!result.unchanged };
 }

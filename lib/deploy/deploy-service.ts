@@ -1,6 +1,6 @@
 import { userInfo, hostname } from 'node:os';
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
-import { UserError } from '../cli/command';
+import { UsageError, UserError } from '../errors';
 import { serviceNameProblem } from '../config/validators';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
@@ -80,13 +80,13 @@ export interface DeployOutcome {
 /** Check what can be checked before connecting: the name, the port's range, the folder, the env file. */
 export function checkDeployInput(o: Pick<DeployServiceOptions, 'name' | 'port' | 'dir' | 'envFile' | 'healthPath'>): { spec: ReleaseSpec; env: string | null } {
   const nameProblem = serviceNameProblem(o.name);
-  if (nameProblem) throw new UserError(`invalid service name ${JSON.stringify(o.name)}: ${nameProblem}`);
+  if (nameProblem) throw new UsageError(`invalid service name ${JSON.stringify(o.name)}: ${nameProblem}`);
   if (o.port !== undefined) {
     const p = servicePortProblem(o.port);
-    if (p) throw new UserError(`cannot deploy "${o.name}" on port ${o.port}: ${p}`);
+    if (p) throw new UsageError(`cannot deploy "${o.name}" on port ${o.port}: ${p}`);
   }
   if (o.healthPath !== undefined && !/^\/[\x21-\x7e]*$/.test(o.healthPath)) {
-    throw new UserError(`--health-path ${JSON.stringify(o.healthPath)} must be a URL path starting with "/", e.g. /health`);
+    throw new UsageError(`--health-path ${JSON.stringify(o.healthPath)} must be a URL path starting with "/", e.g. /health`);
   }
   const spec = inspectServiceFolder(o.dir);
   const env = o.envFile ? readEnvFile(o.envFile) : null;

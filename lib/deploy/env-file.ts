@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { envKeyProblems } from './env-rules';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, Stats, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import type { HashCache } from './hash-cache';
 
 /** One file of a release: path inside the release, content hash, size, mode. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { buildManifest, listFiles } from './file-list';
 import { buildArgvFor } from './front-end-base';
 import type { HashCache } from './hash-cache';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 
 /** How the server starts a release: a node entry file (pm2 cluster mode) or an npm script (fork mode). */
 export interface StartSpec {

@@ -1,5 +1,5 @@
 import { keepHandWritten, renderCaddyfile } from '../caddy';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { Routing } from '../config/portside-config';
 import { parseRegistry, Registry, renderRegistry } from '../registry';
 import { SshSession } from '../ssh';

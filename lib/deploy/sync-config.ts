@@ -1,5 +1,5 @@
 import { keepHandWritten, renderCaddyfile } from '../caddy';
-import { UserError } from '../cli/command';
+import { UserError } from '../errors';
 import { servicePortProblem } from '../ports';
 import { parseRegistry, Registry, renderRegistry } from '../registry';
 import { SshSession } from '../ssh';

@@ -22,6 +22,8 @@ export interface GatherOptions {
   readonly address: string;
   /** Where cdk.json is (the declared configuration). */
   readonly cwd: string;
+  /** `-c key=value` overrides of cdk.json's context (`portside doctor -c …`). @default - cdk.json as it is */
+  readonly context?: Readonly<Record<string, string>>;
   /** Local target: probes leave from this host address; sockets are read as root in the namespace. */
   readonly local?: { readonly probeFrom: string; readonly readSockets: () => string };
   /** AWS: the instance whose security group to read. */
@@ -72,7 +74,7 @@ export async function gatherFacts(o: GatherOptions): Promise<DoctorFacts> {
   }
   let declared: DoctorFacts['declared'];
   try {
-    declared = loadConfig(contextFromCdkJson(o.cwd, {}));
+    declared = loadConfig(contextFromCdkJson(o.cwd, o.context ?? {}));
   } catch (e) {
     declared = { error: (e as Error).message };
   }

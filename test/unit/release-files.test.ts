@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../lib/cli/command';
+import { UserError } from '../../lib/errors';
 import { buildManifest, listFiles, MAX_RELEASE_BYTES, releaseSizeProblem } from '../../lib/deploy/file-list';
 
 let work: string;

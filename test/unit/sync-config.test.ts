@@ -1,4 +1,4 @@
-import { UserError } from '../../lib/cli/command';
+import { UserError } from '../../lib/errors';
 import { describeChange, mergeDeclared, parseDeclared } from '../../lib/deploy/sync-config';
 import { Registry, renderRegistry } from '../../lib/registry';
 

@@ -18,8 +18,6 @@ export const DEMO_SERVICES: ReadonlyArray<{ name: string; port: number }> = [
 ];
 
 export const demoCommand: Command = {
-  name: 'demo',
-  summary: 'bring up the local server, deploy the samples, fetch them through Caddy',
   usage: `Usage: portside demo
 
 Brings the local stand-in server up (network namespace, sshd, Caddy, pm2; needs root on Linux),

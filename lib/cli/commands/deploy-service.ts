@@ -5,12 +5,11 @@ import { checkDeployInput, deployService, startBuild } from '../../deploy/deploy
 import { deploySummary } from '../../deploy/deploy-summary';
 import { HashCache, hashCacheFile } from '../../deploy/hash-cache';
 import { parsePort } from '../../ports';
-import { Command, UserError } from '../command';
-import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
+import { UsageError } from '../../errors';
+import { Command } from '../command';
+import { TARGET_OPTIONS, TARGET_USAGE, checkTargetOptions, withServer } from '../connect';
 
 export const deployServiceCommand: Command = {
-  name: 'deploy-service',
-  summary: 'deploy a Node service to its port, health-checked, with no downtime',
   usage: `Usage: portside deploy-service <name> [port] [options]
 
 Builds the service on this machine, sends only what changed, installs its production dependencies on
@@ -43,25 +42,26 @@ Examples:
         'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
       },
     });
-    if (positionals.length === 0) throw new UserError('which service? e.g. portside deploy-service simon 3000');
-    if (positionals.length > 2) throw new UserError(`deploy-service takes a name and an optional port, got: ${positionals.join(' ')}`);
+    if (positionals.length === 0) throw new UsageError('which service? e.g. portside deploy-service simon 3000');
+    if (positionals.length > 2) throw new UsageError(`deploy-service takes a name and an optional port, got: ${positionals.join(' ')}`);
     const [name, portText] = positionals;
     let port: number | undefined;
     if (portText !== undefined) {
       port = parsePort(portText);
-      if (port === undefined) throw new UserError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
+      if (port === undefined) throw new UsageError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
     }
     const timeoutText = values['health-timeout'] ?? '30';
     if (!/^[0-9]{1,4}(\.[0-9]+)?$/.test(timeoutText) || Number(timeoutText) < 1) {
-      throw new UserError(`--health-timeout ${JSON.stringify(timeoutText)} must be a number of seconds, at least 1, e.g. 60`);
+      throw new UsageError(`--health-timeout ${JSON.stringify(timeoutText)} must be a number of seconds, at least 1, e.g. 60`);
     }
     const base = ctx.env.INIT_CWD ?? ctx.cwd;
     const dir = values.dir !== undefined ? resolve(base, values.dir)
       : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
     const { spec } = checkDeployInput({ name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'] });
+    await checkTargetOptions(values);
     // The front-end build needs nothing from the server: it runs while the connection is made.
-    const hashes = new HashCache(hashCacheFile(ctx.env));
+    const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
     const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force, undefined, hashes);
     const outcome = await withServer(ctx, values, ({ ssh, address }) => {
       ctx.err(`deploying ${name} from ${dir}`);
@@ -71,7 +71,10 @@ Examples:
         dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000, hashes,
       });
     }).finally(() => hashes.save());
-    if (outcome.dryRun) return 0;
+    if (outcome.dryRun) {
+      ctx.out(`deploy-service ${name} (dry run: nothing changed) would deploy ${dir} on port ${outcome.port}: ${outcome.url}`);
+      return 0;
+    }
     ctx.out(deploySummary(outcome));
     return 0;
   },

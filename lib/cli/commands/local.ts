@@ -4,14 +4,14 @@ import {
 } from '../../targets/local';
 import { parseRouting, setRouting } from '../../deploy/set-routing';
 import { Routing } from '../../config/portside-config';
-import { Command, CommandContext, UserError } from '../command';
+import { UsageError, UserError } from '../../errors';
+import { Command, CommandContext } from '../command';
 import { withServer } from '../connect';
+import { printJson } from '../output';
 
 const SUBCOMMANDS = ['up', 'down', 'status'] as const;
 
 export const localCommand: Command = {
-  name: 'local',
-  summary: 'run a stand-in of the EC2 server on this machine (up, down, status)',
   usage: `Usage: portside local up|down|status [--json] [--routing subdomain|path]
 
 A stand-in server made of real parts: a network namespace "portside" at 10.77.0.2 with OpenSSH
@@ -39,12 +39,12 @@ Examples:
     });
     const [sub, ...extra] = positionals;
     if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub) || extra.length) {
-      throw new UserError(`expected one of ${SUBCOMMANDS.join(', ')}, got ${JSON.stringify(positionals.join(' '))}`,
-        'e.g. sudo npx portside local up', 2);
+      throw new UsageError(`expected one of ${SUBCOMMANDS.join(', ')}, got ${JSON.stringify(positionals.join(' '))}`,
+        'e.g. sudo npx portside local up');
     }
-    const routing = parseRouting(values.routing);
+    const routing = routingOption(values.routing);
     if (routing && sub !== 'up') {
-      throw new UserError(`--routing goes with \`local up\`, not \`local ${sub}\``, `e.g. sudo npx portside local up --routing ${routing}`, 2);
+      throw new UsageError(`--routing goes with \`local up\`, not \`local ${sub}\``, `e.g. sudo npx portside local up --routing ${routing}`);
     }
     try {
       if (sub === 'up') return await up(ctx, Boolean(values.json), routing);
@@ -61,6 +61,15 @@ Examples:
   },
 };
 
+/** --routing's value: one of the routings, or a usage error that lists them. */
+function routingOption(text: string | undefined): Routing | undefined {
+  try {
+    return parseRouting(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 async function up(ctx: CommandContext, json: boolean, routing?: Routing): Promise<number> {
   const started = Date.now();
   const server = await localUp({ log: ctx.err });
@@ -70,7 +79,7 @@ async function up(ctx: CommandContext, json: boolean, routing?: Routing): Promis
     ctx.err(r.changed ? `routing: ${r.from} → ${r.to} (services kept; Caddy reloaded gracefully)` : `routing: already ${r.to}`);
   }
   if (json) {
-    ctx.out(JSON.stringify(server));
+    printJson(ctx, server);
     return 0;
   }
   ctx.out(`local server is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -86,7 +95,7 @@ async function status(ctx: CommandContext, json: boolean): Promise<number> {
   // "degraded": it was brought up and some part still runs; `local up` repairs it.
   const state = s.up ? 'up' : s.server && Object.values(s.parts).some((p) => p.ok) ? 'degraded' : 'down';
   if (json) {
-    ctx.out(JSON.stringify({ state, ...s.server, parts: s.parts }));
+    printJson(ctx, { state, ...s.server, parts: s.parts });
     return s.up ? 0 : 1;
   }
   ctx.out(`local server: ${state}`);

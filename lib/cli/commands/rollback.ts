@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { rollbackService } from '../../deploy/manage-service';
-import { Command, UserError } from '../command';
+import { checkReleaseId, checkServiceName, rollbackService } from '../../deploy/manage-service';
+import { UsageError } from '../../errors';
+import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
 
 export const rollbackCommand: Command = {
-  name: 'rollback',
-  summary: 'go back to the previous release, without uploading anything',
   usage: `Usage: portside rollback <name> [--to RELEASE] [--dry-run] [options]
 
 Starts an earlier release (still on the server) on a spare port, health-checks it, then hands the
@@ -28,8 +27,9 @@ Examples:
       args: [...ctx.argv], allowPositionals: true,
       options: { ...TARGET_OPTIONS, to: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     });
-    if (positionals.length !== 1) throw new UserError('rollback takes one service name, e.g. portside rollback simon');
-    const name = positionals[0];
+    if (positionals.length !== 1) throw new UsageError('rollback takes one service name, e.g. portside rollback simon');
+    const name = checkServiceName(positionals[0]);
+    if (values.to !== undefined) checkReleaseId(values.to, name);
     const r = await withServer(ctx, values, ({ ssh }) => rollbackService(ssh, name, ctx.err, { to: values.to, dryRun: values['dry-run'] }));
     const others = r.releases.filter((id) => id !== r.release);
     const further = others.length ? `; to go elsewhere: portside rollback ${name} --to RELEASE (on the server, newest first: ${others.join(', ')})` : '';

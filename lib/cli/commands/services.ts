@@ -2,10 +2,9 @@ import { parseArgs } from 'node:util';
 import { listServices } from '../../deploy/manage-service';
 import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
+import { printJson } from '../output';
 
 export const servicesCommand: Command = {
-  name: 'services',
-  summary: 'list services: port, URL, process state, health, release',
   usage: `Usage: portside services [--json] [options]
 
 One row per service: name, port, URL, process state, health, current release, deployed at.
@@ -20,7 +19,7 @@ Examples:
     const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, json: { type: 'boolean' } } });
     const rows = await withServer(ctx, values, ({ ssh, address }) => listServices(ssh, address, ctx.err));
     if (values.json) {
-      ctx.out(JSON.stringify(rows, null, 2));
+      printJson(ctx, rows);
       return 0;
     }
     const table = [['NAME', 'PORT', 'STATUS', 'HEALTH', 'RELEASE', 'DEPLOYED', 'URL'],

@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
 import { syncConfig } from '../../deploy/sync-config';
-import { Command, UserError } from '../command';
+import { UsageError } from '../../errors';
+import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
 
 export const syncConfigCommand: Command = {
-  name: 'sync-config',
-  summary: 'adopt the configuration a later `cdk deploy` declared (domain, routing, email, service ports)',
   usage: `Usage: portside sync-config [--dry-run] [options]
 
 A later \`npx cdk deploy\` never touches the running server's registry or Caddyfile: it leaves the
@@ -24,7 +23,7 @@ Examples:
   npx portside sync-config --target local`,
   async run(ctx) {
     const { positionals, values } = parseArgs({ args: [...ctx.argv], allowPositionals: true, options: { ...TARGET_OPTIONS, 'dry-run': { type: 'boolean' } } });
-    if (positionals.length !== 0) throw new UserError('sync-config takes no arguments, e.g. portside sync-config --dry-run');
+    if (positionals.length !== 0) throw new UsageError('sync-config takes no arguments, e.g. portside sync-config --dry-run');
     const dryRun = !!values['dry-run'];
     const r = await withServer(ctx, values, ({ ssh }) => syncConfig(ssh, { dryRun, log: ctx.err }));
     if (r.state === 'nothing-declared') {
