@@ -46,6 +46,8 @@ function build() {
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), packages: 'external' }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(DIST, 'server', 'agent.js') }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(DIST, 'server', 'preload.js') }).outputFiles,
+    // doctor's read-only facts script, run as `node -e`; outside dist/server, which every deploy ships.
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'doctor', 'remote', 'main.ts')], outfile: path.join(DIST, 'doctor', 'remote-facts.js') }).outputFiles,
   ];
   // Each file is renamed into place whole, and build.json last: a CLI starting mid-build (or a second
   // build running at once) reads old or new files, never a half-written one.

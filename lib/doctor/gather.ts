@@ -2,18 +2,19 @@ import { resolve4 } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { serviceUrl, siteUrl } from '../caddy';
 import { contextFromCdkJson, loadConfig } from '../config';
+import { DIST_DIR } from '../package-root';
 import { parseRegistry, Registry } from '../registry';
 import type { SshSession } from '../ssh';
 import { readSecurityGroupRules } from './aws-security-group';
-import { PACKAGE_ROOT } from '../package-root';
-import { SITE_KEY } from './checks';
 import { parseSs } from './parse-ss';
+import { portsToProbe, probeRequest, servedNames } from './probe-plan';
 import { probeTcp } from './probe-tcp';
-import { CapacityFacts, DoctorFacts, DnsAnswer, failed, ListeningSocket, Pm2Process, ServiceFolder, SiteCertificate } from './types';
+import type { ProbeAnswers, RemoteMode, RemoteRead } from './remote/messages';
+import { DoctorFacts, DnsAnswer, failed, ListeningSocket, Pm2Process } from './types';
 
-const REMOTE_SCRIPT = readFileSync(join(PACKAGE_ROOT, 'lib', 'doctor', 'remote-facts.js'), 'utf8');
+/** The read-only facts script run on the server: `npm run build` bundles it from lib/doctor/remote. */
+export const REMOTE_FACTS_SCRIPT = join(DIST_DIR, 'doctor', 'remote-facts.js');
 
 export interface GatherOptions {
   readonly ssh: SshSession;
@@ -33,116 +34,111 @@ export interface GatherOptions {
   readonly now?: Date;
 }
 
-interface ReadFacts {
-  registryText: string | null;
-  registryHistory?: string[];
-  caddyfile: string | null;
-  pm2: Pm2Process[] | { error: string };
-  folders: ServiceFolder[];
-  capacity: CapacityFacts | { error: string };
-  sockets: { text: string; privileged: boolean } | { error: string };
+/** Read everything the checks need: over SSH (read-only), from outside the server, and from AWS. */
+export async function gatherFacts(o: GatherOptions): Promise<DoctorFacts> {
+  const script = readRemoteScript();
+  const now = o.now ?? new Date();
+  const tools = await readTools(o.ssh);
+  const read = tools.node ? await readServer(o.ssh, script) : unread('node is not installed');
+  const registry = registryOf(read.registryText);
+  const declared = declaredConfig(o.cwd, o.context);
+  const sockets = listeningSockets(o, read);
+  const pm2 = failed(read.pm2) ? [] : read.pm2;
+  const ports = portsToProbe(failed(registry) ? {} : registry.services, pm2, failed(sockets) ? [] : sockets);
+  const outside = await Promise.all(ports.map(async (port) => ({ port, outcome: await probeTcp(o.address, port, { localAddress: o.local?.probeFrom }) })));
+  const probed = !failed(registry) && tools.node ? await probeOnServer(o, script, registry, read, pm2) : { direct: {}, viaCaddy: {}, certificates: [] };
+  const dns = await resolveNames(o, registry);
+  const securityGroup = o.aws ? await readSecurityGroup(o.aws) : undefined;
+  return {
+    target: o.target, address: o.address, registryText: read.registryText, registryHistory: read.registryHistory ?? [], registry, caddyfile: read.caddyfile, declared,
+    pm2: read.pm2, folders: read.folders, outside, ...probed, sockets, dns, capacity: read.capacity,
+    tools, ...(securityGroup !== undefined ? { securityGroup } : {}), now,
+  };
 }
 
-async function remote<T>(ssh: SshSession, args: string[]): Promise<T> {
-  const r = await ssh.exec(['node', '-e', REMOTE_SCRIPT, ...args], { timeoutMs: 60_000 });
+/** The facts script's text; without a build there is none, and doctor says how to make it. */
+function readRemoteScript(): string {
+  try {
+    return readFileSync(REMOTE_FACTS_SCRIPT, 'utf8');
+  } catch (e) {
+    throw new Error(`doctor's server script ${REMOTE_FACTS_SCRIPT} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): `
+      + 'it is built from lib/doctor/remote; run npm run build');
+  }
+}
+
+/** Run the facts script on the server in one mode; it prints one JSON document. */
+async function remote<T>(ssh: SshSession, script: string, mode: RemoteMode, arg?: string): Promise<T> {
+  const r = await ssh.exec(['node', '-e', script, mode, ...(arg === undefined ? [] : [arg])], { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`the doctor's script failed on the server (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout) as T;
 }
 
-async function tools(ssh: SshSession): Promise<DoctorFacts['tools']> {
+async function readTools(ssh: SshSession): Promise<DoctorFacts['tools']> {
   // A plain exec is exactly a non-interactive session: no ~/.bashrc PATH tricks apply.
   const r = await ssh.exec(['sh', '-c', 'for t in node npm pm2; do printf "%s=%s\\n" "$t" "$(command -v "$t")"; done']);
   const found = Object.fromEntries(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1) || null]));
   return { node: found.node ?? null, npm: found.npm ?? null, pm2: found.pm2 ?? null };
 }
 
-/** Read everything the checks need: over SSH (read-only), from outside the server, and from AWS. */
-export async function gatherFacts(o: GatherOptions): Promise<DoctorFacts> {
-  const now = o.now ?? new Date();
-  const toolPaths = await tools(o.ssh);
-  const read: ReadFacts = toolPaths.node
-    ? await remote<ReadFacts>(o.ssh, ['read']).catch((e: Error) => ({
-      registryText: null, caddyfile: null, pm2: { error: e.message }, folders: [], capacity: { error: e.message }, sockets: { error: e.message },
-    }))
-    : { registryText: null, caddyfile: null, pm2: { error: 'node is not installed' }, folders: [], capacity: { error: 'node is not installed' }, sockets: { error: 'node is not installed' } };
+/** What could not be read, with why, in every field that needs the script. */
+const unread = (error: string): RemoteRead => ({
+  registryText: null, caddyfile: null, pm2: { error }, folders: [], capacity: { error }, sockets: { error },
+});
 
-  let registry: Registry | { error: string };
+async function readServer(ssh: SshSession, script: string): Promise<RemoteRead> {
+  return remote<RemoteRead>(ssh, script, 'read').catch((e: Error) => unread(e.message));
+}
+
+function registryOf(text: string | null): Registry | { error: string } {
+  if (text === null) return { error: 'it does not exist' };
   try {
-    registry = read.registryText === null ? { error: 'it does not exist' } : parseRegistry(read.registryText);
+    return parseRegistry(text);
   } catch (e) {
-    registry = { error: (e as Error).message };
+    return { error: (e as Error).message };
   }
-  let declared: DoctorFacts['declared'];
+}
+
+function declaredConfig(cwd: string, context: Readonly<Record<string, string>> = {}): DoctorFacts['declared'] {
   try {
-    declared = loadConfig(contextFromCdkJson(o.cwd, o.context ?? {}));
+    return loadConfig(contextFromCdkJson(cwd, context));
   } catch (e) {
-    declared = { error: (e as Error).message };
+    return { error: (e as Error).message };
   }
+}
 
-  let sockets: ListeningSocket[] | { error: string };
-  if (o.local) {
+/** On the local target sockets are read as root in the namespace (every owner shown); elsewhere by the script. */
+function listeningSockets(o: GatherOptions, read: RemoteRead): ListeningSocket[] | { error: string } {
+  if (!o.local) return 'text' in read.sockets ? parseSs(read.sockets.text) : { error: read.sockets.error };
+  try {
+    return parseSs(o.local.readSockets());
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+async function probeOnServer(o: GatherOptions, script: string, reg: Registry, read: RemoteRead, pm2: readonly Pm2Process[]): Promise<ProbeAnswers> {
+  const request = probeRequest(reg, read.folders, pm2, o.address);
+  return remote<ProbeAnswers>(o.ssh, script, 'probe', JSON.stringify(request))
+    .catch((e: Error) => ({ direct: {}, viaCaddy: {}, certificates: request.certificates.map((host) => ({ host, error: e.message })) }));
+}
+
+async function resolveNames(o: GatherOptions, registry: Registry | { error: string }): Promise<DoctorFacts['dns']> {
+  if (o.target === 'local') return { skipped: 'the local server\'s domain is in no public DNS (Caddy uses its own CA there): nothing to resolve' };
+  if (failed(registry) || !registry.domain) return { skipped: 'no domain: nothing to resolve' };
+  const lookup = o.resolve ?? resolve4;
+  return Promise.all(servedNames(registry).map(async (name): Promise<DnsAnswer> => {
     try {
-      sockets = parseSs(o.local.readSockets());
+      return { name, addresses: await lookup(name) };
     } catch (e) {
-      sockets = { error: (e as Error).message };
+      return { name, addresses: [], error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
     }
-  } else {
-    sockets = 'text' in read.sockets ? parseSs(read.sockets.text) : { error: read.sockets.error };
+  }));
+}
+
+async function readSecurityGroup(aws: NonNullable<GatherOptions['aws']>): Promise<DoctorFacts['securityGroup']> {
+  try {
+    return await readSecurityGroupRules(aws.ec2, aws.instanceId);
+  } catch (e) {
+    return { error: (e as Error).message };
   }
-
-  const services = failed(registry) ? {} : registry.services;
-  const pm2 = failed(read.pm2) ? [] : read.pm2;
-  const ports = new Set<number>([22, 80, 443, 2019, ...Object.values(services), ...pm2.map((p) => p.port).filter((p): p is number => !!p),
-    ...(failed(sockets) ? [] : sockets.map((s) => s.port))]);
-  const outside = await Promise.all([...ports].sort((a, b) => a - b).map(async (port) => ({
-    port, outcome: await probeTcp(o.address, port, { localAddress: o.local?.probeFrom }),
-  })));
-
-  let direct: Record<string, number | string> = {};
-  let viaCaddy: Record<string, number | string> = {};
-  let certificates: SiteCertificate[] = [];
-  if (!failed(registry) && toolPaths.node) {
-    const reg = registry;
-    const deployed = Object.entries(reg.services).filter(([name]) => read.folders.some((d) => d.name === name && d.release) || pm2.some((p) => p.name === name));
-    const hosts = reg.domain ? [reg.domain, ...(reg.routing === 'subdomain' ? Object.keys(reg.services).sort().map((n) => `${n}.${reg.domain}`) : [])] : [];
-    const request = {
-      direct: deployed.map(([name, port]) => ({ name, port, path: read.folders.find((d) => d.name === name)?.healthPath ?? '/' })),
-      viaCaddy: [...deployed.map(([name]) => ({ name, url: serviceUrl(reg, name, o.address) })), { name: SITE_KEY, url: siteUrl(reg, o.address) }],
-      certificates: hosts,
-    };
-    const probed = await remote<{ direct: typeof direct; viaCaddy: typeof viaCaddy; certificates: SiteCertificate[] }>(o.ssh, ['probe', JSON.stringify(request)])
-      .catch((e: Error) => ({ direct: {}, viaCaddy: {}, certificates: hosts.map((host) => ({ host, error: e.message })) }));
-    ({ direct, viaCaddy, certificates } = probed);
-  }
-
-  let dns: DoctorFacts['dns'];
-  if (o.target === 'local') dns = { skipped: 'the local server\'s domain is in no public DNS (Caddy uses its own CA there): nothing to resolve' };
-  else if (failed(registry) || !registry.domain) dns = { skipped: 'no domain: nothing to resolve' };
-  else {
-    const reg = registry;
-    const names = [reg.domain!, ...(reg.routing === 'subdomain' ? Object.keys(reg.services).sort().map((n) => `${n}.${reg.domain}`) : [])];
-    const lookup = o.resolve ?? resolve4;
-    dns = await Promise.all(names.map(async (name): Promise<DnsAnswer> => {
-      try {
-        return { name, addresses: await lookup(name) };
-      } catch (e) {
-        return { name, addresses: [], error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
-      }
-    }));
-  }
-
-  let securityGroup: DoctorFacts['securityGroup'];
-  if (o.aws) {
-    try {
-      securityGroup = await readSecurityGroupRules(o.aws.ec2, o.aws.instanceId);
-    } catch (e) {
-      securityGroup = { error: (e as Error).message };
-    }
-  }
-
-  return {
-    target: o.target, address: o.address, registryText: read.registryText, registryHistory: read.registryHistory ?? [], registry, caddyfile: read.caddyfile, declared,
-    pm2: read.pm2, folders: read.folders, outside, direct, viaCaddy, sockets, certificates, dns, capacity: read.capacity,
-    tools: toolPaths, ...(securityGroup !== undefined ? { securityGroup } : {}), now,
-  };
 }
