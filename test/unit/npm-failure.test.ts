@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import * as npm from '../../lib/agent/npm-failure';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { run } = require('../../assets/server/run.js');
+const { run } = require('../../lib/agent/run');
 
 const FULL_DISK = 'npm error A complete log of this run can be found in: /home/portside/.npm/_logs/2026-11-30T07_31_26_365Z-debug-0.log\n';
 const NOT_FOUND = [

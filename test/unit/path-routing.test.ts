@@ -11,7 +11,7 @@ import { cli } from '../support/cli';
 
 // The agent's module is plain JavaScript shipped to the server; its pure functions are tested here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const pageCheck = require('../../assets/server/page-check') as {
+const pageCheck = require('../../lib/agent/page-check') as {
   assetRefs(html: string): string[];
   assetProblem(ref: string, url: string, prefix: string, answer: { status?: number; type?: string; error?: string }): string | null;
 };

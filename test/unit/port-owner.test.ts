@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const owner = require(join(__dirname, '..', '..', 'assets', 'server', 'port-owner.js'));
+const owner = require(join(__dirname, '..', '..', 'lib', 'agent', 'port-owner'));
 
 function listenIn(shell: boolean): Promise<{ child: ChildProcess; port: number; serverPid: number }> {
   const code = "const s = require('http').createServer((q, r) => r.end()).listen(0, '127.0.0.1', () => console.log(s.address().port + ' ' + process.pid))";

@@ -1,0 +1,167 @@
+// `deploy`: a service's new release goes live, or the running one is left as it was. The steps and what
+// each does are listed in lib/protocol/steps.ts; each has its own function here.
+import { chmodSync, constants, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeployResult, PlanMessage, newReleaseId, ServiceHeader, CurrentRelease } from '../../protocol';
+import { KEEP_RELEASES, PM2_FILE, RELEASE_ENV_FILE } from '../../remote/layout';
+import { pm2Port } from '../../remote/pm2-list';
+import { install } from '../install';
+import * as routes from '../routes';
+import { pageProblems } from '../page-check';
+import * as procs from '../procs';
+import { AgentError, currentStep, Input, note, step } from '../protocol-io';
+import * as rel from '../releases';
+import { reloadable, stillRunning, verifyThroughCaddy } from './live-checks';
+import { restoreProcess } from './restore';
+import { drain, exchange, now, readOr, registryState, serviceAt, stateOf } from './shared';
+
+/** One deploy under way: what it started from and what it was asked to do. */
+interface Deploy {
+  readonly header: ServiceHeader;
+  readonly plan: PlanMessage<'deploy'>;
+  readonly svc: ReturnType<typeof serviceAt>;
+  readonly before: CurrentRelease;
+  /** The service's pm2 process when the deploy started. */
+  readonly proc: procs.Pm2Process | null;
+  /** That process is online on the planned port. */
+  readonly liveOk: boolean;
+  /** The new release's id. */
+  readonly id: string;
+  /** pm2.json as it was (the previous release's process definition). */
+  readonly prevConfig: string | null;
+  /** What puts the server back, newest last; a step adds to it as soon as it has changed something. */
+  readonly undo: Array<() => Promise<void>>;
+}
+
+/** What the switch step leaves for the steps after it. */
+interface Switched {
+  readonly reloaded: boolean;
+  /** Resolves null, or the error for a release that stopped running right after its first answer. */
+  readonly stayedUp: Promise<AgentError | null>;
+}
+
+export async function deploy(header: ServiceHeader, input: Input): Promise<DeployResult> {
+  const svc = serviceAt(header.service);
+  const before = stateOf(svc.l);
+  // Asked while the CLI builds its plan: the CLI does not need the process to plan.
+  const procAsked = procs.pm2Find(svc.name);
+  procAsked.catch(() => {});
+  const plan = await exchange('deploy', input, { ...registryState(), current: before });
+  if (!plan) return { aborted: true };
+  const proc = await procAsked;
+  const liveOk = proc?.pm2_env?.status === 'online' && pm2Port(proc) === plan.port;
+  if (plan.unchanged && liveOk && !plan.routes) {
+    note('nothing changed: same files, same port, same routes, and the service is running; nothing to send or restart (use --force to restart anyway)');
+    return { unchanged: true, id: before.id, port: plan.port };
+  }
+  mkdirSync(svc.base, { recursive: true, mode: 0o750 });
+  // Same files as the current release, but its process is not running or the routes must be rendered
+  // again: start a copy of it as a new release (staging into the current release's own folder fails).
+  const id = plan.unchanged && plan.id === before.id ? newReleaseId() : plan.id;
+  const d: Deploy = { header, plan, svc, before, proc, liveOk, id, prevConfig: readOr(join(svc.base, PM2_FILE)), undo: [] };
+  const switched = await goLiveOrUndo(d, input);
+  await step('save', () => save(d, switched.reloaded));
+  return { id, port: plan.port, previous: before.id };
+}
+
+/** Every step up to verify; on any failure, undo what was done and remove the unfinished release. */
+async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
+  try {
+    const dir = await step('upload', () => upload(d, input));
+    await step('install', () => install(dir, d.plan.lockfileChanged));
+    if (d.plan.staticOnly && d.liveOk) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
+    else await step('probe', () => procs.probe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000));
+    const switched = await step('switch', () => switchOver(d));
+    const newRoutes = d.plan.routes;
+    if (newRoutes) await step('route', async () => d.undo.push(await routes.applyRoutes(newRoutes.registry, newRoutes.caddyfile)));
+    await step('verify', () => verify(d, switched));
+    return switched;
+  } catch (e) {
+    await undo(d);
+    throw e;
+  }
+}
+
+async function undo(d: Deploy): Promise<void> {
+  note(d.undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
+  for (const fn of d.undo.reverse()) await fn().catch((err: Error) => note(`undo step failed: ${err.message}`));
+  // Also when staging itself failed (a full disk, a cut upload): its partial folder must not stay behind.
+  if (rel.currentId(d.svc.l) !== d.id) rmSync(d.svc.l.dir(d.id), { recursive: true, force: true });
+}
+
+/** The new release's folder: the current one's files by hard link, the uploaded ones, its manifest and env file. */
+async function upload(d: Deploy, input: Input): Promise<string> {
+  const { plan, svc, before, id } = d;
+  const dir = await rel.stage(svc.l, id, before.id, plan.keep, plan.upload ? input.rest() : null, !plan.lockfileChanged);
+  if (!plan.upload) drain(input);
+  rel.writeManifest(dir, { id, files: plan.files, start: plan.start, healthPath: plan.healthPath, port: plan.port, by: d.header.who, at: now() });
+  writeEnvFile(dir, plan.env, before.id ? svc.l.dir(before.id) : null);
+  return dir;
+}
+
+/** Point `current` at the new release and hand the port over (reload, or a fresh start); health-check it there. */
+async function switchOver(d: Deploy): Promise<Switched> {
+  const { plan, svc } = d;
+  const config = procs.appConfig(svc.name, svc.base, plan.start, plan.port);
+  const reloaded = reloadable(d.proc, plan.port, d.prevConfig, config);
+  // A stray process on the port would answer in the new release's place: refuse before switching.
+  if (!reloaded) await procs.assertPortFree(plan.port, d.proc);
+  rel.switchTo(svc.l, d.id);
+  d.undo.push(() => restoreProcess(svc.l, svc.base, d.before.id, d.proc, d.prevConfig));
+  if (reloaded) await procs.pm2Reload(svc.name);
+  else await procs.pm2StartFresh(svc.base, config);
+  // The process pm2 runs now, taken before its first answer: a worker that exits after answering
+  // is replaced by pm2 within milliseconds, and the replacement must not pass for it.
+  const started = await procs.pm2Find(svc.name);
+  await procs.waitHealthy(plan.port, plan.healthPath, plan.probeTimeoutMs || 30000, 0);
+  return { reloaded, stayedUp: stillRunning(svc.name, plan.port, plan.healthPath, started, Date.now()) };
+}
+
+/**
+ * Through Caddy, while the stay-up check waits out its moment. A release that stopped running fails
+ * with that reason whatever Caddy said meanwhile: one cause, one message.
+ */
+async function verify(d: Deploy, switched: Switched): Promise<void> {
+  const url = d.plan.verifyUrl;
+  const verified = verifyThroughCaddy(url).then(() => null, (e: Error) => e);
+  // Under a path prefix, check the page's files arrive as files (runs during the stay-up wait).
+  const pageChecked = url && new URL(url).pathname !== '/' ? pageProblems(url).catch(() => []) : Promise.resolve([]);
+  const exited = await switched.stayedUp;
+  if (exited) throw exited;
+  const unverified = await verified;
+  if (unverified) throw unverified;
+  const problems = await pageChecked;
+  if (problems.length) note(`warning: ${url} loads, but ${problems.length} file(s) it references do not:\n${problems.map((p) => `    ${p}`).join('\n')}`);
+}
+
+/** Record the release and let old ones go (the deploy has succeeded; nothing here undoes it). */
+async function save(d: Deploy, reloaded: boolean): Promise<string[]> {
+  // A reload keeps pm2's definition of the process as it was (same script path through `current`,
+  // same args and env), so the saved process list would not change: skip `pm2 save` (~0.2–0.4 s).
+  if (!reloaded) await procs.pm2Save();
+  rel.appendHistory(d.svc.l, { id: d.id, at: now(), by: d.header.who, port: d.plan.port });
+  // Old releases are moved aside at once and deleted by a detached `rm` after the agent has answered
+  // (a release with node_modules is hundreds of files: ~0.1 s that no deploy needs to wait for).
+  return rel.pruneAside(d.svc.l, KEEP_RELEASES);
+}
+
+/**
+ * The release's env file: the one uploaded with this deploy, or else a copy of the base release's
+ * (a deploy without --service-env keeps the service's settings). Copied, never linked: each release
+ * owns its files, and a rollback must find the settings that release ran with.
+ */
+function writeEnvFile(dir: string, uploaded: string | null | undefined, baseDir: string | null): void {
+  const envFile = join(dir, RELEASE_ENV_FILE);
+  rmSync(envFile, { force: true });
+  if (uploaded !== null && uploaded !== undefined) {
+    writeFileSync(envFile, uploaded, { mode: 0o600, flag: 'wx' });
+    return;
+  }
+  if (!baseDir) return;
+  try {
+    copyFileSync(join(baseDir, RELEASE_ENV_FILE), envFile, constants.COPYFILE_EXCL);
+    chmodSync(envFile, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}

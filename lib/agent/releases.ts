@@ -1,0 +1,201 @@
+// Releases on disk: releases/<id>/ folders, a `current` link switched atomically, and a history file.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ReleaseManifest } from '../protocol';
+import { CURRENT_LINK, DEPLOY_HISTORY_KEEP, DEPLOYS_FILE, RELEASE_ENV_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR } from '../remote/layout';
+import { run } from './run';
+
+export const MANIFEST = RELEASE_MANIFEST;
+
+/** Where one kind of release lives: a service's folder, or the static site's (registry paths.www). */
+export interface ReleaseLayout {
+  readonly base: string;
+  readonly releases: string;
+  readonly current: string;
+  readonly history: string;
+  dir(id: string): string;
+}
+
+/** One entry of deploys.json. */
+export interface HistoryEntry {
+  readonly id: string;
+  readonly at: string;
+  readonly by: string;
+  readonly port?: number;
+  /** Set when the entry is a rollback: the release it left. */
+  readonly rollbackFrom?: string;
+}
+
+/** base: where a kind of release lives. Services: ~/services/<name>; the static site: registry paths.www. */
+export function layout(base: string): ReleaseLayout {
+  return {
+    base,
+    releases: join(base, RELEASES_SUBDIR),
+    current: join(base, CURRENT_LINK),
+    history: join(base, DEPLOYS_FILE),
+    dir: (id) => join(base, RELEASES_SUBDIR, id),
+  };
+}
+
+export function currentId(l: ReleaseLayout): string | null {
+  try {
+    return basename(readlinkSync(l.current));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A release's manifest, or null when it is missing, unreadable, or names another release. The last
+ * case is what servers deployed before manifests were written atomically hold: every release's
+ * manifest was one hard-linked file that each deploy rewrote, so an older release could claim a newer
+ * one's files. Trusting such a manifest made a redeploy "up to date" while the old code served.
+ * `anyId` is for what such a manifest still tells right (how to start the release, its port), as a
+ * rollback needs; never for its file list.
+ */
+export function readManifest(l: ReleaseLayout, id: string, { anyId = false } = {}): ReleaseManifest | null {
+  try {
+    const m = JSON.parse(readFileSync(join(l.dir(id), MANIFEST), 'utf8')) as ReleaseManifest | null;
+    return m && (anyId || m.id === id) ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Write a release's manifest as a new file (a new inode). A release is made from its base by hard
+ * links (`cp -al`), so writing into the linked manifest in place would rewrite every older release's.
+ */
+export function writeManifest(dir: string, manifest: ReleaseManifest): void {
+  writeAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
+}
+
+export function readHistory(l: ReleaseLayout): HistoryEntry[] {
+  try {
+    return JSON.parse(readFileSync(l.history, 'utf8')) as HistoryEntry[];
+  } catch {
+    return [];
+  }
+}
+
+/** Write a file by rename, so a reader sees the old text or the new, never half. */
+export function writeAtomic(file: string, text: string, mode = 0o644): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+export function appendHistory(l: ReleaseLayout, entry: HistoryEntry): void {
+  const h = readHistory(l);
+  h.push(entry);
+  writeAtomic(l.history, JSON.stringify(h.slice(-DEPLOY_HISTORY_KEEP), null, 2) + '\n');
+}
+
+/** Point `current` at a release atomically (rename over the old link: never a moment without one). */
+export function switchTo(l: ReleaseLayout, id: string): void {
+  const tmp = `${l.current}.tmp-${process.pid}`;
+  rmSync(tmp, { force: true });
+  symlinkSync(join(RELEASES_SUBDIR, id), tmp);
+  renameSync(tmp, l.current);
+}
+
+/**
+ * Make a new release folder from the base release by hard links (unchanged files cost nothing), drop
+ * what changed or went away, then unpack the uploaded files. Hard links are safe because an upload
+ * never writes into a linked file: tar gets a fresh inode for every file it writes.
+ */
+export async function stage(l: ReleaseLayout, id: string, baseId: string | null, keep: readonly string[], upload: Readable | null, keepModules: boolean): Promise<string> {
+  mkdirSync(l.releases, { recursive: true });
+  const dir = l.dir(id);
+  if (baseId && existsSync(l.dir(baseId))) {
+    await run('cp', ['-al', l.dir(baseId), dir]);
+    pruneTree(dir, '', new Set(keep), keepModules);
+  } else {
+    mkdirSync(dir);
+  }
+  if (upload) await run('tar', ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-overwrite-dir'], { input: upload });
+  return dir;
+}
+
+/** Remove every file of the copied release that is not kept as is (keeps node_modules when asked). */
+function pruneTree(root: string, rel: string, keep: ReadonlySet<string>, keepModules: boolean): void {
+  for (const entry of readdirSync(join(root, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${entry.name}` : entry.name;
+    if (!rel && entry.name === 'node_modules') {
+      if (!keepModules) rmSync(join(root, p), { recursive: true, force: true });
+      continue;
+    }
+    // The manifest and env file belong to the release they were written for: never shared by link.
+    if (!rel && (entry.name === MANIFEST || entry.name === RELEASE_ENV_FILE)) {
+      rmSync(join(root, p), { force: true });
+      continue;
+    }
+    if (entry.isDirectory()) {
+      pruneTree(root, p, keep, keepModules);
+      if (readdirSync(join(root, p)).length === 0) rmdirSync(join(root, p));
+    } else if (!keep.has(p)) {
+      rmSync(join(root, p), { force: true });
+    }
+  }
+}
+
+/** The releases beyond the newest `keep` (never the current one): pure, on a sorted id list. */
+export function doomedReleases(ids: readonly string[], keep: number, current: string | null): string[] {
+  return ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => id !== current);
+}
+
+/** Keep the newest `keep` releases (and always the current one); remove the rest. */
+export function prune(l: ReleaseLayout, keep: number): string[] {
+  const doomed = doomedReleases(listReleases(l), keep, currentId(l));
+  for (const id of doomed) rmSync(l.dir(id), { recursive: true, force: true });
+  return doomed;
+}
+
+/**
+ * Like `prune`, but the doomed releases are renamed into a hidden trash folder (instant) and deleted by
+ * a detached `rm -rf` that outlives the agent. Trash left by a killed `rm` is swept on the next call.
+ */
+export function pruneAside(l: ReleaseLayout, keep: number): string[] {
+  const doomed = doomedReleases(listReleases(l), keep, currentId(l));
+  const trash = join(l.releases, `.trash-${process.pid}-${Date.now()}`);
+  for (const id of doomed) {
+    try {
+      mkdirSync(trash, { recursive: true });
+      renameSync(l.dir(id), join(trash, id));
+    } catch {
+      rmSync(l.dir(id), { recursive: true, force: true });
+    }
+  }
+  let old: string[] = [];
+  try {
+    old = readdirSync(l.releases).filter((n) => n.startsWith('.trash-')).map((n) => join(l.releases, n));
+  } catch {
+    /* no releases folder */
+  }
+  if (old.length) spawn('rm', ['-rf', '--', ...old], { detached: true, stdio: 'ignore' }).unref();
+  return doomed;
+}
+
+export function listReleases(l: ReleaseLayout): string[] {
+  try {
+    return readdirSync(l.releases).filter((n) => !n.startsWith('.')).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Releases that no history entry and no link knows: leftovers of a killed deploy. */
+export function removeOrphans(l: ReleaseLayout): string[] {
+  const known = new Set(readHistory(l).map((h) => h.id));
+  const cur = currentId(l);
+  const removed: string[] = [];
+  for (const id of listReleases(l)) {
+    if (id !== cur && !known.has(id)) {
+      rmSync(l.dir(id), { recursive: true, force: true });
+      removed.push(id);
+    }
+  }
+  return removed;
+}
