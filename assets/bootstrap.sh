@@ -231,9 +231,12 @@ apt_repo() {
   printf 'deb [signed-by=%s] %s\n' "$keyring" "$line" >"/etc/apt/sources.list.d/$name.list"
 }
 
+# Caddy is Ubuntu's own package (universe): 2.6.2 on 24.04 (https://packages.ubuntu.com/noble/caddy), the
+# upstream version every test runs (Debian 12's 2.6.2), with Ubuntu's security updates. Caddy's repository
+# would install whatever it released last, which no test has seen.
+CADDY_VERSION="2.6.2"
+
 install_packages() {
-  apt_repo caddy-stable https://dl.cloudsmith.io/public/caddy/stable/gpg.key \
-    'https://dl.cloudsmith.io/public/caddy/stable/deb/debian any-version main'
   # A system Node (not nvm) so node, npm and pm2 resolve in a non-interactive SSH session.
   apt_repo nodesource https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key \
     "https://deb.nodesource.com/node_$NODE_MAJOR.x nodistro main"
@@ -242,6 +245,15 @@ install_packages() {
   command -v pm2 >/dev/null || retry npm install -g --no-fund --no-audit pm2
   [ -f "/etc/systemd/system/pm2-$PORTSIDE_USER.service" ] \
     || pm2 startup systemd -u "$PORTSIDE_USER" --hp "$USER_HOME"
+}
+
+# A different Caddy (another Ubuntu release, a repository added by hand) would serve Caddyfiles no test has
+# checked against it: stop here and say so.
+check_caddy_version() {
+  local v
+  v="$(caddy version)"
+  [[ "$v" =~ ^v?${CADDY_VERSION//./\\.}([^0-9]|$) ]] \
+    || die "caddy version says \"$v\", not $CADDY_VERSION: the Caddyfiles are tested against $CADDY_VERSION only"
 }
 
 configure_firewall() {
@@ -303,6 +315,7 @@ main_ec2() {
   local seed=/var/lib/portside/seed
   step fetch_declared "$seed"
   step install_packages
+  step check_caddy_version
   step configure_firewall
   step make_build_user
   step lay_out_server "$seed"

@@ -160,7 +160,7 @@ function prepare(dir: string, options: RehearsalOptions, steps: BootStep[]): { e
   // A throwaway certificate authority for the AWS side's HTTPS names; trusted inside the overlay only.
   const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=portside rehearsal', '-keyout', join(rec, 'tls.key'), '-out', join(rec, 'tls.crt'),
-    '-addext', 'subjectAltName=DNS:cloudformation-waitcondition-us-east-1.s3.amazonaws.com,DNS:dl.cloudsmith.io,DNS:deb.nodesource.com',
+    '-addext', 'subjectAltName=DNS:cloudformation-waitcondition-us-east-1.s3.amazonaws.com,DNS:deb.nodesource.com',
     '-addext', 'basicConstraints=critical,CA:TRUE'], { encoding: 'utf8' });
   if (cert.status !== 0) throw new Error(`openssl could not make the rehearsal's certificate: ${cert.stderr}`);
   return { expected: { 'declared.json': files['registry.json'], 'declared.Caddyfile': files.Caddyfile } };

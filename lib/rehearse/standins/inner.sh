@@ -23,7 +23,7 @@ ip link set eth0 up
 ip route add default via 10.0.0.1
 nsenter --net="/proc/$aws/ns/net" sh -c 'ip link set lo up && ip addr add 10.0.0.1/24 dev aws0 && ip addr add 169.254.169.254/32 dev aws0 && ip link set aws0 up'
 for _ in $(seq 1 200); do [ -e "$R/servers.ready" ] && break; /usr/bin/sleep 0.02; done
-printf '10.0.0.1 dl.cloudsmith.io deb.nodesource.com cloudformation-waitcondition-us-east-1.s3.amazonaws.com\n' >>/etc/hosts
+printf '10.0.0.1 deb.nodesource.com cloudformation-waitcondition-us-east-1.s3.amazonaws.com\n' >>/etc/hosts
 cat "$R/tls.crt" >>/etc/ssl/certs/ca-certificates.crt
 # IMDSv2 as the stack requires it (HttpTokens=required): a GET without a token is refused.
 curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://169.254.169.254/latest/meta-data/instance-id >"$R/imds-without-token"

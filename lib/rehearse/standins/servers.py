@@ -152,7 +152,7 @@ class Tls(Quiet):
 
     def do_GET(self):
         host = (self.headers.get('Host') or '').split(':')[0]
-        known = host in ('dl.cloudsmith.io', 'deb.nodesource.com') and self.path.endswith(('.key', '/gpg.key'))
+        known = host in ('deb.nodesource.com',) and self.path.endswith(('.key', '/gpg.key'))
         record('repo.jsonl', {'host': host, 'path': self.path, 'status': 200 if known else 404})
         self.reply(200 if known else 404, ARMORED_KEY if known else '')
 
