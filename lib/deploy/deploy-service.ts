@@ -7,7 +7,7 @@ import { parseRegistry, renderRegistry, Registry, withService } from '../registr
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
-import { buildManifest, diffManifest, listFiles, ManifestEntry, ReleaseFile, sameManifest } from './file-list';
+import { diffManifest, ManifestEntry, ReleaseFile, releaseFiles, sameManifest } from './file-list';
 import { servedBase } from './front-end-base';
 import type { HashCache } from './hash-cache';
 import { buildIfNeeded, lastBuildBase } from './local-build';
@@ -162,7 +162,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
       build = built.build;
       timings.build = built.ms;
       const tm = Date.now();
-      const files = await buildManifest(spec.sources.flatMap((s) => listFiles(s.dir, s.prefix, s.skipPrefix ? (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix!) : undefined)), o.hashes);
+      const files = await releaseFiles(spec.sources, o.hashes);
       const { keep, send } = diffManifest(files, current.files);
       timings.manifest = Date.now() - tm;
       sent = send;

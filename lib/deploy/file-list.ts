@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, Stats, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors';
-import type { HashCache } from './hash-cache';
+import type { FileStamp, HashCache } from './hash-cache';
 
 /** One file of a release: path inside the release, content hash, size, mode. */
 export interface ManifestEntry {
@@ -51,7 +51,7 @@ export interface ListedFile {
   readonly source: string;
   readonly size: number;
   readonly mode: number;
-  readonly stat?: Stats;
+  readonly stat?: FileStamp;
 }
 
 /**
@@ -98,7 +98,9 @@ export function listFiles(dir: string, prefix = '', skip: (rel: string) => boole
           throw new UserError(`${childRel} is ${mib(st.size)}; a release file may be at most ${mib(MAX_FILE_BYTES)}, and so may the whole release`,
             'Large data does not belong in a release (a t3.micro has 1 GiB of memory): store it elsewhere, or move it out of the folder.');
         }
-        out.push({ path: prefix + childRel, source: childAbs, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644, stat: st });
+        // Only the stamp is kept: 20,000 retained Stats objects cost more in garbage collection than the lstat calls.
+        const stat: FileStamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+        out.push({ path: prefix + childRel, source: childAbs, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644, stat });
       }
     }
     open.pop();
@@ -151,6 +153,40 @@ export async function buildManifest(files: readonly ListedFile[], cache?: HashCa
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   return out;
+}
+
+/**
+ * The manifest of every file under `dir` (paths relative to it). With `hashes`, each folder is listed
+ * and hashed once per run: the build-skip check and the release manifest both need the build's output,
+ * and a deploy that rebuilt it hashes the new files once (they are too fresh to be remembered, see
+ * SETTLE_MS). A build that rewrites the folder must `hashes.forget(dir)` first.
+ */
+export function folderManifest(dir: string, hashes?: HashCache): Promise<ReleaseFile[]> {
+  const compute = (): Promise<ReleaseFile[]> => buildManifest(listFiles(dir), hashes);
+  return hashes ? hashes.folder(resolve(dir), compute) : compute();
+}
+
+/** One folder of a release: its files go under `prefix`, minus those whose release path starts with `prefix + skipPrefix`. */
+export interface ReleaseSource {
+  readonly dir: string;
+  readonly prefix: string;
+  readonly skipPrefix?: string;
+}
+
+/**
+ * The release's files from its source folders (see ReleaseSpec.sources). A folder taken whole reuses
+ * this run's listing of it (see folderManifest); the size limits are checked on the whole release.
+ */
+export async function releaseFiles(sources: readonly ReleaseSource[], hashes?: HashCache): Promise<ReleaseFile[]> {
+  const parts = await Promise.all(sources.map(async (s) => {
+    if (s.skipPrefix) return buildManifest(listFiles(s.dir, s.prefix, (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix)), hashes);
+    const files = await folderManifest(s.dir, hashes);
+    return s.prefix ? files.map((f) => ({ ...f, p: s.prefix + f.p })) : files;
+  }));
+  const files = parts.flat();
+  const tooBig = releaseSizeProblem(files.map((f) => ({ path: f.p, size: f.s })));
+  if (tooBig) throw new UserError(tooBig.message, tooBig.detail);
+  return files;
 }
 
 /** Compare with the server's current release: which files can be hard-linked, which must be sent. */

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
-import { buildManifest, listFiles } from './file-list';
+import { buildManifest, folderManifest, listFiles, ReleaseFile } from './file-list';
 import { buildArgvFor } from './front-end-base';
 import type { HashCache } from './hash-cache';
 import { ReleaseSpec } from './service-folder';
@@ -53,13 +53,13 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   const outputName = build.output.slice(spec.folder.length + 1);
   const backEnd = spec.sources.find((s) => s.prefix === '' && s.dir !== spec.folder)?.dir.slice(spec.folder.length + 1);
   const skip = (rel: string): boolean => rel === outputName || rel.startsWith(`${outputName}/`) || (!!backEnd && (rel === backEnd || rel.startsWith(`${backEnd}/`)));
-  const inputs = await digest(listFiles(spec.folder, '', skip), hashes);
+  const inputs = digestOf(await buildManifest(listFiles(spec.folder, '', skip), hashes));
   const cacheFile = cacheFileOf(spec);
   if (!force && existsSync(build.output) && existsSync(cacheFile)) {
     try {
       const cache = JSON.parse(readFileSync(cacheFile, 'utf8'));
       // A cache from before bases were recorded was a build for `/`.
-      if (cache.inputs === inputs && (cache.base ?? '/') === base && cache.output === (await digest(listFiles(build.output), hashes))) {
+      if (cache.inputs === inputs && (cache.base ?? '/') === base && cache.output === digestOf(await folderManifest(build.output, hashes))) {
         log('  front end unchanged since the last build: skipping it');
         return 'skipped';
       }
@@ -78,10 +78,12 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
       + ` build it for ${base} yourself, or its pages' absolute /… URLs reach the root site`);
   }
   log(`  ${argv.join(' ')}`);
+  hashes?.forget(resolve(build.output));
   await runLocal(argv, build.cwd, log);
   if (!existsSync(build.output)) throw new UserError(`${argv.join(' ')} succeeded but made no ${outputName}/`, 'Check the build\'s output folder (Vite: build.outDir).');
   mkdirSync(join(cacheFile, '..'), { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify({ inputs, base, output: await digest(listFiles(build.output), hashes) }));
+  // The release's manifest reuses this listing of the new output (folderManifest): listed and hashed once.
+  writeFileSync(cacheFile, JSON.stringify({ inputs, base, output: digestOf(await folderManifest(build.output, hashes)) }));
   return 'built';
 }
 
@@ -96,8 +98,9 @@ function scriptText(build: NonNullable<ReleaseSpec['build']>): string | undefine
   }
 }
 
-async function digest(files: ReturnType<typeof listFiles>, hashes?: HashCache): Promise<string> {
+/** One hash for a set of files: their paths, contents and modes. */
+function digestOf(files: readonly ReleaseFile[]): string {
   const h = createHash('sha256');
-  for (const f of await buildManifest(files, hashes)) h.update(`${f.p}\0${f.h}\0${f.m}\n`);
+  for (const f of files) h.update(`${f.p}\0${f.h}\0${f.m}\n`);
   return h.digest('hex');
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
+import type { ReleaseSource } from './file-list';
 
 /** How the server starts a release: a node entry file (pm2 cluster mode) or an npm script (fork mode). */
 export interface StartSpec {
@@ -16,7 +17,7 @@ export interface ReleaseSpec {
   /** A build to run on this machine first (argv, run in `cwd`), producing `output`. */
   readonly build?: { readonly cwd: string; readonly argv: readonly string[]; readonly output: string };
   /** Folders whose files make the release, each under a prefix. */
-  readonly sources: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly skipPrefix?: string }>;
+  readonly sources: readonly ReleaseSource[];
   readonly start: StartSpec;
   readonly healthPath?: string;
 }
@@ -76,7 +77,7 @@ function customSpec(folder: string, field: PortsideField, pkg: Record<string, un
   if (field.build !== undefined && (typeof field.build !== 'string' || !scripts[field.build])) bad(`build names an npm script of this package.json; "${field.build}" is not one`);
   const serviceDir = field.service === undefined ? folder : join(folder, rel('service', field.service));
   const servicePkg = readPackage(serviceDir, serviceDir);
-  const sources: Array<{ dir: string; prefix: string; skipPrefix?: string }> = [];
+  const sources: ReleaseSource[] = [];
   let output: string | undefined;
   if (field.static !== undefined) {
     const from = rel('static.from', field.static?.from);
