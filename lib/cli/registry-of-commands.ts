@@ -23,4 +23,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'ports', summary: 'explain a port, or print the server\'s port table', load: async () => (await import('./commands/ports')).portsCommand },
   { name: 'caddyfile', summary: 'print the Caddyfile the stack would install, for the current context', load: async () => (await import('./commands/caddyfile')).caddyfileCommand },
   { name: 'doctor', summary: 'check the live server: exposure, listeners, drift, health, TLS, DNS, capacity (reads only)', load: async () => (await import('./commands/doctor')).doctorCommand },
+  { name: 'adopt', summary: 'read a server built by hand (Caddy, pm2) and print how Portside would take it over (--dry-run)', load: async () => (await import('./commands/adopt')).adoptCommand },
 ];

@@ -1,0 +1,6 @@
+export * from './facts';
+export * from './plan-types';
+export { planAdoption } from './plan';
+export { refusalOf } from './refusal';
+export { readServer } from './read-server';
+export { formatPlan, formatRefusal } from './format-plan';
