@@ -1,5 +1,6 @@
 export * from './server-tag';
 export * from './ingress-rules';
 export * from './pinned-ubuntu-image';
+export * from './legacy-server';
 export * from './web-server';
 export * from './portside-stack';

@@ -26,13 +26,16 @@ export interface PinnedUbuntuImageProps {
  * change the resource's properties, never ask again. To move to a newer image on purpose, create a new one
  * of these under a new construct ID (see `WebServerProps.imageGeneration`).
  *
- * An update (its properties changed: the architecture, or a CDK upgrade that serialises the call
- * differently; CloudFormation sends a custom resource an Update request whenever its properties change,
- * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html)
- * reads the parameter again with the same call: without `onUpdate` the update would answer
- * with no data and `Parameter.Value` would fail the deploy. An architecture change names another parameter,
- * so another image and a new server, as the docs say; the stack tests pin the call's text so that a CDK
- * upgrade which would change it (and so re-read the image) shows up in review.
+ * Its properties never change, so CloudFormation never sends it an Update (it does whenever a custom
+ * resource's properties change, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html).
+ * No Update answer could keep the pin: this resource remembers only the parameter's name, so an `onUpdate`
+ * that repeats the lookup answers Canonical's *newest* image, a new ImageId, and CloudFormation replaces the
+ * server with an empty one; without `onUpdate` the answer has no `Parameter.Value` and the deploy fails.
+ * Stacks deployed by older Portside versions hold exactly `Create`, `InstallLatestAwsSdk` and `ServiceToken`:
+ * adding an `Update` property would itself send them an Update. So: an architecture change makes a new
+ * resource (a new construct ID, see `WebServer`), and test/stack/upgrade-path.test.ts pins every property
+ * against the template of an older Portside, so a CDK upgrade that would serialise the call differently fails
+ * the tests instead of a student's deploy.
  */
 export class PinnedUbuntuImage extends Construct implements ec2.IMachineImage {
   /** The AMI ID as a token (the custom resource's `Parameter.Value`). */
@@ -53,7 +56,6 @@ export class PinnedUbuntuImage extends Construct implements ec2.IMachineImage {
     };
     this.resolver = new cr.AwsCustomResource(this, 'Resolve', {
       onCreate: lookup,
-      onUpdate: lookup,
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
         resources: [
           Stack.of(this).formatArn({

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { readBootstrapScript, readDefaultHomePage, seedFiles } from '../bootstrap';
 import { serviceUrl, siteUrl } from '../caddy';
 import { PortsideConfig } from '../config/portside-config';
+import { LegacyServer } from './legacy-server';
 import { DEPLOY_USER, WebServer } from './web-server';
 
 /** Props of {@link PortsideStack}. */
@@ -23,6 +24,13 @@ export interface PortsideStackProps extends StackProps {
    * @default - assets/bootstrap.sh
    */
   readonly bootstrapScript?: string;
+
+  /**
+   * The server of a stack deployed by a Portside from before the UserData stub: kept as deployed, so the
+   * upgrade does not stop it. See `WebServerProps.legacyServer`.
+   * @default - none: a server that boots the UserData stub
+   */
+  readonly legacyServer?: LegacyServer;
 }
 
 /**
@@ -66,6 +74,7 @@ export class PortsideStack extends Stack {
       imageGeneration: props.imageGeneration,
       bootstrapTimeout: Duration.minutes(15),
       cpuCredits: config.cpuCredits === 'unlimited' ? ec2.CpuCredits.UNLIMITED : ec2.CpuCredits.STANDARD,
+      legacyServer: props.legacyServer,
     });
     this.acknowledgeCustomResourceFindings();
 

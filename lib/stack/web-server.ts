@@ -9,6 +9,7 @@ import {
 import { ingressPorts } from '../ports';
 import { EC2_PATHS } from '../registry';
 import { ingressRules } from './ingress-rules';
+import { LegacyServer } from './legacy-server';
 import { PinnedUbuntuImage } from './pinned-ubuntu-image';
 import { SERVER_TAG_KEY } from './server-tag';
 
@@ -76,6 +77,15 @@ export interface WebServerProps {
    * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html)
    */
   readonly cpuCredits?: ec2.CpuCredits;
+
+  /**
+   * The server of a stack deployed by a Portside from before the UserData stub, read from the deployed
+   * template (`legacyServerFromTemplate`). Its UserData and CreationPolicy are kept exactly as deployed and no
+   * boot wait condition is added, so the upgrade neither stops the server nor waits for a signal it cannot
+   * send. Such a server keeps the bootstrap it booted with.
+   * @default - a server that boots the UserData stub and signals a wait condition
+   */
+  readonly legacyServer?: LegacyServer;
 }
 
 /**
@@ -94,10 +104,10 @@ export class WebServer extends Construct {
   public readonly privateKeyParameterName?: string;
   public readonly role: iam.Role;
   public readonly image: PinnedUbuntuImage;
-  /** The boot wait condition's handle (its `Ref` is the presigned URL the boot signals). */
-  public readonly bootSignal: CfnWaitConditionHandle;
-  /** The wait condition that fails the deploy with the boot's reason, or after `bootstrapTimeout`. */
-  public readonly bootWait: CfnWaitCondition;
+  /** The boot wait condition's handle (its `Ref` is the presigned URL the boot signals); none for a legacy server. */
+  public readonly bootSignal?: CfnWaitConditionHandle;
+  /** The wait condition that fails the deploy with the boot's reason, or after `bootstrapTimeout`; none for a legacy server. */
+  public readonly bootWait?: CfnWaitCondition;
 
   constructor(scope: Construct, id: string, props: WebServerProps) {
     super(scope, id);
@@ -126,14 +136,18 @@ export class WebServer extends Construct {
       reason: 'A public web server: 80 and 443 are open to the world by design; SSH (22) is limited to the school CIDRs.',
     });
 
+    const legacy = props.legacyServer;
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Portside web server: read its own CloudFormation metadata',
+      description: legacy
+        ? 'Portside web server: read its own CloudFormation metadata and signal its creation'
+        : 'Portside web server: read its own CloudFormation metadata',
     });
     // Only this stack: cfn-get-metadata and cfn-hup read the metadata. The boot signal needs no permission
-    // (a presigned URL).
+    // (a presigned URL), except a legacy server's: its bootstrap, should it ever boot a replacement, calls
+    // `cfn-signal --resource` (SignalResource).
     this.role.addToPolicy(new iam.PolicyStatement({
-      actions: ['cloudformation:DescribeStackResource'],
+      actions: legacy ? ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'] : ['cloudformation:DescribeStackResource'],
       resources: [Aws.STACK_ID],
     }));
 
@@ -144,32 +158,34 @@ export class WebServer extends Construct {
       this.privateKeyParameterName = `/ec2/keypair/${this.keyPair.keyPairId}`;
     }
 
-    // Generation 1 keeps the construct ID it always had, so existing servers keep their image.
-    const imageId = generation === 1 ? 'Image' : `ImageGeneration${generation}`;
+    const imageId = imageConstructId(generation, instanceType.architecture, legacy !== undefined);
     this.image = new PinnedUbuntuImage(this, imageId, { architecture: instanceType.architecture });
 
     // The boot's signal: a wait condition, whose signal carries a reason (SignalResource, what
-    // `cfn-signal --resource` calls, has none). A new server (new image or architecture) needs a new handle:
-    // "Don't reuse an old wait condition handle" (AWS::CloudFormation::WaitConditionHandle,
-    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-waitconditionhandle.html).
-    const arm = instanceType.architecture === ec2.InstanceArchitecture.ARM_64;
-    const bootId = `Boot${imageId}${arm ? 'Arm64' : ''}`;
-    this.bootSignal = new CfnWaitConditionHandle(this, `${bootId}Handle`);
-    this.bootWait = new CfnWaitCondition(this, `${bootId}Wait`, {
-      handle: this.bootSignal.ref,
-      count: 1,
-      timeout: String((props.bootstrapTimeout ?? Duration.minutes(15)).toSeconds()),
-    });
+    // `cfn-signal --resource` calls, has none). It is named after the image, so a new server (new image or
+    // architecture) gets a new one, and a Portside upgrade none: "Anytime you add a WaitCondition resource
+    // during a stack update, you must associate the wait condition with a new WaitConditionHandle resource",
+    // and its properties cannot be updated ("Updates aren't supported",
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-waitcondition.html).
+    // A legacy server gets none: it was created long ago and would never signal (see LegacyServer).
+    if (!legacy) {
+      this.bootSignal = new CfnWaitConditionHandle(this, `Boot${imageId}Handle`);
+      this.bootWait = new CfnWaitCondition(this, `Boot${imageId}Wait`, {
+        handle: this.bootSignal.ref,
+        count: 1,
+        timeout: String((props.bootstrapTimeout ?? Duration.minutes(15)).toSeconds()),
+      });
+    }
 
     // The instance's own logical ID, known only once it exists; it is a constant string in the template.
     const logicalId = Lazy.string({ produce: () => stack.getLogicalId(this.instance.instance) });
-    const userData = ec2.UserData.custom(renderUserData(readUserDataStub(), {
+    const userData = legacy ? ec2.UserData.custom('') : ec2.UserData.custom(renderUserData(readUserDataStub(), {
       stackName: Aws.STACK_NAME,
       region: Aws.REGION,
       logicalId,
       metadataKey: SEED_METADATA_KEY,
       bootstrapKey: BOOTSTRAP_METADATA_KEY,
-      signalUrl: this.bootSignal.ref,
+      signalUrl: this.bootSignal!.ref,
       user: DEPLOY_USER,
       www: EC2_PATHS.www,
       caddyDir: dirname(EC2_PATHS.caddyfile),
@@ -202,9 +218,13 @@ export class WebServer extends Construct {
     });
     const cfnInstance = this.instance.instance;
     cfnInstance.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
-    cfnInstance.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
-    // The wait starts once the instance exists: its timeout counts the boot, not the launch.
-    this.bootWait.addDependency(cfnInstance);
+    if (legacy) {
+      keepLegacyBoot(cfnInstance, legacy, stack);
+    } else {
+      cfnInstance.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
+      // The wait starts once the instance exists: its timeout counts the boot, not the launch.
+      this.bootWait!.addResourceDependency(cfnInstance);
+    }
     Tags.of(this.instance).add(SERVER_TAG_KEY, stack.stackName);
     Validations.of(this.instance).acknowledge(
       {
@@ -224,4 +244,26 @@ export class WebServer extends Construct {
     });
     this.publicIp = this.elasticIp.attrPublicIp;
   }
+}
+
+/**
+ * The pinned image's construct ID, part of the contract: a new ID is a new lookup and a new server.
+ * Generation 1 on x86 keeps the ID it always had. Graviton gets its own ID (an architecture change is a new
+ * resource, never an Update of the old one: see PinnedUbuntuImage), except on a legacy server, whose
+ * Portside named every generation-1 image `Image`.
+ */
+function imageConstructId(generation: number, architecture: ec2.InstanceArchitecture, legacy: boolean): string {
+  const base = generation === 1 ? 'Image' : `ImageGeneration${generation}`;
+  return architecture === ec2.InstanceArchitecture.ARM_64 && !legacy ? `${base}Arm64` : base;
+}
+
+/** A legacy server's UserData and CreationPolicy, byte for byte as deployed (see LegacyServer). */
+function keepLegacyBoot(instance: ec2.CfnInstance, legacy: LegacyServer, stack: Stack): void {
+  const logicalId = stack.getLogicalId(instance);
+  if (logicalId !== legacy.instanceLogicalId) {
+    throw new Error(`legacyTemplate: the deployed instance is ${legacy.instanceLogicalId}, this version's is ${logicalId}; keeping its UserData under another ID would replace the server. Deploy with the Portside version that created the stack, or without -c legacyTemplate to replace the server on purpose.`);
+  }
+  instance.addPropertyOverride('UserData', legacy.userData);
+  const signal = legacy.creationPolicy.ResourceSignal;
+  instance.cfnOptions.creationPolicy = { resourceSignal: { count: signal.Count, timeout: signal.Timeout } };
 }

@@ -37,6 +37,24 @@ describe('npx cdk synth', () => {
     console.log(`npx cdk synth took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, 120_000);
 
+  test('-c legacyTemplate keeps an older server\'s UserData and CreationPolicy, and adds no wait condition', () => {
+    const fixture = join(__dirname, 'fixtures', 'portside-0.1-before-stub.template.json');
+    const r = cdk(['-q', '-c', `legacyTemplate=${fixture}`], outdir);
+    expect([r.status, r.status === 0 ? '' : r.stderr]).toEqual([0, '']);
+    const template = JSON.parse(readFileSync(join(outdir, 'Portside.template.json'), 'utf8'));
+    const old = JSON.parse(readFileSync(fixture, 'utf8')).Resources.ServerInstanceE518391B;
+    const instance = template.Resources.ServerInstanceE518391B;
+    expect(JSON.stringify(instance.Properties.UserData)).toBe(JSON.stringify(old.Properties.UserData));
+    expect(instance.CreationPolicy).toEqual(old.CreationPolicy);
+    expect(Object.values<any>(template.Resources).filter((res) => res.Type.startsWith('AWS::CloudFormation::Wait'))).toEqual([]);
+  }, 120_000);
+
+  test('-c legacyTemplate with a file that is not there: one clear line with the command that saves it', () => {
+    const r = cdk(['-c', 'legacyTemplate=/nonexistent/portside-deployed.json'], outdir);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('portside: legacyTemplate: cannot read /nonexistent/portside-deployed.json (ENOENT); save the deployed template first: aws cloudformation get-template --stack-name Portside --query TemplateBody --output json > portside-deployed.json');
+  }, 120_000);
+
   test('refuses SSH open to the world with one clear line and a non-zero exit', () => {
     const r = cdk(['-c', 'schoolCidr=0.0.0.0/0'], outdir);
     expect(r.status).not.toBe(0);
