@@ -1,8 +1,10 @@
 /**
  * The bad-input corpus, server-facing half: hostile or mistyped CLI arguments, service folders and env
  * files, each run through the real CLI against the shared local server. Every row asserts the exit
- * status and the exact error, and that the server's registry, Caddyfile and pm2 processes are what
- * they were (most rows fail before connecting at all). The pure half is test/unit/bad-input.test.ts.
+ * status (2 when the command line itself is wrong: a name, a port, a flag's value; 1 when a folder, a
+ * file or the server's state refuses it) and the exact error, and that the server's registry, Caddyfile
+ * and pm2 processes are what they were (most rows fail before connecting at all). The pure half is
+ * test/unit/bad-input.test.ts.
  */
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,40 +39,40 @@ type Row = [title: string, argv: () => string[], code: number, error: RegExp];
 const LABEL = /must be a DNS label: lowercase letters a–z, digits and inner hyphens, starting with a letter/;
 
 const names: Row[] = [
-  ['a name with ;', () => ['deploy-service', 'bad;reboot', '--dir', folder(), ...T], 1, /^portside deploy-service: invalid service name "bad;reboot": a service name must be a DNS label/],
-  ['a name with $()', () => ['deploy-service', 'bad$(touch /tmp/pwned)', '--dir', folder(), ...T], 1, LABEL],
-  ['a name with backticks', () => ['deploy-service', 'bad`id`', '--dir', folder(), ...T], 1, LABEL],
-  ['a name with quotes', () => ['deploy-service', "bad'\"", '--dir', folder(), ...T], 1, LABEL],
-  ['a name with a newline', () => ['deploy-service', 'bad\nname', '--dir', folder(), ...T], 1, /invalid service name "bad\\nname"/],
-  ['a name of ..', () => ['deploy-service', '..', '--dir', folder(), ...T], 1, LABEL],
-  ['a name with /', () => ['deploy-service', 'bad/../../etc', '--dir', folder(), ...T], 1, LABEL],
-  ['a unicode look-alike name', () => ['deploy-service', 'bаd', '--dir', folder(), ...T], 1, LABEL],
-  ['a 64-character name', () => ['deploy-service', `bad${'x'.repeat(61)}`, '--dir', folder(), ...T], 1, /a service name is a DNS label of at most 63 characters; this one has 64/],
-  ['the reserved name portside', () => ['deploy-service', 'portside', '--dir', folder(), ...T], 1, /"portside" is reserved by the server/],
-  ['an empty name', () => ['deploy-service', '', '--dir', folder(), ...T], 1, /invalid service name "": a service name is required/],
+  ['a name with ;', () => ['deploy-service', 'bad;reboot', '--dir', folder(), ...T], 2, /^portside deploy-service: invalid service name "bad;reboot": a service name must be a DNS label/],
+  ['a name with $()', () => ['deploy-service', 'bad$(touch /tmp/pwned)', '--dir', folder(), ...T], 2, LABEL],
+  ['a name with backticks', () => ['deploy-service', 'bad`id`', '--dir', folder(), ...T], 2, LABEL],
+  ['a name with quotes', () => ['deploy-service', "bad'\"", '--dir', folder(), ...T], 2, LABEL],
+  ['a name with a newline', () => ['deploy-service', 'bad\nname', '--dir', folder(), ...T], 2, /invalid service name "bad\\nname"/],
+  ['a name of ..', () => ['deploy-service', '..', '--dir', folder(), ...T], 2, LABEL],
+  ['a name with /', () => ['deploy-service', 'bad/../../etc', '--dir', folder(), ...T], 2, LABEL],
+  ['a unicode look-alike name', () => ['deploy-service', 'bаd', '--dir', folder(), ...T], 2, LABEL],
+  ['a 64-character name', () => ['deploy-service', `bad${'x'.repeat(61)}`, '--dir', folder(), ...T], 2, /a service name is a DNS label of at most 63 characters; this one has 64/],
+  ['the reserved name portside', () => ['deploy-service', 'portside', '--dir', folder(), ...T], 2, /"portside" is reserved by the server/],
+  ['an empty name', () => ['deploy-service', '', '--dir', folder(), ...T], 2, /invalid service name "": a service name is required/],
   ['a name that looks like a flag, to remove-service', () => ['remove-service', '-rf', ...T], 2, /Unknown option '-r'/],
-  ['a hostile name to remove-service', () => ['remove-service', 'bad;rm -rf ~', ...T], 1, /^portside remove-service: invalid service name "bad;rm -rf ~"/],
-  ['a hostile name to rollback', () => ['rollback', '$(reboot)', ...T], 1, /^portside rollback: invalid service name "\$\(reboot\)"/],
-  ['a hostile name to logs', () => ['logs', '`id`', ...T], 1, /^portside logs: invalid service name "`id`"/],
-  ['a hostile line count to logs', () => ['logs', 'bad-logs', '-n', '10;id', ...T], 1, /-n "10;id" must be a whole number of lines/],
+  ['a hostile name to remove-service', () => ['remove-service', 'bad;rm -rf ~', ...T], 2, /^portside remove-service: invalid service name "bad;rm -rf ~"/],
+  ['a hostile name to rollback', () => ['rollback', '$(reboot)', ...T], 2, /^portside rollback: invalid service name "\$\(reboot\)"/],
+  ['a hostile name to logs', () => ['logs', '`id`', ...T], 2, /^portside logs: invalid service name "`id`"/],
+  ['a hostile line count to logs', () => ['logs', 'bad-logs', '-n', '10;id', ...T], 2, /-n "10;id" must be a whole number of lines/],
 ];
 
 const ports: Row[] = [
-  ['a port as text', () => ['deploy-service', 'bad-port', 'http', '--dir', folder(), ...T], 1, /port "http" is not a port number: give a whole number 1024–49151/],
-  ['a negative port', () => ['deploy-service', 'bad-port', '--dir', folder(), ...T, '--', '-1'], 1, /port "-1" is not a port number: give a whole number 1024–49151/],
-  ['port 0', () => ['deploy-service', 'bad-port', '0', '--dir', folder(), ...T], 1, /port 0 is in the well-known range 0–1023/],
-  ['port 65536', () => ['deploy-service', 'bad-port', '65536', '--dir', folder(), ...T], 1, /65536 is not a TCP port/],
-  ['a float port', () => ['deploy-service', 'bad-port', '3000.5', '--dir', folder(), ...T], 1, /port "3000.5" is not a port number/],
-  ['a hex port', () => ['deploy-service', 'bad-port', '0xbb8', '--dir', folder(), ...T], 1, /port "0xbb8" is not a port number/],
-  ['reserved 22', () => ['deploy-service', 'bad-port', '22', '--dir', folder(), ...T], 1, /port 22 is SSH, already served by the server's sshd/],
-  ['reserved 80', () => ['deploy-service', 'bad-port', '80', '--dir', folder(), ...T], 1, /port 80 is HTTP, already served by Caddy/],
-  ['reserved 2019', () => ['deploy-service', 'bad-port', '2019', '--dir', folder(), ...T], 1, /port 2019 is Caddy's admin API/],
-  ['well-known 25', () => ['deploy-service', 'bad-port', '25', '--dir', folder(), ...T], 1, /port 25 is SMTP, in the well-known range/],
-  ['dynamic 60000', () => ['deploy-service', 'bad-port', '60000', '--dir', folder(), ...T], 1, /port 60000 is in the dynamic range 49152–65535/],
+  ['a port as text', () => ['deploy-service', 'bad-port', 'http', '--dir', folder(), ...T], 2, /port "http" is not a port number: give a whole number 1024–49151/],
+  ['a negative port', () => ['deploy-service', 'bad-port', '--dir', folder(), ...T, '--', '-1'], 2, /port "-1" is not a port number: give a whole number 1024–49151/],
+  ['port 0', () => ['deploy-service', 'bad-port', '0', '--dir', folder(), ...T], 2, /port 0 is in the well-known range 0–1023/],
+  ['port 65536', () => ['deploy-service', 'bad-port', '65536', '--dir', folder(), ...T], 2, /65536 is not a TCP port/],
+  ['a float port', () => ['deploy-service', 'bad-port', '3000.5', '--dir', folder(), ...T], 2, /port "3000.5" is not a port number/],
+  ['a hex port', () => ['deploy-service', 'bad-port', '0xbb8', '--dir', folder(), ...T], 2, /port "0xbb8" is not a port number/],
+  ['reserved 22', () => ['deploy-service', 'bad-port', '22', '--dir', folder(), ...T], 2, /port 22 is SSH, already served by the server's sshd/],
+  ['reserved 80', () => ['deploy-service', 'bad-port', '80', '--dir', folder(), ...T], 2, /port 80 is HTTP, already served by Caddy/],
+  ['reserved 2019', () => ['deploy-service', 'bad-port', '2019', '--dir', folder(), ...T], 2, /port 2019 is Caddy's admin API/],
+  ['well-known 25', () => ['deploy-service', 'bad-port', '25', '--dir', folder(), ...T], 2, /port 25 is SMTP, in the well-known range/],
+  ['dynamic 60000', () => ['deploy-service', 'bad-port', '60000', '--dir', folder(), ...T], 2, /port 60000 is in the dynamic range 49152–65535/],
   ['a port taken by another service', () => ['deploy-service', 'bad-port', 'TAKEN', '--dir', folder(), ...T], 1, /^portside deploy-service: cannot deploy "bad-port" on port \d+: port \d+ is already assigned to "[a-z0-9-]+"; free: \d+, \d+$/m],
-  ['a health timeout as text', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-timeout', 'soon', ...T], 1, /--health-timeout "soon" must be a number of seconds/],
-  ['a health path with a space', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-path', '/a b', ...T], 1, /--health-path "\/a b" must be a URL path starting with "\/"/],
-  ['a health path that is a URL', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-path', 'http://evil/', ...T], 1, /must be a URL path starting with "\/"/],
+  ['a health timeout as text', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-timeout', 'soon', ...T], 2, /--health-timeout "soon" must be a number of seconds/],
+  ['a health path with a space', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-path', '/a b', ...T], 2, /--health-path "\/a b" must be a URL path starting with "\/"/],
+  ['a health path that is a URL', () => ['deploy-service', 'bad-port', '--dir', folder(), '--health-path', 'http://evil/', ...T], 2, /must be a URL path starting with "\/"/],
 ];
 
 const folders: Row[] = [
@@ -88,7 +90,7 @@ const folders: Row[] = [
   ['a symlink loop back to the folder', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync('.', join(d, 'again'))), ...T], 1, /^portside deploy-service: again is a symbolic link to \S+, a folder that contains it: a symbolic link loop$/m],
   ['a symlink to itself', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => symlinkSync('self', join(d, 'self'))), ...T], 1, /^portside deploy-service: self is a symbolic link loop \(it leads back to itself through self\)$/m],
   ['three 90 MiB files (sparse): 270 MiB in all', () => ['deploy-service', 'bad-dir', '--dir', folder((d) => { for (const n of ['a', 'b', 'c']) { writeFileSync(join(d, `${n}.bin`), ''); truncateSync(join(d, `${n}.bin`), 90 * 2 ** 20); } }), ...T], 1, /the release is 270 MiB in \d+ files; a release may be at most 100 MiB in all\nLargest: a\.bin \(90 MiB\), b\.bin \(90 MiB\), c\.bin \(90 MiB\)/],
-  ['deploy-files of a file', () => ['deploy-files', join(folder(), 'index.js'), ...T], 1, /^portside deploy-files: .*index\.js is a file, not a folder$/],
+  ['deploy-files of a file', () => ['deploy-files', '--dir', join(folder(), 'index.js'), ...T], 1, /^portside deploy-files: .*index\.js is a file, not a folder$/],
 ];
 
 const envFiles: Row[] = [
@@ -105,13 +107,13 @@ const envFiles: Row[] = [
 const cliArgs: Row[] = [
   ['an unknown command', () => ['deploy', 'x'], 2, /^portside: unknown command "deploy"/],
   ['an unknown flag', () => ['deploy-service', 'bad-flag', '--dri-run', ...T], 2, /Unknown option '--dri-run'/],
-  ['an unknown target', () => ['doctor', '--target', 'prod'], 1, /--target: "prod" is not a target; use aws\|local/],
-  ['a --host with a command in its port', () => ['services', '--host', '10.77.0.2:22;id', '--key', '/dev/null'], 1, /--host: "10\.77\.0\.2:22;id" is not an address/],
-  ['no service name at all', () => ['deploy-service', ...T], 1, /^portside deploy-service: which service\? e\.g\. portside deploy-service simon 3000$/],
-  ['a -c with an unknown key', () => ['ports', '-c', 'evil=1'], 1, /-c evil=1: unknown context key "evil"/],
-  ['a -c opening SSH to the world', () => ['ports', '-c', 'schoolCidr=0.0.0.0/0'], 1, /schoolCidr: this would open SSH to the whole internet/],
-  ['ports with a hex port', () => ['ports', '0x50'], 1, /"0x50" is not a TCP port/],
-  ['too many arguments', () => ['deploy-service', 'a', '3000', 'extra', ...T], 1, /deploy-service takes a name and an optional port, got: a 3000 extra/],
+  ['an unknown target', () => ['doctor', '--target', 'prod'], 2, /--target: "prod" is not a target; use aws\|local/],
+  ['a --host with a command in its port', () => ['services', '--host', '10.77.0.2:22;id', '--key', '/dev/null'], 2, /--host: "10\.77\.0\.2:22;id" is not an address/],
+  ['no service name at all', () => ['deploy-service', ...T], 2, /^portside deploy-service: which service\? e\.g\. portside deploy-service simon 3000$/],
+  ['a -c with an unknown key', () => ['ports', '-c', 'evil=1'], 2, /-c evil=1: unknown context key "evil"/],
+  ['a -c opening SSH to the world', () => ['ports', '-c', 'schoolCidr=0.0.0.0/0'], 2, /schoolCidr: this would open SSH to the whole internet/],
+  ['ports with a hex port', () => ['ports', '0x50'], 2, /"0x50" is not a TCP port/],
+  ['too many arguments', () => ['deploy-service', 'a', '3000', 'extra', ...T], 2, /deploy-service takes a name and an optional port, got: a 3000 extra/],
 ];
 
 describeE2E('bad input changes nothing on the server', () => {
