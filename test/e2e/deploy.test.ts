@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../support/cli';
+import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
 
@@ -20,13 +21,7 @@ const NAME = 'e2e-app';
 const work = mkdtempSync(join(tmpdir(), 'portside-e2e-'));
 
 /** A copy of a sample whose page says `text`, so each deploy is recognisable through Caddy. */
-function appSaying(text: string): string {
-  const dir = mkdtempSync(join(work, 'app-'));
-  cpSync(join(SAMPLES, 'simon'), dir, { recursive: true });
-  const file = join(dir, 'index.js');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('Simon says hello', text));
-  return dir;
-}
+const appSaying = sampleAppSaying(work);
 
 const deploy = (...args: string[]) => cli('deploy-service', ...args, '--target', 'local');
 

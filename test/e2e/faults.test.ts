@@ -16,6 +16,7 @@ import { renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry } from '../../lib/registry';
 import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
+import { sampleAppSaying } from '../support/sample-app';
 import { pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
 
 const why = localServerUnavailable();
@@ -24,20 +25,12 @@ if (why) console.warn(`e2e fault tests skipped: ${why}`);
 
 const ROOT = join(__dirname, '..', '..');
 const SERVICES = join(ROOT, 'test', 'fixtures', 'services');
-const SAMPLE = join(ROOT, 'assets', 'samples', 'simon');
 const NAME = 'fault-app';
 const OTHER = 'fault-two';
 const work = mkdtempSync(join(tmpdir(), 'portside-faults-'));
 
 /** The sample service, saying `text` so each version is recognisable through Caddy. */
-function appSaying(text: string, extra?: (dir: string) => void): string {
-  const dir = mkdtempSync(join(work, 'app-'));
-  cpSync(SAMPLE, dir, { recursive: true });
-  const file = join(dir, 'index.js');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('Simon says hello', text));
-  extra?.(dir);
-  return dir;
-}
+const appSaying = sampleAppSaying(work);
 
 /** The express fixture (real dependencies: the install step takes seconds), saying `text`. */
 function expressSaying(text: string): string {

@@ -3,10 +3,11 @@
  * returns; --to goes to any release the server keeps (checked, the list shown when wrong); --dry-run
  * changes nothing.
  */
-import { cpSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cli } from '../support/cli';
+import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { serviceUrl, userHome, viaCaddy } from '../support/server-state';
 
@@ -18,12 +19,7 @@ const NAME = 'rollback-app';
 const work = mkdtempSync(join(tmpdir(), 'portside-rollback-'));
 const T = ['--target', 'local'];
 
-function appSaying(text: string): string {
-  const dir = mkdtempSync(join(work, 'app-'));
-  cpSync(join(__dirname, '..', '..', 'assets', 'samples', 'simon'), dir, { recursive: true });
-  writeFileSync(join(dir, 'index.js'), readFileSync(join(dir, 'index.js'), 'utf8').replace('Simon says hello', text));
-  return dir;
-}
+const appSaying = sampleAppSaying(work);
 
 describeE2E('rollback: where it goes, --to and --dry-run', () => {
   let server: LocalServer;

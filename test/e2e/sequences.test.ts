@@ -17,7 +17,7 @@
  *   replay a failure:      PORTSIDE_SEQ_SEED=<seed> PORTSIDE_SEQ_PATH=<path> npx jest test/e2e/sequences.test.ts -t model
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import fc from 'fast-check';
 import { renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry } from '../../lib/registry';
 import { cli, testHome } from '../support/cli';
+import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
 
@@ -33,22 +34,21 @@ const describeE2E = why ? describe.skip : describe;
 if (why) console.warn(`e2e sequence tests skipped: ${why}`);
 
 const ROOT = join(__dirname, '..', '..');
-const SAMPLE = join(ROOT, 'assets', 'samples', 'simon');
 const work = mkdtempSync(join(tmpdir(), 'portside-seq-'));
 const SERVICES = ['seq-a', 'seq-b'] as const;
 type Service = (typeof SERVICES)[number];
 
 /** The sample service, saying `text`; `broken` makes it exit at start (a release that must be refused). */
+const sampleSaying = sampleAppSaying(work);
 function appSaying(text: string, opts: { broken?: boolean; failIfExists?: string } = {}): string {
-  const dir = mkdtempSync(join(work, 'app-'));
-  cpSync(SAMPLE, dir, { recursive: true });
-  const file = join(dir, 'index.js');
-  let code = readFileSync(file, 'utf8').replace('Simon says hello', text);
-  if (opts.broken) code = `process.exit(3);\n${code}`;
-  // The stand-in shares this machine's filesystem: a flag file here makes the release fail there.
-  if (opts.failIfExists) code = `if (require('fs').existsSync(${JSON.stringify(opts.failIfExists)})) process.exit(4);\n${code}`;
-  writeFileSync(file, code);
-  return dir;
+  return sampleSaying(text, (dir) => {
+    const file = join(dir, 'index.js');
+    let code = readFileSync(file, 'utf8');
+    if (opts.broken) code = `process.exit(3);\n${code}`;
+    // The stand-in shares this machine's filesystem: a flag file here makes the release fail there.
+    if (opts.failIfExists) code = `if (require('fs').existsSync(${JSON.stringify(opts.failIfExists)})) process.exit(4);\n${code}`;
+    writeFileSync(file, code);
+  });
 }
 
 const deploy = (name: string, dir: string, ...more: string[]) => cli('deploy-service', name, '--dir', dir, '--target', 'local', '--health-timeout', '5', ...more);

@@ -5,10 +5,11 @@
  * survives the next deploy. The registry and Caddyfile are put back as they were at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../support/cli';
+import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { serviceUrl, userHome, viaCaddy } from '../support/server-state';
 
@@ -16,20 +17,13 @@ const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
 if (why) console.warn(`e2e state-loss tests skipped: ${why}`);
 
-const SAMPLES = join(__dirname, '..', '..', 'assets', 'samples');
 const A = 'sl-a';
 const B = 'sl-b';
 const HAND_SITE = 'hand-e2e.portside.test';
 const HAND_BLOCK = `${HAND_SITE} {\n\trespond "written by hand" 200\n}`;
 const work = mkdtempSync(join(tmpdir(), 'portside-state-loss-'));
 
-function appSaying(text: string): string {
-  const dir = mkdtempSync(join(work, 'app-'));
-  cpSync(join(SAMPLES, 'simon'), dir, { recursive: true });
-  const file = join(dir, 'index.js');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('Simon says hello', text));
-  return dir;
-}
+const appSaying = sampleAppSaying(work);
 
 const deploy = (name: string, text: string) => cli('deploy-service', name, '--dir', appSaying(text), '--target', 'local');
 
