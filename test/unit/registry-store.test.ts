@@ -1,5 +1,5 @@
 /**
- * The registry on disk (assets/server/registry-store.js) in a throwaway home: every write keeps its
+ * The registry on disk (lib/agent/registry-store.ts) in a throwaway home: every write keeps its
  * version (the last 10, mode 0600), replaced Caddyfiles are kept, and a missing or corrupt registry is
  * rebuilt from the server's files, the corrupt one kept aside.
  */
@@ -7,20 +7,17 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderCaddyfile } from '../../lib/caddy';
+import { createStore } from '../../lib/agent/registry-store';
 import { Registry, renderRegistry } from '../../lib/registry';
 
 let home: string;
-let store: {
-  writeRegistry(t: string): void; backupCaddyfile(t: string): string | null; KEEP: number;
-  ensureRegistry(o: { declared?: unknown; pm2List: () => Promise<unknown[]> }): Promise<null | { state: string; aside: string | null; services: Record<string, number> }>;
-};
+let store: ReturnType<typeof createStore>;
 let notes: string[];
 let write: jest.SpyInstance;
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'portside-store-'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  store = require('../../assets/server/registry-store.js').createStore(home, { runningCaddy: () => null });
+  store = createStore(home, { runningCaddy: () => null });
   notes = [];
   // The agent's notes are JSON lines on stdout: collect them instead of printing them.
   write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {

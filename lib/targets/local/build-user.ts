@@ -6,7 +6,7 @@ import { run, runOrThrow } from './exec';
 
 /**
  * The user that runs the install scripts a service allows (package.json "allowScripts"), never the deploy
- * user; the agent (assets/server/install.js) reaches it through `sudo -n -u portside-build`.
+ * user; the agent (lib/agent/install.ts) reaches it through `sudo -n -u portside-build`.
  */
 export const BUILD_USER = 'portside-build';
 /** The sudo rule letting the deploy user run commands as BUILD_USER (and as nobody else). */
