@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UserError } from '../errors';
-import { envKeyProblems } from './env-rules';
+import { envKeyProblems, envLineProblems } from './env-rules';
 
 /**
  * Read and check an env file for upload. Values are data: they are never printed, never put on a
@@ -14,12 +14,7 @@ export function readEnvFile(path: string): string {
   if (st.size > 64 * 1024) throw new UserError(`--service-env ${path} is ${st.size} bytes; an env file may be at most 64 KiB`);
   const text = readFileSync(path, 'utf8');
   if (text.includes('\0')) throw new UserError(`--service-env ${path} contains a NUL byte; it must be a text file of KEY=value lines`);
-  const bad: number[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    if (!/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line)) bad.push(i + 1);
-  });
+  const bad = envLineProblems(text);
   if (bad.length) {
     throw new UserError(`--service-env ${path}: line${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not KEY=value`,
       'Each line is NAME=value (NAME: letters, digits, _; not starting with a digit); # starts a comment. Values are taken literally: nothing is expanded.');
