@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { UserError } from '../errors';
 import { SERVER_BUNDLE_DIR } from '../package-root';
 import { BIN_DIR } from '../remote/layout';
+import { AgentCommand, AgentMessage, ClientMessage, encodeLine, HeaderOf, LineDecoder, PlanMessage, PlanOf, ResultMessage, ResultOf, StateOf } from '../protocol';
 import { SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
 import { tarStream } from './tar-stream';
@@ -21,14 +22,7 @@ function agentBundle(): { version: string; files: Array<{ path: string; source: 
   return { version: h.digest('hex').slice(0, 16), files };
 }
 
-/** Messages the agent sends; see assets/server/protocol.js. */
-export type AgentMessage =
-  | { type: 'state'; [k: string]: unknown }
-  | { type: 'step'; name: string; status: 'start' | 'done'; ms?: number }
-  | { type: 'note'; text: string }
-  | { type: 'agent'; pid: number }
-  | { type: 'interrupt'; stopping: boolean; step: string | null }
-  | { type: 'result'; ok: boolean; error?: string; detail?: string; code?: string; step?: string; [k: string]: unknown };
+export type { AgentMessage } from '../protocol';
 
 /** A failure reported by the agent: what failed and why, with the agent's detail (a log tail). */
 export class AgentFailure extends UserError {
@@ -54,12 +48,13 @@ export async function ensureAgent(ssh: SshSession): Promise<string> {
   return `${dir}/agent.js`;
 }
 
-export interface AgentCall {
-  readonly command: 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'status' | 'sync';
-  readonly header: Record<string, unknown>;
+/** One agent command: its typed header, and how to answer its state (commands that send one). */
+export interface AgentCall<C extends AgentCommand> {
+  readonly command: C;
+  readonly header: HeaderOf<C>;
   /** Called with the server's state; returns the plan (and an optional upload), or null to stop and change nothing. */
-  readonly onState?: (state: Record<string, unknown>) => Promise<{ plan: Record<string, unknown>; upload?: Readable } | null>;
-  readonly onMessage?: (m: AgentMessage) => void;
+  readonly onState?: (state: StateOf<C>) => Promise<{ plan: PlanOf<C>; upload?: Readable } | null>;
+  readonly onMessage?: (m: AgentMessage<C>) => void;
   /** Raw output of tools on the server (npm). */
   readonly onLog?: (text: string) => void;
   /** Where Ctrl-C's lines go. @default - stderr */
@@ -67,7 +62,7 @@ export interface AgentCall {
 }
 
 /** Run one agent command over the session and resolve its result; a failure becomes an AgentFailure. */
-export async function callAgent(ssh: SshSession, call: AgentCall): Promise<Record<string, unknown>> {
+export async function callAgent<C extends AgentCommand>(ssh: SshSession, call: AgentCall<C>): Promise<ResultOf<C>> {
   // Ctrl-C is handled for the whole call: the agent finishes on its own, so the CLI must say what happens.
   const ctrlC = new CtrlC(ssh, call.log ?? ((l) => process.stderr.write(`${l}\n`)));
   const unlisten = ctrlC.listen();
@@ -78,56 +73,58 @@ export async function callAgent(ssh: SshSession, call: AgentCall): Promise<Recor
   }
 }
 
-async function talkToAgent(ssh: SshSession, call: AgentCall, ctrlC: CtrlC): Promise<Record<string, unknown>> {
-  const agent = await ensureAgent(ssh);
-  const stdin = new PassThrough();
-  stdin.write(JSON.stringify(call.header) + '\n');
-  if (!call.onState) stdin.end();
-  let result: AgentMessage | undefined;
-  let pending = '';
-  let chain = Promise.resolve();
-  let stateError: unknown;
-  const handle = async (m: AgentMessage): Promise<void> => {
-    if (m.type === 'state' && call.onState) {
-      try {
-        const answer = await call.onState(m);
-        if (!answer) {
-          stdin.end(JSON.stringify({ type: 'abort' }) + '\n');
-          return;
-        }
-        stdin.write(JSON.stringify({ type: 'plan', ...answer.plan, upload: !!answer.upload }) + '\n');
-        if (answer.upload) {
-          answer.upload.on('error', (e) => {
-            stateError = e;
-            stdin.destroy(e);
-          });
-          answer.upload.pipe(stdin);
-        } else stdin.end();
-      } catch (e) {
-        stateError = e;
-        stdin.end(JSON.stringify({ type: 'abort' }) + '\n');
-      }
-      return;
+/** The CLI's side of stdin: the header, then the plan (or abort) and the upload once the state arrives. */
+class Requests<C extends AgentCommand> {
+  readonly stdin = new PassThrough();
+  /** A failure while planning or uploading: reported after the agent has ended. */
+  error: unknown;
+
+  constructor(private readonly call: AgentCall<C>) {
+    this.stdin.write(encodeLine(call.header));
+    if (!call.onState) this.stdin.end();
+  }
+
+  /** Answer the server's state with the plan, then the upload's bytes; or abort (nothing changes). */
+  async answer(state: StateOf<C>): Promise<void> {
+    try {
+      const answer = await this.call.onState!(state);
+      if (!answer) return void this.stdin.end(encodeLine({ type: 'abort' } satisfies ClientMessage<C>));
+      const plan = { type: 'plan', ...answer.plan, upload: !!answer.upload } as PlanMessage<C>;
+      this.stdin.write(encodeLine(plan));
+      if (!answer.upload) return void this.stdin.end();
+      answer.upload.on('error', (e) => {
+        this.error = e;
+        this.stdin.destroy(e);
+      });
+      answer.upload.pipe(this.stdin);
+    } catch (e) {
+      this.error = e;
+      this.stdin.end(encodeLine({ type: 'abort' } satisfies ClientMessage<C>));
     }
+  }
+}
+
+async function talkToAgent<C extends AgentCommand>(ssh: SshSession, call: AgentCall<C>, ctrlC: CtrlC): Promise<ResultOf<C>> {
+  const agent = await ensureAgent(ssh);
+  const requests = new Requests(call);
+  const decoder = new LineDecoder();
+  let result: ResultMessage<C> | undefined;
+  let chain = Promise.resolve();
+  const handle = async (m: AgentMessage<C>): Promise<void> => {
+    if (m.type === 'state' && call.onState) return requests.answer(m);
     if (m.type === 'result') result = m;
     // After Ctrl-C, CtrlC prints the ending: the agent's notes about its clean-up would contradict it.
     if (!ctrlC.interrupted) call.onMessage?.(m);
   };
   const exec = await ssh.exec(['node', agent, call.command], {
-    stdin,
+    stdin: requests.stdin,
     onStdout: (chunk) => {
-      pending += chunk.toString('utf8');
-      let i;
-      while ((i = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, i);
-        pending = pending.slice(i + 1);
-        let m: AgentMessage;
-        try {
-          m = JSON.parse(line);
-        } catch {
-          call.onLog?.(line + '\n');
+      for (const line of decoder.push(chunk).lines) {
+        if (!line.message) {
+          call.onLog?.(line.text + '\n');
           continue;
         }
+        const m = line.message as unknown as AgentMessage<C>;
         ctrlC.seen(m);
         chain = chain.then(() => handle(m));
       }
@@ -139,11 +136,11 @@ async function talkToAgent(ssh: SshSession, call: AgentCall, ctrlC: CtrlC): Prom
   await chain;
   // CtrlC ends the process with its own last line; nothing more is said here.
   if (ctrlC.interrupted) await new Promise<never>(() => undefined);
-  if (stateError) throw stateError;
+  if (requests.error) throw requests.error;
   if (!result) {
     throw new UserError(`the server's agent ended without a result (exit ${exec.code}${exec.signal ? `, ${exec.signal}` : ''})`, exec.stderr.trim().split('\n').slice(-10).join('\n'));
   }
-  const r = result as Extract<AgentMessage, { type: 'result' }>;
-  if (!r.ok) throw new AgentFailure(r.error ?? 'failed', r.detail, r.code ?? 'FAILED', r.step);
-  return r;
+  if (!result.ok) throw new AgentFailure(result.error ?? 'failed', result.detail, result.code ?? 'FAILED', result.step);
+  // Narrowed by `ok` above; tsc does not narrow a union that depends on C.
+  return result as unknown as ResultOf<C>;
 }

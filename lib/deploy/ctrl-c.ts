@@ -1,7 +1,6 @@
+import { AgentMessage, COMMIT_STEPS } from '../protocol';
 import type { SshSession } from '../ssh';
 
-/** Steps after which the server's change is committed (assets/server/interrupt.js COMMIT_STEPS). */
-const COMMIT_STEPS = new Set(['switch', 'route', 'stop', 'purge']);
 /** How long the first Ctrl-C waits for the agent's answer, then for its final result. */
 export const ANSWER_WAIT_MS = 3000;
 export const RESULT_WAIT_MS = 5000;
@@ -46,14 +45,15 @@ export class CtrlC {
   }
 
   /** Feed every agent message here. */
-  seen(m: { type: string; [k: string]: unknown }): void {
-    if (m.type === 'agent' && typeof m.pid === 'number') this.progress.pid = m.pid;
+  seen(m: AgentMessage): void {
+    if (m.type === 'agent') this.progress.pid = m.pid;
     if (m.type === 'step' && m.status === 'start') {
-      this.progress.step = String(m.name);
-      if (COMMIT_STEPS.has(String(m.name))) this.progress.committed = true;
+      this.progress.step = m.name;
+      // Steps that commit are marked in lib/protocol/steps.ts, the list the agent's interrupt.ts reads too.
+      if (COMMIT_STEPS.has(m.name)) this.progress.committed = true;
     }
-    if (m.type === 'interrupt') this.answer?.(Boolean(m.stopping));
-    if (m.type === 'result') this.result?.({ ok: Boolean(m.ok), code: typeof m.code === 'string' ? m.code : undefined });
+    if (m.type === 'interrupt') this.answer?.(m.stopping);
+    if (m.type === 'result') this.result?.({ ok: m.ok, code: m.ok ? undefined : m.code });
   }
 
   /** What one press does; exported behaviour for tests through a real SIGINT. */

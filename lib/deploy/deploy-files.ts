@@ -49,7 +49,7 @@ export async function deployFiles(ssh: SshSession, dir: string, address: string,
       const unchanged = sameManifest(files, current.files);
       const { keep, send } = diffManifest(files, current.files);
       const url = siteUrl(registry, address);
-      const release = unchanged ? current.id : newReleaseId();
+      const release = (unchanged && current.id) || newReleaseId();
       const sending = unchanged ? [] : send;
       planned = { ...planned, url, release, unchanged, filesSent: sending.length, bytesSent: sending.reduce((n, f) => n + f.s, 0) };
       if (o.dryRun) {

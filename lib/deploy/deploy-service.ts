@@ -1,9 +1,11 @@
 import { userInfo, hostname } from 'node:os';
+import type { Readable } from 'node:stream';
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UsageError, UserError } from '../errors';
 import { serviceNameProblem } from '../config/validators';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
+import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
@@ -93,115 +95,166 @@ export function checkDeployInput(o: Pick<DeployServiceOptions, 'name' | 'port' |
   return { spec, env };
 }
 
-export function newReleaseId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
-}
+export { newReleaseId } from '../protocol';
 
 export const who = (): string => `${userInfo().username}@${hostname()}`;
+
+/** Where the service goes on the server and what that does to the routes (from the server's registry). */
+export interface RoutePlan {
+  readonly port: number;
+  /** The service's port before this deploy, if it had one. */
+  readonly existing: number | undefined;
+  readonly next: Registry;
+  readonly url: string;
+  /** New routes to install, or null when the registry and Caddyfile stay as they are. */
+  readonly routes: Routes | null;
+}
+
+/** The release the plan describes, with what the CLI sends. */
+interface ReleasePlan {
+  readonly plan: DeployPlan;
+  readonly upload?: Readable;
+  readonly build: BuildResult['build'];
+  /** The files sent (none when unchanged). */
+  readonly sent: readonly ReleaseFile[];
+}
 
 /** Deploy a service folder to the server over one SSH session. */
 export async function deployService(ssh: SshSession, o: DeployServiceOptions): Promise<DeployOutcome> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const { spec, env } = checkDeployInput(o);
-  let port = 0;
-  let url = '';
-  let routesChanged = false;
-  let build: DeployOutcome['build'] = 'none';
-  let sent: ReleaseFile[] = [];
-  let unchanged = false;
-  let release: string | null = null;
   const building = o.dryRun ? null : (o.building ?? startBuild(spec, o.log, o.force, undefined, o.hashes));
-
+  let routing: RoutePlan | undefined;
+  let release: ReleasePlan | undefined;
   const result = await callAgent(ssh, {
     command: 'deploy',
     header: { service: o.name, who: who(), what: `deploy-service ${o.name}`, readOnly: !!o.dryRun },
     onMessage: printer(o.log, timings),
     onLog: (text) => text.split('\n').filter((l) => l.trim()).forEach((l) => o.log(`    ${l}`)),
     onState: async (state) => {
-      const registry = parseRegistry(state.registry as string);
-      const current = state.current as { id: string | null; files: ManifestEntry[] | null; meta: Record<string, unknown> | null };
-      const existing = registry.services[o.name];
-      port = o.port ?? existing ?? nextFreePort(registry.services);
-      const problem = servicePortProblem(port, registry.services, o.name);
-      if (problem) throw new UserError(`cannot deploy "${o.name}" on port ${port}: ${problem}`);
-      // Sites added to the Caddyfile by hand are kept (and said so), never dropped by a re-render.
-      const next: Registry = keepHandWritten(registry, withService(registry, o.name, port), (state.caddyfile as string | null) ?? null, o.log);
-      url = serviceUrl(next, o.name, o.address);
-      let routes: { registry: string; caddyfile: string } | null = null;
-      if (existing !== port) {
-        routesChanged = true;
-        routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
-      } else if (state.caddyfile !== renderCaddyfile(registry)) {
-        o.log('  the Caddyfile does not match the registry (a hand edit or an interrupted change): it will be rendered again');
-        routesChanged = true;
-        routes = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
-      }
-
-      if (o.dryRun) {
-        o.log(`plan for ${o.name} (dry run: nothing is changed)`);
-        o.log(`  folder: ${spec.folder} (${spec.kind})${spec.build ? `; would run ${spec.build.argv.join(' ')}` : ''}`);
-        o.log(`  port: ${port}${existing === undefined ? ' (new service)' : existing !== port ? ` (moves from ${existing})` : ''}`);
-        o.log(`  start: ${spec.start.script ? `node ${spec.start.script} ${port}` : `npm run ${spec.start.npmScript} -- ${port}`}`);
-        o.log(`  current release: ${current.id ?? 'none'}`);
-        o.log(`  routes: ${routes ? 'registry and Caddyfile change; Caddy reloads gracefully' : 'unchanged; Caddy is not reloaded'}`);
-        if (env !== null) o.log('  env file: uploaded with mode 0600 (contents not shown)');
-        o.log(`  URL: ${url}`);
+      routing = planRoutes(o, state);
+      if (!building) {
+        printDryRun(o, spec, env, state.current, routing);
         return null;
       }
-
-      let built = await building!;
-      const base = servedBase(next.routing, o.name);
-      if (built.build !== 'none' && built.base !== base) {
-        o.log(`  the server routes by ${next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
-        const first = built.ms;
-        built = await startBuild(spec, o.log, o.force, base, o.hashes);
-        built = { ...built, ms: first + built.ms };
-      }
-      build = built.build;
-      timings.build = built.ms;
-      const tm = Date.now();
-      const files = await releaseFiles(spec.sources, o.hashes);
-      const { keep, send } = diffManifest(files, current.files);
-      timings.manifest = Date.now() - tm;
-      sent = send;
-      const lock = (fs: readonly ManifestEntry[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
-      const lockfileChanged = lock(files) !== lock(current.files);
-      const healthPath = o.healthPath ?? spec.healthPath ?? '/';
-      const meta = current.meta ?? {};
-      unchanged = !o.force && env === null && sameManifest(files, current.files)
-        && JSON.stringify(meta.start) === JSON.stringify(spec.start) && meta.port === port && meta.healthPath === healthPath;
-      release = unchanged ? current.id : newReleaseId();
-      // Only built front-end files changed (the code, its dependencies and settings are the running
-      // release's): the new release would start exactly as the current one does, so the probe on a
-      // spare port tells nothing new. The live health check after the handover still gates it.
-      const staticPrefixes = spec.sources.map((s) => s.prefix).filter((p) => p !== '');
-      const nextPaths = new Set(files.map((f) => f.p));
-      const touched = [...send.map((f) => f.p), ...(current.files ?? []).filter((f) => !nextPaths.has(f.p)).map((f) => f.p)];
-      const staticOnly = !unchanged && !!current.files && staticPrefixes.length > 0 && env === null && !lockfileChanged
-        && JSON.stringify(meta.start) === JSON.stringify(spec.start) && meta.port === port && meta.healthPath === healthPath
-        && touched.every((p) => staticPrefixes.some((prefix) => p.startsWith(prefix)));
-      const bytes = send.reduce((n, f) => n + f.s, 0);
-      if (!unchanged) o.log(`  release ${release}: ${files.length} files, ${send.length} to send (${formatBytes(bytes)}), ${keep.length} unchanged`);
-      return {
-        plan: {
-          id: release, port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep,
-          lockfileChanged, env, routes, verifyUrl: url, unchanged, staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
-        },
-        upload: send.length && !unchanged ? uploadProgress(tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined,
-      };
+      release = await planRelease(o, spec, env, state.current, routing, await finishBuild(o, spec, routing, building, timings), timings);
+      return release;
     },
   }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
   timings.total = Date.now() - t0;
-  // Same files is not "nothing happened": the agent still starts them when the process is not running
-  // or the routes must change. Only its own answer says whether it changed nothing.
-  const filesSent = unchanged ? 0 : sent.length;
-  const bytesSent = unchanged ? 0 : sent.reduce((n, f) => n + f.s, 0);
-  if (typeof result.id === 'string') release = result.id;
+  return outcome(o, routing, release, result, timings);
+}
+
+/** The port (asked for, kept, or the next free one) and the routes it needs; checked against the registry. */
+export function planRoutes(o: Pick<DeployServiceOptions, 'name' | 'port' | 'address' | 'log'>, state: ReleaseState): RoutePlan {
+  const registry = parseRegistry(state.registry);
+  const existing = registry.services[o.name];
+  const port = o.port ?? existing ?? nextFreePort(registry.services);
+  const problem = servicePortProblem(port, registry.services, o.name);
+  if (problem) throw new UserError(`cannot deploy "${o.name}" on port ${port}: ${problem}`);
+  // Sites added to the Caddyfile by hand are kept (and said so), never dropped by a re-render.
+  const next: Registry = keepHandWritten(registry, withService(registry, o.name, port), state.caddyfile, o.log);
+  const url = serviceUrl(next, o.name, o.address);
+  const rendered = { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) };
+  if (existing !== port) return { port, existing, next, url, routes: rendered };
+  if (state.caddyfile === renderCaddyfile(registry)) return { port, existing, next, url, routes: null };
+  o.log('  the Caddyfile does not match the registry (a hand edit or an interrupted change): it will be rendered again');
+  return { port, existing, next, url, routes: rendered };
+}
+
+/** --dry-run: what would happen, step by step; nothing is built, sent or changed. */
+function printDryRun(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, current: CurrentRelease, r: RoutePlan): void {
+  o.log(`plan for ${o.name} (dry run: nothing is changed)`);
+  o.log(`  folder: ${spec.folder} (${spec.kind})${spec.build ? `; would run ${spec.build.argv.join(' ')}` : ''}`);
+  o.log(`  port: ${r.port}${r.existing === undefined ? ' (new service)' : r.existing !== r.port ? ` (moves from ${r.existing})` : ''}`);
+  o.log(`  start: ${spec.start.script ? `node ${spec.start.script} ${r.port}` : `npm run ${spec.start.npmScript} -- ${r.port}`}`);
+  o.log(`  current release: ${current.id ?? 'none'}`);
+  o.log(`  routes: ${r.routes ? 'registry and Caddyfile change; Caddy reloads gracefully' : 'unchanged; Caddy is not reloaded'}`);
+  if (env !== null) o.log('  env file: uploaded with mode 0600 (contents not shown)');
+  o.log(`  URL: ${r.url}`);
+  o.log('  steps on the server:');
+  COMMAND_STEPS.deploy.filter((name) => name !== 'route' || r.routes).forEach((name, i) => o.log(`    ${i + 1}. ${name}: ${stepInfo(name).does}`));
+}
+
+/** The front-end build, built again when the server routes the service under another base than guessed. */
+async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RoutePlan, building: Promise<BuildResult>, timings: Record<string, number>): Promise<BuildResult['build']> {
+  let built = await building;
+  const base = servedBase(r.next.routing, o.name);
+  if (built.build !== 'none' && built.base !== base) {
+    o.log(`  the server routes by ${r.next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
+    const first = built.ms;
+    built = await startBuild(spec, o.log, o.force, base, o.hashes);
+    built = { ...built, ms: first + built.ms };
+  }
+  timings.build = built.ms;
+  return built.build;
+}
+
+/** The release's files against the current one's, the plan the agent carries out, and the upload. */
+async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, current: CurrentRelease, r: RoutePlan, build: BuildResult['build'], timings: Record<string, number>): Promise<ReleasePlan> {
+  const tm = Date.now();
+  const files = await releaseFiles(spec.sources, o.hashes);
+  const healthPath = o.healthPath ?? spec.healthPath ?? '/';
+  const c = compareRelease({ files, current, start: spec.start, port: r.port, healthPath, env, force: !!o.force, staticPrefixes: spec.sources.map((s) => s.prefix).filter((p) => p !== '') });
+  timings.manifest = Date.now() - tm;
+  const id = (c.unchanged && current.id) || newReleaseId();
+  const sent = c.unchanged ? [] : c.send;
+  const bytes = sent.reduce((n, f) => n + f.s, 0);
+  if (!c.unchanged) o.log(`  release ${id}: ${files.length} files, ${c.send.length} to send (${formatBytes(bytes)}), ${c.keep.length} unchanged`);
+  const plan: DeployPlan = {
+    id, port: r.port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep, lockfileChanged: c.lockfileChanged,
+    env, routes: r.routes, verifyUrl: r.url, unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
+  };
+  const upload = sent.length ? uploadProgress(tarStream(sent.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined;
+  return { plan, upload, build, sent };
+}
+
+/** What compareRelease needs: the new release's files and settings, and the current release. */
+export interface ReleaseComparison {
+  readonly files: readonly ReleaseFile[];
+  readonly current: CurrentRelease;
+  readonly start: StartSpec;
+  readonly port: number;
+  readonly healthPath: string;
+  /** The env file to upload, or null to keep the current release's. */
+  readonly env: string | null;
+  readonly force: boolean;
+  /** Path prefixes of built front-end files (e.g. `public/`). */
+  readonly staticPrefixes: readonly string[];
+}
+
+/**
+ * The plan's diff, pure: which files to send and keep, whether the dependencies change, whether the
+ * release is the running one (nothing to do) or differs only in built front-end files (no probe).
+ */
+export function compareRelease(r: ReleaseComparison): { keep: string[]; send: ReleaseFile[]; lockfileChanged: boolean; unchanged: boolean; staticOnly: boolean } {
+  const { files, current } = r;
+  const { keep, send } = diffManifest(files, current.files);
+  const lock = (fs: readonly ManifestEntry[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
+  const lockfileChanged = lock(files) !== lock(current.files);
+  const meta = current.meta;
+  const sameSettings = JSON.stringify(meta?.start) === JSON.stringify(r.start) && meta?.port === r.port && meta?.healthPath === r.healthPath;
+  const unchanged = !r.force && r.env === null && sameManifest(files, current.files) && sameSettings;
+  // Only built front-end files changed (the code, its dependencies and settings are the running
+  // release's): the new release would start exactly as the current one does, so the probe on a
+  // spare port tells nothing new. The live health check after the handover still gates it.
+  const nextPaths = new Set(files.map((f) => f.p));
+  const touched = [...send.map((f) => f.p), ...(current.files ?? []).filter((f) => !nextPaths.has(f.p)).map((f) => f.p)];
+  const staticOnly = !unchanged && !!current.files && r.staticPrefixes.length > 0 && r.env === null && !lockfileChanged && sameSettings
+    && touched.every((p) => r.staticPrefixes.some((prefix) => p.startsWith(prefix)));
+  return { keep, send, lockfileChanged, unchanged, staticOnly };
+}
+
+/**
+ * The deploy's outcome. Same files is not "nothing happened": the agent still starts them when the
+ * process is not running or the routes must change. Only its own answer says whether it changed nothing.
+ */
+function outcome(o: DeployServiceOptions, r: RoutePlan | undefined, p: ReleasePlan | undefined, result: DeployResult, timings: Record<string, number>): DeployOutcome {
   return {
-    name: o.name, port, url, release, previous: typeof result.previous === 'string' ? result.previous : null, unchanged: !!result.unchanged,
-    dryRun: !!o.dryRun || !!result.aborted, filesSent, bytesSent, build, timings, routesChanged: routesChanged && !result.unchanged,
+    name: o.name, port: r?.port ?? 0, url: r?.url ?? '', release: result.id ?? p?.plan.id ?? null, previous: result.previous ?? null,
+    unchanged: !!result.unchanged, dryRun: !!o.dryRun || !!result.aborted, filesSent: p?.sent.length ?? 0, bytesSent: p?.sent.reduce((n, f) => n + f.s, 0) ?? 0,
+    build: p?.build ?? 'none', timings, routesChanged: !!r?.routes && !result.unchanged,
   };
 }
 

@@ -118,8 +118,7 @@ export interface ServiceRow {
 export async function listServices(ssh: SshSession, address: string, log: (l: string) => void = () => {}): Promise<ServiceRow[]> {
   const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() }, onMessage: printer(log, {}) });
   const registry = parseRegistry(JSON.stringify(r.registry));
-  const rows = r.services as Array<{ name: string; port: number | null; release: string | null; deployedAt: string | null; process: string; health: number | string | null; healthPath?: string; registered: boolean }>;
-  return rows.map((s) => ({
+  return r.services.map((s) => ({
     name: s.name,
     port: s.port,
     url: s.registered ? serviceUrl(registry, s.name, address) : null,

@@ -1,5 +1,5 @@
 import { Readable, Transform } from 'node:stream';
-import type { AgentMessage } from './agent-client';
+import type { AgentMessage } from '../protocol';
 
 /** A step's time as every step line shows it: `0.12 s`. */
 export function formatStepTime(ms: number): string {
