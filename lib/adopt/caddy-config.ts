@@ -42,18 +42,24 @@ export function sitesOf(config: unknown): CaddySite[] {
   const out: CaddySite[] = [];
   for (const [server, s] of Object.entries(servers)) {
     const listen = arr(s.listen).map(String);
-    for (const route of arr(s.routes)) {
-      const hosts = [...new Set(arr(route.match).flatMap((m) => arr(m.host).map(String)))];
+    const routes = arr(s.routes);
+    for (const route of routes.filter((r) => hostsOf(r).length > 0)) {
       // One subroute per site block sharing these matchers; a route that is not a subroute is one block.
       const handle = arr(route.handle);
       const blocks = handle.every((h) => h.handler === 'subroute') ? handle : [{ handler: 'subroute', routes: [{ handle }] }];
       blocks.forEach((block, order) => {
-        const found = collect(arr(block.routes), null);
-        out.push({ server, listen, hosts, ...found, order, shadowedBy: order > 0 ? 0 : null });
+        out.push({ server, listen, hosts: hostsOf(route), ...collect(arr(block.routes), null), order, shadowedBy: order > 0 ? 0 : null });
       });
     }
+    // A site without a host (`:80 { … }`) is not wrapped: its directives are the server's own routes.
+    const hostless = routes.filter((r) => hostsOf(r).length === 0);
+    if (hostless.length) out.push({ server, listen, hosts: [], ...collect(hostless, null), order: 0, shadowedBy: null });
   }
   return out;
+}
+
+function hostsOf(route: Json): string[] {
+  return [...new Set(arr(route.match).flatMap((m) => arr(m.host).map(String)))];
 }
 
 function collect(routes: Json[], path: string | null): { upstreams: Upstream[]; root: string | null; fileServer: boolean } {

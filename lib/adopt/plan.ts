@@ -57,8 +57,9 @@ export function planAdoption(facts: ServerFacts): AdoptPlan {
 
 /** The site that serves files and proxies nothing: the course's root site. */
 function staticSiteOf(input: Input): StaticSite | null {
+  // A site of its own on a host name (the course's); else a site that also routes paths to services (`:80`).
   const site = input.sites.find((s) => s.fileServer && s.upstreams.length === 0 && s.shadowedBy === null && s.hosts.length > 0)
-    ?? input.sites.find((s) => s.fileServer && s.upstreams.length === 0 && s.shadowedBy === null);
+    ?? input.sites.find((s) => s.fileServer && s.shadowedBy === null);
   if (!site) return null;
   const block = blockOf(input, site);
   return {

@@ -1,13 +1,12 @@
 import type { Pm2Process } from './facts';
 
 /**
- * Parse `pm2 jlist` (pure). pm2 may print notices (an in-memory/local version mismatch) before the
- * JSON, so the last line that starts with `[` is the list.
+ * Parse `pm2 jlist` (pure). pm2 may print notices before the JSON (an in-memory/local version
+ * mismatch; "[PM2] …" lines that also start with `[`), so the list is the last line that parses as an array.
  */
 export function parsePm2List(stdout: string): Pm2Process[] {
-  const line = stdout.split('\n').reverse().find((l) => l.trim().startsWith('['));
-  if (!line) throw new Error(`pm2 jlist printed no list: ${JSON.stringify(stdout.slice(0, 200))}`);
-  const list = JSON.parse(line) as Array<Record<string, unknown>>;
+  const list = stdout.split('\n').reverse().map(arrayOrNull).find((x) => x !== null);
+  if (!list) throw new Error(`pm2 jlist printed no list: ${JSON.stringify(stdout.slice(0, 200))}`);
   return list.map((p) => {
     const env = (p.pm2_env ?? {}) as Record<string, unknown>;
     const inner = (env.env ?? {}) as Record<string, unknown>;
@@ -26,4 +25,14 @@ export function parsePm2List(stdout: string): Pm2Process[] {
       interpreter: typeof env.exec_interpreter === 'string' ? env.exec_interpreter : null,
     };
   });
+}
+
+function arrayOrNull(line: string): Array<Record<string, unknown>> | null {
+  if (!line.trim().startsWith('[')) return null;
+  try {
+    const x = JSON.parse(line) as unknown;
+    return Array.isArray(x) ? (x as Array<Record<string, unknown>>) : null;
+  } catch {
+    return null;
+  }
 }
