@@ -1,3 +1,4 @@
+import { HTTP_PORT, HTTPS_PORT } from '../../remote/layout';
 import { CheckResult, DoctorFacts, failed } from '../types';
 import type { CheckFamily } from './family';
 
@@ -18,7 +19,7 @@ export function tlsChecks(f: DoctorFacts): CheckResult[] {
   const out: CheckResult[] = [];
   for (const c of f.certificates) {
     const fix = f.registry.tls === 'acme'
-      ? `read Caddy's log (journalctl -u caddy) for ACME errors; check that ${c.host} points at ${f.address} (the DNS check) and that port 80 and 443 are open to the world`
+      ? `read Caddy's log (journalctl -u caddy) for ACME errors; check that ${c.host} points at ${f.address} (the DNS check) and that port ${HTTP_PORT} and ${HTTPS_PORT} are open to the world`
       : 'read Caddy\'s log; restarting Caddy re-issues internal certificates';
     if (c.error || !c.validTo) {
       out.push({ id: `tls.${c.host}`, status: 'fail', message: `${c.host}: no certificate could be read (${c.error ?? 'none presented'})`, fix });
