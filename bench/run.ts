@@ -17,18 +17,21 @@
  *   --scale             instead: how deploy times grow with services on the server and files in the
  *                       app (bench/scale.ts), on ports from --port-base + 50; writes bench/results/<date>-scale.{md,json}
  *   --breakdown N       traced nothing-changed deploys for the time breakdown (default 5; 0 skips it)
+ *   --help, -h          print this
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ADDED_DEPENDENCIES, addDependency, changeBackEnd, changeFrontEnd, installApp, writeApp } from './app';
-import { DeployResult, standIn, waitedForLock, knownHostsFor, portsideDeploy, portsideRemove, REPO, runTimed, scpDeploy, setupScpService, ssh, WORK } from './flows';
+import { changeBackEnd, installApp, writeApp } from './app';
+import { DeployResult, standIn, knownHostsFor, portsideDeploy, portsideRemove, REPO, runTimed, scpDeploy, setupScpService, ssh, StandIn, WORK } from './flows';
 import { Breakdown, breakdown } from './breakdown';
+import { benchGoals } from './goals';
 import { quantile, startLoad, summarize, tlsHandshakes } from './load';
-import { BenchResult, Flow, Goal, kB, LoadResult, markdown, ScenarioResult, stat, svg } from './report';
+import { BenchResult, Flow, LoadResult, markdown, svg } from './report';
 import { runScale } from './scale';
+import { Deployers, runScenarios } from './scenarios';
 import { openWs, writeWsService } from './ws';
 
 export interface BenchOptions {
@@ -48,6 +51,21 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** What every part of a run needs: the options, the stand-in, its pinned key and CA, the names and folders. */
+interface Bench {
+  readonly o: BenchOptions;
+  readonly log: (line: string) => void;
+  readonly server: StandIn;
+  readonly knownHosts: string;
+  readonly ca: Buffer;
+  readonly names: { readonly portside: string; readonly scp: string; readonly ws: string };
+  readonly app: string;
+  readonly wsDir: string;
+}
+
+type FrontDoor = BenchResult['frontDoor']['before'];
+type FirstDeploys = { first: DeployResult; scpFirst: DeployResult };
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function version(cmd: string, args: string[], netns = false): string {
@@ -59,268 +77,245 @@ function version(cmd: string, args: string[], netns = false): string {
   }
 }
 
+/** Run the whole benchmark; write bench/results/<date>.{md,json,svg}. */
 export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; files: string[] }> {
   const t0 = Date.now();
   const startedAt = new Date();
-  const log = o.log;
-  const server = await standIn(log);
-  mkdirSync(WORK, { recursive: true });
-  const knownHosts = knownHostsFor(server);
-  const ca = readFileSync(server.caCertPath);
-  const names = { portside: `${o.prefix}-portside`, scp: `${o.prefix}-scp`, ws: `${o.prefix}-ws` };
-  const host = (name: string): string => `${name}.${server.domain}`;
-
-  // ---- Caddy's TLS front door before we start (see tlsHandshakes)
-  const frontDoor = async (): Promise<{ listeners443: number; handshakes: number; refused: number }> => {
-    const ss = await runTimed('ip', ['netns', 'exec', 'portside', 'ss', '-Hltn', 'sport = :443'], { allowFail: true });
-    const hs = await tlsHandshakes(server.address, `${names.portside}.${server.domain}`, ca, 200);
-    return { listeners443: ss.out.trim().split('\n').filter(Boolean).length, handshakes: hs.ok + hs.failed, refused: hs.failed };
+  const b = await setUp(o);
+  const doorBefore = await frontDoor(b);
+  b.log(`Caddy's front door: ${doorBefore.listeners443} listening sockets on :443; ${doorBefore.refused} of ${doorBefore.handshakes} fresh TLS handshakes refused`);
+  await prepareApps(b);
+  await cleanSlate(b);
+  const { first, scpFirst } = await firstDeploys(b);
+  const deployers = makeDeployers(b);
+  const scenarios = await runScenarios(deployers, { app: b.app, reps: o.reps, fake: o.fake, bareScenarios: o.bareScenarios, log: b.log });
+  const timeBreakdown = await timeBreakdownOf(b);
+  const websocket = await websocketCheck(b, deployers);
+  const load: LoadResult[] = [];
+  for (const flow of ['scp', 'portside'] as Flow[]) load.push(await underLoad(b, deployers, flow));
+  const latency = await caddyVsDirect(b, first);
+  const doorAfter = await frontDoor(b);
+  b.log(`Caddy's front door at the end: ${doorAfter.listeners443} listening sockets on :443; ${doorAfter.refused} of ${doorAfter.handshakes} fresh TLS handshakes refused`);
+  const cold: BenchResult['cold'] = { portside: { ms: first.ms, buildMs: first.buildMs, note: first.note }, scp: { ms: scpFirst.ms, buildMs: scpFirst.buildMs } };
+  const goals = benchGoals({ scenarios, load, websocket, latency, cold, loadRedeploys: o.loadRedeploys });
+  const date = startedAt.toISOString().slice(0, 10);
+  const result: BenchResult = {
+    date, startedAt: startedAt.toISOString(), durationS: (Date.now() - t0) / 1000,
+    machine: machineInfo(), app: appInfo(b),
+    options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
+    scenarios, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
+    breakdown: timeBreakdown, cold,
   };
-  const doorBefore = await frontDoor();
-  log(`Caddy's front door: ${doorBefore.listeners443} listening sockets on :443; ${doorBefore.refused} of ${doorBefore.handshakes} fresh TLS handshakes refused`);
+  return { result, files: writeResults(result, o.out) };
+}
 
-  // ---- the app
-  const app = join(WORK, o.fake ? `${o.prefix}-app-fake` : `${o.prefix}-app`);
-  log(`generating the app in ${app}`);
-  writeApp(app, { fake: o.fake });
-  if (!o.fake) installApp(app, log);
-  await runTimed('npm', ['run', 'build'], { cwd: app });
-  const wsDir = join(WORK, `${o.prefix}-ws`);
-  writeWsService(wsDir);
+/** The stand-in (brought up if needed), its pinned host key and CA, the services' names and the app's folders. */
+async function setUp(o: BenchOptions): Promise<Bench> {
+  const server = await standIn(o.log);
+  mkdirSync(WORK, { recursive: true });
+  return {
+    o, log: o.log, server, knownHosts: knownHostsFor(server), ca: readFileSync(server.caCertPath),
+    names: { portside: `${o.prefix}-portside`, scp: `${o.prefix}-scp`, ws: `${o.prefix}-ws` },
+    app: join(WORK, o.fake ? `${o.prefix}-app-fake` : `${o.prefix}-app`),
+    wsDir: join(WORK, `${o.prefix}-ws`),
+  };
+}
 
-  // ---- clean slate on the server, then the first deploys (not timed)
-  log('removing what an earlier run left on the server');
-  for (const n of Object.values(names)) await portsideRemove(n);
-  await ssh(server, knownHosts, `pm2 delete ${names.scp} >/dev/null 2>&1; rm -rf course/${names.scp}; pm2 save --force >/dev/null; echo ok\n`);
-  // A cold first deploy: a new service on the server, and no record of an earlier local build (the
-  // course's first deploy builds too). npm's launcher included, as for every timed Portside deploy.
-  rmSync(join(app, 'node_modules', '.cache', 'portside'), { recursive: true, force: true });
+const hostOf = (b: Bench, name: string): string => `${name}.${b.server.domain}`;
+
+/** Caddy's TLS front door: listening sockets on :443 and fresh handshakes refused (see tlsHandshakes). */
+async function frontDoor(b: Bench): Promise<FrontDoor> {
+  const ss = await runTimed('ip', ['netns', 'exec', 'portside', 'ss', '-Hltn', 'sport = :443'], { allowFail: true });
+  const hs = await tlsHandshakes(b.server.address, hostOf(b, b.names.portside), b.ca, 200);
+  return { listeners443: ss.out.trim().split('\n').filter(Boolean).length, handshakes: hs.ok + hs.failed, refused: hs.failed };
+}
+
+/** Generate (and install and build) the app, and write the WebSocket service. */
+async function prepareApps(b: Bench): Promise<void> {
+  b.log(`generating the app in ${b.app}`);
+  writeApp(b.app, { fake: b.o.fake });
+  if (!b.o.fake) installApp(b.app, b.log);
+  await runTimed('npm', ['run', 'build'], { cwd: b.app });
+  writeWsService(b.wsDir);
+}
+
+/** Remove what an earlier run left on the server. */
+async function cleanSlate(b: Bench): Promise<void> {
+  b.log('removing what an earlier run left on the server');
+  for (const n of Object.values(b.names)) await portsideRemove(n);
+  const scp = b.names.scp;
+  await ssh(b.server, b.knownHosts, `pm2 delete ${scp} >/dev/null 2>&1; rm -rf course/${scp}; pm2 save --force >/dev/null; echo ok\n`);
+}
+
+/**
+ * The first deploys: Portside's is timed as a cold one (a new service on the server, and no record of
+ * an earlier local build; the course's first deploy builds too), npm's launcher included, as for every
+ * timed Portside deploy; then the course's own first deploy, and the WebSocket service (not timed).
+ */
+async function firstDeploys(b: Bench): Promise<FirstDeploys> {
+  const { names, o, log } = b;
+  rmSync(join(b.app, 'node_modules', '.cache', 'portside'), { recursive: true, force: true });
   log(`first (cold) deploy of ${names.portside} with Portside`);
-  const first = await portsideDeploy(app, names.portside, [String(o.portBase)], 'npm');
+  const first = await portsideDeploy(b.app, names.portside, [String(o.portBase)], 'npm');
   log(`  ${first.note} (${(first.ms / 1000).toFixed(2)} s)`);
   log(`setting up ${names.scp} the course's way`);
-  const scpFirst = await setupScpService(app, names.scp, o.portBase + 1, server, knownHosts, log);
+  const scpFirst = await setupScpService(b.app, names.scp, o.portBase + 1, b.server, b.knownHosts, log);
   log(`  the course's first deploy: ${(scpFirst.ms / 1000).toFixed(2)} s`);
   log(`first deploy of ${names.ws} (a WebSocket service) with Portside`);
-  await portsideDeploy(wsDir, names.ws, [String(o.portBase + 2)]);
+  await portsideDeploy(b.wsDir, names.ws, [String(o.portBase + 2)]);
+  return { first, scpFirst };
+}
 
-  // The stand-in is shared: when a deploy fails because the connection broke (someone repaired the
-  // server, say), it is run once more and the failure logged; a second failure ends the bench.
+/**
+ * Each flow's redeploy of the app. The stand-in is shared: when a deploy fails because the connection
+ * broke (someone repaired the server, say), it is run once more and the failure logged; a second
+ * failure ends the bench.
+ */
+function makeDeployers(b: Bench): Deployers {
   const retried = (flow: Flow, fn: () => Promise<DeployResult>) => async (): Promise<DeployResult> => {
     try {
       return await fn();
     } catch (e) {
-      log(`  ${flow} deploy failed, trying once more: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`);
+      b.log(`  ${flow} deploy failed, trying once more: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`);
       await sleep(2000);
       return fn();
     }
   };
-  const deployers: Record<Flow, () => Promise<DeployResult>> = {
-    scp: retried('scp', () => scpDeploy(app, names.scp, server, knownHosts)),
-    portside: retried('portside', () => portsideDeploy(app, names.portside, [String(o.portBase)], 'npm')),
-    bare: retried('bare', () => portsideDeploy(app, names.portside, [String(o.portBase)], 'node')),
+  const port = [String(b.o.portBase)];
+  return {
+    scp: retried('scp', () => scpDeploy(b.app, b.names.scp, b.server, b.knownHosts)),
+    portside: retried('portside', () => portsideDeploy(b.app, b.names.portside, port, 'npm')),
+    bare: retried('bare', () => portsideDeploy(b.app, b.names.portside, port, 'node')),
   };
+}
 
-  // ---- timed scenarios, interleaved
-  type Acc = Record<Flow, DeployResult[]>;
-  const acc = (): Acc => ({ scp: [], portside: [], bare: [] });
-  // prepare(rep, variant): the change; variant 1 is a second, different change of the same kind.
-  const scenarios: Array<{ id: string; title: string; prepare: (rep: number, variant: number) => void; acc: Acc }> = [
-    { id: 'unchanged', title: 'redeploy, nothing changed', prepare: () => {}, acc: acc() },
-    { id: 'backend', title: 'back end changed by one line', prepare: (rep, v) => changeBackEnd(app, `v${rep}.${v}-${Date.now()}`), acc: acc() },
-    { id: 'frontend', title: 'front end changed by one word', prepare: (rep, v) => changeFrontEnd(app, `Startup ${rep}.${v}-${Date.now() % 1000}`), acc: acc() },
-    { id: 'dependency', title: 'a dependency added (back end)', prepare: (rep) => (o.fake ? changeBackEnd(app, `dep${rep}`) : addDependency(app, ADDED_DEPENDENCIES[rep % ADDED_DEPENDENCIES.length])), acc: acc() },
-  ];
-  // Adding a dependency twice per repetition would run out of small packages: no bare timing there.
-  const bareIn = o.bareScenarios === 'unchanged' ? ['unchanged'] : ['unchanged', 'backend', 'frontend'];
-  // Every flow starts each scenario from the same state: the previous flow's deploy of the last change.
-  // The npm-launched and the bare CLI deploy the same service, so the second of them gets a change of
-  // its own (else it would find its change already live).
-  for (let rep = 0; rep < o.reps; rep++) {
-    for (const sc of scenarios) {
-      sc.prepare(rep, 0);
-      const flows: Flow[] = bareIn.includes(sc.id) ? ['scp', 'portside', 'bare'] : ['scp', 'portside'];
-      const order = rep % 2 === 0 ? flows : [...flows].reverse();
-      let portsideRuns = 0;
-      for (const flow of order) {
-        if (flow !== 'scp' && portsideRuns++ > 0) sc.prepare(rep, 1);
-        let r = await deployers[flow]();
-        // Someone else's deploy took the lock between our check and our start: measure again with a fresh change.
-        for (let retry = 0; retry < 3 && waitedForLock(r); retry++) {
-          log(`  ${flow} waited for another deploy's lock (${(r.ms / 1000).toFixed(2)} s): measuring again`);
-          if (sc.id === 'dependency' && !o.fake) addDependency(app, ADDED_DEPENDENCIES[(o.reps + retry) % ADDED_DEPENDENCIES.length]);
-          else if (sc.id !== 'unchanged') changeBackEnd(app, `retry-${Date.now()}`);
-          if (sc.id === 'frontend') changeFrontEnd(app, `Retry ${Date.now() % 1000}`);
-          r = await deployers[flow]();
-        }
-        sc.acc[flow].push(r);
-        log(`rep ${rep + 1}/${o.reps} ${sc.id.padEnd(10)} ${flow.padEnd(8)} ${(r.ms / 1000).toFixed(2)} s, ${kB(r.bytes)}, build ${(r.buildMs / 1000).toFixed(2)} s`);
-      }
-    }
-  }
-  const scenarioResults: ScenarioResult[] = scenarios.map((sc) => ({
-    id: sc.id, title: sc.title,
-    flows: Object.fromEntries((['scp', 'portside', 'bare'] as Flow[]).filter((f) => sc.acc[f].length).map((f) => [f, {
-      ms: stat(sc.acc[f].map((r) => r.ms)), bytes: stat(sc.acc[f].map((r) => r.bytes)), buildMs: stat(sc.acc[f].map((r) => r.buildMs)),
-      addedMs: stat(sc.acc[f].map((r) => r.ms - r.buildMs)), notes: sc.acc[f].map((r) => r.note).filter(Boolean),
-    }])) as ScenarioResult['flows'],
-  }));
+/** Where a nothing-changed deploy's time goes (the service is at the app's current state); null when not asked for. */
+async function timeBreakdownOf(b: Bench): Promise<Breakdown | null> {
+  const runs = b.o.breakdownRuns ?? 5;
+  if (runs <= 0) return null;
+  const t = await breakdown(b.app, b.names.portside, b.o.portBase, runs);
+  b.log(`nothing-changed breakdown (${t.runs} runs, median ${(t.totalMs / 1000).toFixed(2)} s): ${t.phases.map((p) => `${p.name.split(' (')[0]} ${p.ms.toFixed(0)} ms`).join('; ')}`);
+  return t;
+}
 
-  // ---- where a nothing-changed deploy's time goes (the service is at the app's current state)
-  let timeBreakdown: Breakdown | null = null;
-  if ((o.breakdownRuns ?? 5) > 0) {
-    timeBreakdown = await breakdown(app, names.portside, o.portBase, o.breakdownRuns ?? 5);
-    log(`nothing-changed breakdown (${timeBreakdown.runs} runs, median ${(timeBreakdown.totalMs / 1000).toFixed(2)} s): ${timeBreakdown.phases.map((p) => `${p.name.split(' (')[0]} ${p.ms.toFixed(0)} ms`).join('; ')}`);
-  }
-
-  // ---- a WebSocket to another service stays open while each flow redeploys
-  const caddyfile = JSON.parse(readFileSync(join(execFileSync('getent', ['passwd', server.user], { encoding: 'utf8' }).split(':')[5], '.portside', 'registry.json'), 'utf8')).paths.caddyfile as string;
+/** A WebSocket to another service stays open while each flow redeploys (and Caddy's file is untouched). */
+async function websocketCheck(b: Bench, deployers: Deployers): Promise<BenchResult['websocket']> {
+  const home = execFileSync('getent', ['passwd', b.server.user], { encoding: 'utf8' }).split(':')[5];
+  const caddyfile = JSON.parse(readFileSync(join(home, '.portside', 'registry.json'), 'utf8')).paths.caddyfile as string;
   const websocket: BenchResult['websocket'] = [];
   for (const flow of ['scp', 'portside'] as Flow[]) {
-    const ws = await retryOpen(() => openWs(server.address, host(names.ws), ca), log);
+    const ws = await retryOpen(() => openWs(b.server.address, hostOf(b, b.names.ws), b.ca), b.log);
     await sleep(500);
     const before = ws.received();
     const mtime = statSync(caddyfile).mtimeMs;
-    changeBackEnd(app, `ws-${flow}-${Date.now()}`);
+    changeBackEnd(b.app, `ws-${flow}-${Date.now()}`);
     await deployers[flow]();
     const during = ws.received() - before;
     await sleep(1000);
     const after = ws.received() - before - during;
     websocket.push({ flow, stayedOpen: ws.closed() === null && after > 0, messagesDuring: during, messagesAfter: after, closed: ws.closed(), caddyfileUnchanged: statSync(caddyfile).mtimeMs === mtime });
     ws.close();
-    log(`websocket while ${flow} redeploys: ${websocket[websocket.length - 1].stayedOpen ? 'stayed open' : `closed (${ws.closed()})`}, ${during} + ${after} messages`);
+    b.log(`websocket while ${flow} redeploys: ${websocket[websocket.length - 1].stayedOpen ? 'stayed open' : `closed (${ws.closed()})`}, ${during} + ${after} messages`);
   }
+  return websocket;
+}
 
-  // ---- consecutive redeploys under load
-  const load: LoadResult[] = [];
-  for (const flow of ['scp', 'portside'] as Flow[]) {
-    const name = flow === 'scp' ? names.scp : names.portside;
-    const maxMs = 2000 + o.loadRedeploys * 60_000;
-    const run = startLoad({ address: server.address, host: host(name), ca, rate: o.rate, maxMs, maxRequests: Math.ceil((o.rate * maxMs) / 1000) });
-    await sleep(1500);
-    const deploys: LoadResult['deploys'] = [];
-    for (let i = 0; i < o.loadRedeploys; i++) {
-      changeBackEnd(app, `load-${flow}-${i}-${Date.now()}`);
-      const r = await deployers[flow]();
-      deploys.push({ start: r.start, end: r.end, ms: r.ms });
-      await sleep(300);
-    }
-    await sleep(2000);
-    const samples = await run.stop();
-    const summary = summarize(samples);
-    load.push({ flow, redeploys: o.loadRedeploys, deploys, summary, startedAt: run.startedAt, samples });
-    log(`under load, ${flow}: ${summary.requests} requests at ${summary.rate.toFixed(1)}/s, ${summary.failed} failed (GET ${summary.failedGet}, POST ${summary.failedPost}), max ${summary.maxMs.toFixed(0)} ms, longest gap ${summary.longestGapMs.toFixed(0)} ms; ${JSON.stringify(summary.statuses)}`);
-    for (const f of samples.filter((x) => !x.ok).slice(0, flow === 'portside' ? 20 : 3)) {
-      const d = deploys.find((x) => x.start - run.startedAt <= f.t + 100 && x.end - run.startedAt >= f.t - 100);
-      log(`  failed: ${f.method} ${f.path} at ${(f.t / 1000).toFixed(3)} s: ${f.status || f.error} after ${f.ms.toFixed(0)} ms${d ? ` (during redeploy ${deploys.indexOf(d) + 1})` : ' (between redeploys)'}`);
-    }
+/** Consecutive redeploys (a back-end line each) of one flow's service while a steady load runs through Caddy. */
+async function underLoad(b: Bench, deployers: Deployers, flow: Flow): Promise<LoadResult> {
+  const { o } = b;
+  const maxMs = 2000 + o.loadRedeploys * 60_000;
+  const run = startLoad({ address: b.server.address, host: hostOf(b, flow === 'scp' ? b.names.scp : b.names.portside), ca: b.ca, rate: o.rate, maxMs, maxRequests: Math.ceil((o.rate * maxMs) / 1000) });
+  await sleep(1500);
+  const deploys: LoadResult['deploys'] = [];
+  for (let i = 0; i < o.loadRedeploys; i++) {
+    changeBackEnd(b.app, `load-${flow}-${i}-${Date.now()}`);
+    const r = await deployers[flow]();
+    deploys.push({ start: r.start, end: r.end, ms: r.ms });
+    await sleep(300);
   }
+  await sleep(2000);
+  const samples = await run.stop();
+  const summary = summarize(samples);
+  const result: LoadResult = { flow, redeploys: o.loadRedeploys, deploys, summary, startedAt: run.startedAt, samples };
+  logLoad(b.log, result);
+  return result;
+}
 
-  // ---- Caddy vs direct
-  let latency: BenchResult['latency'] = null;
-  if (o.latency > 0) {
-    const port = Number(/on port (\d+)/.exec(first.note)?.[1] ?? 0);
-    const args = ['netns', 'exec', 'portside', process.execPath, join(REPO, 'bench', 'latency-client.js'), String(port), host(names.portside), server.caCertPath, String(o.latency)];
-    // Someone else's route change can leave Caddy without this name's certificate for a moment: try again.
-    let r = await runTimed('ip', args, { allowFail: true });
-    for (let i = 0; i < 3 && r.code !== 0; i++) {
-      log(`  latency client failed (${r.err.trim().split('\n')[0]}): trying again`);
-      await sleep(3000);
-      r = await runTimed('ip', args, { allowFail: true });
-    }
-    if (r.code !== 0) throw new Error(`the latency client failed: ${r.err}`);
-    const { direct, caddy, tlsRetries } = JSON.parse(r.out) as { direct: number[]; caddy: number[]; tlsRetries: number };
-    const q = (xs: number[], p: number): number => quantile([...xs].sort((a, b) => a - b), p);
-    latency = {
-      count: o.latency,
-      direct: { p50: q(direct, 0.5), p99: q(direct, 0.99) },
-      caddy: { p50: q(caddy, 0.5), p99: q(caddy, 0.99) },
-      overheadP50: q(caddy, 0.5) - q(direct, 0.5),
-      overheadP99: q(caddy, 0.99) - q(direct, 0.99),
-      tlsRetries,
-    };
-    log(`latency: direct p50 ${latency.direct.p50.toFixed(2)} ms, via Caddy p50 ${latency.caddy.p50.toFixed(2)} ms`);
+/** The load's summary, and its first failures placed against the redeploys. */
+function logLoad(log: (line: string) => void, l: LoadResult): void {
+  const { summary, deploys, startedAt, flow } = l;
+  log(`under load, ${flow}: ${summary.requests} requests at ${summary.rate.toFixed(1)}/s, ${summary.failed} failed (GET ${summary.failedGet}, POST ${summary.failedPost}), max ${summary.maxMs.toFixed(0)} ms, longest gap ${summary.longestGapMs.toFixed(0)} ms; ${JSON.stringify(summary.statuses)}`);
+  for (const f of l.samples.filter((x) => !x.ok).slice(0, flow === 'portside' ? 20 : 3)) {
+    const d = deploys.find((x) => x.start - startedAt <= f.t + 100 && x.end - startedAt >= f.t - 100);
+    log(`  failed: ${f.method} ${f.path} at ${(f.t / 1000).toFixed(3)} s: ${f.status || f.error} after ${f.ms.toFixed(0)} ms${d ? ` (during redeploy ${deploys.indexOf(d) + 1})` : ' (between redeploys)'}`);
   }
+}
 
-  const doorAfter = await frontDoor();
-  log(`Caddy's front door at the end: ${doorAfter.listeners443} listening sockets on :443; ${doorAfter.refused} of ${doorAfter.handshakes} fresh TLS handshakes refused`);
-
-  // ---- goals
-  const sc = (id: string): ScenarioResult => scenarioResults.find((s) => s.id === id)!;
-  const ratio = (id: string): number => sc(id).flows.scp.ms.median / sc(id).flows.portside.ms.median;
-  const s2 = (ms: number): string => (ms / 1000).toFixed(2);
-  // The bare CLI's figure, beside the one users see, when it was measured.
-  const bareNote = (id: string): string => {
-    const b = sc(id).flows.bare;
-    return b ? `; bare CLI ${s2(b.ms.median)} s, ${(sc(id).flows.scp.ms.median / b.ms.median).toFixed(1)}×` : '';
+/** Caddy in front of the service against the service directly, from inside the server's namespace; null when not asked for. */
+async function caddyVsDirect(b: Bench, first: DeployResult): Promise<BenchResult['latency']> {
+  const { o, log } = b;
+  if (o.latency <= 0) return null;
+  const port = Number(/on port (\d+)/.exec(first.note)?.[1] ?? 0);
+  const args = ['netns', 'exec', 'portside', process.execPath, join(REPO, 'bench', 'latency-client.js'), String(port), hostOf(b, b.names.portside), b.server.caCertPath, String(o.latency)];
+  // Someone else's route change can leave Caddy without this name's certificate for a moment: try again.
+  let r = await runTimed('ip', args, { allowFail: true });
+  for (let i = 0; i < 3 && r.code !== 0; i++) {
+    log(`  latency client failed (${r.err.trim().split('\n')[0]}): trying again`);
+    await sleep(3000);
+    r = await runTimed('ip', args, { allowFail: true });
+  }
+  if (r.code !== 0) throw new Error(`the latency client failed: ${r.err}`);
+  const { direct, caddy, tlsRetries } = JSON.parse(r.out) as { direct: number[]; caddy: number[]; tlsRetries: number };
+  const q = (xs: number[], p: number): number => quantile([...xs].sort((a, c) => a - c), p);
+  const latency = {
+    count: o.latency,
+    direct: { p50: q(direct, 0.5), p99: q(direct, 0.99) },
+    caddy: { p50: q(caddy, 0.5), p99: q(caddy, 0.99) },
+    overheadP50: q(caddy, 0.5) - q(direct, 0.5),
+    overheadP99: q(caddy, 0.99) - q(direct, 0.99),
+    tlsRetries,
   };
-  const speedGoal = (id: string, times: number): Goal => ({
-    scenario: `${sc(id).title} (npm run deploy-service)`, goal: `≥ ${times}× faster than the course's flow`,
-    measured: `${ratio(id).toFixed(1)}× (${s2(sc(id).flows.scp.ms.median)} s vs ${s2(sc(id).flows.portside.ms.median)} s${bareNote(id)})`, met: ratio(id) >= times,
-  });
-  const goals: Goal[] = [
-    speedGoal('unchanged', 15),
-    speedGoal('backend', 8),
-    (() => {
-      const b = sc('backend').flows;
-      const pct = b.scp.bytes.median ? (b.portside.bytes.median / b.scp.bytes.median) * 100 : 100;
-      return { scenario: 'back end changed by one line', goal: 'bytes sent ≤ 2 % of the scp flow\'s', measured: `${pct.toFixed(2)} % (${kB(b.portside.bytes.median)} vs ${kB(b.scp.bytes.median)})`, met: pct <= 2 };
-    })(),
-    (() => {
-      const f = sc('frontend').flows;
-      return { scenario: 'front end changed by one word (npm run deploy-service)', goal: 'the build runs; Portside adds ≤ 0.7 s beyond it', measured: `build ${s2(f.portside.buildMs.median)} s, added ${s2(f.portside.addedMs.median)} s${f.bare ? ` (bare CLI adds ${s2(f.bare.addedMs.median)} s)` : ''}; the scp flow adds ${s2(f.scp.addedMs.median)} s`, met: f.portside.addedMs.median <= 700 && f.portside.buildMs.min > 0 };
-    })(),
-    { scenario: 'first (cold) deploy: a new service, nothing built yet', goal: "no slower than the course's first deploy", measured: `${s2(first.ms)} s (build ${s2(first.buildMs)} s) vs ${s2(scpFirst.ms)} s (build ${s2(scpFirst.buildMs)} s)`, met: first.ms <= scpFirst.ms },
-    { scenario: 'a dependency added', goal: 'no slower than the scp flow', measured: `${(sc('dependency').flows.portside.ms.median / 1000).toFixed(2)} s vs ${(sc('dependency').flows.scp.ms.median / 1000).toFixed(2)} s`, met: sc('dependency').flows.portside.ms.median <= sc('dependency').flows.scp.ms.median },
-    (() => {
-      const p = load.find((l) => l.flow === 'portside')!.summary;
-      const s = load.find((l) => l.flow === 'scp')!.summary;
-      const tlsNote = p.failedTls || s.failedTls ? ` (TLS handshakes refused by Caddy's front door, not by a deploy: Portside ${p.failedTls}, scp flow ${s.failedTls}; see "Caddy's front door")` : '';
-      return { scenario: `${o.loadRedeploys} redeploys under ≥ 50 req/s (GET + POST)`, goal: '0 failed, none slower than 2 s', measured: `Portside: ${p.failedHttp} failed, ${p.slow} slower than 2 s (max ${p.maxMs.toFixed(0)} ms) at ${p.rate.toFixed(0)}/s; scp flow: ${s.failedHttp} failed, longest gap ${s.longestGapMs.toFixed(0)} ms${tlsNote}`, met: p.failedHttp === 0 && p.slow === 0 && p.rate >= 50 };
-    })(),
-    (() => {
-      const w = websocket.find((x) => x.flow === 'portside')!;
-      return { scenario: 'a WebSocket to another service during a redeploy', goal: 'stays open', measured: w.stayedOpen ? `open, ${w.messagesDuring + w.messagesAfter} messages received across it; Caddy not reloaded` : `closed: ${w.closed}`, met: w.stayedOpen };
-    })(),
-    ...(latency ? [{ scenario: 'Caddy vs direct', goal: 'p50 overhead ≤ 1 ms', measured: `p50 ${latency.direct.p50.toFixed(2)} → ${latency.caddy.p50.toFixed(2)} ms (+${latency.overheadP50.toFixed(2)}); p99 ${latency.direct.p99.toFixed(2)} → ${latency.caddy.p99.toFixed(2)} ms`, met: latency.overheadP50 <= 1 }] : []),
-  ];
+  log(`latency: direct p50 ${latency.direct.p50.toFixed(2)} ms, via Caddy p50 ${latency.caddy.p50.toFixed(2)} ms`);
+  return latency;
+}
 
-  // ---- write
-  const date = startedAt.toISOString().slice(0, 10);
-  const result: BenchResult = {
-    date, startedAt: startedAt.toISOString(), durationS: (Date.now() - t0) / 1000,
-    machine: {
-      cpus: `${cpus().length} (${cpus()[0]?.model ?? 'unknown'})`,
-      nproc: version('nproc', []),
-      memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-      'load average at the end (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' / '),
-      os: version('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']),
-      node: process.version,
-      npm: version('npm', ['--version']),
-      caddy: version('caddy', ['version'], true),
-      pm2: version('pm2', ['--version']),
-      openssh: version('sh', ['-c', 'ssh -V 2>&1']),
-    },
-    app: o.fake ? { kind: 'fake (smoke test): no dependencies, a copying build' } : {
-      'front end': `Vite ${pkgVersion(app, 'vite')} + @vitejs/plugin-react ${pkgVersion(app, '@vitejs/plugin-react')}, React ${pkgVersion(app, 'react')}, react-router-dom, react-bootstrap + bootstrap CSS`,
-      'back end': `Express ${pkgVersion(join(app, 'service'), 'express')}, cookie-parser, bcryptjs, uuid (+ one added per repetition of the dependency scenario)`,
-      'load mix': 'GET / (static index.html), GET /api/scores, POST /api/score with a JSON body; HTTPS keep-alive through Caddy',
-      'scp flow': "system ssh/scp (OpenSSH) with the stand-in's key; ssh rm -rf + mkdir, scp -r build/*, ssh npm install + pm2 restart (fork mode); routed through Caddy by one Portside deploy under its name, then its process replaced by the course's",
-    },
-    options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
-    scenarios: scenarioResults, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
-    breakdown: timeBreakdown,
-    cold: { portside: { ms: first.ms, buildMs: first.buildMs, note: first.note }, scp: { ms: scpFirst.ms, buildMs: scpFirst.buildMs } },
+function machineInfo(): BenchResult['machine'] {
+  return {
+    cpus: `${cpus().length} (${cpus()[0]?.model ?? 'unknown'})`,
+    nproc: version('nproc', []),
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    'load average at the end (1/5/15 min)': loadavg().map((x) => x.toFixed(2)).join(' / '),
+    os: version('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']),
+    node: process.version,
+    npm: version('npm', ['--version']),
+    caddy: version('caddy', ['version'], true),
+    pm2: version('pm2', ['--version']),
+    openssh: version('sh', ['-c', 'ssh -V 2>&1']),
   };
-  mkdirSync(o.out, { recursive: true });
-  const base = join(o.out, date);
+}
+
+function appInfo(b: Bench): BenchResult['app'] {
+  if (b.o.fake) return { kind: 'fake (smoke test): no dependencies, a copying build' };
+  const app = b.app;
+  return {
+    'front end': `Vite ${pkgVersion(app, 'vite')} + @vitejs/plugin-react ${pkgVersion(app, '@vitejs/plugin-react')}, React ${pkgVersion(app, 'react')}, react-router-dom, react-bootstrap + bootstrap CSS`,
+    'back end': `Express ${pkgVersion(join(app, 'service'), 'express')}, cookie-parser, bcryptjs, uuid (+ one added per repetition of the dependency scenario)`,
+    'load mix': 'GET / (static index.html), GET /api/scores, POST /api/score with a JSON body; HTTPS keep-alive through Caddy',
+    'scp flow': "system ssh/scp (OpenSSH) with the stand-in's key; ssh rm -rf + mkdir, scp -r build/*, ssh npm install + pm2 restart (fork mode); routed through Caddy by one Portside deploy under its name, then its process replaced by the course's",
+  };
+}
+
+/** Write <out>/<date>.md, .json and .svg; returns their paths (md, json, svg). */
+function writeResults(result: BenchResult, out: string): string[] {
+  mkdirSync(out, { recursive: true });
+  const base = join(out, result.date);
   const files = [`${base}.md`, `${base}.json`, `${base}.svg`];
   writeFileSync(files[2], svg(result));
-  writeFileSync(files[0], markdown(result, `${date}.svg`));
+  writeFileSync(files[0], markdown(result, `${result.date}.svg`));
   // Raw samples make the JSON large: keep them for the pictured flows only, rounded.
   const slim = { ...result, load: result.load.map((l) => ({ ...l, samples: l.samples.map((s) => [Math.round(s.t), +s.ms.toFixed(1), s.method, s.path, s.status || s.error]) })) };
   writeFileSync(files[1], JSON.stringify(slim) + '\n');
-  return { result, files };
+  return files;
 }
 
 /** Someone else's Caddy restart can leave it without a certificate for a moment (TLS internal error). */
@@ -351,8 +346,15 @@ if (require.main === module) {
       latency: { type: 'string', default: '2000' }, fake: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'bench' }, 'port-base': { type: 'string', default: '4800' },
       out: { type: 'string', default: join(REPO, 'bench', 'results') }, keep: { type: 'boolean', default: false },
       'bare-only-unchanged': { type: 'boolean', default: false }, breakdown: { type: 'string', default: '5' }, scale: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    // The options are documented once, in this file's header comment.
+    const header = readFileSync(__filename, 'utf8').split('*/')[0].replace(/^\/\*\*\n/, '').split('\n').map((l) => l.replace(/^ \* ?/, ''));
+    process.stdout.write(`Usage: npm run bench -- [options]\n\n${header.join('\n').trim()}\n`);
+    process.exit(0);
+  }
   const started = Date.now();
   const log = (l: string): void => {
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${l}\n`);
