@@ -5,7 +5,7 @@
  */
 
 /** A step's name as it appears on the wire and in `→ upload` / `✓ upload (0.04 s)`. */
-export type StepName = 'upload' | 'install' | 'probe' | 'switch' | 'route' | 'verify' | 'save' | 'stop' | 'purge';
+export type StepName = 'upload' | 'install' | 'probe' | 'stop' | 'switch' | 'route' | 'verify' | 'save' | 'purge';
 
 /** The agent's commands (`node agent.js <command>`). */
 export type AgentCommand = 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'sync' | 'status' | 'repair';
@@ -21,16 +21,16 @@ export interface StepInfo {
   readonly commits: boolean;
 }
 
-/** Every step, in run order across all commands. */
+/** Every step, in run order across all commands (each command runs a subsequence, COMMAND_STEPS). */
 export const STEPS: readonly StepInfo[] = [
   { name: 'upload', commits: false, does: 'make the new release folder from the current one by hard links and unpack only the changed files into it' },
   { name: 'install', commits: false, does: 'npm ci when package-lock.json changed (install scripts off unless allowed), else keep the current node_modules' },
   { name: 'probe', commits: false, does: 'start the new release on a spare port from the dynamic range and wait for a healthy answer; it is stopped after' },
+  { name: 'stop', commits: true, does: 'pm2 delete the service' },
   { name: 'switch', commits: true, does: 'point `current` at the new release and start or reload it under pm2 on its port, then health-check it there' },
   { name: 'route', commits: true, does: 'validate the new Caddyfile with Caddy, swap it in with the registry, reload Caddy gracefully' },
   { name: 'verify', commits: false, does: 'GET the URL through Caddy and check the new process is still the one answering; a failure puts the previous release back' },
   { name: 'save', commits: false, does: 'pm2 save (unless reloaded), record the release in deploys.json, remove releases beyond the kept ones' },
-  { name: 'stop', commits: true, does: 'pm2 delete the service' },
   { name: 'purge', commits: true, does: "remove the service's folder and every release in it" },
 ];
 

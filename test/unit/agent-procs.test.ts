@@ -1,0 +1,49 @@
+/** The agent's pure process helpers (lib/agent/procs.ts, commands/live-checks.ts). */
+import { appConfig, probePortFor } from '../../lib/agent/procs';
+import { whatChanged } from '../../lib/agent/commands/live-checks';
+import { PROBE_PORT_MAX, PROBE_PORT_MIN } from '../../lib/remote/layout';
+
+describe('the probe port', () => {
+  test('covers the whole dynamic range, 49152 to 65535 (it once stopped at 65151)', () => {
+    expect(PROBE_PORT_MIN).toBe(49152);
+    expect(PROBE_PORT_MAX).toBe(65535);
+    expect(probePortFor(0)).toBe(49152);
+    expect(probePortFor(0.999999999)).toBe(65535);
+  });
+
+  test('every draw lands inside the range', () => {
+    for (let i = 0; i < 1000; i++) {
+      const port = probePortFor(Math.random());
+      expect(port).toBeGreaterThanOrEqual(PROBE_PORT_MIN);
+      expect(port).toBeLessThanOrEqual(PROBE_PORT_MAX);
+    }
+  });
+});
+
+describe('the pm2 definition', () => {
+  test('a node script runs in cluster mode (pm2 holds the socket and reloads without a gap); its keys keep their order', () => {
+    const c = appConfig('simon', '/home/u/services/simon', { script: 'index.js' }, 3000);
+    // A redeploy reloads only when pm2.json, stringified, equals this: the order is part of the contract.
+    expect(Object.keys(c)).toEqual(['name', 'cwd', 'args', 'env', 'kill_timeout', 'listen_timeout', 'max_restarts', 'min_uptime', 'merge_logs', 'time', 'script', 'exec_mode', 'instances', 'node_args']);
+    expect(c).toMatchObject({ script: '/home/u/services/simon/current/index.js', exec_mode: 'cluster', args: ['3000'], env: { PORT: '3000', PORTSIDE_SERVICE: 'simon' } });
+  });
+
+  test('an npm script runs in fork mode with the preload in NODE_OPTIONS', () => {
+    const c = appConfig('simon', '/home/u/services/simon', { npmScript: 'start' }, 3000);
+    expect(c).toMatchObject({ script: 'npm', args: ['run', 'start', '--', '3000'], exec_mode: 'fork' });
+    expect(c.env.NODE_OPTIONS).toMatch(/^--require \/.*\/\.portside\/bin\/preload\.js$/);
+  });
+});
+
+describe('a release that did not stay up, in words', () => {
+  const proc = (pid: number, restarts: number, status = 'online') => ({ name: 'simon', pid, pm2_env: { status, restart_time: restarts } });
+  test('replaced by pm2 after exiting', () => {
+    expect(whatChanged(proc(10, 0), proc(11, 1), '/', 200)).toBe('pm2 runs pid 11 now, not 10; restarts 0 → 1; GET /: 200');
+  });
+  test('gone from pm2', () => {
+    expect(whatChanged(proc(10, 0), null, '/health', 'ECONNREFUSED')).toBe('pm2 no longer lists it; GET /health: ECONNREFUSED');
+  });
+  test('pm2 gave up on it', () => {
+    expect(whatChanged(proc(10, 0), proc(10, 0, 'errored'), '/', 'ECONNREFUSED')).toBe('status errored; GET /: ECONNREFUSED');
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The agent's releases on disk (lib/agent/releases.ts) in a throwaway folder, with the real cp and tar
+ * (no root): ids, staging by hard links, which releases pruning removes, orphans after a killed deploy.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { doomedReleases, layout, prune, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
+import { newReleaseId } from '../../lib/protocol';
+import { KEEP_RELEASES } from '../../lib/remote/layout';
+
+describe('release ids', () => {
+  test('the UTC time to the second, then four hex digits', () => {
+    expect(newReleaseId(new Date('2026-11-30T07:34:56.789Z'), () => 'ab12')).toBe('20261130T073456Z-ab12');
+    expect(newReleaseId()).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+  });
+
+  test('ids sort by time (pruning keeps the newest by sorting names)', () => {
+    const ids = ['2026-11-30T10:00:00Z', '2026-01-02T00:00:00Z', '2025-12-31T23:59:59Z'].map((t) => newReleaseId(new Date(t)));
+    expect([...ids].sort()).toEqual([ids[2], ids[1], ids[0]]);
+  });
+
+  test('two ids made in the same second differ (random suffix)', () => {
+    const now = new Date();
+    const ids = new Set(Array.from({ length: 50 }, () => newReleaseId(now)));
+    expect(ids.size).toBeGreaterThan(40);
+  });
+});
+
+describe('which releases a prune removes', () => {
+  const ids = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
+  test(`the newest ${KEEP_RELEASES} are kept`, () => {
+    expect(doomedReleases(ids, KEEP_RELEASES, 'r7')).toEqual(['r1', 'r2']);
+  });
+  test('the current release is never removed, even when old (after a rollback)', () => {
+    expect(doomedReleases(ids, KEEP_RELEASES, 'r1')).toEqual(['r2']);
+  });
+  test('fewer releases than kept: nothing goes', () => {
+    expect(doomedReleases(['r1', 'r2'], KEEP_RELEASES, null)).toEqual([]);
+  });
+});
+
+describe('releases on disk', () => {
+  let base: string;
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'portside-releases-'));
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  /** A tar stream of `files` made by the real tar. */
+  function tarOf(files: Record<string, string>): Readable {
+    const src = mkdtempSync(join(tmpdir(), 'portside-tar-'));
+    for (const [p, text] of Object.entries(files)) {
+      mkdirSync(join(src, p, '..'), { recursive: true });
+      writeFileSync(join(src, p), text);
+    }
+    const bytes = execFileSync('tar', ['-c', '-f', '-', '-C', src, ...Object.keys(files)]);
+    rmSync(src, { recursive: true, force: true });
+    return Readable.from([bytes]);
+  }
+
+  test('a new release links the kept files, drops the rest, keeps node_modules when asked, and unpacks the upload', async () => {
+    const l = layout(base);
+    const first = await stage(l, 'r1', null, [], tarOf({ 'index.js': 'v1', 'lib/a.js': 'a', 'lib/gone.js': 'x', 'node_modules/dep/i.js': 'd' }), true);
+    writeManifest(first, { id: 'r1', files: [], by: 't', at: 'now' });
+    writeFileSync(join(first, '.portside.env'), 'A=1\n');
+    switchTo(l, 'r1');
+    const dir = await stage(l, 'r2', 'r1', ['lib/a.js'], tarOf({ 'index.js': 'v2' }), true);
+    expect(readFileSync(join(dir, 'index.js'), 'utf8')).toBe('v2');
+    expect(statSync(join(dir, 'lib/a.js')).ino).toBe(statSync(join(first, 'lib/a.js')).ino);
+    expect(existsSync(join(dir, 'lib/gone.js'))).toBe(false);
+    expect(existsSync(join(dir, 'node_modules/dep/i.js'))).toBe(true);
+    // The manifest and env file belong to the release they were written for: never shared by link.
+    expect(existsSync(join(dir, '.portside-release.json'))).toBe(false);
+    expect(existsSync(join(dir, '.portside.env'))).toBe(false);
+    // The old release is untouched (tar wrote a new inode for index.js).
+    expect(readFileSync(join(first, 'index.js'), 'utf8')).toBe('v1');
+    const noModules = await stage(l, 'r3', 'r1', ['index.js'], null, false);
+    expect(existsSync(join(noModules, 'node_modules'))).toBe(false);
+  });
+
+  test('a manifest that names another release is not trusted (except for anyId reads)', () => {
+    const l = layout(base);
+    mkdirSync(l.dir('r1'), { recursive: true });
+    writeManifest(l.dir('r1'), { id: 'r0', files: [], by: 't', at: 'now', port: 3000 });
+    expect(readManifest(l, 'r1')).toBeNull();
+    expect(readManifest(l, 'r1', { anyId: true })?.port).toBe(3000);
+  });
+
+  test('switching is a link swap; prune keeps the current release; orphans are the releases no history knows', () => {
+    const l = layout(base);
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7']) mkdirSync(l.dir(id), { recursive: true });
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) appendHistory(l, { id, at: id, by: 't' });
+    switchTo(l, 'r1');
+    expect(currentId(l)).toBe('r1');
+    expect(removeOrphans(l)).toEqual(['r7']);
+    expect(prune(l, 2)).toEqual(['r2', 'r3', 'r4']);
+    expect(existsSync(l.dir('r1'))).toBe(true);
+  });
+});
