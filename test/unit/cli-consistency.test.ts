@@ -189,3 +189,24 @@ process.on('exit', () => process.stderr.write('PACKAGES ' + JSON.stringify([...s
     expect(JSON.parse(/^PACKAGES (.*)$/m.exec(r.stderr)![1])).toEqual([]);
   });
 });
+
+describe("the AWS SDK's Node 22 notice", () => {
+  // A lookup that fails at once (made-up credentials; no network needed for the failure): the SDK was
+  // loaded and its client built, which is when it would print the notice.
+  const env = { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x', AWS_MAX_ATTEMPTS: '1', PORTSIDE_HOME: work };
+  const services = (extra: NodeJS.ProcessEnv): { status: number | null; stderr: string } =>
+    spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'services', '--target', 'aws'], { encoding: 'utf8', env: { ...env, ...extra }, timeout: 60_000 });
+
+  test('is not printed to someone deploying (the SDK\'s own switch, set where the SDK loads)', () => {
+    const r = services({});
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^portside services: looking up the EC2 server/m);
+    expect(r.stderr).not.toMatch(/NodeVersionSupportWarning/);
+  }, 60_000);
+
+  // The SDK prints it only on Node < 22; elsewhere there is nothing to hide.
+  const olderNode = Number(process.versions.node.split('.')[0]) < 22;
+  (olderNode ? test : test.skip)('is printed when the user asks for it (their setting wins): the switch is what hides it', () => {
+    expect(services({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' }).stderr).toMatch(/NodeVersionSupportWarning/);
+  }, 60_000);
+});
