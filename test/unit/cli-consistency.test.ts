@@ -78,6 +78,8 @@ const USAGE_ERRORS: Array<[string, () => string[], RegExp]> = [
   ['local up with a bad --routing', () => ['local', 'up', '--routing', 'sideways'], /--routing "sideways" is not a routing/],
   ['local status with --routing', () => ['local', 'status', '--routing', 'path'], /--routing goes with `local up`/],
   ['demo with an argument', () => ['demo', 'now'], /Unexpected argument 'now'/],
+  ['adopt without --host', () => ['adopt', '--dry-run', '--key', key], /^portside adopt: --host is required/],
+  ['adopt with a hostile --host', () => ['adopt', '--host', 'a;id', '--key', key, '--dry-run'], /--host: "a;id" is not an address/],
   ['an unknown command', () => ['deploy', 'x'], /^portside: unknown command "deploy"/],
   ["Node's own --env-file", () => ['deploy-service', 'simon', '--env-file', '.env', ...server], /--env-file is Node's own option/],
 ];
