@@ -17,7 +17,6 @@ export function send(msg: AgentMessage): void {
   }
 }
 
-const started = Date.now();
 let current: StepName | null = null;
 
 /** The step running now (or last started), for a failure's report. */
@@ -31,7 +30,7 @@ export async function step<T>(name: StepName, fn: () => Promise<T> | T): Promise
   if (stop) throw new AgentError(stop, undefined, 'INTERRUPTED');
   const t0 = Date.now();
   current = name;
-  send({ type: 'step', name, status: 'start', at: t0 - started });
+  send({ type: 'step', name, status: 'start' });
   const result = await fn();
   send({ type: 'step', name, status: 'done', ms: Date.now() - t0 });
   return result;

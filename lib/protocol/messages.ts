@@ -242,7 +242,7 @@ export interface Failure {
 export type AgentMessage<C extends AgentCommand = AgentCommand> =
   | { readonly type: 'agent'; readonly pid: number }
   | ({ readonly type: 'state' } & StateOf<C>)
-  | { readonly type: 'step'; readonly name: StepName; readonly status: 'start'; readonly at: number }
+  | { readonly type: 'step'; readonly name: StepName; readonly status: 'start' }
   | { readonly type: 'step'; readonly name: StepName; readonly status: 'done'; readonly ms: number }
   | { readonly type: 'note'; readonly text: string }
   /** The answer to Ctrl-C: whether the agent stops before committing, and where it is. */
