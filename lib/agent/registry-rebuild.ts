@@ -2,10 +2,11 @@
 // (registry-store.ts) gathers the facts; this decides. Never from defaults that drop running
 // services: the declared configuration is used only when the server has neither a saved registry
 // nor a Caddyfile, and even then every service that runs is kept.
+import { HEADERS_SNIPPET, NO_DOMAIN_SITE } from '../caddy/render-caddyfile';
 import { SERVICE_NAME_PATTERN } from '../config/validators';
 import { isPortNumber, SERVICE_PORT_MIN } from '../ports/ranges';
 import { Registry, renderRegistry } from '../registry/registry';
-import { SERVICES_DIR } from '../remote/layout';
+import { CURRENT_LINK, SERVICES_DIR } from '../remote/layout';
 import { splitBlocks } from './caddyfile-blocks';
 
 // The one rendering of a registry file (lib/registry), re-exported where the agent always found it.
@@ -65,7 +66,8 @@ export interface LiveCaddyfile {
 // The agent's notion of a port a registry may hold: any registered or dynamic port (the CLI's
 // parseRegistry is stricter); a registry with a port above the service range is still usable.
 const validPort = (p: unknown): p is number => typeof p === 'number' && isPortNumber(p) && p >= SERVICE_PORT_MIN;
-const SITE_ROOT = /^\s*root \* "?(.+?)\/current"?\s*$/m;
+/** The static site's root as renderCaddyfile writes it: `root * "<www>/current"`. */
+const SITE_ROOT = new RegExp(`^\\s*root \\* "?(.+?)/${CURRENT_LINK}"?\\s*$`, 'm');
 
 /**
  * The registry's own shape check (the CLI's parseRegistry is stricter): enough to tell a usable
@@ -107,10 +109,10 @@ export function readCaddyfile(text: string): LiveCaddyfile | null {
   const site = blocks.find((b) => SITE_ROOT.test(b.text) && b.key !== '' && !b.key.startsWith('('));
   if (!site) return null;
   const www = (SITE_ROOT.exec(site.text) as RegExpExecArray)[1].replace(/\\(["\\])/g, '$1');
-  const domain = site.key === ':80' ? undefined : site.key;
+  const domain = site.key === NO_DOMAIN_SITE ? undefined : site.key;
   const emailMatch = global && /^\s*email\s+(\S+)\s*$/m.exec(global.text);
   const services: Record<string, number> = {};
-  const ours = new Set(['', '(portside_headers)', site.key]);
+  const ours = new Set(['', `(${HEADERS_SNIPPET})`, site.key]);
   let routing: Registry['routing'] | null = null;
   for (const m of site.text.matchAll(/handle_path \/([a-z0-9-]+)\/\* \{\s*reverse_proxy 127\.0\.0\.1:(\d+)/g)) {
     services[m[1]] = Number(m[2]);

@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fetchThrough } from '../../lib/net/fetch-through';
 import { parseRegistry } from '../../lib/registry';
+import { REGISTRY_FILE } from '../../lib/remote/layout';
+import { parsePm2Jlist, Pm2Process } from '../../lib/remote/pm2-list';
 import { LocalServer } from '../../lib/targets/local';
 
 /** The stand-in shares this machine's filesystem: read the deploy user's files directly. */
@@ -11,7 +14,7 @@ export function userHome(server: LocalServer): string {
 
 /** What must be byte-for-byte the same after a failed deploy: registry, Caddyfile, pm2's process list. */
 export function snapshot(server: LocalServer, pidsOf?: readonly string[]): { registry: string; caddyfile: string; processes: string } {
-  const registry = readFileSync(`${userHome(server)}/.portside/registry.json`, 'utf8');
+  const registry = readFileSync(join(userHome(server), REGISTRY_FILE), 'utf8');
   const caddyfile = readFileSync(parseRegistry(registry).paths.caddyfile, 'utf8');
   return { registry, caddyfile, processes: pm2Processes(server, pidsOf) };
 }
@@ -22,10 +25,8 @@ export function snapshot(server: LocalServer, pidsOf?: readonly string[]): { reg
  */
 export function pm2Processes(server: LocalServer, pidsOf?: readonly string[]): string {
   const raw = execFileSync('ip', ['netns', 'exec', 'portside', 'su', '-', server.user, '-c', 'pm2 jlist'], { encoding: 'utf8' });
-  const line = raw.split('\n').reverse().find((l) => l.startsWith('[')) ?? '[]';
-  const list = JSON.parse(line) as Array<{ name: string; pid: number; pm2_env: { status: string; env?: { PORT?: string } } }>;
-  const pid = (p: { name: string; pid: number }): string => (!pidsOf || pidsOf.includes(p.name) ? ` ${p.pid}` : '');
-  return list.map((p) => `${p.name} ${p.pm2_env.env?.PORT}${pid(p)} ${p.pm2_env.status}`).sort().join('\n');
+  const pid = (p: Pm2Process): string => (!pidsOf || pidsOf.includes(p.name) ? ` ${p.pid}` : '');
+  return parsePm2Jlist(raw).map((p) => `${p.name} ${p.pm2_env?.env?.PORT}${pid(p)} ${p.pm2_env?.status}`).sort().join('\n');
 }
 
 /** GET a service's URL through Caddy over HTTPS, verified with the stand-in's CA. */
