@@ -9,7 +9,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderCaddyfile } from '../../lib/caddy';
@@ -24,6 +24,17 @@ const describeE2E = why ? describe.skip : describe;
 if (why) console.warn(`e2e fault tests skipped: ${why}`);
 
 const ROOT = join(__dirname, '..', '..');
+
+/** Agent modules bundled into one file the server's user can read (the agent itself ships as one bundle). */
+function agentModules(entries: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portside-agent-modules-'));
+  chmodSync(dir, 0o755);
+  const contents = Object.entries(entries).map(([name, file]) => `exports.${name} = require(${JSON.stringify(join(ROOT, file))});`).join('\n');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('esbuild').buildSync({ stdin: { contents, resolveDir: ROOT, loader: 'js' }, bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: join(dir, 'modules.js'), logLevel: 'warning' });
+  chmodSync(join(dir, 'modules.js'), 0o644);
+  return join(dir, 'modules.js');
+}
 const SERVICES = join(ROOT, 'test', 'fixtures', 'services');
 const NAME = 'fault-app';
 const OTHER = 'fault-two';
@@ -309,12 +320,12 @@ describeE2E('fault injection against the local server', () => {
   caddyRefusal('Caddy refusing a config that validates but cannot load (its port is taken) keeps the old config and files', async () => {
     const before = await baseline();
     const home = userHome(server);
-    const bin = readdirSync(join(home, '.portside', 'bin')).filter((d) => existsSync(join(home, '.portside', 'bin', d, 'routes.js')))
-      .map((d) => join(home, '.portside', 'bin', d)).sort((a, b) => readFileSync(join(b, 'agent.js')).length - readFileSync(join(a, 'agent.js')).length)[0];
+    // The agent ships as one bundle: the lock and route modules are bundled from lib/agent for this script.
+    const bin = agentModules({ lock: 'lib/agent/lock.ts', routes: 'lib/agent/routes.ts' });
     const rogue = spawn('ip', ['netns', 'exec', 'portside', 'node', '-e', "require('net').createServer().listen(7778, () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((r) => rogue.stdout!.once('data', r));
     // The agent's own route change, under the agent's own lock: the candidate adds a site on the taken port.
-    const script = `const lock = require(${JSON.stringify(join(bin, 'lock.js'))}); const routes = require(${JSON.stringify(join(bin, 'routes.js'))});
+    const script = `const { lock, routes } = require(${JSON.stringify(bin)});
       const fs = require('fs');
       (async () => {
         await lock.acquire('faults-test', 'caddy refusal (${NAME})', 60000);
@@ -329,6 +340,7 @@ describeE2E('fault injection against the local server', () => {
       expect(out).toMatch(/REFUSED CADDY_RELOAD Caddy refused to load the new configuration and kept the old one; the registry and Caddyfile were put back/);
     } finally {
       rogue.kill('SIGKILL');
+      rmSync(join(bin, '..'), { recursive: true, force: true });
     }
     expect(await expectIntact(server, before, serving)).toBe('old');
     await baseline();
