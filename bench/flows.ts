@@ -35,6 +35,8 @@ export interface DeployResult {
   /** Wall-clock start and end (ms since the epoch), to place the deploy on the load picture. */
   readonly start: number;
   readonly end: number;
+  /** Portside's step times (ms) from its summary line; empty for the scp flow and for deploys that changed nothing. */
+  readonly steps?: Record<string, number>;
 }
 
 export interface Run {
@@ -193,7 +195,16 @@ export async function portsideDeploy(app: string, name: string, extra: string[] 
   return {
     ms: r.ms, bytes: unchanged ? 0 : parseBytes(r.out), buildMs: build ? Number(build[1]) * 1000 : 0,
     note: first.trim() + (/waiting for the deploy lock/.test(r.err) ? ' [waited for the deploy lock]' : ''), start, end: Date.now(), out: r.out, err: r.err,
+    steps: stepTimes(r.out),
   };
+}
+
+/** The step times in a deploy's summary line ("build 0.01s, manifest 0.00s, …; total 0.58s"). */
+export function stepTimes(out: string): Record<string, number> {
+  const line = out.split('\n').find((l) => /; total \d+\.\d+s$/.test(l.trim())) ?? '';
+  const steps: Record<string, number> = {};
+  for (const m of line.matchAll(/([a-z-]+) (\d+\.\d+)s/g)) if (m[1] !== 'total') steps[m[1]] = Math.round(Number(m[2]) * 1000);
+  return steps;
 }
 
 /** The stand-in shares this machine's file system: its deploy lock is a folder in the deploy user's home. */

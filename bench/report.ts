@@ -6,7 +6,8 @@ import type { LoadSummary, Sample } from './load';
 export type Flow = 'scp' | 'portside' | 'bare';
 export const FLOW_LABEL: Record<Flow, string> = { scp: "course's scp flow", portside: 'Portside', bare: 'Portside, bare CLI' };
 
-type FlowStats = { ms: Stat; bytes: Stat; buildMs: Stat; addedMs: Stat; notes: string[] };
+/** `steps`: the median of each of Portside's steps (ms) over the deploys that reported it (absent for the scp flow). */
+type FlowStats = { ms: Stat; bytes: Stat; buildMs: Stat; addedMs: Stat; notes: string[]; steps?: Record<string, number> };
 
 export interface Stat {
   readonly median: number;
@@ -88,6 +89,8 @@ export function markdown(r: BenchResult, svgName: string): string {
   const fe = r.scenarios.find((s) => s.id === 'frontend');
   if (fe) {
     out.push('', `Front end changed by one word: the build itself took ${range(fe.flows.scp.buildMs, s1)} s in the scp flow and ${range(fe.flows.portside.buildMs, s1)} s in Portside's; everything else added ${range(fe.flows.scp.addedMs, s1)} s (scp) and ${range(fe.flows.portside.addedMs, s1)} s (Portside).`);
+    const steps = Object.entries(fe.flows.portside.steps ?? {});
+    if (steps.length) out.push('', `Portside's steps in that deploy (medians; the build runs while the CLI connects, so they overlap the connection, not each other's): ${steps.map(([k, v]) => `${k} ${v} ms`).join(', ')}; its summary's total counts from the CLI's start, after npm's launcher and Node's start-up.`);
   }
   if (r.breakdown) {
     out.push('', "## Where a nothing-changed deploy's time goes", '', `${r.breakdown.runs} traced runs of \`npm run deploy-service\` that changed nothing (bench/deploy-trace.js preloaded: it marks the CLI's moments from its process start; \`node -e 0\` timed apart). Medians per phase.`, '');

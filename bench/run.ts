@@ -12,6 +12,7 @@
  *   --prefix NAME       service names' prefix (default bench)
  *   --port-base N       ports of the three services: N, N+1, N+2 (default 4800)
  *   --out DIR           where results go (default bench/results)
+ *   --label TEXT        name the files <date>-<TEXT>.* (a second run on the same day; default: <date>.*)
  *   --bare-only-unchanged  time the bare CLI only when nothing changed (the smoke test; default: also
  *                       a back-end line and a front-end word)
  *   --scale             instead: how deploy times grow with services on the server and files in the
@@ -44,6 +45,8 @@ export interface BenchOptions {
   /** The services' ports: portBase (Portside), +1 (scp flow), +2 (WebSocket service). */
   portBase: number;
   out: string;
+  /** The results' files are <date>-<label>.*; @default - <date>.* */
+  label?: string;
   /** Traced nothing-changed deploys for the time breakdown (0 skips it). @default 5 */
   breakdownRuns?: number;
   /** Which scenarios also time the bare CLI. @default 'all' (nothing changed, a back-end line, a front-end word) */
@@ -106,7 +109,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     scenarios, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
     breakdown: timeBreakdown, cold,
   };
-  return { result, files: writeResults(result, o.out) };
+  return { result, files: writeResults(result, o.out, o.label ? `${date}-${o.label}` : date) };
 }
 
 /** The stand-in (brought up if needed), its pinned host key and CA, the services' names and the app's folders. */
@@ -305,13 +308,13 @@ function appInfo(b: Bench): BenchResult['app'] {
   };
 }
 
-/** Write <out>/<date>.md, .json and .svg; returns their paths (md, json, svg). */
-function writeResults(result: BenchResult, out: string): string[] {
+/** Write <out>/<name>.md, .json and .svg; returns their paths (md, json, svg). */
+function writeResults(result: BenchResult, out: string, name: string): string[] {
   mkdirSync(out, { recursive: true });
-  const base = join(out, result.date);
+  const base = join(out, name);
   const files = [`${base}.md`, `${base}.json`, `${base}.svg`];
   writeFileSync(files[2], svg(result));
-  writeFileSync(files[0], markdown(result, `${result.date}.svg`));
+  writeFileSync(files[0], markdown(result, `${name}.svg`));
   // Raw samples make the JSON large: keep them for the pictured flows only, rounded.
   const slim = { ...result, load: result.load.map((l) => ({ ...l, samples: l.samples.map((s) => [Math.round(s.t), +s.ms.toFixed(1), s.method, s.path, s.status || s.error]) })) };
   writeFileSync(files[1], JSON.stringify(slim) + '\n');
@@ -346,7 +349,7 @@ if (require.main === module) {
       latency: { type: 'string', default: '2000' }, fake: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'bench' }, 'port-base': { type: 'string', default: '4800' },
       out: { type: 'string', default: join(REPO, 'bench', 'results') }, keep: { type: 'boolean', default: false },
       'bare-only-unchanged': { type: 'boolean', default: false }, breakdown: { type: 'string', default: '5' }, scale: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      help: { type: 'boolean', short: 'h', default: false }, label: { type: 'string' },
     },
   });
   if (values.help) {
@@ -359,15 +362,17 @@ if (require.main === module) {
   const log = (l: string): void => {
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${l}\n`);
   };
+  const label = values.label;
+  if (label !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new Error(`--label ${JSON.stringify(label)} names files: use lower-case letters, digits and dashes, e.g. afternoon`);
   const count = (name: string, text: string): number => {
     if (!/^[0-9]+$/.test(text)) throw new Error(`--${name} ${JSON.stringify(text)} must be a whole number, e.g. 3`);
     return Number(text);
   };
   (values.scale
-    ? runScale({ fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']) + 50 /* clear of the main run's services */, reps: count('reps', values.reps!), out: values.out!, log }).then(({ goals, files }) => ({ result: { goals }, files }))
+    ? runScale({ fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']) + 50 /* clear of the main run's services */, reps: count('reps', values.reps!), out: values.out!, label, log }).then(({ goals, files }) => ({ result: { goals }, files }))
     : runBench({
     reps: Number(values.reps), loadRedeploys: Number(values['load-redeploys']), rate: Number(values.rate), latency: Number(values.latency),
-    fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, log,
+    fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, label, log,
     bareScenarios: values['bare-only-unchanged'] ? 'unchanged' : 'all', breakdownRuns: count('breakdown', values.breakdown!),
   })).then(({ result, files }) => {
     process.stdout.write(`\n${result.goals.map((g) => `${g.met ? 'met    ' : 'NOT MET'}  ${g.scenario}: ${g.goal} — ${g.measured}`).join('\n')}\n\nwrote ${files.join(', ')}\n`);

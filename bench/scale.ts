@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { changeBackEnd, installApp, isInstalled, writeApp } from './app';
 import { Breakdown, breakdown } from './breakdown';
-import { portsideDeploy, portsideRemove, standIn, WORK } from './flows';
+import { portsideDeploy, portsideRemove, standIn, stepTimes, WORK } from './flows';
 import { breakdownMarkdown, Goal, stat, Stat } from './report';
 
 export interface ScaleOptions {
@@ -21,6 +21,8 @@ export interface ScaleOptions {
   readonly portBase: number;
   readonly reps: number;
   readonly out: string;
+  /** The files are <date>-scale-<label>.*; @default - <date>-scale.* */
+  readonly label?: string;
   readonly log: (line: string) => void;
   /** @default [1, 10, 30] */
   readonly services?: readonly number[];
@@ -62,13 +64,7 @@ function setStaticFiles(app: string, fake: boolean, n: number): void {
   }
 }
 
-/** The step times in a deploy's summary line ("build 0.01s, manifest 0.00s, …; total 0.58s"). */
-export function stepTimes(out: string): Record<string, number> {
-  const line = out.split('\n').find((l) => /; total \d+\.\d+s$/.test(l.trim())) ?? '';
-  const steps: Record<string, number> = {};
-  for (const m of line.matchAll(/([a-z-]+) (\d+\.\d+)s/g)) if (m[1] !== 'total') steps[m[1]] = Math.round(Number(m[2]) * 1000);
-  return steps;
-}
+export { stepTimes } from './flows';
 
 function registeredServices(user: string): number {
   const home = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).split(':')[5];
@@ -163,7 +159,8 @@ export async function runScale(o: ScaleOptions): Promise<{ points: ScalePoint[];
 
   const date = new Date(t0).toISOString().slice(0, 10);
   mkdirSync(o.out, { recursive: true });
-  const files = [join(o.out, `${date}-scale.md`), join(o.out, `${date}-scale.json`)];
+  const fileName = `${date}-scale${o.label ? `-${o.label}` : ''}`;
+  const files = [join(o.out, `${fileName}.md`), join(o.out, `${fileName}.json`)];
   writeFileSync(files[0], scaleMarkdown(points, goals, traced, { date, durationS: (Date.now() - t0) / 1000, reps: o.reps, fake: o.fake }));
   writeFileSync(files[1], JSON.stringify({ date, reps: o.reps, fake: o.fake, points, goals, traced }) + '\n');
   return { points, goals, files, traced };

@@ -80,9 +80,16 @@ function resultOf(sc: Scenario): ScenarioResult {
     id: sc.id, title: sc.title,
     flows: Object.fromEntries((['scp', 'portside', 'bare'] as Flow[]).filter((f) => sc.acc[f].length).map((f) => [f, {
       ms: stat(sc.acc[f].map((r) => r.ms)), bytes: stat(sc.acc[f].map((r) => r.bytes)), buildMs: stat(sc.acc[f].map((r) => r.buildMs)),
-      addedMs: stat(sc.acc[f].map((r) => r.ms - r.buildMs)), notes: sc.acc[f].map((r) => r.note).filter(Boolean),
+      addedMs: stat(sc.acc[f].map((r) => r.ms - r.buildMs)), notes: sc.acc[f].map((r) => r.note).filter(Boolean), ...stepMedians(sc.acc[f]),
     }])) as ScenarioResult['flows'],
   };
+}
+
+/** The median of each step over the deploys that reported it; nothing when none did (the scp flow). */
+function stepMedians(results: readonly DeployResult[]): { steps?: Record<string, number> } {
+  const names = [...new Set(results.flatMap((r) => Object.keys(r.steps ?? {})))];
+  if (!names.length) return {};
+  return { steps: Object.fromEntries(names.map((n) => [n, stat(results.flatMap((r) => (r.steps?.[n] === undefined ? [] : [r.steps[n]]))).median])) };
 }
 
 /** Every scenario, `o.reps` times, interleaved (each repetition runs every scenario once). */
