@@ -24,6 +24,11 @@ export interface LegacyServer {
   readonly creationPolicy: { readonly ResourceSignal: { readonly Count?: number; readonly Timeout?: string } };
   /** The instance's logical ID in the deployed template: it must be the one this version synthesizes. */
   readonly instanceLogicalId: string;
+  /**
+   * The instance's `ImageId` as deployed (a `Fn::GetAtt` of the pinned image lookup). When this deploy's
+   * differs (a raised `imageGeneration`), the server is replaced anyway, and the new one boots the stub.
+   */
+  readonly imageId: unknown;
 }
 
 /** The command that saves what {@link legacyServerFromTemplate} reads (in the fixes of its errors, and the docs). */
@@ -48,7 +53,7 @@ export function legacyServerFromTemplate(deployed: unknown, source: string): Leg
   if (instance.Properties?.UserData === undefined || signal === undefined) {
     throw new Error(`legacyTemplate: ${source}: the instance ${instanceLogicalId} has no UserData or no CreationPolicy, so it is not a server from an older Portside. Save the deployed Portside stack's template: ${SAVE_DEPLOYED_TEMPLATE}`);
   }
-  return { userData: instance.Properties.UserData, creationPolicy: { ResourceSignal: signal }, instanceLogicalId };
+  return { userData: instance.Properties.UserData, creationPolicy: { ResourceSignal: signal }, instanceLogicalId, imageId: instance.Properties.ImageId };
 }
 
 function templateBody(deployed: unknown, source: string): any {

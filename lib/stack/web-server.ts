@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { Aws, CfnWaitCondition, CfnWaitConditionHandle, Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { Aws, CfnResource, CfnWaitCondition, CfnWaitConditionHandle, Duration, Lazy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -10,6 +10,7 @@ import { ingressPorts } from '../ports';
 import { EC2_PATHS } from '../registry';
 import { ingressRules } from './ingress-rules';
 import { LegacyServer } from './legacy-server';
+import { UpgradeGuard } from './upgrade-guard';
 import { PinnedUbuntuImage } from './pinned-ubuntu-image';
 import { SERVER_TAG_KEY } from './server-tag';
 
@@ -137,9 +138,15 @@ export class WebServer extends Construct {
     });
 
     const legacy = props.legacyServer;
+    const imageId = imageConstructId(generation, instanceType.architecture, legacy !== undefined);
+    this.image = new PinnedUbuntuImage(this, imageId, { architecture: instanceType.architecture });
+    // An older server stays as it was deployed, unless this deploy replaces it anyway (a new image: a raised
+    // imageGeneration): then the new server boots the stub like any other.
+    const kept = legacy && sameJson(stack.resolve(this.image.imageId), legacy.imageId) ? legacy : undefined;
+
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: legacy
+      description: kept
         ? 'Portside web server: read its own CloudFormation metadata and signal its creation'
         : 'Portside web server: read its own CloudFormation metadata',
     });
@@ -147,7 +154,7 @@ export class WebServer extends Construct {
     // (a presigned URL), except a legacy server's: its bootstrap, should it ever boot a replacement, calls
     // `cfn-signal --resource` (SignalResource).
     this.role.addToPolicy(new iam.PolicyStatement({
-      actions: legacy ? ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'] : ['cloudformation:DescribeStackResource'],
+      actions: kept ? ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'] : ['cloudformation:DescribeStackResource'],
       resources: [Aws.STACK_ID],
     }));
 
@@ -158,9 +165,6 @@ export class WebServer extends Construct {
       this.privateKeyParameterName = `/ec2/keypair/${this.keyPair.keyPairId}`;
     }
 
-    const imageId = imageConstructId(generation, instanceType.architecture, legacy !== undefined);
-    this.image = new PinnedUbuntuImage(this, imageId, { architecture: instanceType.architecture });
-
     // The boot's signal: a wait condition, whose signal carries a reason (SignalResource, what
     // `cfn-signal --resource` calls, has none). It is named after the image, so a new server (new image or
     // architecture) gets a new one, and a Portside upgrade none: "Anytime you add a WaitCondition resource
@@ -168,7 +172,7 @@ export class WebServer extends Construct {
     // and its properties cannot be updated ("Updates aren't supported",
     // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-waitcondition.html).
     // A legacy server gets none: it was created long ago and would never signal (see LegacyServer).
-    if (!legacy) {
+    if (!kept) {
       this.bootSignal = new CfnWaitConditionHandle(this, `Boot${imageId}Handle`);
       this.bootWait = new CfnWaitCondition(this, `Boot${imageId}Wait`, {
         handle: this.bootSignal.ref,
@@ -179,7 +183,7 @@ export class WebServer extends Construct {
 
     // The instance's own logical ID, known only once it exists; it is a constant string in the template.
     const logicalId = Lazy.string({ produce: () => stack.getLogicalId(this.instance.instance) });
-    const userData = legacy ? ec2.UserData.custom('') : ec2.UserData.custom(renderUserData(readUserDataStub(), {
+    const userData = kept ? ec2.UserData.custom('') : ec2.UserData.custom(renderUserData(readUserDataStub(), {
       stackName: Aws.STACK_NAME,
       region: Aws.REGION,
       logicalId,
@@ -218,12 +222,17 @@ export class WebServer extends Construct {
     });
     const cfnInstance = this.instance.instance;
     cfnInstance.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
-    if (legacy) {
-      keepLegacyBoot(cfnInstance, legacy, stack);
+    if (legacy) checkLegacyInstanceId(cfnInstance, legacy, stack);
+    if (kept) {
+      keepLegacyBoot(cfnInstance, kept);
     } else {
       cfnInstance.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
       // The wait starts once the instance exists: its timeout counts the boot, not the launch.
       this.bootWait!.addResourceDependency(cfnInstance);
+    }
+    if (!legacy) {
+      const guard = new UpgradeGuard(this, 'UpgradeGuard', { instanceLogicalId: logicalId });
+      cfnInstance.addResourceDependency(guard.resource.node.defaultChild as CfnResource);
     }
     Tags.of(this.instance).add(SERVER_TAG_KEY, stack.stackName);
     Validations.of(this.instance).acknowledge(
@@ -257,13 +266,21 @@ function imageConstructId(generation: number, architecture: ec2.InstanceArchitec
   return architecture === ec2.InstanceArchitecture.ARM_64 && !legacy ? `${base}Arm64` : base;
 }
 
-/** A legacy server's UserData and CreationPolicy, byte for byte as deployed (see LegacyServer). */
-function keepLegacyBoot(instance: ec2.CfnInstance, legacy: LegacyServer, stack: Stack): void {
+/** The deployed instance must be this version's: kept under another logical ID, it would be a new server. */
+function checkLegacyInstanceId(instance: ec2.CfnInstance, legacy: LegacyServer, stack: Stack): void {
   const logicalId = stack.getLogicalId(instance);
   if (logicalId !== legacy.instanceLogicalId) {
-    throw new Error(`legacyTemplate: the deployed instance is ${legacy.instanceLogicalId}, this version's is ${logicalId}; keeping its UserData under another ID would replace the server. Deploy with the Portside version that created the stack, or without -c legacyTemplate to replace the server on purpose.`);
+    throw new Error(`legacyTemplate: the deployed instance is ${legacy.instanceLogicalId}, this version's is ${logicalId}; keeping its UserData under another ID would replace the server. Check that the file is this stack's template.`);
   }
+}
+
+/** A legacy server's UserData and CreationPolicy, byte for byte as deployed (see LegacyServer). */
+function keepLegacyBoot(instance: ec2.CfnInstance, legacy: LegacyServer): void {
   instance.addPropertyOverride('UserData', legacy.userData);
   const signal = legacy.creationPolicy.ResourceSignal;
   instance.cfnOptions.creationPolicy = { resourceSignal: { count: signal.Count, timeout: signal.Timeout } };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

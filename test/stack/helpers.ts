@@ -2,7 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BOOTSTRAP_METADATA_KEY } from '../../lib/bootstrap';
 import { ContextKey, loadConfig, PortsideConfig } from '../../lib/config';
-import { DEFAULT_STACK_NAME, PortsideStack } from '../../lib/stack';
+import { DEFAULT_STACK_NAME, PortsideStack, readUpgradeGuardHandler } from '../../lib/stack';
 
 /** A valid baseline context (cdk.json's defaults); tests change one field at a time. */
 export const BASE_CONTEXT: Readonly<Partial<Record<ContextKey, unknown>>> = {
@@ -37,6 +37,8 @@ export function normalisedTemplate(template: Template): unknown {
   for (const resource of Object.values<any>(json.Resources ?? {})) {
     const boot = resource.Metadata?.[BOOTSTRAP_METADATA_KEY];
     if (boot?.script) boot.script = '<assets/bootstrap.sh>';
+    // The upgrade guard's handler, tested on its own (test/stack/upgrade-guard.test.ts).
+    if (resource.Properties?.Code?.ZipFile === readUpgradeGuardHandler()) resource.Properties.Code.ZipFile = '<lib/stack/upgrade-guard.py>';
   }
   return json;
 }

@@ -24,9 +24,17 @@ const OLD = JSON.parse(readFileSync(FIXTURE, 'utf8'));
 const OLD_INSTANCE = 'ServerInstanceE518391B';
 const OLD_IMAGE = 'ServerImageResolve587811C1';
 
-function synth(options: { legacy?: LegacyServer; context?: Partial<Record<ContextKey, unknown>>; bootstrapScript?: string } = {}): any {
+interface SynthOptions {
+  legacy?: LegacyServer;
+  context?: Partial<Record<ContextKey, unknown>>;
+  bootstrapScript?: string;
+  imageGeneration?: number;
+}
+
+function synth(options: SynthOptions = {}): any {
   const stack = new PortsideStack(new App(), DEFAULT_STACK_NAME, {
     config: configOf(options.context), legacyServer: options.legacy, bootstrapScript: options.bootstrapScript,
+    imageGeneration: options.imageGeneration,
   });
   const json: any = Template.fromStack(stack).toJSON();
   delete json.Resources.CDKMetadata;
@@ -77,10 +85,36 @@ describe('upgrading a stack deployed by a Portside from before the UserData stub
     expect(instance.Metadata.PortsideBootstrap).toBeUndefined();
   });
 
-  test('without it, the same deploy changes the UserData (a stop) and adds a wait condition the running server never signals', () => {
-    const { added, modified } = update(OLD, synth());
-    expect(modified[OLD_INSTANCE]).toEqual(expect.arrayContaining(['Properties.UserData', 'CreationPolicy']));
+  test('without it, the deploy would change the UserData (a stop) and add a wait condition the running server never signals; the upgrade guard refuses it before the instance is touched', () => {
+    const after = synth();
+    const { added, modified } = update(OLD, after);
+    expect(modified[OLD_INSTANCE]).toEqual(expect.arrayContaining(['Properties.UserData', 'CreationPolicy', 'DependsOn']));
     expect(added.filter((r) => r.endsWith('AWS::CloudFormation::WaitCondition'))).toHaveLength(1);
+    // The guard is new in this update, so CloudFormation creates it, and the instance's update waits for it:
+    // DependsOn orders "creating, updating, or deleting resources" against CloudFormation's default parallelism
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html; that
+    // it orders a new resource's creation before an existing one's update is our reading of that page).
+    // It reads the deployed instance's metadata, which has no PortsideBootstrap, and fails
+    // (test/stack/upgrade-guard.test.ts runs its handler on exactly that): the update rolls back first.
+    const guard = added.find((r) => r.endsWith('Custom::PortsideUpgradeGuard'))!.split(' ')[0];
+    expect(after.Resources[OLD_INSTANCE].DependsOn).toContain(guard);
+    expect(after.Resources[guard].Properties.InstanceLogicalId).toBe(OLD_INSTANCE);
+    expect(Object.keys(OLD.Resources[OLD_INSTANCE].Metadata)).not.toContain(after.Resources[guard].Properties.BootstrapKey);
+    // Nothing the guard's own creation needs waits on the instance, and the image lookup is left alone.
+    expect(modified[OLD_IMAGE]).toBeUndefined();
+  });
+
+  test('with it and a raised imageGeneration, the older server is replaced on purpose, and the new one boots the stub', () => {
+    const after = synth({ legacy: legacy(), imageGeneration: 2 });
+    const instance = after.Resources[OLD_INSTANCE];
+    expect(instance.Properties.ImageId['Fn::GetAtt'][0]).toMatch(/^ServerImageGeneration2Resolve/);
+    expect(JSON.stringify(instance.Properties.UserData)).toContain('PORTSIDE_SIGNAL_URL');
+    expect(instance.CreationPolicy).toBeUndefined();
+    expect(instance.Metadata.PortsideBootstrap).toBeDefined();
+    const waits = Object.keys(after.Resources).filter((id) => after.Resources[id].Type === 'AWS::CloudFormation::WaitCondition');
+    expect(waits).toEqual([expect.stringMatching(/^ServerBootImageGeneration2Wait/)]);
+    // No guard: it would refuse the deployed (older) instance that this deploy replaces.
+    expect(Object.values<any>(after.Resources).filter((r) => r.Type === 'Custom::PortsideUpgradeGuard')).toEqual([]);
   });
 
   test('the image lookup gets no Update request in either mode: its properties are exactly the deployed ones', () => {
@@ -140,7 +174,7 @@ describe('legacyServerFromTemplate', () => {
   });
 
   test('refuses a server whose logical ID differs from this version\'s (keeping its UserData elsewhere would replace it)', () => {
-    const renamed = { instanceLogicalId: 'ServerInstanceOther', userData: {}, creationPolicy: { ResourceSignal: { Count: 1 } } };
+    const renamed = { ...legacy(), instanceLogicalId: 'ServerInstanceOther' };
     expect(() => synth({ legacy: renamed })).toThrow(
       'legacyTemplate: the deployed instance is ServerInstanceOther, this version\'s is ServerInstanceE518391B; keeping its UserData under another ID would replace the server.');
   });
