@@ -14,6 +14,7 @@ echo "home=$HOME"
 for t in caddy node pm2; do printf 'which.%s=%s\\n' "$t" "$(command -v "$t" 2>/dev/null)"; done
 for p in /proc/[0-9]*; do
   [ "$(cat "$p/comm" 2>/dev/null)" = caddy ] || continue
+  [ -s "$p/cmdline" ] || [ -n "$(head -c 1 "$p/cmdline" 2>/dev/null)" ] || continue  # a zombie has no command line
   printf 'caddy.%s=' "\${p#/proc/}"; tr '\\000' '\\037' < "$p/cmdline" 2>/dev/null; echo
 done
 f="\${PM2_HOME:-$HOME/.pm2}/pm2.pid"
@@ -30,6 +31,7 @@ if [ -r "$f" ]; then
 fi
 [ -r "$HOME/.nvm/alias/default" ] && echo "nvm.default=$(cat "$HOME/.nvm/alias/default")"
 for n in "$HOME"/.nvm/versions/node/*/bin/node; do [ -x "$n" ] && echo "nvm.node=$n"; done
+for n in "$HOME"/.nvm/versions/node/*/bin/pm2; do [ -e "$n" ] && echo "nvm.pm2=$n"; done
 command -v systemctl >/dev/null 2>&1 && echo "systemd.caddy=$(systemctl show -p ExecStart --value caddy 2>/dev/null | head -1)"
 for d in "$HOME"/services/*/; do [ -d "$d" ] && { d="\${d%/}"; echo "service=\${d##*/}"; }; done
 [ -e "$HOME/public_html" ] && echo "public_html=$(readlink -f "$HOME/public_html")"
@@ -43,7 +45,7 @@ export interface Discovery {
   readonly which: { readonly caddy: string | null; readonly node: string | null; readonly pm2: string | null };
   readonly caddyProcesses: ReadonlyArray<{ pid: number; argv: string[] }>;
   readonly pm2: { readonly daemonPid: number | null; readonly exe: string | null; readonly bin: string | null };
-  readonly nvm: { readonly defaultAlias: string | null; readonly nodes: readonly string[] };
+  readonly nvm: { readonly defaultAlias: string | null; readonly nodes: readonly string[]; readonly pm2s: readonly string[] };
   /** ExecStart of caddy.service as systemd shows it (`{ path=… ; argv[]=… }`), or null. */
   readonly systemdCaddy: string | null;
   readonly serviceFolders: readonly string[];
@@ -63,7 +65,7 @@ export function parseDiscovery(text: string): Discovery {
     const caddy = /^caddy\.(\d+)$/.exec(key);
     if (caddy) {
       caddyProcesses.push({ pid: Number(caddy[1]), argv: value.split(ARG_SEPARATOR).filter((a, i, all) => a !== '' || i < all.length - 1) });
-    } else if (key === 'nvm.node' || key === 'service') {
+    } else if (key === 'nvm.node' || key === 'nvm.pm2' || key === 'service') {
       many.set(key, [...(many.get(key) ?? []), value]);
     } else {
       one.set(key, value);
@@ -77,7 +79,7 @@ export function parseDiscovery(text: string): Discovery {
     which: { caddy: get('which.caddy'), node: get('which.node'), pm2: get('which.pm2') },
     caddyProcesses,
     pm2: { daemonPid: Number.isInteger(pid) && pid > 0 ? pid : null, exe: get('pm2.exe')?.replace(/ \(deleted\)$/, '') ?? null, bin: get('pm2.bin') ?? get('pm2.lib') },
-    nvm: { defaultAlias: get('nvm.default'), nodes: many.get('nvm.node') ?? [] },
+    nvm: { defaultAlias: get('nvm.default'), nodes: many.get('nvm.node') ?? [], pm2s: many.get('nvm.pm2') ?? [] },
     systemdCaddy: get('systemd.caddy'),
     serviceFolders: (many.get('service') ?? []).sort(),
     publicHtml: get('public_html'),
@@ -108,6 +110,8 @@ function compareVersionPaths(a: string, b: string): number {
 /** The pm2 CLI to run with that Node: beside the daemon's node, else nvm's, else the PATH's. */
 export function pickPm2(d: Discovery, node: string | null): string | null {
   if (d.pm2.bin) return d.pm2.bin;
-  if (node && node.endsWith('/bin/node') && d.nvm.nodes.includes(node)) return node.replace(/\/node$/, '/pm2');
+  const beside = node?.replace(/\/node$/, '/pm2');
+  if (beside && d.nvm.pm2s.includes(beside)) return beside;
+  // pm2 installed under nvm's Node is only found by an interactive shell; the PATH's is a system install.
   return d.which.pm2;
 }

@@ -21,6 +21,10 @@ describe('the discovery script, run by sh', () => {
       mkdirSync(join(home, '.nvm', 'versions', 'node', v, 'bin'), { recursive: true });
       writeFileSync(join(home, '.nvm', 'versions', 'node', v, 'bin', 'node'), '#!/bin/sh\n', { mode: 0o755 });
     }
+    // As `npm install -g pm2` under nvm's Node leaves it: bin/pm2 links into lib/node_modules.
+    mkdirSync(join(home, '.nvm', 'versions', 'node', 'v20.17.0', 'lib', 'node_modules', 'pm2', 'bin'), { recursive: true });
+    writeFileSync(join(home, '.nvm', 'versions', 'node', 'v20.17.0', 'lib', 'node_modules', 'pm2', 'bin', 'pm2'), '#!/usr/bin/env node\n', { mode: 0o755 });
+    symlinkSync('../lib/node_modules/pm2/bin/pm2', join(home, '.nvm', 'versions', 'node', 'v20.17.0', 'bin', 'pm2'));
     mkdirSync(join(home, '.nvm', 'alias'));
     writeFileSync(join(home, '.nvm', 'alias', 'default'), 'v20.17.0\n');
     for (const s of ['startup', 'simon']) mkdirSync(join(home, 'services', s), { recursive: true });
@@ -38,6 +42,7 @@ describe('the discovery script, run by sh', () => {
     expect(d.home).toBe(home);
     expect(d.nvm.defaultAlias).toBe('v20.17.0');
     expect(d.nvm.nodes.map((n) => n.split('/').slice(-3, -2)[0])).toEqual(['v18.20.4', 'v20.17.0', 'v22.3.0']);
+    expect(d.nvm.pm2s).toEqual([join(home, '.nvm/versions/node/v20.17.0/bin/pm2')]);
     expect(d.serviceFolders).toEqual(['simon', 'startup']);
     expect(d.publicHtml).toBe('/usr/share');
     expect(d.pm2).toEqual({ daemonPid: null, exe: null, bin: null });
@@ -54,7 +59,7 @@ describe('the discovery script, run by sh', () => {
 describe('picking the Node pm2 really uses', () => {
   const base = parseDiscovery('user=ubuntu\nhome=/home/ubuntu\n');
   test('the pm2 daemon\'s executable wins over nvm\'s default and the PATH', () => {
-    const d: Discovery = { ...base, pm2: { daemonPid: 41, exe: '/opt/node22/bin/node', bin: '/opt/node22/bin/pm2' }, nvm: { defaultAlias: 'v20.1.0', nodes: ['/home/ubuntu/.nvm/versions/node/v20.1.0/bin/node'] }, which: { caddy: null, node: '/usr/bin/node', pm2: '/usr/bin/pm2' } };
+    const d: Discovery = { ...base, pm2: { daemonPid: 41, exe: '/opt/node22/bin/node', bin: '/opt/node22/bin/pm2' }, nvm: { defaultAlias: 'v20.1.0', nodes: ['/home/ubuntu/.nvm/versions/node/v20.1.0/bin/node'], pm2s: [] }, which: { caddy: null, node: '/usr/bin/node', pm2: '/usr/bin/pm2' } };
     expect(pickNode(d)).toEqual({ path: '/opt/node22/bin/node', how: 'the pm2 daemon\'s executable (pid 41)' });
     expect(pickPm2(d, '/opt/node22/bin/node')).toBe('/opt/node22/bin/pm2');
   });
@@ -65,7 +70,11 @@ describe('picking the Node pm2 really uses', () => {
   });
   test('the newest nvm version when there is no default alias', () => {
     const nodes = ['v9.0.0', 'v20.10.0', 'v20.9.1'].map((v) => `/h/.nvm/versions/node/${v}/bin/node`);
-    expect(pickNode({ ...base, nvm: { defaultAlias: null, nodes } }).path).toBe('/h/.nvm/versions/node/v20.10.0/bin/node');
+    expect(pickNode({ ...base, nvm: { defaultAlias: null, nodes, pm2s: [] } }).path).toBe('/h/.nvm/versions/node/v20.10.0/bin/node');
+  });
+  test('no pm2 beside nvm\'s Node and none on the PATH: none', () => {
+    const d: Discovery = { ...base, nvm: { defaultAlias: null, nodes: ['/h/.nvm/versions/node/v20.1.0/bin/node'], pm2s: [] } };
+    expect(pickPm2(d, '/h/.nvm/versions/node/v20.1.0/bin/node')).toBeNull();
   });
   test('none at all says where it looked', () => {
     expect(pickNode(base)).toEqual({ path: null, how: expect.stringMatching(/^no node found/) });

@@ -68,6 +68,13 @@ function hideSystemNode(): string {
   return toShellLine(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=/usr/bin,upperdir=${upper},workdir=${work}`, '/usr/bin']);
 }
 
+/**
+ * pid 1's work: reap every orphan, as init does. Without it a process whose parent died (Caddy after
+ * its supervisor is stopped) stays a zombie named "caddy", and the server looks as if Caddy still ran.
+ * Perl (Debian's perl-base is essential) because its wait() is waitpid(-1): any child, adopted ones too.
+ */
+const REAPER = 'while (1) { sleep 1 if wait() == -1 }';
+
 /** Make the network namespace with its veth pair and addresses, then the server's init inside it (see holderPid). */
 export async function createNamespaces(log: (line: string) => void): Promise<void> {
   assertAddressesFree();
@@ -83,9 +90,9 @@ export async function createNamespaces(log: (line: string) => void): Promise<voi
   const mounts = [...binds().map(([source, target]) => toShellLine(['mount', '--bind', source, target])), hideSystemNode()].join(' && ');
   const ready = `${COURSE_PATHS.holderPid}.ready`;
   // unshare forks pid 1 of the new pid namespace and waits for it; pid 1 makes the binds in its
-  // private mount namespace, says so, and sleeps for the server's lifetime.
+  // private mount namespace, says so, and then reaps orphans for the server's lifetime.
   const child = spawn('ip', ['netns', 'exec', COURSE_NETNS, 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
-    'sh', '-c', `${mounts} && : > ${toShellLine([ready])} && exec sleep infinity`], { detached: true, stdio: 'ignore' });
+    'sh', '-c', `${mounts} && : > ${toShellLine([ready])} && exec perl -e ${toShellLine([REAPER])}`], { detached: true, stdio: 'ignore' });
   child.unref();
   const deadline = Date.now() + 5000;
   while (!existsSync(ready)) {
