@@ -51,7 +51,7 @@ export function phasesOf(wallMs: number, marks: ReadonlyArray<[string, number]>,
   const exit = at(/^exit$/);
   return [
     ...(launcher === 'npm' ? [{ name: "npm's launcher (npm run → the CLI's process, and back)", ms: wallMs - exit }] : [{ name: 'spawn and reaping (outside the CLI process)', ms: wallMs - exit }]),
-    { name: `Node start-up and bin/portside.js's cache check, to the CLI's compiled code (node -e 0 alone: ${nodeStartMs.toFixed(0)} ms)`, ms: cliStart },
+    { name: `Node start-up and bin/portside.js's freshness check, to the CLI bundle (node -e 0 alone: ${nodeStartMs.toFixed(0)} ms)`, ms: cliStart },
     { name: 'module load, argument and folder checks, target, build-skip check', ms: connect - cliStart },
     { name: 'SSH connect (TCP, key exchange, auth)', ms: ready - connect },
     { name: 'agent present? (one exec round trip)', ms: agentAsked - ready },

@@ -13,7 +13,9 @@ const mark = (name) => marks.push([name, +performance.now().toFixed(1)]);
 const load = Module._load;
 let cliSeen = false;
 Module._load = function traced(request, parent, isMain) {
-  const first = !cliSeen && parent && /[\\/]\.cache[\\/]portside[\\/]cli[\\/]|[\\/]bin[\\/]cli\.ts$/.test(parent.filename || '');
+  // The built CLI (bin/portside.js requires dist/cli.js); earlier shims loaded transpiled files from a cache.
+  const first = !cliSeen && (/[\\/]dist[\\/]cli\.js$/.test(request)
+    || (parent && /[\\/]\.cache[\\/]portside[\\/]cli[\\/]|[\\/]bin[\\/]cli\.ts$/.test(parent.filename || '')));
   if (first) {
     cliSeen = true;
     mark('cli code starts loading');

@@ -71,92 +71,27 @@ function registeredServices(user: string): number {
   return Object.keys(JSON.parse(readFileSync(join(home, '.portside', 'registry.json'), 'utf8')).services ?? {}).length;
 }
 
+/** What every part of a scale run needs. */
+interface Scale {
+  readonly o: ScaleOptions;
+  readonly user: string;
+  /** The measured service and its app. */
+  readonly name: string;
+  readonly app: string;
+  /** The tiny service's folder, and the names its throwaway copies are deployed under. */
+  readonly tiny: string;
+  readonly throwaway: (i: number) => string;
+}
+
 export async function runScale(o: ScaleOptions): Promise<{ points: ScalePoint[]; goals: Goal[]; files: string[]; traced: Breakdown | null }> {
   const t0 = Date.now();
-  const log = o.log;
-  const server = await standIn(log);
-  const name = `${o.prefix}-scale`;
-  const app = join(WORK, o.fake ? `${o.prefix}-scale-app-fake` : `${o.prefix}-scale-app`);
-  const tiny = join(WORK, `${o.prefix}-tiny`);
-  const throwaway = (i: number): string => `${o.prefix}-t${i}`;
-  const serviceCounts = o.services ?? [1, 10, 30];
-  const fileCounts = o.fileCounts ?? [500, 5000, 20000];
-  const maxThrowaways = Math.max(...serviceCounts) - 1;
-  writeApp(app, { fake: o.fake });
-  if (!o.fake && !isInstalled(app)) installApp(app, log);
-  setStaticFiles(app, o.fake, 0);
-  writeTinyService(tiny);
-
-  log('removing what an earlier scale run left on the server');
-  await portsideRemove(name);
-  for (let i = 1; i <= maxThrowaways; i++) await portsideRemove(throwaway(i));
-
-  const deploy = () => portsideDeploy(app, name, [String(o.portBase)], 'npm');
-  let change = 0;
-  const measure = async (throwaways: number, files: number): Promise<ScalePoint> => {
-    // An untimed deploy first: it builds and sends whatever the new size needs.
-    changeBackEnd(app, `scale-setup-${Date.now()}`);
-    await deploy();
-    const unchanged: number[] = [];
-    const backend: number[] = [];
-    const steps: Array<Record<string, number>> = [];
-    for (let rep = 0; rep < o.reps; rep++) {
-      unchanged.push((await deploy()).ms);
-      changeBackEnd(app, `scale-${++change}-${Date.now()}`);
-      const r = await deploy();
-      backend.push(r.ms);
-      steps.push(stepTimes(r.out));
-    }
-    const keys = [...new Set(steps.flatMap((s) => Object.keys(s)))];
-    const point: ScalePoint = {
-      registered: registeredServices(server.user), throwaways, files,
-      unchanged: stat(unchanged), backend: stat(backend),
-      steps: Object.fromEntries(keys.map((k) => [k, stat(steps.map((s) => s[k] ?? 0)).median])),
-    };
-    log(`${point.registered} services registered (${throwaways} throwaway), ${files} extra files: nothing changed ${(point.unchanged.median / 1000).toFixed(2)} s, one back-end line ${(point.backend.median / 1000).toFixed(2)} s (${Object.entries(point.steps).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} ms)`);
-    return point;
-  };
-
-  const points: ScalePoint[] = [];
-  let traced: Breakdown | null = null;
-  let deployed = 0;
-  log(`first deploy of ${name}`);
-  await portsideDeploy(app, name, [String(o.portBase)], 'npm');
-  try {
-    for (const n of serviceCounts) {
-      for (; deployed < n - 1; deployed++) {
-        await portsideDeploy(tiny, throwaway(deployed + 1), [String(o.portBase + 1 + deployed)]);
-      }
-      points.push(await measure(deployed, 0));
-    }
-  } finally {
-    log(`removing the ${deployed} throwaway services`);
-    for (let i = 1; i <= deployed; i++) await portsideRemove(throwaway(i));
-  }
-  try {
-    for (const files of fileCounts) {
-      log(`the app with ${files} extra static files`);
-      setStaticFiles(app, o.fake, files);
-      points.push(await measure(0, files));
-      if (files === 5000) {
-        traced = await breakdown(app, name, o.portBase, Math.max(3, o.reps));
-        log(`traced at 5000 files: ${traced.phases.map((p) => `${p.name.split(' (')[0]} ${p.ms.toFixed(0)} ms`).join('; ')}`);
-      }
-    }
-  } finally {
-    setStaticFiles(app, o.fake, 0);
-    await portsideRemove(name);
-  }
-
-  const base = points[0];
-  const goals: Goal[] = points.slice(1).flatMap((p) => (['unchanged', 'backend'] as const).map((k) => {
-    const r = p[k].median / base[k].median;
-    return {
-      scenario: `${k === 'unchanged' ? 'nothing changed' : 'one back-end line'}, ${p.files ? `${p.files} extra files` : `${p.registered} services registered`}`,
-      goal: `within ${SCALE_GOAL}× of 1 service, course-sized app`, measured: `${r.toFixed(2)}× (${(p[k].median / 1000).toFixed(2)} s vs ${(base[k].median / 1000).toFixed(2)} s)`, met: r <= SCALE_GOAL,
-    };
-  }));
-
+  const s = await setUpScale(o);
+  o.log(`first deploy of ${s.name}`);
+  await portsideDeploy(s.app, s.name, [String(o.portBase)], 'npm');
+  const points = await withServices(s);
+  const { points: filePoints, traced } = await withFiles(s);
+  points.push(...filePoints);
+  const goals = scaleGoals(points);
   const date = new Date(t0).toISOString().slice(0, 10);
   mkdirSync(o.out, { recursive: true });
   const fileName = `${date}-scale${o.label ? `-${o.label}` : ''}`;
@@ -164,6 +99,100 @@ export async function runScale(o: ScaleOptions): Promise<{ points: ScalePoint[];
   writeFileSync(files[0], scaleMarkdown(points, goals, traced, { date, durationS: (Date.now() - t0) / 1000, reps: o.reps, fake: o.fake }));
   writeFileSync(files[1], JSON.stringify({ date, reps: o.reps, fake: o.fake, points, goals, traced }) + '\n');
   return { points, goals, files, traced };
+}
+
+/** The stand-in up, the apps written (the course-sized app installed), and what an earlier run left removed. */
+async function setUpScale(o: ScaleOptions): Promise<Scale> {
+  const server = await standIn(o.log);
+  const s: Scale = {
+    o, user: server.user, name: `${o.prefix}-scale`,
+    app: join(WORK, o.fake ? `${o.prefix}-scale-app-fake` : `${o.prefix}-scale-app`),
+    tiny: join(WORK, `${o.prefix}-tiny`), throwaway: (i) => `${o.prefix}-t${i}`,
+  };
+  writeApp(s.app, { fake: o.fake });
+  if (!o.fake && !isInstalled(s.app)) installApp(s.app, o.log);
+  setStaticFiles(s.app, o.fake, 0);
+  writeTinyService(s.tiny);
+  o.log('removing what an earlier scale run left on the server');
+  await portsideRemove(s.name);
+  for (let i = 1; i <= Math.max(...(o.services ?? [1, 10, 30])) - 1; i++) await portsideRemove(s.throwaway(i));
+  return s;
+}
+
+/** One point: an untimed deploy (it builds and sends whatever the new size needs), then `reps` nothing-changed and one-line deploys. */
+async function measure(s: Scale, throwaways: number, files: number): Promise<ScalePoint> {
+  const deploy = () => portsideDeploy(s.app, s.name, [String(s.o.portBase)], 'npm');
+  changeBackEnd(s.app, `scale-setup-${Date.now()}`);
+  await deploy();
+  const unchanged: number[] = [];
+  const backend: number[] = [];
+  const steps: Array<Record<string, number>> = [];
+  for (let rep = 0; rep < s.o.reps; rep++) {
+    unchanged.push((await deploy()).ms);
+    changeBackEnd(s.app, `scale-${throwaways}-${files}-${rep}-${Date.now()}`);
+    const r = await deploy();
+    backend.push(r.ms);
+    steps.push(stepTimes(r.out));
+  }
+  const keys = [...new Set(steps.flatMap((x) => Object.keys(x)))];
+  const point: ScalePoint = {
+    registered: registeredServices(s.user), throwaways, files,
+    unchanged: stat(unchanged), backend: stat(backend),
+    steps: Object.fromEntries(keys.map((k) => [k, stat(steps.map((x) => x[k] ?? 0)).median])),
+  };
+  s.o.log(`${point.registered} services registered (${throwaways} throwaway), ${files} extra files: nothing changed ${(point.unchanged.median / 1000).toFixed(2)} s, one back-end line ${(point.backend.median / 1000).toFixed(2)} s (${Object.entries(point.steps).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} ms)`);
+  return point;
+}
+
+/** A point at each service count (throwaway tiny services deployed up to it), the throwaways removed after. */
+async function withServices(s: Scale): Promise<ScalePoint[]> {
+  const points: ScalePoint[] = [];
+  let deployed = 0;
+  try {
+    for (const n of s.o.services ?? [1, 10, 30]) {
+      for (; deployed < n - 1; deployed++) {
+        await portsideDeploy(s.tiny, s.throwaway(deployed + 1), [String(s.o.portBase + 1 + deployed)]);
+      }
+      points.push(await measure(s, deployed, 0));
+    }
+  } finally {
+    s.o.log(`removing the ${deployed} throwaway services`);
+    for (let i = 1; i <= deployed; i++) await portsideRemove(s.throwaway(i));
+  }
+  return points;
+}
+
+/** A point at each file count, traced at 5,000 files; the extra files and the service removed after. */
+async function withFiles(s: Scale): Promise<{ points: ScalePoint[]; traced: Breakdown | null }> {
+  const points: ScalePoint[] = [];
+  let traced: Breakdown | null = null;
+  try {
+    for (const files of s.o.fileCounts ?? [500, 5000, 20000]) {
+      s.o.log(`the app with ${files} extra static files`);
+      setStaticFiles(s.app, s.o.fake, files);
+      points.push(await measure(s, 0, files));
+      if (files === 5000) {
+        traced = await breakdown(s.app, s.name, s.o.portBase, Math.max(3, s.o.reps));
+        s.o.log(`traced at 5000 files: ${traced.phases.map((p) => `${p.name.split(' (')[0]} ${p.ms.toFixed(0)} ms`).join('; ')}`);
+      }
+    }
+  } finally {
+    setStaticFiles(s.app, s.o.fake, 0);
+    await portsideRemove(s.name);
+  }
+  return { points, traced };
+}
+
+/** Each point against the first (1 service, the course-sized app), nothing changed and one back-end line. */
+function scaleGoals(points: readonly ScalePoint[]): Goal[] {
+  const base = points[0];
+  return points.slice(1).flatMap((p) => (['unchanged', 'backend'] as const).map((k) => {
+    const r = p[k].median / base[k].median;
+    return {
+      scenario: `${k === 'unchanged' ? 'nothing changed' : 'one back-end line'}, ${p.files ? `${p.files} extra files` : `${p.registered} services registered`}`,
+      goal: `within ${SCALE_GOAL}× of 1 service, course-sized app`, measured: `${r.toFixed(2)}× (${(p[k].median / 1000).toFixed(2)} s vs ${(base[k].median / 1000).toFixed(2)} s)`, met: r <= SCALE_GOAL,
+    };
+  }));
 }
 
 function scaleMarkdown(points: ScalePoint[], goals: Goal[], traced: Breakdown | null, m: { date: string; durationS: number; reps: number; fake: boolean }): string {
