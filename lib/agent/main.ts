@@ -2,7 +2,7 @@
 // dist/server/agent.js, which the CLI runs as `node ~/.portside/bin/<version>/agent.js <command>` over
 // SSH, speaking the protocol of lib/protocol. Each mutating command runs under the server lock and
 // either completes or puts everything back as it was.
-import type { AgentCommand, BaseHeader } from '../protocol';
+import type { AgentCommand, BaseHeader, HeaderOf } from '../protocol';
 import { Command } from './commands/shared';
 import { deploy } from './commands/deploy';
 import { deployFiles } from './commands/deploy-files';
@@ -13,7 +13,7 @@ import { status } from './commands/status';
 import { sync } from './commands/sync';
 import * as lock from './lock';
 import * as procs from './procs';
-import { AgentError, createInput, currentStep, Input, send } from './protocol-io';
+import { AgentError, createInput, currentStep, send } from './protocol-io';
 import { ensureRegistry, registryStatus } from './registry-store';
 
 const COMMANDS: { readonly [C in AgentCommand]: Command<C> } = {
@@ -32,7 +32,8 @@ const isCommand = (name: string | undefined): name is AgentCommand => name !== u
 async function main(): Promise<void> {
   const command = process.argv[2];
   const input = createInput();
-  const header = (await input.next()) as BaseHeader | null;
+  // The first line is the header; its shape is the command's (lib/protocol/messages.ts).
+  const header = (await input.next()) as HeaderOf<AgentCommand> | null;
   if (!header) throw new AgentError('no request received');
   if (!isCommand(command)) throw new AgentError(`unknown agent command "${command}"`);
   const handler = COMMANDS[command] as Command<AgentCommand>;
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   if (locked) await lockAndRepair(header, command);
   else await repairBriefly(header);
   try {
-    const result = await handler.run(header as never, input as Input);
+    const result = await handler.run(header, input);
     send({ type: 'result', ok: true, ...result });
   } finally {
     if (locked) lock.release();

@@ -2,7 +2,7 @@
 // each does are listed in lib/protocol/steps.ts; each has its own function here.
 import { chmodSync, constants, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeployResult, PlanMessage, newReleaseId, ServiceHeader, CurrentRelease } from '../../protocol';
+import { CurrentRelease, DeployResult, newReleaseId, PlanMessage, ServiceHeader } from '../../protocol';
 import { KEEP_RELEASES, PM2_FILE, RELEASE_ENV_FILE } from '../../remote/layout';
 import { pm2Port } from '../../remote/pm2-list';
 import { install } from '../install';
