@@ -1,4 +1,4 @@
-import type { ListeningSocket } from '../doctor/types';
+import type { ListeningSocket, ProbeOutcome } from '../doctor/types';
 
 /** Something that could not be read, and why (kept so the plan or the refusal can say it). */
 export interface Unread {
@@ -79,4 +79,10 @@ export interface ServerFacts {
   readonly serviceFolders: readonly string[];
   /** ~/public_html resolved, when it exists. */
   readonly publicHtml: string | null;
+  /**
+   * Connection attempts from where adopt runs to each port the server listens on beyond loopback
+   * (22, 80 and 443 aside): what "reachable from outside" means in fact, security group included.
+   * @default - not tried (the plan then says only what the sockets show)
+   */
+  readonly outside?: ReadonlyArray<{ readonly port: number; readonly outcome: ProbeOutcome }>;
 }

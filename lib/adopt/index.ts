@@ -4,3 +4,4 @@ export { planAdoption } from './plan';
 export { refusalOf } from './refusal';
 export { readServer } from './read-server';
 export { formatPlan, formatRefusal } from './format-plan';
+export { probeOutside } from './probe-outside';

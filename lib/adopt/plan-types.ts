@@ -33,6 +33,8 @@ export interface Problem {
   readonly service?: string;
   readonly port?: number;
   readonly host?: string;
+  /** exposed-port: what a connection from where adopt ran saw (`open`, `refused`, `filtered`), when tried. */
+  readonly outside?: 'open' | 'refused' | 'filtered';
 }
 
 /** A site's directives, split by who will write them once adopted. */
@@ -104,6 +106,15 @@ export interface AdoptPlan {
   readonly keep: { readonly globalOptions: string | null; readonly blocks: readonly KeptBlock[] };
   readonly problems: readonly Problem[];
   readonly notes: readonly string[];
+  /**
+   * What the plan was made from, so that applying can refuse a stale plan (the Caddyfile edited or a
+   * process restarted since) and undo can check it restores exactly this.
+   */
+  readonly basis: {
+    readonly caddyfile: string;
+    readonly caddyfileSha256: string;
+    readonly pm2: ReadonlyArray<{ readonly name: string; readonly pid: number | null }>;
+  };
   /** The registry applying would write: the services keep their ports, the domain its name. */
   readonly registry: {
     readonly domain?: string;

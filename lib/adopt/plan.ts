@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { serviceNameProblem } from '../config/validators';
 import type { ListeningSocket } from '../doctor/types';
 import { CaddySite, sitesOf } from './caddy-config';
@@ -48,6 +49,10 @@ export function planAdoption(facts: ServerFacts): AdoptPlan {
     domain, routing: domain ? 'subdomain' : 'path', services, staticSite,
     keep: { globalOptions: global?.block.text ?? null, blocks: keptBlocks(input, services, staticSite) },
     problems, notes: notes(facts, services),
+    basis: {
+      caddyfile: facts.caddy.source!.file!, caddyfileSha256: createHash('sha256').update(String(facts.caddy.text)).digest('hex'),
+      pm2: input.processes.map((p) => ({ name: p.name, pid: p.pid })),
+    },
     registry: {
       ...(domain ? { domain } : {}), ...(email ? { email } : {}), routing: domain ? 'subdomain' : 'path', tls: internal ? 'internal' : 'acme',
       services: Object.fromEntries(services.filter((s) => !serviceNameProblem(s.name)).map((s) => [s.name, s.port])),
@@ -115,7 +120,7 @@ function serviceOf(input: Input, p: Pm2Process, domain: string | null, claimed: 
   const hostnames = [...new Set(routed.flatMap((s) => s.hosts))];
   const paths = [...new Set(routed.flatMap((s) => s.upstreams.map((u) => u.path).filter((x): x is string => !!x)))];
   const folder = input.facts.serviceFolders.includes(p.name) ? `${input.facts.home}/services/${p.name}` : p.cwd;
-  problems.push(...processProblems(p, found, routed.length > 0, domain));
+  problems.push(...processProblems(p, found, routed.length > 0, domain, input.facts.outside));
   return {
     name: p.name, port, portFrom: found?.from ?? 'args', folder,
     process: { pmId: p.pmId, pid: p.pid, status: p.status, execMode: p.execMode, script: p.script, args: p.args },
@@ -123,7 +128,17 @@ function serviceOf(input: Input, p: Pm2Process, domain: string | null, claimed: 
   };
 }
 
-function processProblems(p: Pm2Process, found: ReturnType<typeof portOf>, routed: boolean, domain: string | null): Problem[] {
+function exposed(name: string, port: number, addresses: readonly string[], outcome: Problem['outside']): Problem {
+  const seen = outcome === 'open' ? `; a connection from here to port ${port} was accepted`
+    : outcome ? `; from here port ${port} is ${outcome} (a firewall or security group stops it for now)` : '';
+  return {
+    kind: 'exposed-port', service: name, port, ...(outcome ? { outside: outcome } : {}),
+    message: `"${name}" listens on ${addresses.map((a) => `${a}:${port}`).join(', ')}: reachable without Caddy, from outside the server unless a firewall stops it${seen}`,
+    fix: `make it listen on 127.0.0.1 only (app.listen(port, '127.0.0.1')) and close ${port} in the security group; Caddy is the way in`,
+  };
+}
+
+function processProblems(p: Pm2Process, found: ReturnType<typeof portOf>, routed: boolean, domain: string | null, outside: ServerFacts['outside']): Problem[] {
   const out: Problem[] = [];
   const nameProblem = serviceNameProblem(p.name);
   if (nameProblem) out.push({ kind: 'invalid-name', service: p.name, message: `pm2's "${p.name}" cannot be a Portside service: ${nameProblem}`, fix: `rename it first (pm2 delete ${p.name}, then pm2 start … -n <name>); until then it is left as it is` });
@@ -137,10 +152,7 @@ function processProblems(p: Pm2Process, found: ReturnType<typeof portOf>, routed
     out.push({ kind: 'unrouted-process', service: p.name, port: found.port, message: `pm2's "${p.name}" listens on ${found.port}, but no site reaches it`, fix: `adopting gives it the route ${route}; if it should stay private, stop it (pm2 delete ${p.name}) before adopting` });
   }
   const open = found.listen.filter((a) => !LOOPBACK.test(a));
-  if (open.length) {
-    out.push({ kind: 'exposed-port', service: p.name, port: found.port, message: `"${p.name}" listens on ${open.map((a) => `${a}:${found.port}`).join(', ')}: reachable without Caddy, from outside the server unless a firewall stops it`,
-      fix: `make it listen on 127.0.0.1 only (app.listen(port, '127.0.0.1')) and close ${found.port} in the security group; Caddy is the way in` });
-  }
+  if (open.length) out.push(exposed(p.name, found.port, open, outside?.find((o) => o.port === found.port)?.outcome));
   return out;
 }
 

@@ -52,6 +52,7 @@ describeE2E('adopt --dry-run on a course server as the course builds it', () => 
     expect(doc.staticSite).toMatchObject({ hosts: ['course.test'], root: '/usr/share/caddy', publicHtml: '/usr/share/caddy' });
     expect(doc.keep.globalOptions).toMatch(/local_certs/);
     expect(doc.registry).toEqual({ domain: 'course.test', email: 'student@example.com', routing: 'subdomain', tls: 'internal', services: { simon: 3000, startup: 4000 } });
+    expect(doc.basis).toEqual({ caddyfile: '/etc/caddy/Caddyfile', caddyfileSha256: before.caddyfileSha256, pm2: before.pm2.map((l) => ({ name: l.split(' ')[0], pid: expect.any(Number) })) });
     expect(serverState()).toEqual(before);
   });
 
@@ -114,6 +115,8 @@ describeE2E('adopt --dry-run on a course server with a student\'s typical mistak
       ['route-to-nothing', 'old.course.test', 5000],
     ]);
     expect(doc.problems.every((p) => p.fix.length > 20)).toBe(true);
+    // Tried from here (the host side of the course veth), as a stranger would.
+    expect(doc.problems[0]).toMatchObject({ outside: 'open', message: expect.stringMatching(/a connection from here to port 3000 was accepted$/) });
     expect(doc.registry.services).toEqual({ simon: 3000, startup: 4000, worker: 5100 });
     expect(doc.keep.blocks.map((b) => b.key)).toEqual(['https://simon.course.test', 'old.course.test']);
     expect(serverState()).toEqual(before);

@@ -41,6 +41,11 @@ describe('a course server as the course builds it', () => {
     expect(plan.registry).toEqual({ domain: 'course.test', email: 'student@example.com', routing: 'subdomain', tls: 'internal', services: { simon: 3000, startup: 4000 } });
   });
 
+  test('records what it was made from (the Caddyfile\'s sha256, pm2\'s names and pids), for applying to refuse a stale plan', () => {
+    const { createHash } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+    expect(plan.basis).toEqual({ caddyfile: '/etc/caddy/Caddyfile', caddyfileSha256: createHash('sha256').update(COURSE).digest('hex'), pm2: [{ name: 'simon', pid: 101 }, { name: 'startup', pid: 102 }] });
+  });
+
   test('notes Node off the PATH, fork mode, and the one WebSocket reconnect', () => {
     expect(plan.notes.join('\n')).toMatch(/does not find node on its PATH/);
     expect(plan.notes.join('\n')).toMatch(/fork mode/);
@@ -87,6 +92,15 @@ describe('each mistake a student makes is named, with its fix', () => {
     expect(kinds(plan.problems)).toEqual(['exposed-port']);
     expect(plan.problems[0]).toMatchObject({ service: 'simon', port: 3000 });
     expect(plan.problems[0].message).toContain(`${address}:3000`);
+  });
+
+  test.each<['open' | 'filtered' | 'refused', RegExp]>([
+    ['open', /; a connection from here to port 3000 was accepted$/],
+    ['filtered', /; from here port 3000 is filtered \(a firewall or security group stops it for now\)$/],
+  ])('exposed-port says what a connection from here saw: %s', (outcome, said) => {
+    const facts = courseFacts({ sockets: [...CADDY_SOCKETS, socket(3000, 101, '0.0.0.0'), socket(4000, 102)] });
+    const plan = planAdoption({ ...facts, outside: [{ port: 3000, outcome }] });
+    expect(plan.problems[0]).toMatchObject({ kind: 'exposed-port', outside: outcome, message: expect.stringMatching(said) });
   });
 
   test('loopback in IPv6 (::1) is not exposed', () => {

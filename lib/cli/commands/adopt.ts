@@ -11,7 +11,7 @@ or the system) and prints how Portside would take it over: each service (name, p
 process, the names that reach it, the directives on its site), the static site, what Portside keeps
 verbatim (global options, sites and directives its renderer cannot write), and every problem (a
 route to a port nothing listens on, a process no route reaches, Caddy and pm2 disagreeing on a
-port, a duplicate site, a service port reachable from outside). It only reads: the Caddyfile Caddy
+port, a duplicate site, a service port reachable from outside, tried from here). It only reads: the Caddyfile Caddy
 was started with (as \`caddy adapt\` parses it) and the configuration Caddy runs, \`pm2 jlist\` run with
 the Node pm2's daemon runs on, the listening sockets, ~/services and the static root.
 
@@ -82,7 +82,7 @@ async function dryRun(ctx: CommandContext, args: Args): Promise<number> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { resolveTarget } = require('../../targets/resolve-target') as typeof import('../../targets/resolve-target');
   const { openSsh } = require('../../ssh') as typeof import('../../ssh');
-  const { formatPlan, formatRefusal, planAdoption, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
+  const { formatPlan, formatRefusal, planAdoption, probeOutside, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const target = await resolveTarget({ host: args.host, user: args.user, key: args.key, env: ctx.env, log: ctx.err });
   const where = `${target.user}@${target.label ?? target.host}`;
@@ -96,7 +96,7 @@ async function dryRun(ctx: CommandContext, args: Args): Promise<number> {
   }
   const refusal = refusalOf(facts);
   if (refusal) return refuse(ctx, args, refusal, where, formatRefusal);
-  const plan = planAdoption(facts);
+  const plan = planAdoption(await probeOutside(facts, target.host));
   if (args.json) printJson(ctx, { dryRun: true, applied: false, target: where, ...plan });
   else for (const line of [...formatPlan(plan, where), '', 'Dry run: nothing on the server was changed.']) ctx.out(line);
   return EXIT.ok;
