@@ -177,6 +177,21 @@ function processesInNamespace(ns: string): number {
   return n;
 }
 
+/**
+ * What is still in the rehearsal's pid namespace once its pid 1 has exited. The kernel kills every other
+ * process in it then (pid_namespaces(7)), but on a busy machine they can take a moment to disappear from
+ * /proc: wait up to 5 s for the count to reach 0, and report what is left after that.
+ */
+async function processesLeftInNamespace(ns: string): Promise<number> {
+  const deadline = Date.now() + 5000;
+  let n = processesInNamespace(ns);
+  while (n > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    n = processesInNamespace(ns);
+  }
+  return n;
+}
+
 /** Rehearse one boot. Throws only when the rehearsal itself cannot run; a failed boot is in the report. */
 export async function rehearseBoot(options: RehearsalOptions = {}): Promise<RehearsalReport> {
   const why = rehearsalUnavailable();
@@ -208,13 +223,14 @@ export async function rehearseBoot(options: RehearsalOptions = {}): Promise<Rehe
     if (code !== 0 || !existsSync(join(rec, 'pidns'))) {
       throw new Error(`the rehearsal's namespace failed (exit ${code}): ${stderr.trim() || 'no output'}`);
     }
-    return report(rec, options, steps, expected, Date.now() - started);
+    const left = await processesLeftInNamespace(readFileSync(join(rec, 'pidns'), 'utf8').trim());
+    return report(rec, options, steps, expected, Date.now() - started, left);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function report(rec: string, options: RehearsalOptions, steps: BootStep[], expected: RehearsalReport['expectedDeclared'], durationMs: number): RehearsalReport {
+function report(rec: string, options: RehearsalOptions, steps: BootStep[], expected: RehearsalReport['expectedDeclared'], durationMs: number, runningAfterTeardown: number): RehearsalReport {
   const puts = readLines(join(rec, 'signals.jsonl'));
   const byId = new Map<string, RehearsalSignal>();
   const docs: any[] = [];
@@ -268,7 +284,7 @@ function report(rec: string, options: RehearsalOptions, steps: BootStep[], expec
     userDataExit: exitOf === null ? null : Number(exitOf),
     bootExit: readOr(join(rec, 'boot.exit'))?.trim() ?? null,
     runningAfterBoot: ps('ps-after-boot.txt'),
-    runningAfterTeardown: processesInNamespace(readFileSync(join(rec, 'pidns'), 'utf8').trim()),
+    runningAfterTeardown,
     durationMs,
   };
 }
