@@ -25,7 +25,9 @@ def verdict(event, cloudformation):
     try:
         detail = cloudformation.describe_stack_resource(
             StackName=event['StackId'], LogicalResourceId=props['InstanceLogicalId'])['StackResourceDetail']
-    except Exception as e:  # a new stack: "Resource ... does not exist for stack ..."
+    except Exception as e:
+        # A new stack: "(ValidationError) ... DescribeStackResource operation: Resource X does not exist for
+        # stack Y", as users report it (github.com/jpsim/AWSPics/issues/14).
         if 'does not exist' in str(e):
             return 'SUCCESS', 'a new stack: no server yet'
         return 'FAILED', 'Portside upgrade guard could not read the stack (%s)' % e
