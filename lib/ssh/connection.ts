@@ -121,6 +121,9 @@ export async function openSsh(target: SshTarget): Promise<SshSession> {
         keepaliveCountMax: 4,
         hostVerifier,
       });
+      // Nagle's algorithm held each exec request behind the server's delayed ACK: ~40 ms per command
+      // (measured on the stand-in: channel open 42–49 ms with it, ~1 ms without). Our writes are whole packets.
+      client.setNoDelay(true);
     } catch (e) {
       // ssh2 parses the key synchronously; its messages describe the format, never the key itself.
       fail(explainConnectError(e as Error, dest));
