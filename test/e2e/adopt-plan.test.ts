@@ -129,6 +129,24 @@ describeE2E('adopt --dry-run on a course server with a student\'s typical mistak
   });
 });
 
+describeE2E('adopt --dry-run on a server with a system Node (no nvm)', () => {
+  beforeAll(async () => {
+    home = newHome();
+    server = await courseServer('course', home, 'system');
+  });
+
+  test('reads pm2 with the system Node its daemon runs on, found on the PATH; the same services; nothing changed', async () => {
+    const before = serverState();
+    const { code, doc } = await dryRunJson();
+    expect(code).toBe(0);
+    expect(doc.server.node).toEqual({ path: '/usr/bin/node', how: expect.stringMatching(/^the pm2 daemon's executable/), onPath: true });
+    expect(doc.server.pm2.bin).toBe('/usr/bin/pm2');
+    expect(doc.services.map((s) => [s.name, s.port])).toEqual([['simon', 3000], ['startup', 4000]]);
+    expect(doc.notes.join('\n')).not.toMatch(/does not find node/);
+    expect(serverState()).toEqual(before);
+  });
+});
+
 describeE2E('a server adopt cannot understand is refused with what was found and what to do, changing nothing', () => {
   beforeAll(async () => {
     home = newHome();

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pinHost } from '../../lib/ssh/known-hosts';
-import { COURSE_PATHS, courseUp, CourseServer, CourseVariant, coursePm2, hostPathOf, ON_SERVER } from '../../lib/targets/course';
+import { COURSE_PATHS, CourseNode, courseUp, CourseServer, CourseVariant, coursePm2, hostPathOf, ON_SERVER } from '../../lib/targets/course';
 import { PACKAGE_ROOT } from '../../lib/package-root';
 
 export type { CourseServer } from '../../lib/targets/course';
@@ -23,8 +23,8 @@ export function courseServerUnavailable(): string {
 }
 
 /** Build the server as `variant` and pin its host key in `home`'s known_hosts (as a first `ssh` would, after checking the fingerprint). */
-export async function courseServer(variant: CourseVariant, home: string): Promise<CourseServer> {
-  const server = await courseUp({ variant, log: (line) => process.stderr.write(`[course server] ${line}\n`) });
+export async function courseServer(variant: CourseVariant, home: string, node: CourseNode = 'nvm'): Promise<CourseServer> {
+  const server = await courseUp({ variant, node, log: (line) => process.stderr.write(`[course server] ${line}\n`) });
   const [keyType, base64] = server.hostKeyLine.split(' ');
   await pinHost(join(home, 'known_hosts'), server.address, server.sshPort, keyType, Buffer.from(base64, 'base64'));
   return server;

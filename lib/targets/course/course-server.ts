@@ -29,9 +29,17 @@ export interface CourseServer {
 export interface CourseUpOptions {
   /** @default 'course' */
   readonly variant?: CourseVariant;
+  /**
+   * Where Node comes from: `nvm` (the course: ~/.nvm, not on a non-interactive PATH, the system's
+   * node, npm and pm2 hidden) or `system` (this machine's /usr/bin/node and global pm2, on the PATH).
+   * @default 'nvm'
+   */
+  readonly node?: CourseNode;
   /** @default - write to stderr */
   readonly log?: (line: string) => void;
 }
+
+export type CourseNode = 'nvm' | 'system';
 
 /** Where a path on the course server lives on the host (its /home, /etc/caddy, /usr/share/caddy are bound from the state dir). */
 export function hostPathOf(serverPath: string): string {
@@ -54,8 +62,9 @@ export async function courseUp(opts: CourseUpOptions = {}): Promise<CourseServer
   for (const dir of [COURSE_STATE_DIR, COURSE_PATHS.etc, COURSE_PATHS.etcCaddy, COURSE_PATHS.shareCaddy, COURSE_PATHS.home, COURSE_PATHS.emptyDir,
     COURSE_PATHS.sshdDir, dirname(COURSE_PATHS.clientKey), COURSE_PATHS.caddyData, COURSE_PATHS.logDir]) mkdirSync(dir, { recursive: true, mode: 0o755 });
   writeUserDatabase();
-  layOutHome(shape);
-  await createNamespaces(log);
+  const node = opts.node ?? 'nvm';
+  layOutHome(shape, node);
+  await createNamespaces(node === 'nvm', log);
   await startSshd(log);
   await startCaddy(log);
   startServices(shape, log);
@@ -102,11 +111,9 @@ function ownLink(target: string, path: string): void {
 }
 
 /**
- * ubuntu's home as the course leaves it, and the server files the course chowns to ubuntu. Node is a
- * hard link to this machine's binary (no copy of ~100 MB), npm and pm2 hard-linked trees as a global
- * install under nvm's Node makes them; none of these links is chowned (that would chown the host's files).
+ * ubuntu's home as the course leaves it, and the server files the course chowns to ubuntu.
  */
-function layOutHome(shape: CourseShape): void {
+function layOutHome(shape: CourseShape, node: CourseNode): void {
   const home = hostPathOf(`${ON_SERVER.home}/`);
   own(home);
   chmodSync(home, 0o750);
@@ -115,17 +122,7 @@ function layOutHome(shape: CourseShape): void {
   runOrThrow(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'portside course server client key', '-f', COURSE_PATHS.clientKey]);
   own(join(home, '.ssh', 'authorized_keys'), readFileSync(`${COURSE_PATHS.clientKey}.pub`, 'utf8'), 0o600);
   own(join(home, '.bashrc'), BASHRC);
-  const nvm = join(home, '.nvm');
-  for (const dir of [nvm, join(nvm, 'alias'), join(nvm, 'versions'), join(nvm, 'versions', 'node')]) own(dir);
-  own(join(nvm, 'nvm.sh'), NVM_SH);
-  own(join(nvm, 'alias', 'default'), NVM_DEFAULT_ALIAS);
-  const version = join(nvm, 'versions', 'node', NODE_VERSION_DIR);
-  for (const dir of [version, join(version, 'bin'), join(version, 'lib'), join(version, 'lib', 'node_modules')]) own(dir);
-  linkOrCopy(process.execPath, join(version, 'bin', 'node'));
-  const globalRoot = runOrThrow(['npm', 'root', '-g']).trim();
-  for (const pkg of ['npm', 'pm2']) runOrThrow(['cp', '-al', join(globalRoot, pkg), join(version, 'lib', 'node_modules', pkg)]);
-  ownLink('../lib/node_modules/npm/bin/npm-cli.js', join(version, 'bin', 'npm'));
-  ownLink('../lib/node_modules/pm2/bin/pm2', join(version, 'bin', 'pm2'));
+  if (node === 'nvm') layOutNvm(home);
   own(join(home, 'services'));
   for (const s of shape.services) {
     own(join(home, 'services', s.name));
@@ -137,6 +134,25 @@ function layOutHome(shape: CourseShape): void {
   ownLink(ON_SERVER.staticRoot, join(home, 'public_html'));
   own(join(COURSE_PATHS.etcCaddy, 'Caddyfile'), shape.caddyfile);
   ownLink(ON_SERVER.caddyfile, join(home, 'Caddyfile'));
+}
+
+/**
+ * ~/.nvm as nvm lays it out: Node is a hard link to this machine's binary (no copy of ~100 MB), npm
+ * and pm2 hard-linked trees as a global install under nvm's Node makes them; none of these links is
+ * chowned (that would chown the host's files).
+ */
+function layOutNvm(home: string): void {
+  const nvm = join(home, '.nvm');
+  for (const dir of [nvm, join(nvm, 'alias'), join(nvm, 'versions'), join(nvm, 'versions', 'node')]) own(dir);
+  own(join(nvm, 'nvm.sh'), NVM_SH);
+  own(join(nvm, 'alias', 'default'), NVM_DEFAULT_ALIAS);
+  const version = join(nvm, 'versions', 'node', NODE_VERSION_DIR);
+  for (const dir of [version, join(version, 'bin'), join(version, 'lib'), join(version, 'lib', 'node_modules')]) own(dir);
+  linkOrCopy(process.execPath, join(version, 'bin', 'node'));
+  const globalRoot = runOrThrow(['npm', 'root', '-g']).trim();
+  for (const pkg of ['npm', 'pm2']) runOrThrow(['cp', '-al', join(globalRoot, pkg), join(version, 'lib', 'node_modules', pkg)]);
+  ownLink('../lib/node_modules/npm/bin/npm-cli.js', join(version, 'bin', 'npm'));
+  ownLink('../lib/node_modules/pm2/bin/pm2', join(version, 'bin', 'pm2'));
 }
 
 function linkOrCopy(from: string, to: string): void {

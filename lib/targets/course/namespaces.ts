@@ -41,9 +41,9 @@ export function asUbuntu(argv: readonly string[]): string[] {
 /**
  * What the mount namespace hides or replaces, as (source on the host, target inside). The user
  * database gains `ubuntu`; /etc/caddy, /usr/share/caddy and /home are the fixture's own; the host's
- * global npm and pm2 are hidden (a course server has Node only from nvm; see hideSystemNode).
+ * global npm and pm2 are hidden when `hideNode` (a course server has Node only from nvm; see hideSystemNode).
  */
-function binds(): Array<[string, string]> {
+function binds(hideNode: boolean): Array<[string, string]> {
   return [
     [`${COURSE_PATHS.etc}/passwd`, '/etc/passwd'],
     [`${COURSE_PATHS.etc}/group`, '/etc/group'],
@@ -51,7 +51,7 @@ function binds(): Array<[string, string]> {
     [COURSE_PATHS.etcCaddy, '/etc/caddy'],
     [COURSE_PATHS.shareCaddy, ON_SERVER.staticRoot],
     [COURSE_PATHS.home, '/home'],
-    [COURSE_PATHS.emptyDir, '/usr/lib/node_modules'],
+    ...(hideNode ? [[COURSE_PATHS.emptyDir, '/usr/lib/node_modules'] as [string, string]] : []),
   ];
 }
 
@@ -75,8 +75,11 @@ function hideSystemNode(): string {
  */
 const REAPER = 'while (1) { sleep 1 if wait() == -1 }';
 
-/** Make the network namespace with its veth pair and addresses, then the server's init inside it (see holderPid). */
-export async function createNamespaces(log: (line: string) => void): Promise<void> {
+/**
+ * Make the network namespace with its veth pair and addresses, then the server's init inside it (see
+ * holderPid). `hideNode`: the system's node, npm and pm2 are not there (a server with Node from nvm).
+ */
+export async function createNamespaces(hideNode: boolean, log: (line: string) => void): Promise<void> {
   assertAddressesFree();
   log(`creating network namespace "${COURSE_NETNS}" (${COURSE_HOST_IF} ${COURSE_HOST_ADDRESS} <-> ${COURSE_NS_IF} ${COURSE_ADDRESS})`);
   runOrThrow(['ip', 'netns', 'add', COURSE_NETNS]);
@@ -87,7 +90,7 @@ export async function createNamespaces(log: (line: string) => void): Promise<voi
   runOrThrow(['ip', '-n', COURSE_NETNS, 'link', 'set', COURSE_NS_IF, 'up']);
   runOrThrow(['ip', '-n', COURSE_NETNS, 'link', 'set', 'lo', 'up']);
 
-  const mounts = [...binds().map(([source, target]) => toShellLine(['mount', '--bind', source, target])), hideSystemNode()].join(' && ');
+  const mounts = [...binds(hideNode).map(([source, target]) => toShellLine(['mount', '--bind', source, target])), ...(hideNode ? [hideSystemNode()] : [])].join(' && ');
   const ready = `${COURSE_PATHS.holderPid}.ready`;
   // unshare forks pid 1 of the new pid namespace and waits for it; pid 1 makes the binds in its
   // private mount namespace, says so, and then reaps orphans for the server's lifetime.
