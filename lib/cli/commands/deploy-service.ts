@@ -6,8 +6,8 @@ import { deploySummary } from '../../deploy/deploy-summary';
 import { HashCache, hashCacheFile } from '../../deploy/hash-cache';
 import { parsePort } from '../../ports';
 import { UsageError } from '../../errors';
-import { Command } from '../command';
-import { TARGET_OPTIONS, TARGET_USAGE, checkTargetOptions, withServer } from '../connect';
+import { Command, CommandContext } from '../command';
+import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, withServer } from '../connect';
 
 export const deployServiceCommand: Command = {
   usage: `Usage: portside deploy-service <name> [port] [options]
@@ -34,48 +34,64 @@ Examples:
   npx portside deploy-service simon --service-env .env.production --health-path /api/health
   npx portside deploy-service simon 3001 --dry-run`,
   async run(ctx) {
-    const { positionals, values } = parseArgs({
-      args: [...ctx.argv], allowPositionals: true,
-      options: {
-        ...TARGET_OPTIONS,
-        dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
-        'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
-      },
-    });
-    if (positionals.length === 0) throw new UsageError('which service? e.g. portside deploy-service simon 3000');
-    if (positionals.length > 2) throw new UsageError(`deploy-service takes a name and an optional port, got: ${positionals.join(' ')}`);
-    const [name, portText] = positionals;
-    let port: number | undefined;
-    if (portText !== undefined) {
-      port = parsePort(portText);
-      if (port === undefined) throw new UsageError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
-    }
-    const timeoutText = values['health-timeout'] ?? '30';
-    if (!/^[0-9]{1,4}(\.[0-9]+)?$/.test(timeoutText) || Number(timeoutText) < 1) {
-      throw new UsageError(`--health-timeout ${JSON.stringify(timeoutText)} must be a number of seconds, at least 1, e.g. 60`);
-    }
-    const base = ctx.env.INIT_CWD ?? ctx.cwd;
-    const dir = values.dir !== undefined ? resolve(base, values.dir)
-      : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
+    const { target, ...a } = deployArgs(ctx);
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
-    const { spec } = checkDeployInput({ name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'] });
-    await checkTargetOptions(values);
+    const { spec } = checkDeployInput(a);
+    await checkTargetOptions(target);
     // The front-end build needs nothing from the server: it runs while the connection is made.
     const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
-    const building = values['dry-run'] ? undefined : startBuild(spec, ctx.err, values.force, undefined, hashes);
-    const outcome = await withServer(ctx, values, ({ ssh, address }) => {
-      ctx.err(`deploying ${name} from ${dir}`);
-      return deployService(ssh, {
-        building,
-        name, port, dir, address, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
-        dryRun: values['dry-run'], force: values.force, log: ctx.err, status: ctx.status, probeTimeoutMs: Number(timeoutText) * 1000, hashes,
-      });
+    const building = a.dryRun ? undefined : startBuild(spec, ctx.err, a.force, undefined, hashes);
+    const outcome = await withServer(ctx, target, ({ ssh, address }) => {
+      ctx.err(`deploying ${a.name} from ${a.dir}`);
+      return deployService(ssh, { ...a, building, address, log: ctx.err, status: ctx.status, hashes });
     }).finally(() => hashes.save());
     if (outcome.dryRun) {
-      ctx.out(`deploy-service ${name} (dry run: nothing changed) would deploy ${dir} on port ${outcome.port}: ${outcome.url}`);
+      ctx.out(`deploy-service ${a.name} (dry run: nothing changed) would deploy ${a.dir} on port ${outcome.port}: ${outcome.url}`);
       return 0;
     }
     ctx.out(deploySummary(outcome));
     return 0;
   },
 };
+
+interface DeployArgs {
+  readonly name: string;
+  readonly port?: number;
+  readonly dir: string;
+  readonly envFile?: string;
+  readonly healthPath?: string;
+  readonly probeTimeoutMs: number;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly target: TargetValues;
+}
+
+/** The command line as deploy options; a wrong one is a UsageError (exit 2). Files are checked later. */
+function deployArgs(ctx: CommandContext): DeployArgs {
+  const { positionals, values } = parseArgs({
+    args: [...ctx.argv], allowPositionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
+      'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
+    },
+  });
+  if (positionals.length === 0) throw new UsageError('which service? e.g. portside deploy-service simon 3000');
+  if (positionals.length > 2) throw new UsageError(`deploy-service takes a name and an optional port, got: ${positionals.join(' ')}`);
+  const [name, portText] = positionals;
+  const port = portText === undefined ? undefined : parsePort(portText);
+  if (portText !== undefined && port === undefined) throw new UsageError(`port ${JSON.stringify(portText)} is not a port number: give a whole number 1024–49151, e.g. 3000`);
+  const timeoutText = values['health-timeout'] ?? '30';
+  if (!/^[0-9]{1,4}(\.[0-9]+)?$/.test(timeoutText) || Number(timeoutText) < 1) {
+    throw new UsageError(`--health-timeout ${JSON.stringify(timeoutText)} must be a number of seconds, at least 1, e.g. 60`);
+  }
+  // Paths are relative to where the user typed the command (npm run changes the working folder).
+  const base = ctx.env.INIT_CWD ?? ctx.cwd;
+  const dir = values.dir !== undefined ? resolve(base, values.dir)
+    : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
+  return {
+    name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
+    probeTimeoutMs: Number(timeoutText) * 1000, dryRun: !!values['dry-run'], force: !!values.force,
+    target: { target: values.target, host: values.host, user: values.user, key: values.key },
+  };
+}
