@@ -3,7 +3,7 @@
  * so the planner reads what Caddy really makes of them. A valid course server first, then one
  * student mistake per test, asserting the problem named and what the plan does with it.
  */
-import { planAdoption, Problem } from '../../lib/adopt';
+import { formatPlan, planAdoption, Problem } from '../../lib/adopt';
 import { courseShape } from '../../lib/targets/course/layout';
 import { CADDY_SOCKETS, courseFacts, pm2Process, socket } from '../support/course-facts';
 
@@ -163,5 +163,28 @@ describe('other shapes of server', () => {
   test('the planner refuses to plan a server refusalOf refuses', () => {
     const facts = courseFacts();
     expect(() => planAdoption({ ...facts, caddy: { ...facts.caddy, processes: [] } })).toThrow(/cannot plan: Caddy is installed/);
+  });
+});
+
+describe('the plan as people read it', () => {
+  test('a service line, its route, its directives, and each problem with its fix', () => {
+    const processes = [pm2Process('simon', 3000, 101), pm2Process('startup', 4000, 102)];
+    const facts = courseFacts({ caddyfile: COURSE.replace('localhost:4000', 'localhost:4001'), processes });
+    const lines = formatPlan(planAdoption(facts), 'ubuntu@203.0.113.7');
+    expect(lines[0]).toBe('Adoption plan for ubuntu@203.0.113.7');
+    expect(lines).toContain('  Node    ~/.nvm/versions/node/v20.20.2/bin/node: the pm2 daemon\'s executable (pid 40); not on the PATH of a non-interactive SSH session');
+    const at = lines.indexOf('Services (2)');
+    expect(lines.slice(at + 5, at + 9)).toEqual([
+      '  startup  port 4000 on 127.0.0.1  ~/services/startup  pm2 #2 pid 102 online fork',
+      '           reached at startup.course.test; runs ~/services/startup/index.js -- 4000 startup',
+      '           replaced by Portside\'s own: reverse_proxy * localhost:4001; header -server',
+      '           kept on its site: header Cache-Control no-store; header -etag; header Access-Control-Allow-Origin *',
+    ]);
+    const problems = lines.indexOf('Problems (1)');
+    expect(lines.slice(problems + 1, problems + 3)).toEqual([
+      '  port-mismatch: Caddy sends startup.course.test to localhost:4001, but pm2\'s "startup" listens on 4000',
+      '      fix: adopting routes startup.course.test to 4000, where "startup" answers; if localhost:4001 was meant, restart "startup" there first (pm2 delete startup, then pm2 start index.js -n startup -- <port>)',
+    ]);
+    expect(lines.at(-1)).toBe('Portside would record: domain course.test, subdomain routing, TLS internal, services simon=3000 startup=4000');
   });
 });
