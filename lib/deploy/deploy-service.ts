@@ -2,13 +2,13 @@ import { userInfo, hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UsageError, UserError } from '../errors';
-import { serviceNameProblem } from '../config/validators';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
 import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
+import { checkServiceName } from './service-name';
 import { diffManifest, ManifestEntry, ReleaseFile, releaseFiles, sameManifest } from './file-list';
 import { servedBase } from './front-end-base';
 import type { HashCache } from './hash-cache';
@@ -81,8 +81,7 @@ export interface DeployOutcome {
 
 /** Check what can be checked before connecting: the name, the port's range, the folder, the env file. */
 export function checkDeployInput(o: Pick<DeployServiceOptions, 'name' | 'port' | 'dir' | 'envFile' | 'healthPath'>): { spec: ReleaseSpec; env: string | null } {
-  const nameProblem = serviceNameProblem(o.name);
-  if (nameProblem) throw new UsageError(`invalid service name ${JSON.stringify(o.name)}: ${nameProblem}`);
+  checkServiceName(o.name);
   if (o.port !== undefined) {
     const p = servicePortProblem(o.port);
     if (p) throw new UsageError(`cannot deploy "${o.name}" on port ${o.port}: ${p}`);

@@ -1,18 +1,13 @@
 import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { describeHealth } from '../health/describe-health';
 import { UsageError, UserError } from '../errors';
-import { serviceNameProblem } from '../config/validators';
 import { parseRegistry, renderRegistry, withoutService } from '../registry';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { printer, who } from './deploy-service';
+import { checkServiceName } from './service-name';
 
-/** The name, or a UsageError with the value and the rule; the CLI calls it before connecting. */
-export function checkServiceName(name: string): string {
-  const p = serviceNameProblem(name);
-  if (p) throw new UsageError(`invalid service name ${JSON.stringify(name)}: ${p}`);
-  return name;
-}
+export { checkServiceName };
 
 /** `--to`'s value, or a UsageError that says how to list the server's releases. */
 export function checkReleaseId(to: string, name: string): string {
