@@ -99,9 +99,9 @@ describe('withRouting', () => {
 
 describe('portside local --routing (checked before anything runs)', () => {
 
-  test('refuses an unknown routing with exit code 1 and the fix', async () => {
+  test('refuses an unknown routing as a usage error (exit 2) with the fix', async () => {
     const r = await cli('local', 'up', '--routing', 'paths');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('--routing "paths" is not a routing: use subdomain or path, e.g. --routing path');
   });
 
