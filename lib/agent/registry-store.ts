@@ -125,6 +125,7 @@ function releaseFacts(servicesDir: string): ReleaseFact[] {
 /**
  * The registry files of the deploy user whose home is `home` (a parameter so tests can use a
  * throwaway home; the agent uses its own). `runningCaddy` finds the Caddyfile Caddy runs.
+ * Longer than 40 lines only as a closure over the home's paths: each function inside is short.
  */
 export function createStore(home: string, { runningCaddy = runningCaddyfile }: StoreOptions = {}) {
   const DIR = path.join(home, PORTSIDE_DIR);
