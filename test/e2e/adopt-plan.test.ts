@@ -1,14 +1,14 @@
 /**
  * `portside adopt --dry-run` through the real CLI (node bin/portside.js) against a course-shaped
  * server built by hand the course's way (lib/targets/course: its own namespaces at 10.78.0.2, not the
- * shared stand-in, so no e2e lock). Each case asserts the plan and that the server is byte-for-byte
+ * shared stand-in, so no e2e lock; the course server's own lock keeps two runs apart). Each case asserts the plan and that the server is byte-for-byte
  * as it was: the Caddyfile's sha256, pm2's names and pids, every file under ~/services and the static root.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdoptPlan, Refusal } from '../../lib/adopt';
 import {
-  courseDown, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, newHome, ON_SERVER, portside, serverState, stopCaddy,
+  courseDown, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, lockCourse, newHome, ON_SERVER, portside, serverState, stopCaddy, unlockCourse,
 } from '../support/course-server';
 
 const why = courseServerUnavailable();
@@ -29,8 +29,17 @@ async function dryRunJson<T = JsonPlan>(): Promise<{ code: number; doc: T; stder
   return { code: r.code, doc: JSON.parse(r.stdout) as T, stderr: r.stderr };
 }
 
+beforeAll(async () => {
+  if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
+});
+
 afterAll(async () => {
-  if (!why) await courseDown({ log: () => {} });
+  if (why) return;
+  try {
+    await courseDown({ log: () => {} });
+  } finally {
+    unlockCourse();
+  }
 });
 
 describeE2E('adopt --dry-run on a course server as the course builds it', () => {

@@ -13,7 +13,7 @@ import { COURSE_PATHS, CourseNode, courseUp, CourseServer, CourseVariant, course
 import { PACKAGE_ROOT } from '../../lib/package-root';
 
 export type { CourseServer } from '../../lib/targets/course';
-export { courseDown, coursePm2, hostPathOf, startCaddy, stopCaddy, ON_SERVER } from '../../lib/targets/course';
+export { courseDown, coursePm2, hostPathOf, lockCourse, startCaddy, stopCaddy, unlockCourse, ON_SERVER } from '../../lib/targets/course';
 
 /** Why the course server cannot be built here, or '' when it can. */
 export function courseServerUnavailable(): string {
