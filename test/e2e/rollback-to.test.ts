@@ -82,7 +82,7 @@ describeE2E('rollback: where it goes, --to and --dry-run', () => {
     expect(same.code).toBe(1);
     expect(same.err).toMatch(/is already rollback-app's current release: nothing to roll back to/);
     const path = await cli('rollback', NAME, '--to', '../../.ssh', ...T);
-    expect(path.code).toBe(1);
+    expect(path.code).toBe(2); // a wrong command line (#11): refused before connecting
     expect(path.err).toMatch(/^portside rollback: --to "..\/..\/.ssh" is not a release id/);
   }, 60_000);
 });
