@@ -196,7 +196,7 @@ export class WebServer extends Construct {
       publicPorts: [...ingressPorts('school'), ...ingressPorts('world')],
     }));
 
-    this.instance = new ec2.Instance(this, 'Instance', {
+    this.instance = new ec2.Instance(this, instanceConstructId(imageId), {
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       instanceType,
@@ -222,7 +222,7 @@ export class WebServer extends Construct {
     });
     const cfnInstance = this.instance.instance;
     cfnInstance.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
-    if (legacy) checkLegacyInstanceId(cfnInstance, legacy, stack);
+    if (kept) checkLegacyInstanceId(cfnInstance, kept, stack);
     if (kept) {
       keepLegacyBoot(cfnInstance, kept);
     } else {
@@ -264,6 +264,17 @@ export class WebServer extends Construct {
 function imageConstructId(generation: number, architecture: ec2.InstanceArchitecture, legacy: boolean): string {
   const base = generation === 1 ? 'Image' : `ImageGeneration${generation}`;
   return architecture === ec2.InstanceArchitecture.ARM_64 && !legacy ? `${base}Arm64` : base;
+}
+
+/**
+ * The instance's construct ID follows the image's: a new generation or architecture is a new instance
+ * resource, so the server is replaced even when the new lookup answers the same AMI as the old one. Without
+ * this, a same-AMI deploy would keep the running instance and add a new boot wait condition that it never
+ * signals (UserData runs only on an instance's first boot): a 15-minute wait, then a rollback. The first
+ * generation on x86 keeps the ID every server has had.
+ */
+function instanceConstructId(imageId: string): string {
+  return imageId === 'Image' ? 'Instance' : `Instance${imageId.replace(/^Image/, '')}`;
 }
 
 /** The deployed instance must be this version's: kept under another logical ID, it would be a new server. */

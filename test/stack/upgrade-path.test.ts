@@ -106,7 +106,11 @@ describe('upgrading a stack deployed by a Portside from before the UserData stub
 
   test('with it and a raised imageGeneration, the older server is replaced on purpose, and the new one boots the stub', () => {
     const after = synth({ legacy: legacy(), imageGeneration: 2 });
-    const instance = after.Resources[OLD_INSTANCE];
+    // A new instance resource, not an update of the old one: replaced even if the new lookup answers the same AMI.
+    expect(after.Resources[OLD_INSTANCE]).toBeUndefined();
+    const [newId] = Object.keys(after.Resources).filter((id) => after.Resources[id].Type === 'AWS::EC2::Instance');
+    expect(newId).toMatch(/^ServerInstanceGeneration2/);
+    const instance = after.Resources[newId];
     expect(instance.Properties.ImageId['Fn::GetAtt'][0]).toMatch(/^ServerImageGeneration2Resolve/);
     expect(JSON.stringify(instance.Properties.UserData)).toContain('PORTSIDE_SIGNAL_URL');
     expect(instance.CreationPolicy).toBeUndefined();
@@ -150,7 +154,22 @@ describe('upgrading a stack deployed by this version', () => {
     expect(removed.filter((r) => /Custom::AWS|WaitCondition/.test(r))).toHaveLength(3);
     expect(added.filter((r) => /Custom::AWS|WaitCondition/.test(r))).toHaveLength(3);
     expect(Object.values(modified).flat()).not.toContain('Properties.Create');
-    expect(modified[OLD_INSTANCE]).toEqual(expect.arrayContaining(['Properties.ImageId', 'Properties.UserData', 'Properties.InstanceType']));
+    expect(removed).toContain(`${OLD_INSTANCE} AWS::EC2::Instance`);
+    expect(added.filter((r) => /^ServerInstanceArm64\S* AWS::EC2::Instance$/.test(r))).toHaveLength(1);
+  });
+
+  test('a raised imageGeneration is a new instance resource with its own wait condition, even if the lookup answers the same AMI', () => {
+    // Were the instance kept (same AMI, constant UserData), nothing would signal the new wait condition:
+    // UserData runs only on an instance's first boot, so the deploy would wait 15 minutes and roll back.
+    const { added, removed } = update(synth(), synth({ imageGeneration: 2 }));
+    expect(removed).toContain(`${OLD_INSTANCE} AWS::EC2::Instance`);
+    const ids = (type: string) => added.filter((r) => r.endsWith(` ${type}`)).map((r) => r.split(' ')[0]);
+    const instances = ids('AWS::EC2::Instance').filter((id) => /^ServerInstanceGeneration2/.test(id));
+    const waits = ids('AWS::CloudFormation::WaitCondition').filter((id) => /^ServerBootImageGeneration2Wait/.test(id));
+    expect(instances).toHaveLength(1);
+    expect(waits).toHaveLength(1);
+    const after = synth({ imageGeneration: 2 });
+    expect(after.Resources[waits[0]].DependsOn).toContain(instances[0]);
   });
 });
 
