@@ -32,9 +32,14 @@ export async function main(argv: readonly string[], partial: Partial<CommandCont
     status: partial.err ? partial.status : stderr.status,
   };
   const [name] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     ctx.out(usage());
-    return name ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
+  }
+  // No command is a wrong command line like any other: the usage goes to stderr, stdout stays empty.
+  if (!name) {
+    ctx.err(usage());
+    return EXIT.usage;
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) {

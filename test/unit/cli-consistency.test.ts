@@ -81,6 +81,7 @@ const USAGE_ERRORS: Array<[string, () => string[], RegExp]> = [
   ['adopt without --host', () => ['adopt', '--dry-run', '--key', key], /^portside adopt: --host is required/],
   ['adopt with a hostile --host', () => ['adopt', '--host', 'a;id', '--key', key, '--dry-run'], /--host: "a;id" is not an address/],
   ['an unknown command', () => ['deploy', 'x'], /^portside: unknown command "deploy"/],
+  ['no command at all', () => [], /^Usage: portside <command>/],
   ["Node's own --env-file", () => ['deploy-service', 'simon', '--env-file', '.env', ...server], /--env-file is Node's own option/],
 ];
 
