@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, Stats, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors';
 import type { FileStamp, HashCache } from './hash-cache';
@@ -54,59 +54,95 @@ export interface ListedFile {
   readonly stat?: FileStamp;
 }
 
+/** One listing in progress: the root's real path, where files go in the release, what to skip, what was found. */
+interface Walk {
+  readonly root: string;
+  readonly prefix: string;
+  readonly skip: (rel: string) => boolean;
+  /** The real paths of the folders being walked (this one and its ancestors): a link back to one is a loop. */
+  readonly open: string[];
+  readonly out: ListedFile[];
+}
+
+/** Entries looked at between two pauses of an asynchronous listing (~1 ms of lstat calls). */
+const ENTRIES_PER_PAUSE = 256;
+
 /**
  * List the files under `dir` (minus exclusions), mapped to `prefix` in the release. A symlink that
  * points outside `dir` is refused: it would upload files the user never meant to publish.
  */
 export function listFiles(dir: string, prefix = '', skip: (rel: string) => boolean = () => false): ListedFile[] {
-  const root = realpathSync(dir);
-  const out: ListedFile[] = [];
-  // The real paths of the folders being walked (this one and its ancestors): a link back to one of
-  // them is a loop, and following it would only end in the kernel's ELOOP.
-  const open: string[] = [];
-  const walk = (abs: string, rel: string): void => {
-    open.push(realpathSync(abs));
-    for (const entry of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (isExcluded(entry.name)) continue;
-      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      if (skip(childRel)) continue;
-      const childAbs = join(abs, entry.name);
-      let st = lstatSync(childAbs);
-      if (st.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = realpathSync(childAbs);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-            throw new UserError(`${childRel} is a symbolic link loop (it leads back to itself through ${readlinkSync(childAbs)})`,
-              'A release can hold only files and folders: remove the link, or point it at a real file inside the folder.');
-          }
-          throw new UserError(`${childRel} is a broken symbolic link`, 'Remove it or point it at a file inside the folder.');
-        }
-        if (target !== root && !target.startsWith(root + sep)) {
-          throw new UserError(`${childRel} is a symbolic link to ${target}, outside the service folder`, 'Portside uploads only what is inside the folder: copy the file in, or remove the link.');
-        }
-        st = statSync(childAbs);
-        if (st.isDirectory() && open.includes(target)) {
-          throw new UserError(`${childRel} is a symbolic link to ${target}, a folder that contains it: a symbolic link loop`,
-            'A release can hold only files and folders, and this link would hold the folder inside itself forever: remove the link.');
-        }
-      }
-      if (st.isDirectory()) walk(childAbs, childRel);
-      else if (st.isFile()) {
-        if (st.size > MAX_FILE_BYTES) {
-          throw new UserError(`${childRel} is ${mib(st.size)}; a release file may be at most ${mib(MAX_FILE_BYTES)}, and so may the whole release`,
-            'Large data does not belong in a release (a t3.micro has 1 GiB of memory): store it elsewhere, or move it out of the folder.');
-        }
-        // Only the stamp is kept: 20,000 retained Stats objects cost more in garbage collection than the lstat calls.
-        const stat: FileStamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
-        out.push({ path: prefix + childRel, source: childAbs, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644, stat });
-      }
+  const w = startWalk(dir, prefix, skip);
+  const walking = walkFolder(w, w.root, '', { seen: 0 });
+  while (!walking.next().done) { /* no pauses: the caller wants the list now */ }
+  return w.out;
+}
+
+/**
+ * listFiles, pausing (setImmediate) every few hundred entries: the build-skip check lists the app while
+ * the CLI connects, and a 5,000-file walk done in one go held the SSH handshake up by ~0.2 s.
+ */
+export async function listFilesPausing(dir: string, prefix = '', skip: (rel: string) => boolean = () => false): Promise<ListedFile[]> {
+  const w = startWalk(dir, prefix, skip);
+  const walking = walkFolder(w, w.root, '', { seen: 0 });
+  while (!walking.next().done) await new Promise((r) => setImmediate(r));
+  return w.out;
+}
+
+function startWalk(dir: string, prefix: string, skip: (rel: string) => boolean): Walk {
+  return { root: realpathSync(dir), prefix, skip, open: [], out: [] };
+}
+
+/** Walk one folder into `w.out`, depth first in name order; yields where a listing may pause. */
+function* walkFolder(w: Walk, abs: string, rel: string, count: { seen: number }): Generator<void, void> {
+  w.open.push(realpathSync(abs));
+  for (const entry of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (++count.seen % ENTRIES_PER_PAUSE === 0) yield;
+    if (isExcluded(entry.name)) continue;
+    const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+    if (w.skip(childRel)) continue;
+    const childAbs = join(abs, entry.name);
+    const st = statInside(w, childAbs, childRel);
+    if (st.isDirectory()) yield* walkFolder(w, childAbs, childRel, count);
+    else if (st.isFile()) w.out.push(listed(w.prefix + childRel, childAbs, childRel, st));
+  }
+  w.open.pop();
+}
+
+/** The entry's lstat; for a symbolic link, the stat of what it points to, refused unless that is inside the root and no loop. */
+function statInside(w: Walk, childAbs: string, childRel: string): Stats {
+  const st = lstatSync(childAbs);
+  if (!st.isSymbolicLink()) return st;
+  let target: string;
+  try {
+    target = realpathSync(childAbs);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new UserError(`${childRel} is a symbolic link loop (it leads back to itself through ${readlinkSync(childAbs)})`,
+        'A release can hold only files and folders: remove the link, or point it at a real file inside the folder.');
     }
-    open.pop();
-  };
-  walk(root, '');
-  return out;
+    throw new UserError(`${childRel} is a broken symbolic link`, 'Remove it or point it at a file inside the folder.');
+  }
+  if (target !== w.root && !target.startsWith(w.root + sep)) {
+    throw new UserError(`${childRel} is a symbolic link to ${target}, outside the service folder`, 'Portside uploads only what is inside the folder: copy the file in, or remove the link.');
+  }
+  const linked = statSync(childAbs);
+  if (linked.isDirectory() && w.open.includes(target)) {
+    throw new UserError(`${childRel} is a symbolic link to ${target}, a folder that contains it: a symbolic link loop`,
+      'A release can hold only files and folders, and this link would hold the folder inside itself forever: remove the link.');
+  }
+  return linked;
+}
+
+/** A listed file, within the per-file size limit. */
+function listed(path: string, source: string, rel: string, st: Stats): ListedFile {
+  if (st.size > MAX_FILE_BYTES) {
+    throw new UserError(`${rel} is ${mib(st.size)}; a release file may be at most ${mib(MAX_FILE_BYTES)}, and so may the whole release`,
+      'Large data does not belong in a release (a t3.micro has 1 GiB of memory): store it elsewhere, or move it out of the folder.');
+  }
+  // Only the stamp is kept: 20,000 retained Stats objects cost more in garbage collection than the lstat calls.
+  const stat: FileStamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  return { path, source, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644, stat };
 }
 
 /**
@@ -162,7 +198,7 @@ export async function buildManifest(files: readonly ListedFile[], cache?: HashCa
  * SETTLE_MS). A build that rewrites the folder must `hashes.forget(dir)` first.
  */
 export function folderManifest(dir: string, hashes?: HashCache): Promise<ReleaseFile[]> {
-  const compute = (): Promise<ReleaseFile[]> => buildManifest(listFiles(dir), hashes);
+  const compute = async (): Promise<ReleaseFile[]> => buildManifest(await listFilesPausing(dir), hashes);
   return hashes ? hashes.folder(resolve(dir), compute) : compute();
 }
 
@@ -179,7 +215,7 @@ export interface ReleaseSource {
  */
 export async function releaseFiles(sources: readonly ReleaseSource[], hashes?: HashCache): Promise<ReleaseFile[]> {
   const parts = await Promise.all(sources.map(async (s) => {
-    if (s.skipPrefix) return buildManifest(listFiles(s.dir, s.prefix, (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix)), hashes);
+    if (s.skipPrefix) return buildManifest(await listFilesPausing(s.dir, s.prefix, (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix)), hashes);
     const files = await folderManifest(s.dir, hashes);
     return s.prefix ? files.map((f) => ({ ...f, p: s.prefix + f.p })) : files;
   }));

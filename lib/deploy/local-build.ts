@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
-import { buildManifest, folderManifest, listFiles, ReleaseFile } from './file-list';
+import { buildManifest, folderManifest, listFilesPausing, ReleaseFile } from './file-list';
 import { buildArgvFor } from './front-end-base';
 import type { HashCache } from './hash-cache';
 import { ReleaseSpec } from './service-folder';
@@ -53,7 +53,7 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   const outputName = build.output.slice(spec.folder.length + 1);
   const backEnd = spec.sources.find((s) => s.prefix === '' && s.dir !== spec.folder)?.dir.slice(spec.folder.length + 1);
   const skip = (rel: string): boolean => rel === outputName || rel.startsWith(`${outputName}/`) || (!!backEnd && (rel === backEnd || rel.startsWith(`${backEnd}/`)));
-  const inputs = digestOf(await buildManifest(listFiles(spec.folder, '', skip), hashes));
+  const inputs = digestOf(await buildManifest(await listFilesPausing(spec.folder, '', skip), hashes));
   const cacheFile = cacheFileOf(spec);
   if (!force && existsSync(build.output) && existsSync(cacheFile)) {
     try {

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildManifest, listFiles, releaseFiles } from '../../lib/deploy/file-list';
+import { buildManifest, listFiles, listFilesPausing, releaseFiles } from '../../lib/deploy/file-list';
 import { HashCache, hashCacheFile, SETTLE_MS } from '../../lib/deploy/hash-cache';
 import { buildIfNeeded } from '../../lib/deploy/local-build';
 import { inspectServiceFolder } from '../../lib/deploy/service-folder';
@@ -64,6 +64,26 @@ describe('one listing per deploy', () => {
     const after = hashOf(await releaseFiles(spec.sources, run), 'public/page.html');
     expect(after).not.toBe(before);
     expect(after).toBe(hashOf(await releaseFiles(spec.sources), 'public/page.html'));
+  });
+});
+
+describe('a listing that pauses (the build-skip check runs while the CLI connects)', () => {
+  test('lists what listFiles lists, in the same order, and lets other work run while it walks', async () => {
+    for (let d = 0; d < 3; d++) {
+      mkdirSync(join(app, 'src', `d${d}`));
+      for (let i = 0; i < 300; i++) writeFileSync(join(app, 'src', `d${d}`, `f${i}.txt`), `${d}.${i}`);
+    }
+    let ranMeanwhile = 0;
+    const ticker = setInterval(() => ranMeanwhile++, 0);
+    const tick = setImmediate(() => ranMeanwhile++);
+    const pausing = await listFilesPausing(app, 'x/', (r) => r === 'build.js');
+    clearInterval(ticker);
+    clearImmediate(tick);
+    expect(pausing).toEqual(listFiles(app, 'x/', (r) => r === 'build.js'));
+    expect(pausing.map((f) => f.path)).toContain('x/src/d2/f299.txt');
+    expect(pausing.map((f) => f.path)).not.toContain('x/build.js');
+    // 900 files: the walk paused at least three times, and what was waiting ran in between.
+    expect(ranMeanwhile).toBeGreaterThanOrEqual(2);
   });
 });
 
