@@ -10,12 +10,14 @@ export const TARGET_OPTIONS = {
   key: { type: 'string' },
 } as const;
 
+/** The help lines for TARGET_OPTIONS, the same in every command's usage. */
 export const TARGET_USAGE = `Reaching the server:
   --target aws|local   where the server is (also PORTSIDE_TARGET); default aws
   --host HOST[:PORT]   connect to this address instead of looking the server up
   --user USER          SSH user (default ubuntu)
   --key FILE           private key (also PORTSIDE_KEY); on AWS the created key pair is fetched once from SSM`;
 
+/** Where the server is, as typed (every field optional: see resolveTarget for the defaults). */
 export interface TargetValues {
   readonly target?: string;
   readonly host?: string;

@@ -4,6 +4,7 @@ import { UsageError } from '../errors';
 /** `-c key=value`, for every command that reads cdk.json (node:util parseArgs options). */
 export const CONTEXT_OPTION = { context: { type: 'string', short: 'c', multiple: true } } as const;
 
+/** The help line for CONTEXT_OPTION, the same in every command's usage. */
 export const CONTEXT_USAGE = `  -c key=value         override a cdk.json context value, as cdk's own -c does (repeatable)`;
 
 /**

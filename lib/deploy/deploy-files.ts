@@ -9,6 +9,7 @@ import { formatBytes, newReleaseId, printer, who } from './deploy-service';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, sameManifest } from './file-list';
 import { tarStream } from './tar-stream';
 
+/** What deploy-files did (or, with `dryRun`, would do) and where the site answers. */
 export interface DeployFilesOutcome {
   readonly url: string;
   /** The live release after it (with `dryRun`: the one it would make live). */
