@@ -21,16 +21,7 @@ function usage(): string {
 
 /** Run the CLI; resolves to the exit code. Tests call this directly with their own context. */
 export async function main(argv: readonly string[], partial: Partial<CommandContext> = {}): Promise<number> {
-  // Progress that updates in place goes only to a real terminal, never to a test's or a pipe's lines.
-  const stderr = terminalLines(process.stderr);
-  const ctx: CommandContext = {
-    argv: argv.slice(1),
-    cwd: partial.cwd ?? process.cwd(),
-    env: partial.env ?? process.env,
-    out: partial.out ?? ((l) => process.stdout.write(l + '\n')),
-    err: partial.err ?? stderr.line,
-    status: partial.err ? partial.status : stderr.status,
-  };
+  const ctx = contextFor(argv.slice(1), partial);
   const [name] = argv;
   if (name === '--help' || name === '-h' || name === 'help') {
     ctx.out(usage());
@@ -61,6 +52,20 @@ export async function main(argv: readonly string[], partial: Partial<CommandCont
   } catch (e) {
     return reportError(e, name, ctx);
   }
+}
+
+/** The command's context: the process's streams and folders unless a test passes its own. */
+function contextFor(argv: readonly string[], partial: Partial<CommandContext>): CommandContext {
+  // Progress that updates in place goes only to a real terminal, never to a test's or a pipe's lines.
+  const stderr = terminalLines(process.stderr);
+  return {
+    argv,
+    cwd: partial.cwd ?? process.cwd(),
+    env: partial.env ?? process.env,
+    out: partial.out ?? ((l) => process.stdout.write(l + '\n')),
+    err: partial.err ?? stderr.line,
+    status: partial.err ? partial.status : stderr.status,
+  };
 }
 
 /** One line (plus detail) on stderr, and the exit status for the kind of error: see lib/errors.ts. */
