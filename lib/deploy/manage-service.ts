@@ -7,8 +7,6 @@ import { callAgent } from './agent-client';
 import { printer, who } from './deploy-service';
 import { checkServiceName } from './service-name';
 
-export { checkServiceName };
-
 /** `--to`'s value, or a UsageError that says how to list the server's releases. */
 export function checkReleaseId(to: string, name: string): string {
   if (!RELEASE_ID.test(to)) {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { checkServiceName } from '../../deploy/manage-service';
+import { checkServiceName } from '../../deploy/service-name';
 import { UsageError, UserError } from '../../errors';
 import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { checkServiceName, removeService } from '../../deploy/manage-service';
+import { removeService } from '../../deploy/manage-service';
+import { checkServiceName } from '../../deploy/service-name';
 import { UsageError } from '../../errors';
 import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { checkReleaseId, checkServiceName, rollbackService } from '../../deploy/manage-service';
+import { checkReleaseId, rollbackService } from '../../deploy/manage-service';
+import { checkServiceName } from '../../deploy/service-name';
 import { UsageError } from '../../errors';
 import { Command } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
