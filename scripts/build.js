@@ -12,7 +12,7 @@ const path = require('path');
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 /** Folders whose .ts/.js files make up the bundles (a change in one makes the build stale). */
-const SOURCES = ['bin', 'lib', 'assets/server'];
+const SOURCES = ['bin', 'lib'];
 
 /** Each source file with its size and modification time: cheap to compute at every start. */
 function fingerprint() {
