@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { doctorCommand } from '../../lib/cli/commands/doctor';
 import { CHECK_FAMILIES, DoctorFacts, runChecks } from '../../lib/doctor';
 import { healthy, noDomain, outsideSees, ss } from '../support/doctor-facts';
 
@@ -49,5 +50,12 @@ describe('check families', () => {
       const ids = runChecks(facts).map((r) => r.id);
       expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
     }
+  });
+
+  test('doctor --help names every family, in report order (its text is kept beside the command so --help loads no check)', () => {
+    const usage = doctorCommand.usage;
+    const positions = CHECK_FAMILIES.map((f) => usage.search(new RegExp(`^  ${f.name} `, 'm')));
+    expect(positions.every((p) => p > 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
   });
 });

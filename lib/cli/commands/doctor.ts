@@ -12,14 +12,17 @@ export const doctorCommand: Command = {
 Inspects the server and prints one line per check (PASS, INFO, WARN, FAIL, SKIP), each warning and
 failure with its fix. It only reads: nothing on the server or in AWS is changed.
 
-  exposure   from outside the server, only 22, 80 and 443 accept connections; service ports and
-             Caddy's admin API are refused (on AWS also: the security group is exactly the port model)
-  sockets    ss -ltnp: only sshd, Caddy (2019 on loopback) and registered services on loopback
-  drift      registry vs Caddyfile vs pm2 vs the declared configuration (cdk.json and any -c)
-  health     every deployed service answers on 127.0.0.1 inside the server and through Caddy
-  tls        each site's certificate and its expiry (when a domain is set)
-  dns        each name resolves to the server (AWS; skipped on the local server)
-  capacity   free disk and memory; node, npm and pm2 in a non-interactive SSH session
+  exposure        from outside the server, only 22, 80 and 443 accept connections; service ports
+                  and Caddy's admin API are refused
+  security-group  AWS: the group's ingress is exactly the port model
+  sockets         ss -ltnp: only sshd, Caddy (2019 on loopback) and registered services on loopback
+  drift           the registry against the Caddyfile, pm2's processes and the services' folders
+  declared        cdk.json (and any -c) against the server's registry: services, ports, domain
+  health          every deployed service answers on 127.0.0.1 inside the server and through Caddy
+  tls             each site's certificate and its expiry (when a domain is set)
+  dns             each name resolves to the server (AWS; skipped on the local server)
+  capacity        free disk and memory
+  tools           node, npm and pm2 in a non-interactive SSH session
 
 Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 when the command
 line is wrong.
