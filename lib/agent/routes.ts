@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
-import { HTTP_PORT, HTTPS_PORT } from '../remote/layout';
+import { CADDYFILE_CANDIDATE_PREFIX, HTTP_PORT, HTTPS_PORT } from '../remote/layout';
 import { AgentError } from './protocol-io';
 import * as store from './registry-store';
 import { writeAtomic } from './releases';
@@ -53,7 +53,7 @@ export async function applyRoutes(registryText: string, caddyfileText: string): 
 
 /** Validate the new Caddyfile beside the live one, keep the one it replaces, then rename it into place. */
 async function swapInValidated(caddyfile: string, text: string, old: string): Promise<void> {
-  const candidate = path.join(path.dirname(caddyfile), `.Caddyfile.new-${process.pid}`);
+  const candidate = path.join(path.dirname(caddyfile), `${CADDYFILE_CANDIDATE_PREFIX}${process.pid}`);
   fs.writeFileSync(candidate, text);
   try {
     await run('caddy', ['validate', '--adapter', 'caddyfile', '--config', candidate]).catch((e: unknown) => {

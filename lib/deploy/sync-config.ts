@@ -7,7 +7,7 @@ import { callAgent } from './agent-client';
 import { printer, who } from './deploy-service';
 
 /** Where a later `cdk deploy` leaves the declared configuration: beside the live Caddyfile. */
-export const DECLARED_FILE = 'declared.json';
+import { DECLARED_FILE } from '../remote/layout';
 
 /** A pm2 process on the server, as the agent reports it. */
 export interface ServerProcess {

@@ -39,6 +39,13 @@ export const SERVICES_DIR = 'services';
 /** Files inside a release folder (and, for the env file, beside it as the service's last one). */
 export const RELEASE_MANIFEST = '.portside-release.json';
 export const RELEASE_ENV_FILE = '.portside.env';
+/**
+ * Files beside the live Caddyfile: the configuration a later `cdk deploy` declared (written by
+ * assets/bootstrap.sh's cfn-hup hook, adopted by `sync-config`), and the prefix of a candidate
+ * Caddyfile being validated (a killed deploy's leftovers are removed by that prefix).
+ */
+export const DECLARED_FILE = 'declared.json';
+export const CADDYFILE_CANDIDATE_PREFIX = '.Caddyfile.new-';
 /** Files in a service's folder. */
 export const CURRENT_LINK = 'current';
 export const RELEASES_SUBDIR = 'releases';

@@ -2,6 +2,7 @@
 // nobody will finish.
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CADDYFILE_CANDIDATE_PREFIX } from '../../remote/layout';
 import * as routes from '../routes';
 import * as procs from '../procs';
 import { note } from '../protocol-io';
@@ -9,7 +10,6 @@ import * as rel from '../releases';
 import { registryPaths, safeList, serviceAt, SERVICES } from './shared';
 
 /** Prefix of the candidate Caddyfile a route change validates before swapping it in (routes.js). */
-const CANDIDATE_PREFIX = '.Caddyfile.new-';
 
 export function recover(): void {
   const removed: string[] = [];
@@ -20,7 +20,7 @@ export function recover(): void {
     const paths = registryPaths(routes.readRegistryText());
     removed.push(...rel.removeOrphans(rel.layout(paths.www)).map((id) => `www/${id}`));
     const dir = dirname(paths.caddyfile);
-    for (const f of safeList(dir)) if (f.startsWith(CANDIDATE_PREFIX)) rmSync(join(dir, f), { force: true });
+    for (const f of safeList(dir)) if (f.startsWith(CADDYFILE_CANDIDATE_PREFIX)) rmSync(join(dir, f), { force: true });
   } catch {
     /* no registry: nothing else to clean */
   }

@@ -1,6 +1,7 @@
 // `sync`: adopt <caddy dir>/declared.json (written by a later `cdk deploy`): the CLI merges, this applies.
 import { dirname, join } from 'node:path';
 import { BaseHeader, ProcessState, SyncResult } from '../../protocol';
+import { DECLARED_FILE } from '../../remote/layout';
 import { pm2Port } from '../../remote/pm2-list';
 import * as routes from '../routes';
 import * as procs from '../procs';
@@ -8,7 +9,6 @@ import { Input, step } from '../protocol-io';
 import { exchange, readOr, registryPaths, registryState } from './shared';
 
 /** The file `cdk deploy` writes beside the Caddyfile with the declared configuration. */
-const DECLARED_FILE = 'declared.json';
 
 export async function sync(_header: BaseHeader, input: Input): Promise<SyncResult> {
   const state = registryState();
