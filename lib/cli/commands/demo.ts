@@ -6,7 +6,7 @@ import { deployService } from '../../deploy/deploy-service';
 import { fetchThrough } from '../../net/fetch-through';
 import { localUp } from '../../targets/local';
 import { PACKAGE_ROOT } from '../../package-root';
-import { Command } from '../command';
+import { Command, CommandContext } from '../command';
 import { withServer } from '../connect';
 
 const ASSETS = join(PACKAGE_ROOT, 'assets');
@@ -28,36 +28,54 @@ Examples:
   npm run demo`,
   async run(ctx) {
     parseArgs({ args: [...ctx.argv], options: {} });
-    ctx.err('1/4 bringing up the local server');
+    const progress = numbered(ctx.err, 1 + DEMO_SERVICES.length + 1);
+    progress('bringing up the local server');
     const server = await localUp({ log: ctx.err });
-    const ca = readFileSync(server.caCertPath);
-    const urls: string[] = [];
-    await withServer(ctx, { target: 'local' }, async ({ ssh, address }) => {
-      for (const [i, s] of DEMO_SERVICES.entries()) {
-        ctx.err(`${i + 2}/4 deploying ${s.name} on port ${s.port}`);
-        const r = await deployService(ssh, { name: s.name, port: s.port, dir: join(ASSETS, 'samples', s.name), address, log: ctx.err, status: ctx.status });
-        urls.push(r.url);
-      }
-      ctx.err('4/4 publishing the home page');
-      const site = await deployFiles(ssh, join(ASSETS, 'www'), address, ctx.err);
-      urls.unshift(site.url);
-    });
+    const urls = await deploySamples(ctx, progress);
     ctx.out('');
     ctx.out(`Fetched through Caddy over HTTPS at ${server.address} (verified with the local CA):`);
-    let failed = 0;
-    for (const url of urls) {
-      try {
-        const r = await fetchThrough(url, server.address, { ca });
-        const text = r.body.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 70);
-        ctx.out(`  ${r.status}  ${url.padEnd(32)} ${text}`);
-        if (r.status >= 400) failed++;
-      } catch (e) {
-        failed++;
-        ctx.out(`  ERR  ${url.padEnd(32)} ${(e as Error).message}`);
-      }
-    }
+    const failed = await fetchEach(ctx, urls, server.address, readFileSync(server.caCertPath));
     ctx.out('');
     ctx.out(failed ? `${failed} URL(s) did not answer` : 'All services answer. Try: npm run services -- --target local');
     return failed ? 1 : 0;
   },
 };
+
+/** Progress lines numbered from the count of stages, so adding a sample renumbers them all. */
+function numbered(err: (line: string) => void, total: number): (what: string) => void {
+  let n = 0;
+  return (what) => err(`${++n}/${total} ${what}`);
+}
+
+/** Deploy each sample service, then the home page; the URLs to fetch, home page first. */
+async function deploySamples(ctx: CommandContext, progress: (what: string) => void): Promise<string[]> {
+  const urls: string[] = [];
+  await withServer(ctx, { target: 'local' }, async ({ ssh, address }) => {
+    for (const s of DEMO_SERVICES) {
+      progress(`deploying ${s.name} on port ${s.port}`);
+      const r = await deployService(ssh, { name: s.name, port: s.port, dir: join(ASSETS, 'samples', s.name), address, log: ctx.err, status: ctx.status });
+      urls.push(r.url);
+    }
+    progress('publishing the home page');
+    const site = await deployFiles(ssh, join(ASSETS, 'www'), address, ctx.err);
+    urls.unshift(site.url);
+  });
+  return urls;
+}
+
+/** Fetch each URL through Caddy, print its status and the start of its text; the number that failed. */
+async function fetchEach(ctx: CommandContext, urls: readonly string[], address: string, ca: Buffer): Promise<number> {
+  let failed = 0;
+  for (const url of urls) {
+    try {
+      const r = await fetchThrough(url, address, { ca });
+      const text = r.body.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 70);
+      ctx.out(`  ${r.status}  ${url.padEnd(32)} ${text}`);
+      if (r.status >= 400) failed++;
+    } catch (e) {
+      failed++;
+      ctx.out(`  ERR  ${url.padEnd(32)} ${(e as Error).message}`);
+    }
+  }
+  return failed;
+}
