@@ -4,56 +4,12 @@
  */
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { renderCaddyfile } from '../../lib/caddy';
-import { loadConfig } from '../../lib/config';
 import { CheckResult, DoctorFacts, formatReport, parseSs, readSecurityGroupRules, runChecks } from '../../lib/doctor';
+import { renderCaddyfile } from '../../lib/caddy';
 import { Registry, renderRegistry } from '../../lib/registry';
+import { healthy, registry, SS } from '../support/doctor-facts';
 
-const registry: Registry = {
-  version: 1, domain: 'example.click', routing: 'subdomain', tls: 'acme', services: { simon: 3000, startup: 4000 },
-  paths: { www: '/var/www/portside', caddyfile: '/etc/portside/Caddyfile' },
-};
-const declared = loadConfig((k) => ({ schoolCidr: '128.187.0.0/16', domain: 'example.click', services: { simon: 3000, startup: 4000 } } as Record<string, unknown>)[k]);
-const NOW = new Date('2026-06-01T00:00:00Z');
-const SS = `State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess
-LISTEN 0      4096       127.0.0.1:2019      0.0.0.0:*    users:(("caddy",pid=900,fd=3))
-LISTEN 0      128          0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=800,fd=4))
-LISTEN 0      128             [::]:22           [::]:*    users:(("sshd",pid=800,fd=5))
-LISTEN 0      4096   127.0.0.53%lo:53        0.0.0.0:*    users:(("systemd-resolve",pid=700,fd=14))
-LISTEN 0      511        127.0.0.1:3000      0.0.0.0:*    users:(("PM2 v7.0.4: God",pid=1000,fd=23))
-LISTEN 0      511        127.0.0.1:4000      0.0.0.0:*    users:(("PM2 v7.0.4: God",pid=1000,fd=24))
-LISTEN 0      4096               *:80              *:*    users:(("caddy",pid=900,fd=9))
-LISTEN 0      4096               *:443             *:*    users:(("caddy",pid=900,fd=7))
-`;
-
-function healthy(): DoctorFacts {
-  return {
-    target: 'aws', address: '203.0.113.7', registryText: renderRegistry(registry), registry, caddyfile: renderCaddyfile(registry), declared,
-    pm2: [
-      { name: 'simon', status: 'online', port: 3000, pid: 1001, execMode: 'cluster_mode', preload: true },
-      { name: 'startup', status: 'online', port: 4000, pid: 1002, execMode: 'cluster_mode', preload: true },
-    ],
-    folders: [{ name: 'simon', release: 'r1', healthPath: '/' }, { name: 'startup', release: 'r2', healthPath: '/api/health' }],
-    outside: [
-      { port: 22, outcome: 'open' }, { port: 53, outcome: 'refused' }, { port: 80, outcome: 'open' }, { port: 443, outcome: 'open' },
-      { port: 2019, outcome: 'filtered' }, { port: 3000, outcome: 'filtered' }, { port: 4000, outcome: 'filtered' },
-    ],
-    direct: { simon: 200, startup: 200 },
-    viaCaddy: { simon: 200, startup: 200, '@site': 200 },
-    sockets: parseSs(SS),
-    certificates: ['example.click', 'simon.example.click', 'startup.example.click'].map((host) => ({
-      host, validFrom: '2026-05-01T00:00:00Z', validTo: '2026-07-30T00:00:00Z', issuer: 'R11',
-    })),
-    dns: ['example.click', 'simon.example.click', 'startup.example.click'].map((name) => ({ name, addresses: ['203.0.113.7'] })),
-    capacity: { diskFreeBytes: 5 * 2 ** 30, diskTotalBytes: 8 * 2 ** 30, memAvailableBytes: 600 * 2 ** 20, memTotalBytes: 2 ** 30 },
-    tools: { node: '/usr/bin/node', npm: '/usr/bin/npm', pm2: '/usr/bin/pm2' },
-    securityGroup: [
-      ...[80, 443].flatMap((p) => ['0.0.0.0/0', '::/0'].map((peer) => ({ groupId: 'sg-1', protocol: 'tcp', fromPort: p, toPort: p, peer }))),
-      { groupId: 'sg-1', protocol: 'tcp', fromPort: 22, toPort: 22, peer: '128.187.0.0/16' },
-    ],
-    now: NOW,
-  };
-}
+// The healthy baseline is the one the family tests use (test/support/doctor-facts.ts).
 
 const problems = (r: CheckResult[]) => r.filter((x) => x.status === 'fail' || x.status === 'warn');
 const only = (f: DoctorFacts) => {
