@@ -63,6 +63,11 @@ export function createInput(): Input {
   return stdinInput(process.stdin);
 }
 
+/**
+ * The CLI's lines from `stdin`, then its raw upload. One closure of ~40 lines because the line queue,
+ * the waiters and the held-back raw bytes are shared by the stream handlers and both methods, and each
+ * inner function is a few lines; split apart, that state would have to be passed around by reference.
+ */
 function stdinInput(stdin: NodeJS.ReadableStream): Input {
   const decoder = new LineDecoder(startsUpload);
   const lines: Array<WireObject | null> = [];

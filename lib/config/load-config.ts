@@ -38,18 +38,7 @@ export function loadConfig(read: ContextReader): PortsideConfig {
     problems.push({ key: 'hostedZoneId', value: hostedZoneId, message: 'records need a name: set -c domain=<the zone\'s domain> too' });
   }
 
-  let routing: Routing = 'subdomain';
-  const routingRaw = get('routing') ?? CONTEXT_DEFAULTS.routing;
-  if (routingRaw === 'subdomain' || routingRaw === 'path') {
-    routing = routingRaw;
-  } else {
-    problems.push({ key: 'routing', value: routingRaw, message: 'routing is "subdomain" (simon.<domain>) or "path" (<domain>/simon/); e.g. -c routing=path' });
-  }
-  if (routing === 'subdomain' && !get('domain')) {
-    // Subdomains need names; without a domain the server is reached by IP, where only paths can route.
-    routing = 'path';
-    warnings.push('routing: "subdomain" needs a domain (simon.<domain>); with none set, services are routed by path (http://<ip>/simon/). Set -c domain=example.click for subdomains, or -c routing=path to silence this.');
-  }
+  const routing = parseRouting(get('routing') ?? CONTEXT_DEFAULTS.routing, !!get('domain'), problems, warnings);
 
   const services = parseServices(get('services') ?? CONTEXT_DEFAULTS.services, problems);
 
@@ -57,6 +46,22 @@ export function loadConfig(read: ContextReader): PortsideConfig {
   return {
     schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, cpuCredits, availabilityZone, warnings,
   };
+}
+
+/** `routing`, or `path` (with a warning) when subdomains are asked for and no domain is set. */
+function parseRouting(raw: unknown, hasDomain: boolean, problems: ConfigProblem[], warnings: string[]): Routing {
+  let routing: Routing = 'subdomain';
+  if (raw === 'subdomain' || raw === 'path') {
+    routing = raw;
+  } else {
+    problems.push({ key: 'routing', value: raw, message: 'routing is "subdomain" (simon.<domain>) or "path" (<domain>/simon/); e.g. -c routing=path' });
+  }
+  if (routing === 'subdomain' && !hasDomain) {
+    // Subdomains need names; without a domain the server is reached by IP, where only paths can route.
+    warnings.push('routing: "subdomain" needs a domain (simon.<domain>); with none set, services are routed by path (http://<ip>/simon/). Set -c domain=example.click for subdomains, or -c routing=path to silence this.');
+    return 'path';
+  }
+  return routing;
 }
 
 function optionalString(
@@ -92,54 +97,60 @@ function parseCidrs(raw: unknown, problems: ConfigProblem[]): string[] {
 
 /** `services` arrives as an object (cdk.json), a JSON string, or `simon:3000,startup:4000` (-c). */
 export function parseServices(raw: unknown, problems: ConfigProblem[]): Record<string, number> {
-  let entries: Array<[string, unknown]>;
+  const entries = serviceEntries(raw, problems);
+  return entries ? validServices(entries, problems) : {};
+}
+
+/** The raw `services` value as [name, port] pairs, or undefined (with a problem) when its shape is wrong. */
+function serviceEntries(raw: unknown, problems: ConfigProblem[]): Array<[string, unknown]> | undefined {
   if (typeof raw === 'string' && raw.trim().startsWith('{')) {
     try {
       raw = JSON.parse(raw);
     } catch {
       problems.push({ key: 'services', value: raw, message: 'is not valid JSON; give {"simon":3000} or simon:3000,startup:4000' });
-      return {};
+      return undefined;
     }
   }
-  if (typeof raw === 'string') {
-    entries = [];
-    for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const m = /^([^:]*):(.*)$/.exec(item);
-      if (!m) {
-        problems.push({ key: 'services', value: item, message: 'each entry is name:port, e.g. simon:3000' });
-        continue;
-      }
-      const port = parsePort(m[2].trim());
-      entries.push([m[1].trim(), port ?? m[2].trim()]);
-    }
-  } else if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
-    entries = Object.entries(raw as Record<string, unknown>);
-  } else {
-    problems.push({ key: 'services', value: raw, message: 'give an object {"simon":3000} or simon:3000,startup:4000' });
-    return {};
-  }
+  if (typeof raw === 'string') return splitServiceList(raw, problems);
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) return Object.entries(raw as Record<string, unknown>);
+  problems.push({ key: 'services', value: raw, message: 'give an object {"simon":3000} or simon:3000,startup:4000' });
+  return undefined;
+}
 
+/** `simon:3000,startup:4000` → pairs; a port that does not parse stays text, for the port check to name. */
+function splitServiceList(text: string, problems: ConfigProblem[]): Array<[string, unknown]> {
+  const entries: Array<[string, unknown]> = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^:]*):(.*)$/.exec(item);
+    if (!m) {
+      problems.push({ key: 'services', value: item, message: 'each entry is name:port, e.g. simon:3000' });
+      continue;
+    }
+    const port = parsePort(m[2].trim());
+    entries.push([m[1].trim(), port ?? m[2].trim()]);
+  }
+  return entries;
+}
+
+/** The entries whose name and port pass, in order; each other one becomes a problem. */
+function validServices(entries: Array<[string, unknown]>, problems: ConfigProblem[]): Record<string, number> {
   const services: Record<string, number> = {};
   for (const [name, port] of entries) {
-    const nameProblem = serviceNameProblem(name);
-    if (nameProblem) {
-      problems.push({ key: `services.${name}`, value: name, message: nameProblem });
-      continue;
-    }
-    if (Object.prototype.hasOwnProperty.call(services, name)) {
-      problems.push({ key: `services.${name}`, value: name, message: 'this service is listed twice; every service name is unique' });
-      continue;
-    }
-    if (typeof port !== 'number') {
-      problems.push({ key: `services.${name}`, value: port, message: 'a port is a whole number 1024–49151, e.g. 3000' });
-      continue;
-    }
-    const portProblem = servicePortProblem(port, services, name);
-    if (portProblem) {
-      problems.push({ key: `services.${name}`, value: port, message: portProblem });
-      continue;
-    }
-    services[name] = port;
+    const problem = serviceProblem(name, port, services);
+    if (problem) problems.push({ key: `services.${name}`, ...problem });
+    else services[name] = port as number;
   }
   return services;
+}
+
+/** Why one entry cannot join the services kept so far, or undefined when it can. */
+function serviceProblem(name: string, port: unknown, kept: Record<string, number>): { value: unknown; message: string } | undefined {
+  const nameProblem = serviceNameProblem(name);
+  if (nameProblem) return { value: name, message: nameProblem };
+  if (Object.prototype.hasOwnProperty.call(kept, name)) {
+    return { value: name, message: 'this service is listed twice; every service name is unique' };
+  }
+  if (typeof port !== 'number') return { value: port, message: 'a port is a whole number 1024–49151, e.g. 3000' };
+  const portProblem = servicePortProblem(port, kept, name);
+  return portProblem ? { value: port, message: portProblem } : undefined;
 }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 // Types only: the AWS SDK costs ~0.5 s to load, and a local or --host deploy never needs it.
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { FoundServer } from './aws';
 import { join } from 'node:path';
 import type { SshTarget } from '../ssh/connection';
 import { sameFingerprint } from '../ssh/fingerprint';
@@ -92,28 +93,13 @@ async function resolveLocal(o: TargetOptions, home: string): Promise<ResolvedTar
 }
 
 async function resolveAws(o: TargetOptions, home: string): Promise<ResolvedTarget> {
-  // Loaded here, not at the top: see the type-only imports above.
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { consoleHostKeyFingerprints, fetchPrivateKey, findServer } = require('./aws') as typeof import('./aws');
-  const { EC2Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
-  const { SSMClient } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  const sdk = loadAwsModules();
   const region = o.region ?? (o.env.AWS_REGION || o.env.AWS_DEFAULT_REGION || undefined);
-  const ec2 = o.aws?.ec2 ?? new EC2Client(region ? { region } : {});
+  const ec2 = o.aws?.ec2 ?? new sdk.EC2Client(region ? { region } : {});
   const stackName = o.stackName ?? (o.env.PORTSIDE_STACK || DEFAULT_STACK_NAME);
-  const server = await findServer({ stackName, ec2 });
+  const server = await sdk.aws.findServer({ stackName, ec2 });
   const label = `EC2 ${server.instanceId} (${stackName}) at ${server.publicIp}`;
-
-  const keyPath = o.key ?? o.env.PORTSIDE_KEY;
-  let privateKey: Buffer | string;
-  if (keyPath) {
-    privateKey = await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log);
-  } else if (server.keyName) {
-    const ssm = o.aws?.ssm ?? new SSMClient(region ? { region } : {});
-    privateKey = (await fetchPrivateKey({ keyName: server.keyName, ec2, ssm, cacheDir: join(home, 'keys') })).privateKey;
-  } else {
-    throw new Error(`${label} was launched without an EC2 key pair, so Portside cannot fetch its key: pass --key <private key file>`);
-  }
+  const privateKey = await awsPrivateKey(o, sdk, { server, label, ec2, region, home });
 
   // Pinned by instance id: a rebuilt server that inherits the Elastic IP is a new instance and gets a
   // fresh first-contact check against its console, instead of a false alarm (or a silent trust).
@@ -124,19 +110,53 @@ async function resolveAws(o: TargetOptions, home: string): Promise<ResolvedTarge
     knownHostsPath, hostKeyAlias, label,
   };
   if ((await readPins(knownHostsPath, hostKeyAlias, 22)).length > 0) return target;
+  return withConsoleFingerprints(target, server.instanceId, sdk.aws, ec2, o.log);
+}
 
+type AwsModules = ReturnType<typeof loadAwsModules>;
+
+/** Portside's AWS helpers and the SDK clients, loaded here, not at the top: see the type-only imports above. */
+function loadAwsModules() {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    aws: require('./aws') as typeof import('./aws'),
+    EC2Client: (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client,
+    SSMClient: (require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm')).SSMClient,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** The key given (--key, PORTSIDE_KEY), else the instance's key pair's key from SSM. */
+async function awsPrivateKey(
+  o: TargetOptions,
+  sdk: AwsModules,
+  at: { server: FoundServer; label: string; ec2: EC2Client; region?: string; home: string },
+): Promise<Buffer | string> {
+  const keyPath = o.key ?? o.env.PORTSIDE_KEY;
+  if (keyPath) return readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log);
+  if (!at.server.keyName) {
+    throw new Error(`${at.label} was launched without an EC2 key pair, so Portside cannot fetch its key: pass --key <private key file>`);
+  }
+  const ssm = o.aws?.ssm ?? new sdk.SSMClient(at.region ? { region: at.region } : {});
+  return (await sdk.aws.fetchPrivateKey({ keyName: at.server.keyName, ec2: at.ec2, ssm, cacheDir: join(at.home, 'keys') })).privateKey;
+}
+
+/** On first contact, expect the host key fingerprints the instance printed to its console (if any yet). */
+async function withConsoleFingerprints(
+  target: ResolvedTarget, instanceId: string, aws: AwsModules['aws'], ec2: EC2Client, log?: (line: string) => void,
+): Promise<ResolvedTarget> {
   let fingerprints: string[] = [];
   try {
-    fingerprints = await consoleHostKeyFingerprints({ instanceId: server.instanceId, ec2 });
+    fingerprints = await aws.consoleHostKeyFingerprints({ instanceId, ec2 });
   } catch (e) {
-    o.log?.(`warning: could not read the console output of ${server.instanceId}: ${(e as Error).message}`);
+    log?.(`warning: could not read the console output of ${instanceId}: ${(e as Error).message}`);
   }
   if (fingerprints.length === 0) {
-    o.log?.(`warning: the console output of ${server.instanceId} shows no SSH host key fingerprints yet ` +
-      `(it can take a few minutes after boot); trusting the server's key on first use and pinning it in ${knownHostsPath}`);
+    log?.(`warning: the console output of ${instanceId} shows no SSH host key fingerprints yet ` +
+      `(it can take a few minutes after boot); trusting the server's key on first use and pinning it in ${target.knownHostsPath}`);
     return target;
   }
-  return { ...target, expectedFingerprints: fingerprints, expectedFingerprintsSource: `the console output of ${server.instanceId}` };
+  return { ...target, expectedFingerprints: fingerprints, expectedFingerprintsSource: `the console output of ${instanceId}` };
 }
 
 /** `host`, `host:port`, `[v6]:port` or a bare IPv6 address → host and port (22 when absent). */

@@ -28,8 +28,13 @@ export async function findServer(opts: FindServerOptions = {}): Promise<FoundSer
   const stackName = opts.stackName ?? DEFAULT_STACK_NAME;
   const ec2 = opts.ec2 ?? new EC2Client(opts.region ? { region: opts.region } : {});
   const tag = `${SERVER_TAG_KEY}=${stackName}`;
-  const doing = `looking up the EC2 server tagged ${tag}`;
+  const instances = await taggedInstances(ec2, stackName, `looking up the EC2 server tagged ${tag}`);
+  const region = await regionOf(ec2);
+  return reachableServer(onlyInstance(instances, tag, region), tag, region);
+}
 
+/** Every live instance tagged with `stackName`, over all pages; AWS errors are explained (thrown). */
+async function taggedInstances(ec2: EC2Client, stackName: string, doing: string): Promise<Instance[]> {
   const instances: Instance[] = [];
   let nextToken: string | undefined;
   try {
@@ -47,8 +52,11 @@ export async function findServer(opts: FindServerOptions = {}): Promise<FoundSer
   } catch (e) {
     explainAwsError(e, doing);
   }
+  return instances;
+}
 
-  const region = await regionOf(ec2);
+/** The one instance, or an error saying there is none or naming the extra ones. */
+function onlyInstance(instances: Instance[], tag: string, region: string): Instance {
   if (instances.length === 0) {
     throw new AwsTargetError(`no EC2 instance tagged ${tag} in ${region} (terminated ones are ignored). ` +
       `Deploy the stack (\`npx cdk deploy\`), check AWS_REGION/AWS_PROFILE point at it, ${AWS_BYPASS_HINT}.`);
@@ -58,8 +66,11 @@ export async function findServer(opts: FindServerOptions = {}): Promise<FoundSer
     throw new AwsTargetError(`${instances.length} EC2 instances are tagged ${tag} in ${region}: ${list}. ` +
       `Exactly one is expected; terminate the extra ones or give each stack its own name, ${AWS_BYPASS_HINT}.`);
   }
+  return instances[0];
+}
 
-  const [i] = instances;
+/** The instance as a FoundServer, or an error when it is stopped or has no public IP to SSH to. */
+function reachableServer(i: Instance, tag: string, region: string): FoundServer {
   const instanceId = i.InstanceId ?? '(unknown id)';
   const state = i.State?.Name ?? 'unknown';
   if (state === 'stopped' || state === 'stopping') {
