@@ -2,7 +2,7 @@ import { Registry } from '../registry/registry';
 import { CURRENT_LINK, HTTP_PORT } from '../remote/layout';
 
 /** What the renderer needs: the registry's routing fields. */
-export type CaddyRoutes = Pick<Registry, 'domain' | 'email' | 'routing' | 'tls' | 'services' | 'extra'> & { readonly paths: Pick<Registry['paths'], 'www'> };
+export type CaddyRoutes = Pick<Registry, 'domain' | 'email' | 'routing' | 'tls' | 'services' | 'extra' | 'kept'> & { readonly paths: Pick<Registry['paths'], 'www'> };
 
 /**
  * How long Caddy holds a request while a backend is not accepting (a restart or a handover), retrying
@@ -42,9 +42,9 @@ export function renderCaddyfile(routes: CaddyRoutes): string {
   ];
 
   if (routes.routing === 'subdomain' && routes.domain) {
-    out.push(`${site} {`, `\timport ${HEADERS_SNIPPET}`, ...staticSite(routes.paths.www, '\t'), '}');
+    out.push(`${site} {`, `\timport ${HEADERS_SNIPPET}`, ...staticSite(routes.paths.www, '\t'), ...kept(routes.kept?.site, '\t'), '}');
     for (const [name, port] of services) {
-      out.push('', `${name}.${routes.domain} {`, `\timport ${HEADERS_SNIPPET}`, ...proxy(port, '\t'), '}');
+      out.push('', `${name}.${routes.domain} {`, `\timport ${HEADERS_SNIPPET}`, ...proxy(port, '\t'), ...kept(routes.kept?.services?.[name], '\t'), '}');
     }
   } else {
     out.push(`${site} {`, `\timport ${HEADERS_SNIPPET}`);
@@ -53,10 +53,11 @@ export function renderCaddyfile(routes: CaddyRoutes): string {
         `\tredir /${name} /${name}/ 308`,
         `\thandle_path /${name}/* {`,
         ...proxy(port, '\t\t', `/${name}`),
+        ...kept(routes.kept?.services?.[name], '\t\t'),
         '\t}',
       );
     }
-    out.push('\thandle {', ...staticSite(routes.paths.www, '\t\t'), '\t}', '}');
+    out.push('\thandle {', ...staticSite(routes.paths.www, '\t\t'), ...kept(routes.kept?.site, '\t\t'), '\t}', '}');
   }
   if (routes.extra && routes.extra.trim()) out.push('', EXTRA_MARKER, routes.extra.trim());
   return out.join('\n') + '\n';
@@ -83,8 +84,13 @@ function globalOptions(routes: CaddyRoutes): string[] {
   // The stand-in's own CA must never be installed into the host's trust store.
   if (routes.tls === 'internal') lines.push('\tlocal_certs', '\tskip_install_trust');
   // Without a bound, a reload waits forever for long-lived connections to the old config.
-  lines.push('\tgrace_period 10s', '}');
+  lines.push('\tgrace_period 10s', ...kept(routes.kept?.global, '\t'), '}');
   return lines;
+}
+
+/** Directives kept verbatim from an adopted Caddyfile (registry `kept`), indented to their place; a multi-line one keeps its shape. */
+function kept(directives: readonly string[] | undefined, indent: string): string[] {
+  return (directives ?? []).flatMap((d) => d.split('\n').map((line) => `${indent}${line.replace(/^\t+/, (t) => t.slice(1))}`.replace(/\s+$/, '')));
 }
 
 function staticSite(www: string, indent: string): string[] {

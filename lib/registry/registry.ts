@@ -23,6 +23,22 @@ export interface Registry {
    * @default - none
    */
   readonly extra?: string;
+  /**
+   * Lines an adopted server's hand-written Caddyfile had that Portside's renderer does not write itself
+   * (`portside adopt`), kept verbatim in the place they were: nothing the student had is dropped.
+   * @default - none
+   */
+  readonly kept?: RegistryKept;
+}
+
+/** Directives kept verbatim from an adopted Caddyfile, by where they go. */
+export interface RegistryKept {
+  /** Lines of the global options block. @default - none */
+  readonly global?: readonly string[];
+  /** Directives of the root site (the static site). @default - none */
+  readonly site?: readonly string[];
+  /** Directives of each service's site, by service name. @default - none */
+  readonly services?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RegistryPaths {
@@ -56,6 +72,7 @@ export function parseRegistry(text: string): Registry {
     if (r.tls !== 'acme' && r.tls !== 'internal') problems.push(`tls is ${JSON.stringify(r.tls)}`);
     if (!r.paths || typeof r.paths.www !== 'string' || typeof r.paths.caddyfile !== 'string') problems.push('paths.www and paths.caddyfile are required');
     if (r.extra !== undefined && typeof r.extra !== 'string') problems.push('extra must be text (Caddyfile blocks kept verbatim)');
+    if (r.kept !== undefined && keptProblem(r.kept)) problems.push(`kept: ${keptProblem(r.kept)}`);
     if (!r.services || typeof r.services !== 'object') problems.push('services is missing');
     else {
       const seen: Record<string, number> = {};
@@ -84,8 +101,18 @@ export function renderRegistry(r: Registry): string {
     services,
     paths: { www: r.paths.www, caddyfile: r.paths.caddyfile },
     ...(r.extra ? { extra: r.extra } : {}),
+    ...(r.kept ? { kept: r.kept } : {}),
   };
   return JSON.stringify(ordered, null, 2) + '\n';
+}
+
+/** What is wrong with a registry's `kept` (lists of text lines), or null. */
+function keptProblem(kept: unknown): string | null {
+  const lines = (x: unknown) => x === undefined || (Array.isArray(x) && x.every((l) => typeof l === 'string'));
+  const k = kept as RegistryKept;
+  if (!k || typeof k !== 'object' || !lines(k.global) || !lines(k.site)) return 'global and site must be lists of Caddyfile lines';
+  if (k.services !== undefined && (typeof k.services !== 'object' || !Object.values(k.services).every(lines))) return 'services must map names to lists of Caddyfile lines';
+  return null;
 }
 
 /** A copy of the registry with one service placed (added or moved). */
