@@ -34,9 +34,19 @@ export interface SyncMerge {
  * service deployed with the CLI and not declared keeps its route. Pure: no server, no clock.
  */
 export function mergeDeclared(live: Registry, declared: Registry, processes: Readonly<Record<string, ServerProcess>> = {}): SyncMerge {
+  const merged = overlayDeclared(live, declared);
+  const declaredNames = Object.keys(declared.services).sort();
+  for (const name of declaredNames) assertPortFree(name, merged.services);
+  for (const name of declaredNames) assertNotMoved(name, live.services[name], merged.services[name], processes[name]);
+  assertValid(merged);
+  return { merged, changes: diffRegistries(live, merged, declaredNames) };
+}
+
+/** The live registry with the declared domain, email, routing and service ports laid over it. */
+function overlayDeclared(live: Registry, declared: Registry): Registry {
   const services: Record<string, number> = { ...live.services };
   for (const [name, port] of Object.entries(declared.services)) services[name] = port;
-  const merged: Registry = {
+  return {
     version: 1,
     ...(declared.domain ? { domain: declared.domain } : {}),
     ...(declared.email ? { email: declared.email } : {}),
@@ -45,52 +55,54 @@ export function mergeDeclared(live: Registry, declared: Registry, processes: Rea
     services,
     paths: live.paths,
   };
+}
 
-  const declaredNames = Object.keys(declared.services).sort();
-  for (const name of declaredNames) {
-    const port = services[name];
-    const problem = servicePortProblem(port, services, name);
-    if (problem) {
-      const owner = Object.entries(services).find(([n, p]) => p === port && n !== name)?.[0];
-      throw new UserError(
-        `cannot adopt the declared configuration: declared service "${name}" on port ${port}: ${problem}`,
-        owner
-          ? `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again, or move "${owner}" first with \`portside deploy-service ${owner} <port>\`. Nothing was changed.`
-          : `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again. Nothing was changed.`,
-      );
-    }
-  }
+/** A declared service's port must be one no other service holds (and a port a service may use). */
+function assertPortFree(name: string, services: Readonly<Record<string, number>>): void {
+  const port = services[name];
+  const problem = servicePortProblem(port, services, name);
+  if (!problem) return;
+  const owner = Object.entries(services).find(([n, p]) => p === port && n !== name)?.[0];
+  throw new UserError(
+    `cannot adopt the declared configuration: declared service "${name}" on port ${port}: ${problem}`,
+    owner
+      ? `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again, or move "${owner}" first with \`portside deploy-service ${owner} <port>\`. Nothing was changed.`
+      : `Change "${name}"'s port in the services context (cdk.json) and run \`npx cdk deploy\` again. Nothing was changed.`,
+  );
+}
 
-  for (const name of declaredNames) {
-    const from = live.services[name];
-    const to = services[name];
-    const proc = processes[name];
-    if (from !== to && proc && proc.port !== to) {
-      throw new UserError(
-        `cannot adopt the declared configuration: "${name}" is running on port ${proc.port ?? from} and the declared port is ${to}; sync-config does not move running services`,
-        `Redeploy it on the new port with \`portside deploy-service ${name} ${to}\` (it starts the new port, health-checks it and hands the route over safely), then run sync-config again. Nothing was changed.`,
-      );
-    }
-  }
+/** sync-config only re-routes: a running service whose declared port differs must be redeployed. */
+function assertNotMoved(name: string, from: number | undefined, to: number, proc: ServerProcess | undefined): void {
+  if (from === to || !proc || proc.port === to) return;
+  throw new UserError(
+    `cannot adopt the declared configuration: "${name}" is running on port ${proc.port ?? from} and the declared port is ${to}; sync-config does not move running services`,
+    `Redeploy it on the new port with \`portside deploy-service ${name} ${to}\` (it starts the new port, health-checks it and hands the route over safely), then run sync-config again. Nothing was changed.`,
+  );
+}
 
+/** The merged registry must pass the same checks as the live one. */
+function assertValid(merged: Registry): void {
   try {
     parseRegistry(renderRegistry(merged));
   } catch (e) {
     throw new UserError(`cannot adopt the declared configuration: the merged registry would be invalid: ${registryProblems(e)}`,
       'Fix the declared configuration (cdk.json context) and run `npx cdk deploy` again. Nothing was changed.');
   }
+}
 
+/** What differs from the live registry, in the order it is printed: settings, then declared services by name. */
+function diffRegistries(live: Registry, merged: Registry, declaredNames: readonly string[]): SyncChange[] {
   const changes: SyncChange[] = [];
   for (const kind of ['domain', 'email', 'routing'] as const) {
     if (live[kind] !== merged[kind]) changes.push({ kind, from: live[kind], to: merged[kind] });
   }
   for (const name of declaredNames) {
     const from = live.services[name];
-    const to = services[name];
+    const to = merged.services[name];
     if (from === undefined) changes.push({ kind: 'new', service: name, port: to });
     else if (from !== to) changes.push({ kind: 'port', service: name, from, to });
   }
-  return { merged, changes };
+  return changes;
 }
 
 /** One line of the diff, e.g. `domain a.example → b.example`, `service simon: 3000 → 3100`. */
