@@ -11,7 +11,7 @@ import { pageProblems } from '../page-check';
 import * as procs from '../procs';
 import { AgentError, currentStep, Input, note, step } from '../protocol-io';
 import * as rel from '../releases';
-import { reloadable, stillRunning, verifyThroughCaddy } from './live-checks';
+import { reloadable, stillRunning, STAY_UP_MS, verifyThroughCaddy } from './live-checks';
 import { restoreProcess } from './restore';
 import { drain, exchange, now, readOr, registryState, serviceAt, stateOf } from './shared';
 
@@ -64,12 +64,17 @@ export async function deploy(header: ServiceHeader, input: Input): Promise<Deplo
   return { id, port: plan.port, previous: before.id };
 }
 
+/** Only built front-end files changed and the running release is live: its code is already proven. */
+function sameCode(d: Deploy): boolean {
+  return d.plan.staticOnly && d.liveOk;
+}
+
 /** Every step up to verify; on any failure, undo what was done and remove the unfinished release. */
 async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
   try {
     const dir = await step('upload', () => upload(d, input));
     await step('install', () => install(dir, d.plan.lockfileChanged));
-    if (d.plan.staticOnly && d.liveOk) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
+    if (sameCode(d)) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
     else await step('probe', () => procs.probe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000));
     const switched = await step('switch', () => switchOver(d));
     const newRoutes = d.plan.routes;
@@ -114,7 +119,10 @@ async function switchOver(d: Deploy): Promise<Switched> {
   // is replaced by pm2 within milliseconds, and the replacement must not pass for it.
   const started = await procs.pm2Find(svc.name);
   await procs.waitHealthy(plan.port, plan.healthPath, plan.probeTimeoutMs || 30000, 0);
-  return { reloaded, stayedUp: stillRunning(svc.name, plan.port, plan.healthPath, started, Date.now()) };
+  // Only front-end files changed: the code is the running release's, which has stayed up already (the
+  // same reason the probe is skipped), so the new worker is checked at once rather than after the wait.
+  const stayUpMs = sameCode(d) ? 0 : STAY_UP_MS;
+  return { reloaded, stayedUp: stillRunning(svc.name, plan.port, plan.healthPath, started, Date.now(), stayUpMs) };
 }
 
 /**

@@ -28,10 +28,11 @@ export function whatChanged(started: procs.Pm2Process | null, now: procs.Pm2Proc
  * that exits and the restarted one answers again, so neither the answer alone nor pm2's status alone
  * can tell; the same pid and restart count, and an answer from that process, can. Whatever is seen
  * (refused, answered by the replacement, pm2 given up), the user gets one message. Resolves null or
- * the error (it never rejects: the caller awaits it after other work).
+ * the error (it never rejects: the caller awaits it after other work). `stayUpMs` is how long to wait
+ * first (@default STAY_UP_MS).
  */
-export async function stillRunning(name: string, port: number, healthPath: string, started: procs.Pm2Process | null, answeredAt: number): Promise<AgentError | null> {
-  await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + STAY_UP_MS - Date.now())));
+export async function stillRunning(name: string, port: number, healthPath: string, started: procs.Pm2Process | null, answeredAt: number, stayUpMs = STAY_UP_MS): Promise<AgentError | null> {
+  await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + stayUpMs - Date.now())));
   const [answer, now] = await Promise.all([procs.askHealth(port, healthPath, 2000), procs.pm2Find(name)]);
   const same = !!started && !!now && now.pid === started.pid && now.pm2_env?.status === 'online'
     && now.pm2_env.restart_time === started.pm2_env?.restart_time;
