@@ -35,6 +35,13 @@ export const PRELOAD_FILE = `${BIN_DIR}/preload.js`;
 export const HEALTH_TOKEN_FILE = `${PORTSIDE_DIR}/health-token`;
 export const PROBES_DIR = `${PORTSIDE_DIR}/probes`;
 export const SERVICES_DIR = 'services';
+/**
+ * A link to the Node the agent runs with, when `node` is not on a non-interactive PATH (an adopted
+ * nvm server): the agent runs through it, with its folder (node, npm, pm2) first on the PATH.
+ */
+export const NODE_LINK = `${PORTSIDE_DIR}/node`;
+/** What `portside adopt` recorded before changing anything (undo puts it back), and its own files. */
+export const ADOPT_DIR = `${PORTSIDE_DIR}/adopt`;
 
 /** Files inside a release folder (and, for the env file, beside it as the service's last one). */
 export const RELEASE_MANIFEST = '.portside-release.json';
