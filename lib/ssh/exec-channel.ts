@@ -30,53 +30,92 @@ export function execOnChannel(
   connectionGone: () => Error | undefined,
 ): Promise<ExecResult> {
   return new Promise<ExecResult>((resolve, reject) => {
-    let settled = false;
-    let channel: ClientChannel | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const stop = (error: Error) => {
-      settle(() => reject(error));
-      if (channel) hangUp(channel);
-    };
-    const onAbort = () => stop(new RemoteAbortError(command));
-
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.timeoutMs !== undefined) timer = setTimeout(() => stop(new RemoteTimeoutError(command, opts.timeoutMs!)), opts.timeoutMs);
-
+    const call = new ExecCall(command, opts, resolve, reject);
+    if (!call.start()) return;
     client.exec(command, (err, ch) => {
-      if (err) return settle(() => reject(new Error(`could not open an SSH channel for: ${command}: ${err.message}`)));
-      channel = ch;
-      if (settled) return hangUp(ch); // aborted or timed out while the channel was opening
-
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
-      let exit: { code: number | null; signal?: string } | undefined;
-      let pending = 3; // channel close + end of stdout + end of stderr: only then is all output in
-
-      const done = () => {
-        if (--pending > 0) return;
-        const gone = connectionGone();
-        if (!exit && gone) return settle(() => reject(gone));
-        settle(() => resolve(toResult(out, errOut, exit)));
-      };
-      ch.on('data', (chunk: Buffer) => { out.push(chunk); opts.onStdout?.(chunk); });
-      ch.stderr.on('data', (chunk: Buffer) => { errOut.push(chunk); opts.onStderr?.(chunk); });
-      ch.on('exit', (code: number | null, signal?: string) => { exit = { code, signal: signal ?? undefined }; });
-      ch.once('end', done);
-      ch.stderr.once('end', done);
-      ch.once('close', done);
-      ch.on('error', (e: Error) => stop(new Error(`SSH channel error while running: ${command}: ${e.message}`)));
-
-      feedStdin(ch, opts.stdin, (e) => stop(new Error(`reading stdin for the remote command failed: ${e.message}; command: ${command}`)));
+      if (err) return call.fail(new Error(`could not open an SSH channel for: ${command}: ${err.message}`));
+      call.attach(ch, connectionGone);
     });
   });
+}
+
+type Exit = { code: number | null; signal?: string };
+
+/** One exec's lifetime: it settles once, on whichever comes first of exit, abort, timeout or a channel error. */
+class ExecCall {
+  private settled = false;
+  private channel: ClientChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => this.stop(new RemoteAbortError(this.command));
+
+  constructor(
+    private readonly command: string,
+    private readonly opts: ExecOptions,
+    private readonly resolve: (result: ExecResult) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  /** Listen for abort and start the timeout; false (and rejected) when the signal has already fired. */
+  start(): boolean {
+    const { signal, timeoutMs } = this.opts;
+    if (signal?.aborted) {
+      this.onAbort();
+      return false;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.stop(new RemoteTimeoutError(this.command, timeoutMs)), timeoutMs);
+    return true;
+  }
+
+  /** The channel has opened: collect its output and feed its stdin (or hang up, if stopped meanwhile). */
+  attach(ch: ClientChannel, connectionGone: () => Error | undefined): void {
+    this.channel = ch;
+    if (this.settled) return hangUp(ch); // aborted or timed out while the channel was opening
+    collectOutput(ch, this.opts, (out, errOut, exit) => {
+      const gone = connectionGone();
+      if (!exit && gone) return this.fail(gone);
+      this.settle(() => this.resolve(toResult(out, errOut, exit)));
+    });
+    ch.on('error', (e: Error) => this.stop(new Error(`SSH channel error while running: ${this.command}: ${e.message}`)));
+    feedStdin(ch, this.opts.stdin, (e) => this.stop(new Error(`reading stdin for the remote command failed: ${e.message}; command: ${this.command}`)));
+  }
+
+  /** Reject, unless already settled. */
+  fail(error: Error): void {
+    this.settle(() => this.reject(error));
+  }
+
+  /** Reject and hang up the remote process. */
+  private stop(error: Error): void {
+    this.fail(error);
+    if (this.channel) hangUp(this.channel);
+  }
+
+  private settle(fn: () => void): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    fn();
+  }
+}
+
+/** Gather the channel's stdout and stderr (passing each chunk on) and its exit; `onEnd` once all are in. */
+function collectOutput(ch: ClientChannel, opts: ExecOptions, onEnd: (out: Buffer[], errOut: Buffer[], exit: Exit | undefined) => void): void {
+  const out: Buffer[] = [];
+  const errOut: Buffer[] = [];
+  let exit: Exit | undefined;
+  let pending = 3; // channel close + end of stdout + end of stderr: only then is all output in
+  const done = () => {
+    if (--pending > 0) return;
+    onEnd(out, errOut, exit);
+  };
+  ch.on('data', (chunk: Buffer) => { out.push(chunk); opts.onStdout?.(chunk); });
+  ch.stderr.on('data', (chunk: Buffer) => { errOut.push(chunk); opts.onStderr?.(chunk); });
+  ch.on('exit', (code: number | null, signal?: string) => { exit = { code, signal: signal ?? undefined }; });
+  ch.once('end', done);
+  ch.stderr.once('end', done);
+  ch.once('close', done);
 }
 
 function feedStdin(ch: ClientChannel, stdin: ExecOptions['stdin'], onError: (e: Error) => void): void {
@@ -108,7 +147,7 @@ function hangUp(ch: ClientChannel): void {
   ch.close();
 }
 
-function toResult(out: Buffer[], errOut: Buffer[], exit: { code: number | null; signal?: string } | undefined): ExecResult {
+function toResult(out: Buffer[], errOut: Buffer[], exit: Exit | undefined): ExecResult {
   const result: ExecResult = {
     stdout: Buffer.concat(out).toString('utf8'),
     stderr: Buffer.concat(errOut).toString('utf8'),

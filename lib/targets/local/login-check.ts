@@ -11,6 +11,12 @@ import type { PartHealth } from './netns';
  */
 export function loginHealth(server: LocalServer, timeoutMs = 5000): Promise<PartHealth> {
   const who = `${server.user}@${server.address}:${server.sshPort}`;
+  let privateKey: Buffer;
+  try {
+    privateKey = readFileSync(server.keyPath);
+  } catch (e) {
+    return Promise.resolve({ ok: false, detail: `cannot read the client key ${server.keyPath}: ${(e as Error).message}; run local up to make a new one` });
+  }
   return new Promise((resolve) => {
     const client = new Client();
     let seen = '';
@@ -21,30 +27,9 @@ export function loginHealth(server: LocalServer, timeoutMs = 5000): Promise<Part
       client.end();
       resolve(h);
     };
-    let privateKey: Buffer;
-    try {
-      privateKey = readFileSync(server.keyPath);
-    } catch (e) {
-      return resolve({ ok: false, detail: `cannot read the client key ${server.keyPath}: ${(e as Error).message}; run local up to make a new one` });
-    }
     client
-      .on('ready', () => {
-        client.exec('true', (err, stream) => {
-          if (err) return done({ ok: false, detail: `${who} let the key in but refused to run a command: ${err.message}` });
-          stream.on('close', (code: number | null) => done(code === 0
-            ? { ok: true, detail: `${who} logs in with ${server.keyPath} and runs commands` }
-            : { ok: false, detail: `${who} logs in, but \`true\` exited ${code}: the deploy user's shell or home is broken` }));
-          stream.resume();
-          stream.stderr.resume();
-        });
-      })
-      .on('error', (e: Error & { level?: string }) => {
-        if (e.level === 'client-authentication') {
-          done({ ok: false, detail: `${who} refused the key ${server.keyPath} (${e.message}): the deploy user's ~/.ssh/authorized_keys does not hold ${server.keyPath}.pub; run local up to put it back` });
-        } else if (seen && seen !== server.hostKeyFingerprint) {
-          done({ ok: false, detail: `${who} showed host key ${seen}, not the recorded ${server.hostKeyFingerprint}; run local up` });
-        } else done({ ok: false, detail: `cannot log in to ${who}: ${e.message}` });
-      })
+      .on('ready', () => runTrue(client, who, server.keyPath, done))
+      .on('error', (e: Error & { level?: string }) => done(loginFailure(e, who, server, seen)))
       .connect({
         host: server.address, port: server.sshPort, username: server.user, privateKey, readyTimeout: timeoutMs,
         hostVerifier: (key: Buffer) => {
@@ -53,4 +38,27 @@ export function loginHealth(server: LocalServer, timeoutMs = 5000): Promise<Part
         },
       });
   });
+}
+
+/** Run `true` once logged in: exit 0 means the deploy user's shell and home work. */
+function runTrue(client: Client, who: string, keyPath: string, done: (h: PartHealth) => void): void {
+  client.exec('true', (err, stream) => {
+    if (err) return done({ ok: false, detail: `${who} let the key in but refused to run a command: ${err.message}` });
+    stream.on('close', (code: number | null) => done(code === 0
+      ? { ok: true, detail: `${who} logs in with ${keyPath} and runs commands` }
+      : { ok: false, detail: `${who} logs in, but \`true\` exited ${code}: the deploy user's shell or home is broken` }));
+    stream.resume();
+    stream.stderr.resume();
+  });
+}
+
+/** Why the login failed, with the fix: the key refused, a different host key (`seen`), or the connection. */
+function loginFailure(e: Error & { level?: string }, who: string, server: LocalServer, seen: string): PartHealth {
+  if (e.level === 'client-authentication') {
+    return { ok: false, detail: `${who} refused the key ${server.keyPath} (${e.message}): the deploy user's ~/.ssh/authorized_keys does not hold ${server.keyPath}.pub; run local up to put it back` };
+  }
+  if (seen && seen !== server.hostKeyFingerprint) {
+    return { ok: false, detail: `${who} showed host key ${seen}, not the recorded ${server.hostKeyFingerprint}; run local up` };
+  }
+  return { ok: false, detail: `cannot log in to ${who}: ${e.message}` };
 }

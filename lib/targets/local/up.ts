@@ -31,63 +31,89 @@ const FORBIDDEN_PROBE = 'example.com:443';
 export async function localUp(opts: LocalUpOptions = {}): Promise<LocalServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   assertHostCanRunStandIn();
-  return withLock(async () => {
-    for (const dir of [STATE_DIR, PATHS.logDir]) mkdirSync(dir, { recursive: true, mode: 0o755 });
-    for (const dir of [PATHS.sshdDir, PATHS.clientDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const installLog = `${PATHS.logDir}/install.log`;
-    ensureAptPackages(log, installLog);
-    const npm = npmHostConfig();
-    const pm2 = ensurePm2(npm, log, installLog);
+  return withLock(() => bringUp(log, opts.bootstrapScript));
+}
 
-    const network = ensureNetns(log);
-    const fresh = network === 'created';
-    const account = ensureAccount(log);
-    ensureBuildUser(log, opts.bootstrapScript);
-    if (fresh) {
-      const stranded = strandedPids(account.uid, STATE_DIR, netnsId());
-      if (stranded.length) log(`stopping ${stranded.length} process(es) stranded in an old namespace`);
-      await terminate(stranded);
-    }
-    if (ensureKeyPair(PATHS.hostKey, 'portside-local host key')) log('generated the sshd host key');
-    if (ensureKeyPair(PATHS.clientKey, 'portside-local client key')) log(`generated the client key ${PATHS.clientKey}`);
-    authorizeKey(account, readFileSync(`${PATHS.clientKey}.pub`, 'utf8'));
-    const registry = registryTarget(npm.registry);
-    writeUserFile(account, '.npmrc', renderNpmrc(registry.url, PROXY_URL), 0o644);
+/** The steps of `localUp`, in order; each checks first and repairs only what is missing. */
+async function bringUp(log: (line: string) => void, bootstrapScript: string | undefined): Promise<LocalServer> {
+  makeStateDirs();
+  const installLog = `${PATHS.logDir}/install.log`;
+  ensureAptPackages(log, installLog);
+  const npm = npmHostConfig();
+  const pm2 = ensurePm2(npm, log, installLog);
 
-    const path = serverPath(pm2);
-    // A lost registry on a server with services is rebuilt from the server before the bootstrap
-    // could seed one from cdk.json (which would drop every service deployed with the CLI).
-    repairRegistry(account, path, log);
-    const started = [
-      await ensureProxy(registry, log, fresh),
-      await ensureSshd(path, log),
-      await ensureCaddy(account, log, opts.bootstrapScript),
-    ].some(Boolean);
-    if (fresh && existsSync(join(account.home, '.pm2', 'dump.pm2'))) {
-      // As pm2's startup unit does on EC2 after a reboot: bring back the services saved with `pm2 save`.
-      log(`resurrecting ${DEPLOY_USER}'s saved pm2 processes`);
-      run(asUserInNetns(account, path, ['pm2', 'resurrect']), { timeout: 60_000 });
-    }
+  const network = ensureNetns(log);
+  const fresh = network === 'created';
+  const account = ensureAccount(log);
+  ensureBuildUser(log, bootstrapScript);
+  if (fresh) await stopStranded(account, log);
+  ensureLoginKeys(account, log);
+  const registry = registryTarget(npm.registry);
+  writeUserFile(account, '.npmrc', renderNpmrc(registry.url, PROXY_URL), 0o644);
 
-    if (started || network !== 'ok') {
-      await checkRegistryOnly(account, path, registry.hostPort, log);
-    } else if (!(await caddyHealth()).ok || !existsSync(PATHS.caCert)) {
-      throw new Error(`Caddy is not healthy; see ${PATHS.caddyLog}`);
-    }
+  const path = serverPath(pm2);
+  // A lost registry on a server with services is rebuilt from the server before the bootstrap
+  // could seed one from cdk.json (which would drop every service deployed with the CLI).
+  repairRegistry(account, path, log);
+  const started = [
+    await ensureProxy(registry, log, fresh),
+    await ensureSshd(path, log),
+    await ensureCaddy(account, log, bootstrapScript),
+  ].some(Boolean);
+  if (fresh) resurrectSaved(account, path, log);
+  await checkServing(started || network !== 'ok', account, path, registry.hostPort, log);
+  return recordServer(log);
+}
 
-    const server: LocalServer = {
-      address: SERVER_ADDRESS,
-      sshPort: SSH_PORT,
-      user: DEPLOY_USER,
-      keyPath: PATHS.clientKey,
-      domain: DOMAIN,
-      caCertPath: PATHS.caCert,
-      hostKeyFingerprint: hostKeyFingerprint(),
-    };
-    writeLocalServer(server);
-    log(`local server is up: ssh -i ${server.keyPath} ${server.user}@${server.address}, https://${server.domain}/ at ${server.address}`);
-    return server;
-  });
+function makeStateDirs(): void {
+  for (const dir of [STATE_DIR, PATHS.logDir]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // Keys live here: readable by root only.
+  for (const dir of [PATHS.sshdDir, PATHS.clientDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** A new namespace leaves the deploy user's processes of the old one running outside it: stop them. */
+async function stopStranded(account: Account, log: (line: string) => void): Promise<void> {
+  const stranded = strandedPids(account.uid, STATE_DIR, netnsId());
+  if (stranded.length) log(`stopping ${stranded.length} process(es) stranded in an old namespace`);
+  await terminate(stranded);
+}
+
+/** The sshd host key and the client key (both kept when present), and the client key authorized. */
+function ensureLoginKeys(account: Account, log: (line: string) => void): void {
+  if (ensureKeyPair(PATHS.hostKey, 'portside-local host key')) log('generated the sshd host key');
+  if (ensureKeyPair(PATHS.clientKey, 'portside-local client key')) log(`generated the client key ${PATHS.clientKey}`);
+  authorizeKey(account, readFileSync(`${PATHS.clientKey}.pub`, 'utf8'));
+}
+
+/** As pm2's startup unit does on EC2 after a reboot: bring back the services saved with `pm2 save`. */
+function resurrectSaved(account: Account, path: string, log: (line: string) => void): void {
+  if (!existsSync(join(account.home, '.pm2', 'dump.pm2'))) return;
+  log(`resurrecting ${DEPLOY_USER}'s saved pm2 processes`);
+  run(asUserInNetns(account, path, ['pm2', 'resurrect']), { timeout: 60_000 });
+}
+
+/** After a (re)start, prove the network is registry-only; otherwise Caddy must be healthy and its CA in place. */
+async function checkServing(restarted: boolean, account: Account, path: string, registryHostPort: string, log: (line: string) => void): Promise<void> {
+  if (restarted) return checkRegistryOnly(account, path, registryHostPort, log);
+  if (!(await caddyHealth()).ok || !existsSync(PATHS.caCert)) {
+    throw new Error(`Caddy is not healthy; see ${PATHS.caddyLog}`);
+  }
+}
+
+/** Record how to reach the server (for the CLI's `--target local`) and say it is up. */
+function recordServer(log: (line: string) => void): LocalServer {
+  const server: LocalServer = {
+    address: SERVER_ADDRESS,
+    sshPort: SSH_PORT,
+    user: DEPLOY_USER,
+    keyPath: PATHS.clientKey,
+    domain: DOMAIN,
+    caCertPath: PATHS.caCert,
+    hostKeyFingerprint: hostKeyFingerprint(),
+  };
+  writeLocalServer(server);
+  log(`local server is up: ssh -i ${server.keyPath} ${server.user}@${server.address}, https://${server.domain}/ at ${server.address}`);
+  return server;
 }
 
 /** The server reaches the registry through the proxy, and the proxy refuses anything else. */
