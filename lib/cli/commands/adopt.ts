@@ -1,10 +1,12 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { AdoptPlan, Refusal } from '../../adopt';
 import { EXIT, UsageError, UserError } from '../../errors';
 import { Command, CommandContext } from '../command';
 import { printJson } from '../output';
 
-const USAGE = `Usage: portside adopt --host HOST[:PORT] [--user USER] --key FILE --dry-run [--json]
+const USAGE = `Usage: portside adopt --host HOST[:PORT] [--user USER] --key FILE [--dry-run] [--json]
+       portside adopt --undo [--discard-deploys] --host HOST[:PORT] [--user USER] --key FILE
 
 Reads a server you built by hand (Caddy from a Caddyfile, services started with pm2, Node from nvm
 or the system) and prints how Portside would take it over: each service (name, port, folder, pm2
@@ -15,17 +17,28 @@ port, a duplicate site, a service port reachable from outside, tried from here).
 was started with (as \`caddy adapt\` parses it) and the configuration Caddy runs, \`pm2 jlist\` run with
 the Node pm2's daemon runs on, the listening sockets, ~/services and the static root.
 
-Applying the plan is not built yet: without --dry-run adopt refuses and changes nothing.
+Without --dry-run it applies the plan, with no failed request: it records the server as it is
+(~/.portside/adopt/before: the Caddyfile's bytes, pm2's list and dump, the folders, the plan) and
+refuses if the server changed since it was read; makes each service's first release from its folder
+(hard links; the folder's own files stay), then hands each port over (a stand-in on a probe port takes
+the traffic, the fork process stops, pm2 starts the release in cluster mode on the same port, Caddy
+comes back to it); the static site and the Caddyfile become Portside's (what it cannot write is kept
+verbatim; the Caddyfile Caddy starts from imports Portside's).
+--undo puts the server back as the record says (the Caddyfile byte for byte, the original pm2 fork
+processes, the folders), also with no failed request. It refuses when releases were deployed since
+adoption: --discard-deploys undoes anyway, and the code from before adoption runs again.
 
   --host HOST[:PORT]   the server's address (SSH port 22 unless given)
   --user USER          SSH user (default ubuntu)
   --key FILE           its private key (also PORTSIDE_KEY); the host key is pinned on first use
                        in ~/.portside/known_hosts and checked on every later connection
   --dry-run            print the plan; change nothing
+  --undo               put an adopted server back as it was before adoption
+  --discard-deploys    with --undo: undo even though releases were deployed since (they stop running)
   --json               print the plan as one JSON document: {"services": [{name, port, …}], "problems": [{kind, message, fix, …}], …}
 
 Exit status: 0 the plan was printed; 1 the server cannot be adopted (what was found and what to do
-are printed), or applying was asked for; 2 the command line is wrong.
+are printed), or applying or undoing failed or was refused; 2 the command line is wrong.
 
 Examples:
   npx portside adopt --host 203.0.113.7 --key ~/keys/course.pem --dry-run
@@ -39,16 +52,15 @@ interface Args {
   readonly key?: string;
   readonly dryRun: boolean;
   readonly json: boolean;
+  readonly undo: boolean;
+  readonly discardDeploys: boolean;
 }
 
 export const adoptCommand: Command = {
   usage: USAGE,
   async run(ctx) {
     const args = parseAdoptArgs(ctx);
-    if (!args.dryRun) {
-      throw new UserError('applying an adoption is not built yet (issue #9): nothing was read or changed on the server',
-        `Run the same command with --dry-run to see the plan: portside adopt --host ${args.host} --key <file> --dry-run`);
-    }
+    if (args.undo) return undo(ctx, args);
     return dryRun(ctx, args);
   },
 };
@@ -57,7 +69,10 @@ export const adoptCommand: Command = {
 function parseAdoptArgs(ctx: CommandContext): Args {
   const { values } = parseArgs({
     args: [...ctx.argv], strict: true,
-    options: { host: { type: 'string' }, user: { type: 'string' }, key: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      host: { type: 'string' }, user: { type: 'string' }, key: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+      undo: { type: 'boolean' }, 'discard-deploys': { type: 'boolean' },
+    },
   });
   if (values.host === undefined) {
     throw new UsageError('--host is required: adopt reads the server you built, by its address', 'e.g. portside adopt --host 203.0.113.7 --key ~/keys/course.pem --dry-run');
@@ -75,31 +90,61 @@ function parseAdoptArgs(ctx: CommandContext): Args {
   if (values.key === undefined && !ctx.env.PORTSIDE_KEY) {
     throw new UsageError(`--key is required: the private key that logs in to ${values.host}`, 'e.g. --key ~/keys/course.pem (or set PORTSIDE_KEY)');
   }
-  return { host: values.host, user: values.user, key: values.key, dryRun: !!values['dry-run'], json: !!values.json };
+  if (values['discard-deploys'] && !values.undo) throw new UsageError('--discard-deploys goes with --undo: it undoes an adoption even though releases were deployed since');
+  if (values.undo && (values['dry-run'] || values.json)) throw new UsageError('--undo takes neither --dry-run nor --json: it prints each step as it puts the server back');
+  return { host: values.host, user: values.user, key: values.key, dryRun: !!values['dry-run'], json: !!values.json, undo: !!values.undo, discardDeploys: !!values['discard-deploys'] };
 }
 
 async function dryRun(ctx: CommandContext, args: Args): Promise<number> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { resolveTarget } = require('../../targets/resolve-target') as typeof import('../../targets/resolve-target');
   const { openSsh } = require('../../ssh') as typeof import('../../ssh');
-  const { formatPlan, formatRefusal, planAdoption, probeOutside, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
+  const { applyAdoption, formatPlan, formatRefusal, planAdoption, probeOutside, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const target = await resolveTarget({ host: args.host, user: args.user, key: args.key, env: ctx.env, log: ctx.err });
   const where = `${target.user}@${target.label ?? target.host}`;
   const ssh = await openSsh(target);
-  let facts;
   try {
     ctx.err(`reading ${where} (read only)`);
-    facts = await readServer(ssh);
+    const facts = await readServer(ssh);
+    const refusal = refusalOf(facts);
+    if (refusal) return refuse(ctx, args, refusal, where, formatRefusal);
+    const plan = planAdoption(await probeOutside(facts, target.host));
+    if (args.dryRun) {
+      if (args.json) printJson(ctx, { dryRun: true, applied: false, target: where, ...plan });
+      else for (const line of [...formatPlan(plan, where), '', 'Dry run: nothing on the server was changed.']) ctx.out(line);
+      return EXIT.ok;
+    }
+    if (!args.json) for (const line of formatPlan(plan, where)) ctx.out(line);
+    const who = `${process.env.USER ?? 'someone'}@${hostname()}`;
+    const outcome = await applyAdoption(ssh, plan, who, ctx.err);
+    if (args.json) printJson(ctx, { dryRun: false, applied: true, target: where, ...plan, outcome });
+    else ctx.out(`Adopted: ${plan.services.map((s) => `${s.name} (port ${s.port}, release ${outcome.releases[s.name]})`).join(', ')}; deploy with portside deploy-service <name>, put it back with portside adopt --undo.`);
+    return EXIT.ok;
   } finally {
     await ssh.close().catch(() => {});
   }
-  const refusal = refusalOf(facts);
-  if (refusal) return refuse(ctx, args, refusal, where, formatRefusal);
-  const plan = planAdoption(await probeOutside(facts, target.host));
-  if (args.json) printJson(ctx, { dryRun: true, applied: false, target: where, ...plan });
-  else for (const line of [...formatPlan(plan, where), '', 'Dry run: nothing on the server was changed.']) ctx.out(line);
-  return EXIT.ok;
+}
+
+async function undo(ctx: CommandContext, args: Args): Promise<number> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { resolveTarget } = require('../../targets/resolve-target') as typeof import('../../targets/resolve-target');
+  const { openSsh } = require('../../ssh') as typeof import('../../ssh');
+  const { readServer, undoAdoption } = require('../../adopt') as typeof import('../../adopt');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const target = await resolveTarget({ host: args.host, user: args.user, key: args.key, env: ctx.env, log: ctx.err });
+  const where = `${target.user}@${target.label ?? target.host}`;
+  const ssh = await openSsh(target);
+  try {
+    ctx.err(`reading ${where}`);
+    const facts = await readServer(ssh);
+    if (!facts.node.path || !facts.pm2.bin) throw new UserError(`${where}: no Node or pm2 found (${facts.node.how}); undo starts the original processes with pm2`, 'Check that pm2 runs (pm2 ls), then run undo again.');
+    const outcome = await undoAdoption(ssh, facts.node.path, facts.pm2.bin, facts.caddy.binary ?? 'caddy', facts.home, args.discardDeploys, ctx.err);
+    ctx.out(`Undone: ${where} is as it was before adoption${outcome.discarded.length ? ` (releases deployed since stopped running: ${outcome.discarded.join(', ')})` : ''}.`);
+    return EXIT.ok;
+  } finally {
+    await ssh.close().catch(() => {});
+  }
 }
 
 function refuse(ctx: CommandContext, args: Args, refusal: Refusal, where: string, format: (r: Refusal, w: string) => string[]): number {

@@ -1,0 +1,92 @@
+import { renderCaddyfile } from '../caddy/render-caddyfile';
+import { Registry, RegistryKept } from '../registry/registry';
+import { CURRENT_LINK, onServer, PORTSIDE_DIR, PRELOAD_FILE, RELEASE_ENV_FILE, serviceDir } from '../remote/layout';
+import type { AdoptPlan, PlannedService } from './plan-types';
+
+/** Portside's own Caddyfile on an adopted server: in a folder the deploy user owns, so the agent can swap it atomically. */
+export const ADOPTED_CADDYFILE = `${PORTSIDE_DIR}/caddy/Caddyfile`;
+/** The static site's releases, inside the static root Caddy already reads (a home folder may be closed to Caddy's user). */
+export const ADOPTED_WWW = '.portside-www';
+/** The pm2 name of a service's stand-in during a hand-over (it serves on a probe port). */
+export const handoverName = (service: string): string => `portside-handover-${service}`;
+
+/** The pm2 app of one adopted service: cluster mode, one instance, the preload, its release's `current`. */
+export interface AdoptedApp {
+  readonly name: string;
+  readonly cwd: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly exec_mode: 'cluster' | 'fork';
+  readonly env: Readonly<Record<string, string>>;
+  readonly [option: string]: unknown;
+}
+
+/**
+ * The pm2 definition of an adopted service, as the agent's appConfig writes it (same keys, same order,
+ * so later deploys treat it as theirs), except `args`: the student's own arguments are kept
+ * (`-- 3000 simon`), with the port among them replaced when `port` differs (the hand-over's probe).
+ */
+export function adoptedApp(home: string, s: PlannedService, port: number, name = s.name): AdoptedApp {
+  const cwd = `${onServer(home, serviceDir(s.name))}/${CURRENT_LINK}`;
+  const args = s.process.args.map((a) => (a === String(s.port) ? String(port) : a));
+  return {
+    name, cwd, args,
+    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: s.name, PORTSIDE_ENV_FILE: `${cwd}/${RELEASE_ENV_FILE}` },
+    kill_timeout: 5000, listen_timeout: 10000, max_restarts: 10, min_uptime: 2000, merge_logs: true, time: true,
+    script: `${cwd}/${scriptOf(s)}`, exec_mode: 'cluster', instances: 1, node_args: ['--require', onServer(home, PRELOAD_FILE)],
+  };
+}
+
+/** The service's script relative to its folder (`index.js`). */
+export function scriptOf(s: PlannedService): string {
+  const script = s.process.script ?? 'index.js';
+  return s.folder && script.startsWith(`${s.folder}/`) ? script.slice(s.folder.length + 1) : script.replace(/^.*\//, '');
+}
+
+/** Where the adopted static site lives: inside the root Caddy serves now, or Portside's folder when there is none. */
+export function adoptedWww(plan: AdoptPlan): string {
+  return plan.staticSite ? `${plan.staticSite.root.replace(/\/+$/, '')}/${ADOPTED_WWW}` : onServer(plan.server.home, `${PORTSIDE_DIR}/www`);
+}
+
+/** The registry an adoption writes: the plan's, plus paths and everything kept verbatim. */
+export function adoptedRegistry(plan: AdoptPlan): Registry {
+  const kept: RegistryKept = {
+    global: keptGlobal(plan),
+    site: plan.staticSite?.directives.kept.map((d) => d.text) ?? [],
+    services: Object.fromEntries(plan.services.filter((s) => plan.registry.services[s.name] !== undefined && s.directives.kept.length).map((s) => [s.name, s.directives.kept.map((d) => d.text)])),
+  };
+  const extra = plan.keep.blocks.map((b) => b.text.trim()).join('\n\n');
+  return {
+    version: 1, ...plan.registry,
+    paths: { www: adoptedWww(plan), caddyfile: onServer(plan.server.home, ADOPTED_CADDYFILE) },
+    ...(extra ? { extra } : {}), kept,
+  };
+}
+
+/** The Caddyfile with some services sent to other ports (their hand-over stand-ins); pure. */
+export function caddyfileWith(registry: Registry, ports: Readonly<Record<string, number>> = {}): string {
+  return renderCaddyfile({ ...registry, services: { ...registry.services, ...ports } });
+}
+
+/** The global options' top-level directives that Portside's rendered block does not already hold. */
+function keptGlobal(plan: AdoptPlan): string[] {
+  const text = plan.keep.globalOptions;
+  if (!text) return [];
+  const inner = text.slice(text.indexOf('{') + 1, text.lastIndexOf('}'));
+  const rendered = new Set(renderCaddyfile({ ...plan.registry, paths: { www: '/' } }).split('\n}')[0].split('\n').map((l) => l.trim()));
+  return topLevel(inner).filter((d) => !rendered.has(d.trim()));
+}
+
+/** Split a block's inside into its top-level directives (a `{ … }` stays with its directive). */
+export function topLevel(inner: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  for (const raw of inner.split('\n')) {
+    const line = raw.replace(/\s+$/, '');
+    if (!line.trim() || (depth === 0 && line.trim().startsWith('#'))) continue;
+    if (depth === 0) out.push(line.trim());
+    else out[out.length - 1] += `\n${line}`;
+    depth += (line.match(/{/g) ?? []).length - (line.match(/}/g) ?? []).length;
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+import { ensureAgent } from '../deploy/agent-client';
+import { UserError } from '../errors';
+import { newReleaseId } from '../protocol/release-id';
+import { renderRegistry } from '../registry/registry';
+import { CURRENT_LINK, DEPLOYS_FILE, NODE_LINK, onServer, PM2_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR, REGISTRY_FILE } from '../remote/layout';
+import type { SshSession } from '../ssh';
+import { ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, scriptOf } from './adopted';
+import type { AdoptPlan, PlannedService, ProblemKind } from './plan-types';
+import { ADOPTED_FILE, AdoptedRecord, recordBefore } from './record';
+import { AdoptServer, settle } from './server-ops';
+
+/** Problems that leave the plan safe to apply (named in the plan, nothing to decide). */
+const APPLICABLE: readonly ProblemKind[] = ['exposed-port', 'folder-without-process', 'unrouted-process'];
+/** Names adopt adds to a service's folder (and undo removes); a folder that has one already is refused. */
+export const ADDED_TO_FOLDER = [RELEASES_SUBDIR, CURRENT_LINK, DEPLOYS_FILE, PM2_FILE] as const;
+
+/** The CLI's side of a step: announce it. */
+export type Say = (line: string) => void;
+
+export interface ApplyOutcome {
+  readonly releases: Readonly<Record<string, string>>;
+  readonly staticRelease: string;
+}
+
+/** Why this plan cannot be applied as it is, or null. */
+export function applyRefusal(plan: AdoptPlan): string | null {
+  const blocking = plan.problems.filter((p) => !APPLICABLE.includes(p.kind));
+  if (blocking.length) return `the plan has problems to fix first: ${blocking.map((p) => p.message).join('; ')}`;
+  const nameless = plan.services.find((s) => !s.folder || !s.process.script || s.process.status !== 'online');
+  if (nameless) return `"${nameless.name}" has no folder, no script or is not online: adopt makes its first release from its folder`;
+  return null;
+}
+
+/**
+ * Bring a hand-built server under Portside (the plan's course variant) with no failed request:
+ * record it, make releases from the files already there, then hand each port over — a stand-in of the
+ * release on a probe port takes the traffic (Caddy reloaded gracefully), the fork process stops, the
+ * cluster process starts on the real port, Caddy goes back to it, the stand-in stops.
+ */
+export async function applyAdoption(ssh: SshSession, plan: AdoptPlan, who: string, say: Say): Promise<ApplyOutcome> {
+  const refusal = applyRefusal(plan);
+  if (refusal) throw new UserError(`not adopting: ${refusal}; nothing was changed`, 'Fix them (portside adopt --dry-run lists each with its fix), then run adopt again.');
+  const home = plan.server.home;
+  const ops = new AdoptServer(ssh, plan.server.node.path, plan.server.pm2.bin, plan.server.caddy.binary ?? 'caddy');
+  say(`1/6 recording the server as it is in ~/${ADOPTED_FILE.replace(/[^/]+$/, '')}before (Caddyfile, pm2 list and dump, folders, the plan)`);
+  const record = await recordBefore(ops, plan, who);
+  for (const [name, entries] of Object.entries(record.folders)) {
+    const clash = ADDED_TO_FOLDER.find((n) => entries.includes(n));
+    if (clash) throw new UserError(`~/services/${name} already has "${clash}", which Portside's release layout uses; nothing but the record was changed`, 'Rename it, run portside adopt --undo to drop the record, then adopt again.');
+  }
+  say('2/6 installing Portside\'s agent and the Node link (~/.portside/node)');
+  await ops.sh('set -e; mkdir -p "${2%/*}"; ln -sfn -- "$1" "$2.tmp"; mv -Tf -- "$2.tmp" "$2"', [plan.server.node.path, onServer(home, NODE_LINK)]);
+  await ensureAgent(ssh);
+  say('3/6 making the first releases from the files on the server (hard links; the folders stay as they are)');
+  const id = newReleaseId();
+  for (const s of plan.services) await makeServiceRelease(ops, s, id, who);
+  await makeStaticRelease(ops, plan, id);
+  const registry = adoptedRegistry(plan);
+  const standIns = await ops.freePorts(plan.services.length);
+  const ports = Object.fromEntries(plan.services.map((s, i) => [s.name, standIns[i]]));
+  say(`4/6 stand-ins on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them (Portside's Caddyfile, graceful reload)`);
+  const caddyfile = onServer(home, ADOPTED_CADDYFILE);
+  for (const s of plan.services) {
+    await ops.pm2StartApp(onServer(home, `${ADOPTED_FILE.replace(/[^/]+$/, '')}${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
+    await ops.waitForHttp(ports[s.name]);
+  }
+  await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
+  await ops.reloadCaddy(`${caddyfile}.handover`);
+  await settle();
+  say('5/6 handing each port over: the fork process stops, pm2 starts the release in cluster mode on the same port');
+  for (const s of plan.services) {
+    await ops.pm2('delete', s.name);
+    await ops.pm2StartApp(`${s.folder}/${PM2_FILE}`, adoptedApp(home, s, s.port));
+    await ops.waitForHttp(s.port);
+  }
+  say(`6/6 Caddy → the services on their ports; stand-ins stopped; registry written; ${plan.basis.caddyfile} now imports Portside's Caddyfile; pm2 save`);
+  await ops.writeFile(caddyfile, caddyfileWith(registry));
+  await ops.reloadCaddy(caddyfile);
+  await settle();
+  for (const s of plan.services) await ops.pm2('delete', handoverName(s.name));
+  await ops.writeFile(onServer(home, REGISTRY_FILE), renderRegistry(registry));
+  // Caddy restarted (or the server rebooted) starts from this file: it must load Portside's.
+  await ops.writeInPlace(plan.basis.caddyfile, `# Portside manages this server's Caddy configuration (portside adopt). Undo: portside adopt --undo.\nimport ${caddyfile}\n`);
+  await ops.sh('rm -f -- "$1.handover"', [caddyfile]);
+  await ops.pm2('save', '--force');
+  const releases = Object.fromEntries(plan.services.map((s) => [s.name, id]));
+  const adopted: AdoptedRecord = { at: new Date().toISOString(), releases, staticRelease: id };
+  await ops.writeFile(onServer(home, ADOPTED_FILE), JSON.stringify(adopted, null, 2) + '\n');
+  return { releases, staticRelease: id };
+}
+
+/** releases/<id> made from the folder by hard links (what adopt adds left out), its manifest, `current`, deploys.json. */
+async function makeServiceRelease(ops: AdoptServer, s: PlannedService, id: string, who: string): Promise<void> {
+  const dir = `${s.folder}/${RELEASES_SUBDIR}/${id}`;
+  const manifest = { id, files: [], start: { script: scriptOf(s) }, port: s.port, by: who, at: new Date().toISOString() };
+  await ops.sh('set -e; cd -- "$1"; mkdir -p -- "$2"; for f in * .[!.]* ..?*; do case "$f" in "*"|".[!.]*"|"..?*"|releases|current|deploys.json|pm2.json) continue;; esac; [ -e "$f" ] || [ -L "$f" ] || continue; cp -al -- "$f" "$2/"; done; cat > "$2/$3"',
+    [s.folder!, dir, RELEASE_MANIFEST], JSON.stringify(manifest));
+  await linkCurrent(ops, s.folder!, id);
+  await ops.writeFile(`${s.folder}/${DEPLOYS_FILE}`, JSON.stringify([{ id, at: manifest.at, by: who, port: s.port }], null, 2) + '\n');
+
+}
+
+/** The static site's first release, from the files of the root Caddy serves (copied by hard links). */
+async function makeStaticRelease(ops: AdoptServer, plan: AdoptPlan, id: string): Promise<void> {
+  const www = adoptedWww(plan);
+  const root = plan.staticSite?.root ?? '';
+  await ops.sh('set -e; mkdir -p -- "$2/releases/$3"; [ -n "$1" ] || exit 0; cd -- "$1"; for f in * .[!.]* ..?*; do case "$f" in "*"|".[!.]*"|"..?*"|"$4") continue;; esac; [ -e "$f" ] || [ -L "$f" ] || continue; cp -al -- "$f" "$2/releases/$3/"; done',
+    [root, www, id, www.replace(/^.*\//, '')]);
+  await linkCurrent(ops, www, id);
+}
+
+async function linkCurrent(ops: AdoptServer, base: string, id: string): Promise<void> {
+  await ops.sh('set -e; ln -sfn -- "releases/$2" "$1/current.tmp"; mv -Tf -- "$1/current.tmp" "$1/current"', [base, id]);
+}

@@ -1,0 +1,95 @@
+import { UserError } from '../errors';
+import { parseRegistry } from '../registry/registry';
+import { ADOPT_DIR, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
+import type { SshSession } from '../ssh';
+import { ADOPTED_CADDYFILE, adoptedApp, adoptedWww, caddyfileWith, handoverName } from './adopted';
+import { ADDED_TO_FOLDER, Say } from './apply';
+import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, readBefore } from './record';
+import { AdoptServer, settle } from './server-ops';
+
+/** One pm2 process as `pm2 jlist` recorded it: what it takes to start it again the same way. */
+interface RecordedProcess {
+  readonly name: string;
+  readonly pm2_env?: { readonly pm_exec_path?: string; readonly pm_cwd?: string; readonly args?: unknown; readonly exec_mode?: string; readonly node_args?: unknown; readonly env?: Record<string, unknown> };
+}
+
+export interface UndoOutcome {
+  /** Services whose release deployed after adoption stopped running (only with discardDeploys). */
+  readonly discarded: readonly string[];
+}
+
+/**
+ * Put an adopted server back as it was before adoption, with no failed request: stand-ins of the
+ * current releases take each port's traffic, the cluster process stops, the original fork process
+ * starts again (same name, script, cwd, args), the original Caddyfile goes back byte for byte and
+ * Caddy reloads it, the stand-ins stop; then what adopt added is removed and pm2's dump put back.
+ * Refuses when releases were deployed since adoption unless `discardDeploys` (the original code runs).
+ */
+export async function undoAdoption(ssh: SshSession, node: string, pm2Bin: string, caddy: string, home: string, discardDeploys: boolean, say: Say): Promise<UndoOutcome> {
+  const ops = new AdoptServer(ssh, node, pm2Bin, caddy);
+  const before = await readBefore(ops, home);
+  if (!before) throw new UserError(`nothing to undo: ~/${BEFORE_DIR}/record.json is not on the server (it was never adopted, or the undo finished)`, 'Nothing was changed.');
+  const adopted = JSON.parse(await ops.sh('cat -- "$1" 2>/dev/null || echo null', [onServer(home, ADOPTED_FILE)])) as AdoptedRecord | null;
+  if (!adopted) throw new UserError('the adoption did not finish (no adopted.json): undo of a half adoption is not built yet', `The record of the server before it is in ~/${BEFORE_DIR}: the Caddyfile's bytes, pm2's list and dump.`);
+  const registry = parseRegistry(await ops.sh('cat -- "$1"', [onServer(home, REGISTRY_FILE)]));
+  const plan = before.plan;
+  const changed = await deployedSince(ops, plan.services.map((s) => ({ name: s.name, folder: s.folder! })), adopted);
+  const added = Object.keys(registry.services).filter((n) => !plan.services.some((s) => s.name === n));
+  if (added.length) throw new UserError(`services were added since adoption (${added.join(', ')}): undo would leave them without a route`, `Remove them first (portside remove-service ${added[0]} …), then undo.`);
+  if (changed.length && !discardDeploys) {
+    throw new UserError(`releases were deployed since adoption: ${changed.map((c) => `${c.name} runs ${c.now}, adopted as ${c.adopted}`).join('; ')}. Undo restarts the code as it was before adoption (the folders adopt left untouched), so these releases would stop running; nothing was changed`,
+      'Pass --discard-deploys to undo anyway (the original code runs again), or keep Portside.');
+  }
+  const ports: Record<string, number> = {};
+  const standIns = await ops.freePorts(plan.services.length);
+  plan.services.forEach((s, i) => { ports[s.name] = standIns[i]; });
+  say(`1/4 stand-ins of the current releases on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them`);
+  const caddyfile = onServer(home, ADOPTED_CADDYFILE);
+  for (const s of plan.services) {
+    await ops.pm2StartApp(onServer(home, `${ADOPT_DIR}/${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
+    await ops.waitForHttp(ports[s.name]);
+  }
+  await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
+  await ops.reloadCaddy(`${caddyfile}.handover`);
+  await settle();
+  say('2/4 the cluster processes stop (they drain); the original fork processes start again on their ports');
+  for (const s of plan.services) {
+    await ops.pm2('delete', s.name);
+    await startRecorded(ops, (before.pm2 as RecordedProcess[]).find((p) => p.name === s.name)!);
+    await ops.waitForHttp(s.port);
+  }
+  say(`3/4 ${before.caddyfile} back byte for byte; Caddy reloads it; stand-ins stopped`);
+  await ops.writeInPlace(before.caddyfile, await ops.sh('cat -- "$1/Caddyfile"', [onServer(home, BEFORE_DIR)]));
+  await ops.reloadCaddy(before.caddyfile);
+  await settle();
+  for (const s of plan.services) await ops.pm2('delete', handoverName(s.name));
+  say('4/4 removing what adopt added (releases, current, deploys.json, pm2.json, the static site\'s releases, ~/.portside); pm2\'s dump put back');
+  await ops.sh('set -e; if [ -f "$1/dump.pm2" ]; then cp -p -- "$1/dump.pm2" "$2"; fi', [onServer(home, BEFORE_DIR), onServer(home, '.pm2/dump.pm2')]);
+  for (const s of plan.services) {
+    const names = ADDED_TO_FOLDER.filter((n) => !(before.folders[s.name] ?? []).includes(n));
+    await ops.sh('set -e; d=$1; shift; for n in "$@"; do rm -rf -- "$d/$n"; done', [s.folder!, ...names]);
+  }
+  await ops.sh('rm -rf -- "$1"', [adoptedWww(plan)]);
+  if (!before.portsideExisted) await ops.sh('rm -rf -- "$1"', [onServer(home, PORTSIDE_DIR)]);
+  else await ops.sh('rm -rf -- "$1" "$2" "$3"', [onServer(home, ADOPT_DIR), onServer(home, REGISTRY_FILE), caddyfile.replace(/\/[^/]+$/, '')]);
+  return { discarded: changed.map((c) => c.name) };
+}
+
+/** Services whose `current` is no longer the release adoption made. */
+async function deployedSince(ops: AdoptServer, services: ReadonlyArray<{ name: string; folder: string }>, adopted: AdoptedRecord): Promise<Array<{ name: string; now: string; adopted: string }>> {
+  const out = [];
+  for (const s of services) {
+    const now = (await ops.sh('readlink -- "$1/current" || true', [s.folder])).trim().replace(/^.*\//, '');
+    if (now !== adopted.releases[s.name]) out.push({ name: s.name, now: now || '(none)', adopted: adopted.releases[s.name] });
+  }
+  return out;
+}
+
+/** Start a process again as pm2 recorded it: same name, script, cwd, arguments, mode (fork). */
+async function startRecorded(ops: AdoptServer, p: RecordedProcess): Promise<void> {
+  const env = p.pm2_env ?? {};
+  const args = Array.isArray(env.args) ? env.args.map(String) : typeof env.args === 'string' ? env.args.split(/\s+/).filter(Boolean) : [];
+  const nodeArgs = Array.isArray(env.node_args) ? env.node_args.map(String) : [];
+  if (!env.pm_exec_path) throw new UserError(`pm2's recorded "${p.name}" has no script path; it cannot be started again`, 'Start it by hand: cd ~/services/<name> && pm2 start index.js -n <name> -- <port>');
+  await ops.pm2('start', env.pm_exec_path, '--name', p.name, ...(env.pm_cwd ? ['--cwd', env.pm_cwd] : []), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []), ...(args.length ? ['--', ...args] : []));
+}

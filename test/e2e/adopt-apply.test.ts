@@ -1,0 +1,145 @@
+/**
+ * `portside adopt` (applying) and `portside adopt --undo` through the real CLI against the course-shaped
+ * server (lib/targets/course, its own namespaces at 10.78.0.2: no e2e lock), under load: a probe sends
+ * a GET and a POST through Caddy (HTTPS, Caddy's internal CA) to each service every 20 ms for the whole
+ * command and counts every answer that is not a 200 from the right service.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  courseDown, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, lockCourse, newHome, ON_SERVER, portside, unlockCourse,
+} from '../support/course-server';
+
+const why = courseServerUnavailable();
+const describeE2E = why ? describe.skip : describe;
+if (why) console.warn(`e2e adopt-apply tests skipped: ${why}`);
+
+jest.setTimeout(300_000);
+
+let home: string;
+let server: CourseServer;
+const connection = () => ['--host', server.address, '--key', server.keyPath];
+
+interface Tally { sent: number; ok: number; failures: string[] }
+
+/** GET and POST to each service through Caddy every `everyMs` until stopped; each answer must be a 200 from that service (or simon's redeployed release). */
+function loadProbe(services: readonly string[], everyMs = 20): { stop: () => Promise<Tally> } {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  const tally: Tally = { sent: 0, ok: 0, failures: [] };
+  const inFlight = new Set<Promise<void>>();
+  const ask = (name: string, method: 'GET' | 'POST'): void => {
+    tally.sent++;
+    const p = new Promise<void>((resolve) => {
+      const req = https.request({ host: server.address, port: 443, method, path: '/probe', servername: `${name}.${server.domain}`, headers: { host: `${name}.${server.domain}` }, agent, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => {
+          // simon's redeployed release runs with Portside's arguments (the port only): it answers without its name.
+          if (res.statusCode === 200 && body.includes(`"method":"${method}"`) && (body.includes(`"service":"${name}"`) || body.includes('"version":2'))) tally.ok++;
+          else tally.failures.push(`${method} ${name}: ${res.statusCode} ${body.slice(0, 80)}`);
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => { tally.failures.push(`${method} ${name}: ${e.message}`); resolve(); });
+      req.end(method === 'POST' ? 'x'.repeat(200) : undefined);
+    });
+    inFlight.add(p);
+    void p.then(() => inFlight.delete(p));
+  };
+  const timer = setInterval(() => services.forEach((s) => { ask(s, 'GET'); ask(s, 'POST'); }), everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      agent.destroy();
+      return tally;
+    },
+  };
+}
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const pm2List = () => JSON.parse(coursePm2('jlist').split('\n').reverse().find((l) => l.startsWith('[{') || l === '[]') ?? '[]') as Array<{ name: string; pm2_env: { exec_mode: string; pm_cwd: string; args?: string[] } }>;
+
+beforeAll(async () => {
+  if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
+});
+
+afterAll(async () => {
+  if (why) return;
+  try {
+    await courseDown({ log: () => {} });
+  } finally {
+    unlockCourse();
+  }
+});
+
+describeE2E('adopt, deploy, undo on a course server under load', () => {
+  let originalSha: string;
+  beforeAll(async () => {
+    home = newHome();
+    server = await courseServer('course', home);
+    originalSha = sha256(hostPathOf(ON_SERVER.caddyfile));
+  });
+
+  test('adopt: 0 failed requests; services in pm2 cluster mode on their ports, with their kept headers', async () => {
+    const probe = loadProbe(['simon', 'startup']);
+    const r = await portside(home, 'adopt', ...connection());
+    const tally = await probe.stop();
+    process.stderr.write(`[adopt] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed\n${r.stderr}\n`);
+    expect(r.stderr).toMatch(/6\/6/);
+    expect(r.code).toBe(0);
+    expect(tally.failures).toEqual([]);
+    expect(tally.sent).toBeGreaterThan(100);
+    const list = pm2List();
+    expect(list.map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
+    expect(readFileSync(hostPathOf(ON_SERVER.caddyfile), 'utf8')).toMatch(/^import \/home\/ubuntu\/\.portside\/caddy\/Caddyfile$/m);
+    const portsideCaddyfile = readFileSync(hostPathOf('/home/ubuntu/.portside/caddy/Caddyfile'), 'utf8');
+    expect(portsideCaddyfile).toContain('\theader Access-Control-Allow-Origin *');
+    expect(portsideCaddyfile).toContain('\temail student@example.com');
+  });
+
+  test('adopt again: refused, already adopted', async () => {
+    const r = await portside(home, 'adopt', ...connection());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already adopted/);
+  });
+
+  test('deploy-service simon 3000 works on the adopted server and serves the new code; undo then refuses without --discard-deploys', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portside-adopt-simon-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', version: '2.0.0', main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), readFileSync(hostPathOf('/home/ubuntu/services/simon/index.js'), 'utf8').replace('JSON.stringify({ service: name,', 'JSON.stringify({ version: 2, service: name,'));
+    const d = await portside(home, 'deploy-service', 'simon', '3000', '--dir', dir, ...connection(), '--user', 'ubuntu');
+    process.stderr.write(`[deploy] ${d.stdout}\n${d.stderr}\n`);
+    expect(d.code).toBe(0);
+    const body = await new Promise<string>((resolve, reject) => {
+      https.get({ host: server.address, port: 443, path: '/', servername: `simon.${server.domain}`, headers: { host: `simon.${server.domain}` }, rejectUnauthorized: false }, (res) => {
+        let b = '';
+        res.on('data', (c) => { b += c; });
+        res.on('end', () => resolve(b));
+      }).on('error', reject);
+    });
+    expect(body).toContain('"version":2');
+    const u = await portside(home, 'adopt', '--undo', ...connection());
+    expect(u.code).toBe(1);
+    expect(u.stderr).toMatch(/releases were deployed since adoption: simon runs .*--discard-deploys/s);
+  });
+
+  test('undo --discard-deploys: 0 failed requests; the Caddyfile byte for byte; the original fork processes again', async () => {
+    const probe = loadProbe(['simon', 'startup']);
+    const r = await portside(home, 'adopt', '--undo', '--discard-deploys', ...connection());
+    const tally = await probe.stop();
+    process.stderr.write(`[undo] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed\n${r.stderr}\n`);
+    expect(r.code).toBe(0);
+    expect(tally.failures).toEqual([]);
+    expect(tally.sent).toBeGreaterThan(100);
+    expect(sha256(hostPathOf(ON_SERVER.caddyfile))).toBe(originalSha);
+    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.pm_cwd, p.pm2_env.args])).toEqual([
+      ['simon', 'fork_mode', '/home/ubuntu/services/simon', ['3000', 'simon']],
+      ['startup', 'fork_mode', '/home/ubuntu/services/startup', ['4000', 'startup']],
+    ]);
+  });
+});
