@@ -5,6 +5,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ASSETS_DIR, readDefaultHomePage, SEED_METADATA_KEY, seedFiles } from '../../lib/bootstrap';
+import { BIN_DIR, CURRENT_LINK, DECLARED_FILE, PORTSIDE_DIR, REGISTRY_FILE, RELEASES_SUBDIR, SERVICES_DIR } from '../../lib/remote/layout';
 import { configOf, onlyResource, templateOf } from './helpers';
 
 const SCRIPT = join(ASSETS_DIR, 'bootstrap.sh');
@@ -105,10 +106,10 @@ describeLocal('bootstrap.sh --local with a real Caddy', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const home = env.PORTSIDE_HOME!;
-    expect(readFileSync(join(home, '.portside', 'registry.json'), 'utf8')).toBe(readFileSync(join(env.PORTSIDE_SEED_DIR!, 'registry.json'), 'utf8'));
-    for (const dir of ['.portside', '.portside/bin', 'services']) expect(statSync(join(home, dir)).isDirectory()).toBe(true);
-    expect(readlinkSync(join(env.PORTSIDE_WWW!, 'current'))).toBe('releases/initial');
-    expect(statSync(join(env.PORTSIDE_WWW!, 'releases', 'initial', 'index.html')).mode & 0o777).toBe(0o644);
+    expect(readFileSync(join(home, REGISTRY_FILE), 'utf8')).toBe(readFileSync(join(env.PORTSIDE_SEED_DIR!, 'registry.json'), 'utf8'));
+    for (const dir of [PORTSIDE_DIR, BIN_DIR, SERVICES_DIR]) expect(statSync(join(home, dir)).isDirectory()).toBe(true);
+    expect(readlinkSync(join(env.PORTSIDE_WWW!, CURRENT_LINK))).toBe(join(RELEASES_SUBDIR, 'initial'));
+    expect(statSync(join(env.PORTSIDE_WWW!, RELEASES_SUBDIR, 'initial', 'index.html')).mode & 0o777).toBe(0o644);
     const res = await fetch(url);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(homePage);
@@ -127,7 +128,7 @@ describeLocal('bootstrap.sh --local with a real Caddy', () => {
   });
 
   test('never clobbers a live registry, Caddyfile or site', () => {
-    const registry = join(env.PORTSIDE_HOME!, '.portside', 'registry.json');
+    const registry = join(env.PORTSIDE_HOME!, REGISTRY_FILE);
     const live = readFileSync(registry, 'utf8').replace('"simon": 3000', '"simon": 3005');
     writeFileSync(registry, live);
     const r = run();
@@ -138,7 +139,7 @@ describeLocal('bootstrap.sh --local with a real Caddy', () => {
   });
 
   test('the live registry is the deploy user\'s alone (0600), also when an older bootstrap left it 0644', () => {
-    const registry = join(env.PORTSIDE_HOME!, '.portside', 'registry.json');
+    const registry = join(env.PORTSIDE_HOME!, REGISTRY_FILE);
     expect(statSync(registry).mode & 0o777).toBe(0o600);
     chmodSync(registry, 0o644);
     const kept = readFileSync(registry, 'utf8');
@@ -203,8 +204,8 @@ const canDeclare = process.getuid?.() === 0 && has('jq');
       encoding: 'utf8',
     });
     expect([r.status, readFileSync(join(root, 'bootstrap.log'), 'utf8')]).toEqual([0, expect.stringContaining('updated')]);
-    expect(readFileSync(join(caddyDir, 'declared.json'), 'utf8')).toBe(metadata.files['registry.json']);
-    expect(statSync(join(caddyDir, 'declared.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(caddyDir, DECLARED_FILE), 'utf8')).toBe(metadata.files['registry.json']);
+    expect(statSync(join(caddyDir, DECLARED_FILE)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(caddyDir, 'declared.Caddyfile'), 'utf8')).toBe(metadata.files.Caddyfile);
     expect(readFileSync(join(caddyDir, 'Caddyfile'), 'utf8')).toBe('live\n');
   });

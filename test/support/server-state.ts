@@ -3,13 +3,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchThrough } from '../../lib/net/fetch-through';
 import { parseRegistry } from '../../lib/registry';
-import { REGISTRY_FILE } from '../../lib/remote/layout';
+import type { LockOwner } from '../../lib/agent/lock';
+import { LOCK_OWNER_FILE, REGISTRY_FILE } from '../../lib/remote/layout';
 import { parsePm2Jlist, Pm2Process } from '../../lib/remote/pm2-list';
 import { LocalServer } from '../../lib/targets/local';
 
 /** The stand-in shares this machine's filesystem: read the deploy user's files directly. */
 export function userHome(server: LocalServer): string {
   return execFileSync('getent', ['passwd', server.user]).toString().split(':')[5];
+}
+
+/** Who holds the server's deploy lock (the agent's owner.json), or null when none is held. */
+export function lockOwner(server: LocalServer): LockOwner | null {
+  try {
+    return JSON.parse(readFileSync(join(userHome(server), LOCK_OWNER_FILE), 'utf8')) as LockOwner;
+  } catch {
+    return null;
+  }
 }
 
 /** What must be byte-for-byte the same after a failed deploy: registry, Caddyfile, pm2's process list. */

@@ -1,7 +1,9 @@
 /** The agent's pure process helpers (lib/agent/procs.ts, commands/live-checks.ts). */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { appConfig, probePortFor } from '../../lib/agent/procs';
 import { whatChanged } from '../../lib/agent/commands/live-checks';
-import { PROBE_PORT_MAX, PROBE_PORT_MIN } from '../../lib/remote/layout';
+import { CURRENT_LINK, onServer, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, serviceDir } from '../../lib/remote/layout';
 
 describe('the probe port', () => {
   test('covers the whole dynamic range, 49152 to 65535 (it once stopped at 65151)', () => {
@@ -21,17 +23,18 @@ describe('the probe port', () => {
 });
 
 describe('the pm2 definition', () => {
+  const base = onServer('/home/u', serviceDir('simon'));
   test('a node script runs in cluster mode (pm2 holds the socket and reloads without a gap); its keys keep their order', () => {
-    const c = appConfig('simon', '/home/u/services/simon', { script: 'index.js' }, 3000);
+    const c = appConfig('simon', base, { script: 'index.js' }, 3000);
     // A redeploy reloads only when pm2.json, stringified, equals this: the order is part of the contract.
     expect(Object.keys(c)).toEqual(['name', 'cwd', 'args', 'env', 'kill_timeout', 'listen_timeout', 'max_restarts', 'min_uptime', 'merge_logs', 'time', 'script', 'exec_mode', 'instances', 'node_args']);
-    expect(c).toMatchObject({ script: '/home/u/services/simon/current/index.js', exec_mode: 'cluster', args: ['3000'], env: { PORT: '3000', PORTSIDE_SERVICE: 'simon' } });
+    expect(c).toMatchObject({ script: join(base, CURRENT_LINK, 'index.js'), exec_mode: 'cluster', args: ['3000'], env: { PORT: '3000', PORTSIDE_SERVICE: 'simon' } });
   });
 
   test('an npm script runs in fork mode with the preload in NODE_OPTIONS', () => {
-    const c = appConfig('simon', '/home/u/services/simon', { npmScript: 'start' }, 3000);
+    const c = appConfig('simon', base, { npmScript: 'start' }, 3000);
     expect(c).toMatchObject({ script: 'npm', args: ['run', 'start', '--', '3000'], exec_mode: 'fork' });
-    expect(c.env.NODE_OPTIONS).toMatch(/^--require \/.*\/\.portside\/bin\/preload\.js$/);
+    expect(c.env.NODE_OPTIONS).toBe(`--require ${onServer(homedir(), PRELOAD_FILE)}`);
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { doomedReleases, layout, prune, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
 import { newReleaseId } from '../../lib/protocol';
-import { KEEP_RELEASES } from '../../lib/remote/layout';
+import { KEEP_RELEASES, RELEASE_ENV_FILE, RELEASE_MANIFEST } from '../../lib/remote/layout';
 
 describe('release ids', () => {
   test('the UTC time to the second, then four hex digits', () => {
@@ -30,15 +30,17 @@ describe('release ids', () => {
 });
 
 describe('which releases a prune removes', () => {
-  const ids = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'];
+  // Two more than are kept, oldest first (ids sort by time; zero-padded so they sort the same way here).
+  const ids = Array.from({ length: KEEP_RELEASES + 2 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
+  const [oldest, second] = ids;
   test(`the newest ${KEEP_RELEASES} are kept`, () => {
-    expect(doomedReleases(ids, KEEP_RELEASES, 'r7')).toEqual(['r1', 'r2']);
+    expect(doomedReleases(ids, KEEP_RELEASES, ids[ids.length - 1])).toEqual([oldest, second]);
   });
   test('the current release is never removed, even when old (after a rollback)', () => {
-    expect(doomedReleases(ids, KEEP_RELEASES, 'r1')).toEqual(['r2']);
+    expect(doomedReleases(ids, KEEP_RELEASES, oldest)).toEqual([second]);
   });
   test('fewer releases than kept: nothing goes', () => {
-    expect(doomedReleases(['r1', 'r2'], KEEP_RELEASES, null)).toEqual([]);
+    expect(doomedReleases(ids.slice(0, KEEP_RELEASES - 1), KEEP_RELEASES, null)).toEqual([]);
   });
 });
 
@@ -65,7 +67,7 @@ describe('releases on disk', () => {
     const l = layout(base);
     const first = await stage(l, 'r1', null, [], tarOf({ 'index.js': 'v1', 'lib/a.js': 'a', 'lib/gone.js': 'x', 'node_modules/dep/i.js': 'd' }), true);
     writeManifest(first, { id: 'r1', files: [], by: 't', at: 'now' });
-    writeFileSync(join(first, '.portside.env'), 'A=1\n');
+    writeFileSync(join(first, RELEASE_ENV_FILE), 'A=1\n');
     switchTo(l, 'r1');
     const dir = await stage(l, 'r2', 'r1', ['lib/a.js'], tarOf({ 'index.js': 'v2' }), true);
     expect(readFileSync(join(dir, 'index.js'), 'utf8')).toBe('v2');
@@ -73,8 +75,8 @@ describe('releases on disk', () => {
     expect(existsSync(join(dir, 'lib/gone.js'))).toBe(false);
     expect(existsSync(join(dir, 'node_modules/dep/i.js'))).toBe(true);
     // The manifest and env file belong to the release they were written for: never shared by link.
-    expect(existsSync(join(dir, '.portside-release.json'))).toBe(false);
-    expect(existsSync(join(dir, '.portside.env'))).toBe(false);
+    expect(existsSync(join(dir, RELEASE_MANIFEST))).toBe(false);
+    expect(existsSync(join(dir, RELEASE_ENV_FILE))).toBe(false);
     // The old release is untouched (tar wrote a new inode for index.js).
     expect(readFileSync(join(first, 'index.js'), 'utf8')).toBe('v1');
     const noModules = await stage(l, 'r3', 'r1', ['index.js'], null, false);

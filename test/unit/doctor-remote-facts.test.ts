@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { buildSync } from 'esbuild';
 import type { ProbeAnswers, ProbeRequest, RemoteRead } from '../../lib/doctor/remote/messages';
 import {
-  CURRENT_LINK, REGISTRY_FILE, REGISTRY_HISTORY_DIR, RELEASE_MANIFEST, releaseDir, serviceDir,
+  CURRENT_LINK, REGISTRY_FILE, REGISTRY_HISTORY_DIR, RELEASE_MANIFEST, releaseDir, RELEASES_SUBDIR, serviceDir,
 } from '../../lib/remote/layout';
 
 const SCRIPT = buildSync({
@@ -40,9 +40,9 @@ beforeAll(() => {
   write('Caddyfile', ':80 {\n}\n');
   for (const n of ['20260101T000000Z.json', '20260102T000000Z.json', '.partial']) write(`${REGISTRY_HISTORY_DIR}/${n}`, '{}');
   write(`${releaseDir('simon', 'r1')}/${RELEASE_MANIFEST}`, JSON.stringify({ healthPath: '/health' }));
-  symlinkSync('releases/r1', join(home, serviceDir('simon'), CURRENT_LINK));
+  symlinkSync(join(RELEASES_SUBDIR, 'r1'), join(home, serviceDir('simon'), CURRENT_LINK));
   mkdirSync(join(home, releaseDir('legacy', 'r0')), { recursive: true });
-  symlinkSync('releases/r0', join(home, serviceDir('legacy'), CURRENT_LINK));
+  symlinkSync(join(RELEASES_SUBDIR, 'r0'), join(home, serviceDir('legacy'), CURRENT_LINK));
   mkdirSync(join(home, serviceDir('removed')), { recursive: true });
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));

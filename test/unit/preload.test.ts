@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWildcardHost, toLoopback } from '../../lib/agent/loopback';
 import { envAdditions, envFileName } from '../../lib/agent/service-env';
+import { RELEASE_ENV_FILE } from '../../lib/remote/layout';
 import { bundlePreload } from '../support/preload-bundle';
 
 const cb = (): void => {};
@@ -62,9 +63,9 @@ describe('envFileName: the env file of the service the process runs', () => {
     expect(envFileName({ pm2_env: JSON.stringify({ env: { PORTSIDE_ENV_FILE: '/b/.portside.env' } }) }, '/cwd')).toBe('/b/.portside.env');
   });
   test('else beside pm2\'s working folder, else beside the process\'s', () => {
-    expect(envFileName({ pm2_env: JSON.stringify({ pm_cwd: '/srv/app' }) }, '/cwd')).toBe('/srv/app/.portside.env');
-    expect(envFileName({}, '/cwd')).toBe('/cwd/.portside.env');
-    expect(envFileName({ pm2_env: '{not json' }, '/cwd')).toBe('/cwd/.portside.env');
+    expect(envFileName({ pm2_env: JSON.stringify({ pm_cwd: '/srv/app' }) }, '/cwd')).toBe(join('/srv/app', RELEASE_ENV_FILE));
+    expect(envFileName({}, '/cwd')).toBe(join('/cwd', RELEASE_ENV_FILE));
+    expect(envFileName({ pm2_env: '{not json' }, '/cwd')).toBe(join('/cwd', RELEASE_ENV_FILE));
   });
 });
 
@@ -87,7 +88,7 @@ describe('the bundle, run by plain node inside a service', () => {
 
   test('a server listening on every interface is bound to 127.0.0.1; the env file is loaded, set variables kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portside-preload-'));
-    const envFile = join(dir, '.portside.env');
+    const envFile = join(dir, RELEASE_ENV_FILE);
     writeFileSync(envFile, 'GREETING="hello there"\nKEPT=from-file\n', { mode: 0o600 });
     const app = `const s = require('http').createServer(() => {}).listen(0, () => {
       console.log(JSON.stringify({ address: s.address().address, greeting: process.env.GREETING, kept: process.env.KEPT })); s.close(); });`;
