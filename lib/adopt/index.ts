@@ -6,4 +6,5 @@ export { readServer } from './read-server';
 export { formatPlan, formatRefusal } from './format-plan';
 export { probeOutside } from './probe-outside';
 export { applyAdoption, applyRefusal } from './apply';
+export { adoptedApp, adoptedRegistry, caddyfileWith, topLevel } from './adopted';
 export { undoAdoption } from './undo';
