@@ -130,6 +130,15 @@ function prepare(dir: string, options: RehearsalOptions, steps: BootStep[]): { e
 
   const { template: tpl, context } = template();
   const [instanceId, instance] = Object.entries<any>(tpl.Resources).find(([, r]) => r.Type === 'AWS::EC2::Instance')!;
+  writeUserData(rec, tpl, instance, step);
+  const expected = writeStackMetadata(rec, instanceId, instance, context, step);
+  writeFaultsAndConfig(rec, options, step);
+  makeCertificate(rec);
+  return { expected };
+}
+
+/** rec/user-data: the instance's UserData as CloudFormation resolves it, plus a step-runner failure if asked. */
+function writeUserData(rec: string, tpl: any, instance: any, step: BootStep | undefined): void {
   const handleId = Object.keys(tpl.Resources).find((id) => tpl.Resources[id].Type === 'AWS::CloudFormation::WaitConditionHandle')!;
   let userData = resolveUserData(instance.Properties.UserData, { 'AWS::StackName': DEFAULT_STACK_NAME, 'AWS::Region': REGION, [handleId]: SIGNAL_URL });
   if (step?.injection.kind === 'step-runner') {
@@ -137,7 +146,15 @@ function prepare(dir: string, options: RehearsalOptions, steps: BootStep[]): { e
     userData = userData.replace(/((?:^export PORTSIDE_.*\n)+)/m, `$1export PORTSIDE_REHEARSAL_FAIL_AT='${step.name}'\n`);
   }
   writeFileSync(join(rec, 'user-data'), userData, { mode: 0o700 });
+}
 
+/**
+ * rec/stack.json (the instance's metadata, as cfn-get-metadata serves it) and rec/stack-updated.json (after
+ * a later `cdk deploy`); returns the declared files that update must leave on the server.
+ */
+function writeStackMetadata(
+  rec: string, instanceId: string, instance: any, context: Record<string, unknown>, step: BootStep | undefined,
+): RehearsalReport['expectedDeclared'] {
   const metadata = structuredClone(instance.Metadata);
   if (step?.injection.kind === 'invalid-caddyfile') metadata[SEED_METADATA_KEY].files.Caddyfile = ':80 {\n\tnot_a_directive\n}\n';
   const stack = (meta: unknown) => JSON.stringify({ stackName: DEFAULT_STACK_NAME, region: REGION, resources: { [instanceId]: { Metadata: meta } } });
@@ -148,7 +165,11 @@ function prepare(dir: string, options: RehearsalOptions, steps: BootStep[]): { e
   const files = seedFiles(loadConfig((k) => (k === 'services' ? services : context[k])), readDefaultHomePage());
   writeFileSync(join(rec, 'stack-updated.json'), stack({ ...metadata, [SEED_METADATA_KEY]: seedMetadata(files) }));
   if (!metadata[BOOTSTRAP_METADATA_KEY]?.script) throw new Error(`the instance has no ${BOOTSTRAP_METADATA_KEY} metadata`);
+  return { 'declared.json': files['registry.json'], 'declared.Caddyfile': files.Caddyfile };
+}
 
+/** The stand-ins' faults for the boot and for the update, and the rehearsal's own settings. */
+function writeFaultsAndConfig(rec: string, options: RehearsalOptions, step: BootStep | undefined): void {
   const faults: StandInFault[] = step?.injection.kind === 'fault' ? [step.injection.fault] : [];
   writeFileSync(join(rec, 'faults.json'), JSON.stringify(faults));
   const updateFaults: StandInFault[] = options.updateFetchFailures
@@ -157,13 +178,15 @@ function prepare(dir: string, options: RehearsalOptions, steps: BootStep[]): { e
   writeFileSync(join(rec, 'config.json'), JSON.stringify({
     update: options.update ?? true, bootTimeoutSeconds: options.bootTimeoutSeconds ?? 90, failAt: options.failAt ?? null,
   }));
-  // A throwaway certificate authority for the AWS side's HTTPS names; trusted inside the overlay only.
+}
+
+/** A throwaway certificate authority for the AWS side's HTTPS names; trusted inside the overlay only. */
+function makeCertificate(rec: string): void {
   const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=portside rehearsal', '-keyout', join(rec, 'tls.key'), '-out', join(rec, 'tls.crt'),
     '-addext', 'subjectAltName=DNS:cloudformation-waitcondition-us-east-1.s3.amazonaws.com,DNS:deb.nodesource.com',
     '-addext', 'basicConstraints=critical,CA:TRUE'], { encoding: 'utf8' });
   if (cert.status !== 0) throw new Error(`openssl could not make the rehearsal's certificate: ${cert.stderr}`);
-  return { expected: { 'declared.json': files['registry.json'], 'declared.Caddyfile': files.Caddyfile } };
 }
 
 /** Processes on this machine in the given pid namespace ("pid:[…]"). */
@@ -230,8 +253,35 @@ export async function rehearseBoot(options: RehearsalOptions = {}): Promise<Rehe
   }
 }
 
+/** Read what the stand-ins recorded in rec into the report. */
 function report(rec: string, options: RehearsalOptions, steps: BootStep[], expected: RehearsalReport['expectedDeclared'], durationMs: number, runningAfterTeardown: number): RehearsalReport {
   const puts = readLines(join(rec, 'signals.jsonl'));
+  const { docs, signals } = readSignals(puts);
+  const log = readOr(join(rec, 'out', 'portside-bootstrap.log'), '')!;
+  const caddyAfter = readOr(join(rec, 'caddy-after-update'));
+  const exitOf = readOr(join(rec, 'user-data.exit'));
+  return {
+    failAt: options.failAt ?? null,
+    steps: stepsReached(steps, log, signals),
+    signals,
+    signalPuts: puts.length,
+    puts: docs.map((d, i) => ({ status: d.Status, uniqueId: d.UniqueId, reason: d.Reason, caddyStatus: puts[i].caddyStatus ?? null })),
+    imds: imdsCounts(rec),
+    ...callSummary(rec),
+    caddyUpAfterUpdates: caddyAfter === null ? null : caddyAfter.trim() === 'true',
+    declared: readDeclared(join(rec, 'out', 'etc-portside')),
+    expectedDeclared: expected,
+    logTail: log.trimEnd().split('\n').slice(-20),
+    userDataExit: exitOf === null ? null : Number(exitOf),
+    bootExit: readOr(join(rec, 'boot.exit'))?.trim() ?? null,
+    runningAfterBoot: processesListed(join(rec, 'ps-after-boot.txt')),
+    runningAfterTeardown,
+    durationMs,
+  };
+}
+
+/** Each PUT's document, and the signals as CloudFormation counts them: the last PUT of each UniqueId. */
+function readSignals(puts: any[]): { docs: any[]; signals: RehearsalSignal[] } {
   const byId = new Map<string, RehearsalSignal>();
   const docs: any[] = [];
   for (const p of puts) {
@@ -242,49 +292,57 @@ function report(rec: string, options: RehearsalOptions, steps: BootStep[], expec
       status: doc.Status, reason: doc.Reason, uniqueId: doc.UniqueId, caddyStatus: p.caddyStatus ?? null, bytes: p.bytes, contentType: p.contentType ?? null,
     });
   }
-  const calls = readLines(join(rec, 'calls.jsonl'));
-  const imds = readLines(join(rec, 'imds.jsonl'));
-  const log = readOr(join(rec, 'out', 'portside-bootstrap.log'), '')!;
+  return { docs, signals: [...byId.values()] };
+}
+
+/**
+ * Which steps the boot reached: the bootstrap's from its log; the UserData stub's from the step a FAILURE
+ * names (all of them once the bootstrap ran, or when nothing was signalled at all).
+ */
+function stepsReached(steps: BootStep[], log: string, signals: RehearsalSignal[]): RehearsalReport['steps'] {
   const reachedBootstrap = new Set([...log.matchAll(/portside-bootstrap: step: (\w+)/g)].map((m) => m[1]));
-  const failedStub = [...byId.values()].map((s) => /^Portside boot failed at step "([^"]+)"/.exec(s.reason ?? '')?.[1]).find(Boolean);
+  const failedStub = signals.map((s) => /^Portside boot failed at step "([^"]+)"/.exec(s.reason ?? '')?.[1]).find(Boolean);
   const stubNames = steps.filter((s) => s.source === 'user-data').map((s) => s.name);
   const stubReached = (name: string) => reachedBootstrap.size > 0 || (failedStub !== undefined && stubNames.indexOf(name) <= stubNames.indexOf(failedStub))
-    || (failedStub === undefined && byId.size === 0);
-  const hupCalls = calls.filter((c) => c.tool === 'cfn-hup');
-  const ps = (f: string) => (readOr(join(rec, f), '') ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !/^\d+ (ps -eo|\/bin\/bash \/rehearsal\/standins\/inner\.sh)/.test(l));
-  const etc = join(rec, 'out', 'etc-portside');
-  const declared: Record<string, string> = {};
-  for (const f of ['declared.json', 'declared.Caddyfile']) if (existsSync(join(etc, f))) declared[f] = readFileSync(join(etc, f), 'utf8');
-  const caddyAfter = readOr(join(rec, 'caddy-after-update'));
-  const exitOf = readOr(join(rec, 'user-data.exit'));
+    || (failedStub === undefined && signals.length === 0);
+  return steps.map((s) => ({
+    name: s.name, source: s.source, failable: s.injection.kind !== 'none', how: s.injection.how,
+    reached: s.source === 'bootstrap' ? reachedBootstrap.has(s.name) : stubReached(s.name),
+  }));
+}
+
+function imdsCounts(rec: string): RehearsalReport['imds'] {
+  const imds = readLines(join(rec, 'imds.jsonl'));
+  const withoutToken = readOr(join(rec, 'imds-without-token'));
   return {
-    failAt: options.failAt ?? null,
-    steps: steps.map((s) => ({
-      name: s.name, source: s.source, failable: s.injection.kind !== 'none', how: s.injection.how,
-      reached: s.source === 'bootstrap' ? reachedBootstrap.has(s.name) : stubReached(s.name),
-    })),
-    signals: [...byId.values()],
-    signalPuts: puts.length,
-    puts: docs.map((d, i) => ({ status: d.Status, uniqueId: d.UniqueId, reason: d.Reason, caddyStatus: puts[i].caddyStatus ?? null })),
-    imds: {
-      tokens: imds.filter((r) => r.method === 'PUT' && r.status === 200).length,
-      gets: imds.filter((r) => r.method === 'GET').length,
-      unauthorized: imds.filter((r) => r.status === 401).length,
-      withoutToken: readOr(join(rec, 'imds-without-token')) === null ? null : Number(readOr(join(rec, 'imds-without-token'))),
-    },
+    tokens: imds.filter((r) => r.method === 'PUT' && r.status === 200).length,
+    gets: imds.filter((r) => r.method === 'GET').length,
+    unauthorized: imds.filter((r) => r.status === 401).length,
+    withoutToken: withoutToken === null ? null : Number(withoutToken),
+  };
+}
+
+/** What the stand-in tools were asked to do (calls.jsonl) and cfn-hup's runs. */
+function callSummary(rec: string): Pick<RehearsalReport, 'calls' | 'aptInstalls' | 'systemctl' | 'backoffSkippedSeconds' | 'cfnHup'> {
+  const calls = readLines(join(rec, 'calls.jsonl'));
+  const hupCalls = calls.filter((c) => c.tool === 'cfn-hup');
+  return {
     calls: calls.reduce<Record<string, number>>((a, c) => ({ ...a, [c.tool]: (a[c.tool] ?? 0) + 1 }), {}),
     aptInstalls: calls.filter((c) => c.tool === 'apt-get' && c.verb === 'install').map((c) => c.packages),
     systemctl: calls.filter((c) => c.tool === 'systemctl' && !String(c.args[0]).startsWith('(')).map((c) => c.args),
     backoffSkippedSeconds: calls.filter((c) => c.tool === 'sleep').reduce((a, c) => a + c.skipped, 0),
     cfnHup: readLines(join(rec, 'cfn-hup.jsonl')).map((r, i) => ({ ...r, hooksRun: hupCalls[i]?.hooksRun ?? [] })),
-    caddyUpAfterUpdates: caddyAfter === null ? null : caddyAfter.trim() === 'true',
-    declared,
-    expectedDeclared: expected,
-    logTail: log.trimEnd().split('\n').slice(-20),
-    userDataExit: exitOf === null ? null : Number(exitOf),
-    bootExit: readOr(join(rec, 'boot.exit'))?.trim() ?? null,
-    runningAfterBoot: ps('ps-after-boot.txt'),
-    runningAfterTeardown,
-    durationMs,
   };
+}
+
+/** The declared files the boot and the update left in /etc/portside. */
+function readDeclared(etc: string): RehearsalReport['declared'] {
+  const declared: Record<string, string> = {};
+  for (const f of ['declared.json', 'declared.Caddyfile']) if (existsSync(join(etc, f))) declared[f] = readFileSync(join(etc, f), 'utf8');
+  return declared;
+}
+
+/** A `ps` listing's lines, without the ps itself and the rehearsal's own inner script. */
+function processesListed(file: string): string[] {
+  return (readOr(file, '') ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !/^\d+ (ps -eo|\/bin\/bash \/rehearsal\/standins\/inner\.sh)/.test(l));
 }
