@@ -44,7 +44,12 @@ export function phasesOf(wallMs: number, marks: ReadonlyArray<[string, number]>,
   const cliStart = at(/^cli code starts loading$/);
   const connect = at(/^ssh connect called$/);
   const ready = at(/^ssh ready$/);
-  const agentAsked = at(/agent.*asked$|node .*asked$/);
+  // The agent's launch is the last command asked for before the agent's first line (how it is started,
+  // `node …` or through a shell that picks the server's Node, is agent-client's business).
+  const firstLine = marks.findIndex(([n]) => /^agent agent$/.test(n));
+  const launch = marks.slice(0, Math.max(0, firstLine)).reverse().find(([n]) => /^exec \d+ .* asked$/.test(n));
+  if (!launch) throw new Error(`the trace has no command asked before the agent's first line: ${JSON.stringify(marks)}`);
+  const agentAsked = launch[1];
   const agentFirst = at(/^agent agent$/);
   const state = at(/^agent state$/);
   const result = at(/^agent result$/);

@@ -38,6 +38,15 @@ describe('bench helpers', () => {
     expect(parseTrace(`x\nPORTSIDE_TRACE {"marks":[["exit",900]]}\nPORTSIDE_TRACE ${JSON.stringify({ marks })}\n`)).toEqual(marks);
   });
 
+  test('the agent starts at the last command asked before its first line, however it is launched', () => {
+    const marks: Array<[string, number]> = [['cli code starts loading', 60], ['ssh connect called', 150], ['ssh ready', 280], ['exec 1 (test -f x) asked', 284],
+      ['exec 1 (test -f x) closed', 290], ['exec 2 (sh -c \'n=$1; shift; if [ -x "$n" ]; then) asked', 296], ['exec 2 (sh -c …) first output', 370],
+      ['agent agent', 377], ['agent state', 390], ['agent result', 450], ['exit', 455]];
+    const phases = phasesOf(800, marks, 40, 'npm');
+    expect(phases.find((p) => /^agent start/.test(p.name))?.ms).toBe(377 - 296);
+    expect(phases.find((p) => /^agent present/.test(p.name))?.ms).toBe(296 - 280);
+  });
+
   test('summarizes failures, slow answers and the longest failure gap', () => {
     const ok = (t: number, ms = 5) => ({ t, ms, method: 'GET' as const, path: '/', status: 200, ok: true });
     const bad = (t: number, status = 502) => ({ t, ms: 10, method: 'POST' as const, path: '/api/score', status, ok: false });
