@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { currentLink, releasesDir } from '../../lib/remote/layout';
 import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
-import { serviceUrl, userHome, viaCaddy } from '../support/server-state';
+import { lockOwner, serviceUrl, userHome, viaCaddy } from '../support/server-state';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -49,20 +50,14 @@ function deployWithCtrlC(dir: string, step: string, presses = 1): Promise<{ code
 
 describeE2E('Ctrl-C during deploy-service', () => {
   let server: LocalServer;
-  const services = () => join(userHome(server), 'services', NAME);
-  const current = () => readlinkSync(join(services(), 'current'));
-  const lockOwner = () => {
-    try {
-      return JSON.parse(readFileSync(join(userHome(server), '.portside', 'lock', 'owner.json'), 'utf8')) as { what: string };
-    } catch {
-      return null;
-    }
-  };
+  /** A path of the server map, in the deploy user's home (the stand-in shares this filesystem). */
+  const onHome = (relative: string) => join(userHome(server), relative);
+  const current = () => readlinkSync(onHome(currentLink(NAME)));
   /** The agent carries on after the CLI leaves: wait until it has released the lock. */
   const agentDone = async () => {
     const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && lockOwner()?.what === `deploy-service ${NAME}`) await new Promise((r) => setTimeout(r, 200));
-    expect(lockOwner()?.what).not.toBe(`deploy-service ${NAME}`);
+    while (Date.now() < deadline && lockOwner(server)?.what === `deploy-service ${NAME}`) await new Promise((r) => setTimeout(r, 200));
+    expect(lockOwner(server)?.what).not.toBe(`deploy-service ${NAME}`);
   };
   const page = async () => (await viaCaddy(server, serviceUrl(server, NAME))).body;
   const baseline = async (text: string) => {
@@ -83,7 +78,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
   test('at install (before the switch): the agent is asked to stop, says so, nothing is switched, the old release serves', async () => {
     await baseline('before ctrl-c one');
     const before = current();
-    const releases = readdirSync(join(services(), 'releases')).sort();
+    const releases = readdirSync(onHome(releasesDir(NAME))).sort();
     // A changed lockfile makes the install run npm ci (seconds), so the stop lands during it.
     const dir = expressSaying('must not go live');
     const lockFile = join(dir, 'package-lock.json');
@@ -97,7 +92,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
     expect(current()).toBe(before);
     expect(await page()).toContain('before ctrl-c one');
     // The unfinished release was removed (old ones may be pruned aside by other deploys, never added).
-    expect(readdirSync(join(services(), 'releases')).filter((id) => !releases.includes(id))).toEqual([]);
+    expect(readdirSync(onHome(releasesDir(NAME))).filter((id) => !releases.includes(id))).toEqual([]);
   }, 120_000);
 
   test('at verify (after the switch): the CLI says the server finishes, and the new release goes live', async () => {
@@ -107,7 +102,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
     expect(run.err).toMatch(/^interrupted after the switch \(at verify\): the server finishes the change on its own, or puts the previous version back if its checks fail; check with portside services$/m);
     await agentDone();
     expect(await page()).toContain('went live after ctrl-c');
-    expect(existsSync(join(services(), 'current'))).toBe(true);
+    expect(existsSync(onHome(currentLink(NAME)))).toBe(true);
   }, 120_000);
 
   test('a second Ctrl-C leaves at once, saying what the server may still do', async () => {

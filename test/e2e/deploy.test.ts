@@ -6,6 +6,8 @@
 import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FIRST_SERVICE_PORT } from '../../lib/ports';
+import { currentLink, LOCK_DIR, RELEASE_ENV_FILE, releasesDir } from '../../lib/remote/layout';
 import { cli } from '../support/cli';
 import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
@@ -50,7 +52,7 @@ describeE2E('deploy-service against the local server', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('version one');
     const registry = JSON.parse(snapshot(server).registry);
-    expect(registry.services[NAME]).toBeGreaterThanOrEqual(3000);
+    expect(registry.services[NAME]).toBeGreaterThanOrEqual(FIRST_SERVICE_PORT);
   }, 60_000);
 
   test('a redeploy with nothing changed sends nothing, restarts nothing, reloads nothing', async () => {
@@ -71,7 +73,7 @@ describeE2E('deploy-service against the local server', () => {
     const after = snapshot(server);
     expect(after.registry).toBe(before.registry);
     expect(after.caddyfile).toBe(before.caddyfile);
-    const releases = readdirSync(join(userHome(server), 'services', NAME, 'releases'));
+    const releases = readdirSync(join(userHome(server), releasesDir(NAME)));
     expect(releases.length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
@@ -96,7 +98,7 @@ describeE2E('deploy-service against the local server', () => {
     expect(`${r.out}\n${r.err}`).not.toContain('p4ss');
     expect((await viaCaddy(server, url)).body).toBe(`greeting=${secret}`);
     expect(existsSync('/tmp/portside-pwned')).toBe(false);
-    const current = join(userHome(server), 'services', NAME, 'current', '.portside.env');
+    const current = join(userHome(server), currentLink(NAME), RELEASE_ENV_FILE);
     expect(statSync(current).mode & 0o777).toBe(0o600);
   }, 60_000);
 
@@ -114,9 +116,9 @@ describeE2E('deploy-service against the local server', () => {
     afterEach(async () => {
       expect(snapshot(server, [NAME])).toEqual(before);
       expect((await viaCaddy(server, url)).body).toBe(body);
-      const releases = readdirSync(join(userHome(server), 'services', NAME, 'releases'));
-      expect(releases).toContain(readlink(join(userHome(server), 'services', NAME, 'current')));
-      expect(existsSync(join(userHome(server), '.portside', 'lock'))).toBe(false);
+      const releases = readdirSync(join(userHome(server), releasesDir(NAME)));
+      expect(releases).toContain(readlink(join(userHome(server), currentLink(NAME))));
+      expect(existsSync(join(userHome(server), LOCK_DIR))).toBe(false);
     });
 
     test.each([

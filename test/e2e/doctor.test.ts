@@ -10,6 +10,7 @@ import { cli } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { serviceUrl, snapshot, viaCaddy } from '../support/server-state';
 import type { CheckResult } from '../../lib/doctor';
+import { CADDY_ADMIN_PORT, HTTP_PORT, HTTPS_PORT, SERVER_PORTS, SSH_PORT } from '../../lib/remote/layout';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -33,7 +34,7 @@ const failures = (r: Report) => r.results.filter((x) => x.status === 'fail');
  * These are the failures that concern the server as a whole or this suite's own service.
  */
 function oursFailing(r: Report, port: number): CheckResult[] {
-  const ours = new RegExp(`(${NAME}|\\.(22|80|443|2019|${port})$|^drift\\.(caddyfile|registry|pm2)$|^sockets\\.read$|^capacity|^health\\.site$|^tls\\.portside\\.test$)`);
+  const ours = new RegExp(`(${NAME}|\\.(${SERVER_PORTS.join('|')}|${port})$|^drift\\.(caddyfile|registry|pm2)$|^sockets\\.read$|^capacity|^health\\.site$|^tls\\.portside\\.test$)`);
   return failures(r).filter((x) => ours.test(x.id));
 }
 
@@ -106,7 +107,7 @@ describeE2E('portside doctor --target local', () => {
     expect(oursFailing(report, port)).toEqual([]);
     if (!report.ok) console.warn(`doctor: failures that belong to other suites on the shared server:\n${failures(report).map((f) => f.message).join('\n')}`);
     const ids = report.results.map((r) => r.id);
-    for (const id of ['exposure.open.22', 'exposure.open.80', 'exposure.open.443', 'sockets.ok.2019', `sockets.ok.${port}`,
+    for (const id of [`exposure.open.${SSH_PORT}`, `exposure.open.${HTTP_PORT}`, `exposure.open.${HTTPS_PORT}`, `sockets.ok.${CADDY_ADMIN_PORT}`, `sockets.ok.${port}`,
       'drift.caddyfile', `drift.online.${NAME}`, `health.direct.${NAME}`, `health.caddy.${NAME}`, `tls.${NAME}.portside.test`, 'dns', 'capacity.tool.pm2']) {
       expect(ids).toContain(id);
     }

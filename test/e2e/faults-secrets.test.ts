@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { PORTSIDE_DIR, REGISTRY_FILE, RELEASE_ENV_FILE, releaseDir, releasesDir, SERVICES_DIR } from '../../lib/remote/layout';
 import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { userHome } from '../support/server-state';
@@ -60,23 +61,24 @@ describeE2E('secrets on both sides', () => {
     const holders = filesContaining(home, SECRET);
     expect(holders.length).toBeGreaterThan(0);
     for (const file of holders) {
-      expect(file).toMatch(new RegExp(`/services/${NAME}/releases/[^/]+/\\.portside\\.env$`));
+      // releases/<id>/.portside.env: a release's own env file, nowhere else.
+      expect([dirname(dirname(file)), basename(file)]).toEqual([join(home, releasesDir(NAME)), RELEASE_ENV_FILE]);
       expect(mode(file)).toBe(0o600);
       expect(statSync(file).uid).toBe(Number(execFileSync('id', ['-u', server.user], { encoding: 'utf8' })));
     }
     // Not in pm2's saved process list or logs, the agent's files, or any log of the stand-in.
     expect(filesContaining(join(home, '.pm2'), SECRET)).toEqual([]);
-    expect(filesContaining(join(home, '.portside'), SECRET)).toEqual([]);
+    expect(filesContaining(join(home, PORTSIDE_DIR), SECRET)).toEqual([]);
     expect(filesContaining('/var/lib/portside-local/log', SECRET)).toEqual([]);
   });
 
   test('the server\'s own secrets are private: ~/.ssh 0700, authorized_keys 0600, the registry 0600, every env file 0600', () => {
     expect(mode(join(home, '.ssh'))).toBe(0o700);
     expect(mode(join(home, '.ssh', 'authorized_keys'))).toBe(0o600);
-    expect(mode(join(home, '.portside', 'registry.json'))).toBe(0o600);
-    for (const svc of readdirSync(join(home, 'services'))) {
-      for (const rel of (() => { try { return readdirSync(join(home, 'services', svc, 'releases')); } catch { return []; } })()) {
-        const env = join(home, 'services', svc, 'releases', rel, '.portside.env');
+    expect(mode(join(home, REGISTRY_FILE))).toBe(0o600);
+    for (const svc of readdirSync(join(home, SERVICES_DIR))) {
+      for (const rel of (() => { try { return readdirSync(join(home, releasesDir(svc))); } catch { return []; } })()) {
+        const env = join(home, releaseDir(svc, rel), RELEASE_ENV_FILE);
         try {
           expect([svc, rel, mode(env)]).toEqual([svc, rel, 0o600]);
         } catch (e) {

@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry } from '../../lib/registry';
+import { currentLink, releasesDir } from '../../lib/remote/layout';
 import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { sampleAppSaying } from '../support/sample-app';
-import { pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
+import { lockOwner, pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -72,16 +73,6 @@ function deployChild(name: string, dir: string, at?: { step: string; strike: (ch
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, err })));
 }
 
-const lockDir = (server: LocalServer) => join(userHome(server), '.portside', 'lock');
-
-function lockOwner(server: LocalServer): { pid: number; what: string } | null {
-  try {
-    return JSON.parse(readFileSync(join(lockDir(server), 'owner.json'), 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
 /** The agent of a killed CLI carries on: wait until no lock of ours is held, then check none is left behind. */
 async function agentsFinished(server: LocalServer): Promise<void> {
   const deadline = Date.now() + 90_000;
@@ -106,7 +97,7 @@ function ours(server: LocalServer) {
     others: Object.fromEntries(Object.entries(registry.services).filter(([n]) => !n.startsWith('fault-'))),
     caddyfileMatches: s.caddyfile === renderCaddyfile(registry),
     processes: s.processes.split('\n').filter((l) => l.startsWith('fault-')).join('\n'),
-    release: existsSync(join(userHome(server), 'services', NAME, 'current')) ? current(server, NAME) : null,
+    release: existsSync(join(userHome(server), currentLink(NAME))) ? current(server, NAME) : null,
   };
 }
 
@@ -126,7 +117,7 @@ async function page(server: LocalServer, name: string): Promise<string> {
   }
 }
 
-const current = (server: LocalServer, name: string) => readlinkSync(join(userHome(server), 'services', name, 'current'));
+const current = (server: LocalServer, name: string) => readlinkSync(join(userHome(server), currentLink(name)));
 
 /** The proof every case ends with. */
 async function expectIntact(server: LocalServer, before: ReturnType<typeof ours>, oldText: string, newText?: string, o: { restarted?: boolean } = {}): Promise<'old' | 'new'> {
@@ -202,7 +193,7 @@ describeE2E('fault injection against the local server', () => {
   describe('the SSH connection cut (the session\'s sshd process killed)', () => {
     /** Kill the sshd process serving this child's connection, and only that one: other suites share the server. */
     function cutSshOf(child: ChildProcess): void {
-      const mine = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', '10.77.0.2:22'], { encoding: 'utf8' })
+      const mine = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', `${server.address}:${server.sshPort}`], { encoding: 'utf8' })
         .split('\n').filter((l) => l.includes(`pid=${child.pid},`));
       expect(mine.length).toBeGreaterThan(0);
       for (const line of mine) {
@@ -261,14 +252,14 @@ describeE2E('fault injection against the local server', () => {
     expect(owner.what).toBe(`deploy-service ${NAME}`);
     expect(existsSync(`/proc/${owner.pid}`)).toBe(false);
     expect(await page(server, NAME)).toContain(old);
-    const releases = readdirSync(join(userHome(server), 'services', NAME, 'releases'));
+    const releases = readdirSync(join(userHome(server), releasesDir(NAME)));
     const next = await cli('deploy-service', NAME, '--dir', appSaying('after recovery'), '--target', 'local');
     expect(next.code).toBe(0);
     expect(next.err).toMatch(/recovered a stale deploy lock: \S+ started "deploy-service fault-app" at \S+ and was killed before it finished/);
     expect(next.err).toMatch(/removed unfinished releases left by the killed deploy: fault-app\/\S+/);
     const orphan = releases.find((id) => next.err.includes(`fault-app/${id}`));
     expect(orphan).toBeDefined();
-    expect(readdirSync(join(userHome(server), 'services', NAME, 'releases'))).not.toContain(orphan);
+    expect(readdirSync(join(userHome(server), releasesDir(NAME)))).not.toContain(orphan);
     expect(ours(server).services).toEqual(before.services);
     await baseline();
   }, 120_000);
@@ -348,7 +339,7 @@ describeE2E('fault injection against the local server', () => {
 
   test('the disk filling up during upload fails the deploy, leaves no partial release, and the old release keeps serving', async () => {
     const before = await baseline();
-    const releases = join(userHome(server), 'services', NAME, 'releases');
+    const releases = join(userHome(server), releasesDir(NAME));
     // `ip netns exec` gave sshd a mount namespace of its own, and pm2 another: a 4 MiB filesystem over
     // the releases folder, as the deploy's SSH session sees it, fills up while pm2 keeps serving the old release.
     const asSessions = (argv: string[]) => execFileSync('nsenter', ['-t', readFileSync('/var/lib/portside-local/sshd/sshd.pid', 'utf8').trim(), '-m', ...argv], { encoding: 'utf8' });

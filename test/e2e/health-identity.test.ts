@@ -5,10 +5,9 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { cli, testHome } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
-import { snapshot, userHome } from '../support/server-state';
+import { lockOwner, snapshot } from '../support/server-state';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -86,7 +85,7 @@ describeE2E('health checks know who answered', () => {
     const deadline = Date.now() + 10_000;
     while (!processesOf(server, 'sleep 287').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // The agent (the lock's owner) dies at once: SIGKILL ends it but not its probe's process group.
-    const owner = JSON.parse(readFileSync(join(userHome(server), '.portside', 'lock', 'owner.json'), 'utf8')) as { pid: number };
+    const owner = lockOwner(server)!;
     process.kill(owner.pid, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(processesOf(server, 'sleep 287').length).toBeGreaterThan(0);

@@ -13,6 +13,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRegistry } from '../../lib/registry';
+import { currentLink, REGISTRY_FILE, SERVICES_DIR } from '../../lib/remote/layout';
 import { BUILD_SUDOERS, BUILD_USER, ensureBuildUser } from '../../lib/targets/local/build-user';
 import { cli } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
@@ -28,7 +29,7 @@ const ALLOW_BOTH = { 'install-rm-rf-home': true, 'rm-rf-dep': true };
 const work = mkdtempSync(join(tmpdir(), 'portside-install-scripts-'));
 // The service's own postinstall marks the home it emptied; the dependency's marks its own folder.
 const MARKERS = ['rm-rf-home-ran', 'rm-rf-dep-ran'];
-const depMarker = (server: LocalServer) => join(userHome(server), 'services', NAME, 'current', 'rm-rf-dep', 'rm-rf-dep-ran');
+const depMarker = (server: LocalServer) => join(userHome(server), currentLink(NAME), 'rm-rf-dep', 'rm-rf-dep-ran');
 
 /** A copy of the fixture; `edit` changes its package.json. */
 function fixture(edit: (pkg: Record<string, any>) => void = () => {}): string {
@@ -47,14 +48,14 @@ const deploy = (dir: string) => cli('deploy-service', NAME, '--dir', dir, '--tar
 /** Everything of the deploy user a script running as it could destroy, and what other services answer. */
 async function deployUserState(server: LocalServer) {
   const home = userHome(server);
-  const registry = readFileSync(join(home, '.portside', 'registry.json'), 'utf8');
+  const registry = readFileSync(join(home, REGISTRY_FILE), 'utf8');
   const reg = parseRegistry(registry);
   const others = Object.keys(reg.services).filter((n) => n !== NAME).sort();
   const answers: Record<string, number | string> = {};
   for (const n of others) answers[n] = await viaCaddy(server, serviceUrl(server, n)).then((r) => r.status, (e) => String(e.code ?? e.message));
   const releases: Record<string, string> = {};
-  for (const n of readdirSync(join(home, 'services')).filter((x) => x !== NAME)) {
-    const current = join(home, 'services', n, 'current');
+  for (const n of readdirSync(join(home, SERVICES_DIR)).filter((x) => x !== NAME)) {
+    const current = join(home, currentLink(n));
     releases[n] = existsSync(current) ? `${readlinkSync(current)} ${readdirSync(current).length} entries` : 'no current';
   }
   return {
@@ -129,7 +130,7 @@ describeE2E('install scripts on the server (issue #13)', () => {
   }, 90_000);
 
   test('an allowed script that fails is reported as what it is: nothing switched, nothing touched', async () => {
-    const current = readlinkSync(join(userHome(server), 'services', NAME, 'current'));
+    const current = readlinkSync(join(userHome(server), currentLink(NAME)));
     const before = await deployUserState(server);
     const pidsBefore = pm2Processes(server, [NAME]);
     clearMarkers();
@@ -142,7 +143,7 @@ describeE2E('install scripts on the server (issue #13)', () => {
     expect(r.err).toMatch(new RegExp(`installing as "${BUILD_USER}" with the allowed install scripts \\(rm-rf-dep, its own postinstall\\) failed \\(exit 3\\)`));
     expect(readFileSync(join(buildHome, 'rm-rf-home-ran'), 'utf8')).toBe(`${BUILD_USER}\n`);
     // And it is true.
-    expect(readlinkSync(join(userHome(server), 'services', NAME, 'current'))).toBe(current);
+    expect(readlinkSync(join(userHome(server), currentLink(NAME)))).toBe(current);
     expect(pm2Processes(server, [NAME])).toBe(pidsBefore);
     expect(await deployUserState(server)).toEqual(before);
     expect((await viaCaddy(server, url)).body).toBe('install-rm-rf-home: rm-rf-dep loaded');

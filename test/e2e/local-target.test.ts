@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Client } from 'ssh2';
 import { localCommand } from '../../lib/cli/commands/local';
+import { HTTP_PORT, HTTPS_PORT, REGISTRY_FILE, SERVICES_DIR, SSH_PORT } from '../../lib/remote/layout';
 import { fingerprintOf } from '../../lib/ssh/fingerprint';
 import { LocalServer, localDown, localStatus, localUp, readLocalServer } from '../../lib/targets/local';
 import { ensureLocalServer, localServerUnavailable } from '../support/local-server';
@@ -52,7 +53,7 @@ function sshExec(server: LocalServer, command: string): Promise<Exec & { hostKey
 function get(secure: boolean, server: LocalServer): Promise<{ status: number; location?: string; body: string }> {
   return new Promise((resolve, reject) => {
     const options = {
-      host: server.address, port: secure ? 443 : 80, path: '/', headers: { Host: server.domain },
+      host: server.address, port: secure ? HTTPS_PORT : HTTP_PORT, path: '/', headers: { Host: server.domain },
       ...(secure ? { servername: server.domain, ca: readFileSync(server.caCertPath) } : {}),
     };
     const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
@@ -101,7 +102,7 @@ describeLocal('portside local (the stand-in server)', () => {
     expect(out).toHaveLength(1);
     const facts = JSON.parse(out[0]);
     expect(Object.keys(facts).sort()).toEqual(['address', 'caCertPath', 'domain', 'hostKeyFingerprint', 'keyPath', 'sshPort', 'user']);
-    expect(facts).toMatchObject({ address: '10.77.0.2', sshPort: 22, user: 'portside', domain: 'portside.test' });
+    expect(facts).toMatchObject({ address: '10.77.0.2', sshPort: SSH_PORT, user: 'portside', domain: 'portside.test' });
     expect(facts.hostKeyFingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     expect(readFileSync(facts.caCertPath, 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(statSync(facts.keyPath).mode & 0o777).toBe(0o600);
@@ -119,7 +120,7 @@ describeLocal('portside local (the stand-in server)', () => {
   });
 
   test('the bootstrap laid out the registry and the services folder in the user\'s home', async () => {
-    const r = await sshExec(server, 'cat ~/.portside/registry.json && test -d ~/services && echo ok');
+    const r = await sshExec(server, `cat ~/${REGISTRY_FILE} && test -d ~/${SERVICES_DIR} && echo ok`);
     expect(r.code).toBe(0);
     const registry = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1));
     expect(registry).toMatchObject({ version: 1, domain: 'portside.test', routing: 'subdomain', tls: 'internal' });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchThrough, FetchResult } from '../../lib/net/fetch-through';
 import { parseRegistry, Registry } from '../../lib/registry';
+import { REGISTRY_FILE } from '../../lib/remote/layout';
 import { cli } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { userHome } from '../support/server-state';
@@ -74,7 +75,7 @@ describeE2E('path routing on the local server', () => {
   let app: string;
   const ca = (): Buffer => readFileSync(server.caCertPath);
   const get = (url: string): Promise<FetchResult> => fetchThrough(url, server.address, { ca: ca() });
-  const registry = (): Registry => parseRegistry(readFileSync(`${userHome(server)}/.portside/registry.json`, 'utf8'));
+  const registry = (): Registry => parseRegistry(readFileSync(join(userHome(server), REGISTRY_FILE), 'utf8'));
   const base = (): string => `https://${server.domain}/${NAME}/`;
   const subdomainStatuses = async (names: string[]): Promise<Record<string, number>> => Object.fromEntries(await Promise.all(
     names.map(async (n) => [n, await get(`https://${n}.${server.domain}/`).then((r) => r.status, () => 0)] as const)));

@@ -6,6 +6,7 @@
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { currentLink } from '../../lib/remote/layout';
 import { cli } from '../support/cli';
 import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
@@ -24,7 +25,7 @@ const appSaying = sampleAppSaying(work);
 describeE2E('rollback: where it goes, --to and --dry-run', () => {
   let server: LocalServer;
   const ids: string[] = [];
-  const current = () => basename(readlinkSync(join(userHome(server), 'services', NAME, 'current')));
+  const current = () => basename(readlinkSync(join(userHome(server), currentLink(NAME))));
   const page = async () => (await viaCaddy(server, serviceUrl(server, NAME))).body;
 
   beforeAll(async () => {

@@ -24,10 +24,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { renderCaddyfile } from '../../lib/caddy';
 import { parseRegistry } from '../../lib/registry';
+import { currentLink, KEEP_RELEASES, RELEASE_MANIFEST, releaseDir, releasesDir } from '../../lib/remote/layout';
 import { cli, testHome } from '../support/cli';
 import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
-import { pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
+import { lockOwner, pm2Processes, serviceUrl, snapshot, userHome, viaCaddy } from '../support/server-state';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -73,7 +74,7 @@ async function served(server: LocalServer, name: string, routed = true): Promise
 
 const currentRelease = (server: LocalServer, name: string): string | null => {
   try {
-    return readlinkSync(join(userHome(server), 'services', name, 'current')).split('/').pop()!;
+    return readlinkSync(join(userHome(server), currentLink(name))).split('/').pop()!;
   } catch {
     return null;
   }
@@ -127,9 +128,9 @@ describeE2E('sequences of operations', () => {
   test('each release keeps its own manifest: older releases never claim a newer one\'s files', async () => {
     expect((await deploy('seq-a', appSaying('manifest one'))).code).toBe(0);
     expect((await deploy('seq-a', appSaying('manifest two'))).code).toBe(0);
-    const releases = join(userHome(server), 'services', 'seq-a', 'releases');
+    const releases = join(userHome(server), releasesDir('seq-a'));
     for (const id of readdirSync(releases).filter((n) => !n.startsWith('.'))) {
-      expect(JSON.parse(readFileSync(join(releases, id, '.portside-release.json'), 'utf8')).id).toBe(id);
+      expect(JSON.parse(readFileSync(join(releases, id, RELEASE_MANIFEST), 'utf8')).id).toBe(id);
       expect(manifestMatchesFiles(join(releases, id))).toBe('');
     }
   }, 120_000);
@@ -180,7 +181,7 @@ interface Release {
   lost?: boolean;
 }
 interface ServiceModel {
-  /** Releases still on the server, oldest first (the agent keeps the newest five and the current one). */
+  /** Releases still on the server, oldest first (the agent keeps the newest KEEP_RELEASES and the current one). */
   releases: Release[];
   /** The history the agent keeps: release ids in the order they went live (deploys and rollbacks). */
   history: string[];
@@ -200,13 +201,12 @@ interface Real {
 
 let counter = 0;
 const nextText = (s: Service) => `${s} version ${++counter} ${Date.now().toString(36)}`;
-const KEEP = 5;
 
 function textOf(m: ServiceModel): string {
   return m.releases.find((r) => r.id === m.current)!.text;
 }
 
-/** Record a new live release as the agent does: history, then prune to the newest five plus the current one. */
+/** Record a new live release as the agent does: history, then prune to the newest KEEP_RELEASES plus the current one. */
 function goLive(m: ServiceModel, id: string, text: string): void {
   m.releases.push({ id, text });
   m.current = id;
@@ -214,7 +214,7 @@ function goLive(m: ServiceModel, id: string, text: string): void {
   m.lastDeployed = text;
   m.stopped = false;
   const sorted = [...m.releases].sort((x, y) => x.id.localeCompare(y.id));
-  const doomed = new Set(sorted.slice(0, Math.max(0, sorted.length - KEEP)).map((r) => r.id).filter((rid) => rid !== m.current));
+  const doomed = new Set(sorted.slice(0, Math.max(0, sorted.length - KEEP_RELEASES)).map((r) => r.id).filter((rid) => rid !== m.current));
   m.releases = m.releases.filter((r) => !doomed.has(r.id));
 }
 
@@ -243,7 +243,7 @@ async function check(model: Model, real: Real): Promise<void> {
     expect(port).toBeDefined();
     expect(currentRelease(server, s)).toBe(m.current);
     expect(row?.release).toBe(m.current);
-    const dir = join(userHome(server), 'services', s, 'releases', m.current);
+    const dir = join(userHome(server), releaseDir(s, m.current));
     expect(manifestMatchesFiles(dir)).toBe('');
     if (m.stopped) {
       expect(procs.find((l) => l.startsWith(`${s} `))).toMatch(/ stopped$/);
@@ -267,7 +267,7 @@ function manifestMatchesFiles(dir: string): string {
   const id = dir.split('/').pop();
   let manifest: { id: string; files: Array<{ p: string; h: string }> };
   try {
-    manifest = JSON.parse(readFileSync(join(dir, '.portside-release.json'), 'utf8'));
+    manifest = JSON.parse(readFileSync(join(dir, RELEASE_MANIFEST), 'utf8'));
   } catch (e) {
     return `no manifest: ${(e as Error).message}`;
   }
@@ -418,7 +418,7 @@ class LoseManifest implements Cmd {
   check = (m: Readonly<Model>) => !!m.services[this.s];
   async run(model: Model, real: Real) {
     const m = model.services[this.s]!;
-    rmSync(join(userHome(real.server), 'services', this.s, 'releases', m.current, '.portside-release.json'));
+    rmSync(join(userHome(real.server), releaseDir(this.s, m.current), RELEASE_MANIFEST));
     m.releases.find((r) => r.id === m.current)!.lost = true;
     const r = await deploy(this.s, appSaying(m.lastDeployed));
     expect(r.code).toBe(0);
@@ -468,15 +468,10 @@ function killedDeploy(name: string, dir: string, at: string): Promise<void> {
 
 /** Wait until no deploy lock is held by a sequence service's agent (a killed CLI's agent carries on). */
 async function agentDone(server: LocalServer): Promise<void> {
-  const owner = join(userHome(server), '.portside', 'lock', 'owner.json');
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    try {
-      const o = JSON.parse(readFileSync(owner, 'utf8')) as { pid: number; what: string };
-      if (!/seq-/.test(o.what) || !existsSync(`/proc/${o.pid}`)) return;
-    } catch {
-      return;
-    }
+    const o = lockOwner(server);
+    if (!o || !/seq-/.test(o.what) || !existsSync(`/proc/${o.pid}`)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the killed deploy\'s agent still holds the lock after 60 s');

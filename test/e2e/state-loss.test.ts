@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { CADDYFILE_HISTORY_DIR, PORTSIDE_DIR, REGISTRY_FILE, REGISTRY_HISTORY_DIR, REGISTRY_HISTORY_KEEP } from '../../lib/remote/layout';
 import { cli } from '../support/cli';
 import { sampleAppSaying } from '../support/sample-app';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
@@ -48,6 +49,9 @@ describeE2E('state loss on the local server', () => {
   let original: { registry: string; caddyfile: string };
   let ports: Record<string, number>;
   const registry = () => JSON.parse(readFileSync(registryFile, 'utf8'));
+  /** Corrupt registries the agent kept aside (beside it, as registry.json.corrupt-<time>), as full paths. */
+  const keptAside = () => readdirSync(join(home, PORTSIDE_DIR))
+    .filter((n) => n.startsWith(`${basename(REGISTRY_FILE)}.corrupt-`)).map((n) => join(home, PORTSIDE_DIR, n));
 
   /** Both test services answer through Caddy with their own text, on the ports they had. */
   async function bothAnswer(aText: string, bText: string): Promise<void> {
@@ -59,7 +63,7 @@ describeE2E('state loss on the local server', () => {
   beforeAll(async () => {
     server = await ensureLocalServer();
     home = userHome(server);
-    registryFile = join(home, '.portside', 'registry.json');
+    registryFile = join(home, REGISTRY_FILE);
     original = { registry: readFileSync(registryFile, 'utf8'), caddyfile: '' };
     caddyfile = JSON.parse(original.registry).paths.caddyfile;
     original.caddyfile = readFileSync(caddyfile, 'utf8');
@@ -78,13 +82,13 @@ describeE2E('state loss on the local server', () => {
       // Put the registry and Caddyfile back byte for byte (and Caddy on the original config).
       const now = { registry: readFileSync(registryFile, 'utf8'), caddyfile: readFileSync(caddyfile, 'utf8') };
       if (now.registry !== original.registry || now.caddyfile !== original.caddyfile) {
-        const { uid, gid } = statSync(join(home, '.portside'));
+        const { uid, gid } = statSync(join(home, PORTSIDE_DIR));
         writeFileSync(registryFile, original.registry, { mode: 0o600 });
         chownSync(registryFile, uid, gid);
         writeFileSync(caddyfile, original.caddyfile);
         execFileSync('ip', ['netns', 'exec', 'portside', 'caddy', 'reload', '--adapter', 'caddyfile', '--config', caddyfile], { stdio: 'ignore' });
       }
-      for (const f of readdirSync(join(home, '.portside')).filter((n) => n.startsWith('registry.json.corrupt-'))) rmSync(join(home, '.portside', f));
+      for (const f of keptAside()) rmSync(f);
       rmSync(work, { recursive: true, force: true });
     }
   }, 120_000);
@@ -113,9 +117,9 @@ describeE2E('state loss on the local server', () => {
     const r = await deploy(B, 'B after corruption');
     expect(r.code).toBe(0);
     expect(r.err + r.out).toMatch(/was corrupt \(not valid JSON.*kept as ~\/\.portside\/registry\.json\.corrupt-\S+\): rebuilt from/);
-    const aside = readdirSync(join(home, '.portside')).filter((n) => n.startsWith('registry.json.corrupt-'));
+    const aside = keptAside();
     expect(aside).toHaveLength(1);
-    expect(readFileSync(join(home, '.portside', aside[0]), 'utf8')).toBe('{ "version": 1, "services": {');
+    expect(readFileSync(aside[0], 'utf8')).toBe('{ "version": 1, "services": {');
     await bothAnswer('A after the loss', 'B after corruption');
   }, 90_000);
 
@@ -148,15 +152,15 @@ describeE2E('state loss on the local server', () => {
     expect(readFileSync(caddyfile, 'utf8')).not.toContain(HAND_SITE);
   }, 120_000);
 
-  test('every registry write is kept (the last 10, mode 0600, the newest is the registry) and replaced Caddyfiles are backed up', () => {
-    const dir = join(home, '.portside', 'registry.history');
+  test(`every registry write is kept (the last ${REGISTRY_HISTORY_KEEP}, mode 0600, the newest is the registry) and replaced Caddyfiles are backed up`, () => {
+    const dir = join(home, REGISTRY_HISTORY_DIR);
     const saved = readdirSync(dir).sort();
     expect(saved.length).toBeGreaterThan(1);
-    expect(saved.length).toBeLessThanOrEqual(10);
+    expect(saved.length).toBeLessThanOrEqual(REGISTRY_HISTORY_KEEP);
     for (const f of saved) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, saved[saved.length - 1]), 'utf8')).toBe(readFileSync(registryFile, 'utf8'));
-    const backups = readdirSync(join(home, '.portside', 'caddyfile.history'));
+    const backups = readdirSync(join(home, CADDYFILE_HISTORY_DIR));
     expect(backups.length).toBeGreaterThan(0);
-    expect(backups.some((f) => readFileSync(join(home, '.portside', 'caddyfile.history', f), 'utf8').includes(HAND_BLOCK))).toBe(true);
+    expect(backups.some((f) => readFileSync(join(home, CADDYFILE_HISTORY_DIR, f), 'utf8').includes(HAND_BLOCK))).toBe(true);
   });
 });

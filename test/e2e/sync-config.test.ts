@@ -8,6 +8,7 @@ import { chownSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path';
 import { parseRegistry, Registry, renderRegistry } from '../../lib/registry';
 import { suggestFree } from '../../lib/ports';
+import { DECLARED_FILE } from '../../lib/remote/layout';
 import { cli } from '../support/cli';
 import { ensureLocalServer, LocalServer, localServerUnavailable } from '../support/local-server';
 import { serviceUrl, snapshot, viaCaddy } from '../support/server-state';
@@ -39,7 +40,7 @@ describeE2E('sync-config against the local server', () => {
 
   beforeAll(async () => {
     server = await ensureLocalServer();
-    declaredPath = join(dirname(live().paths.caddyfile), 'declared.json');
+    declaredPath = join(dirname(live().paths.caddyfile), DECLARED_FILE);
     // Leftovers of an earlier run must not decide this one.
     rmSync(declaredPath, { force: true });
     if (live().services[NAME] !== undefined) await cli('remove-service', NAME, '--target', 'local');
