@@ -87,15 +87,6 @@ describeE2E('adopt --dry-run on a course server as the course builds it', () => 
     expect(serverState()).toEqual(before);
   });
 
-  test('without --dry-run: refuses plainly (applying is not built), exit 1, before connecting; nothing changed', async () => {
-    const before = serverState();
-    const r = await portside(home, 'adopt', ...connection());
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^portside adopt: applying an adoption is not built yet \(issue #9\): nothing was read or changed on the server$/m);
-    expect(r.stdout).toBe('');
-    expect(serverState()).toEqual(before);
-  });
-
   test('a host key other than the pinned one: refused before anything is sent', async () => {
     const other = newHome();
     writeFileSync(join(other, 'known_hosts'), `[${server.address}]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMEwDjhwB3Mj5t5ZcQpHxAEbkW3bNHxpv6hmrSX2Hm2E\n`);
@@ -128,6 +119,14 @@ describeE2E('adopt --dry-run on a course server with a student\'s typical mistak
     expect(doc.problems[0]).toMatchObject({ outside: 'open', message: expect.stringMatching(/a connection from here to port 3000 was accepted$/) });
     expect(doc.registry.services).toEqual({ simon: 3000, startup: 4000, worker: 5100 });
     expect(doc.keep.blocks.map((b) => b.key)).toEqual(['https://simon.course.test', 'old.course.test']);
+    expect(serverState()).toEqual(before);
+  });
+
+  test('without --dry-run: a plan with problems to fix is not applied (exit 1, each named); nothing changed', async () => {
+    const before = serverState();
+    const r = await portside(home, 'adopt', ...connection());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^portside adopt: not adopting: the plan has problems to fix first: .*4001.*; nothing was changed$/m);
     expect(serverState()).toEqual(before);
   });
 
@@ -217,7 +216,8 @@ describe('adopt: the command line is checked before anything connects (exit 2: v
     ['a --host that is not an address', ['--host', 'a;rm -rf /', '--key', '/nonexistent', '--dry-run'], /--host: "a;rm -rf \/" is not an address/],
     ['no --key', ['--host', '203.0.113.7', '--dry-run'], /--key is required: the private key that logs in to 203\.0\.113\.7/],
     ['a --user that is not a user name', ['--host', '203.0.113.7', '--user', 'ubuntu; id', '--key', '/k', '--dry-run'], /--user: "ubuntu; id" is not a user name/],
-    ['an unknown option', ['--host', '203.0.113.7', '--key', '/k', '--undo'], /Unknown option '--undo'/],
+    ['an unknown option', ['--host', '203.0.113.7', '--key', '/k', '--redo'], /Unknown option '--redo'/],
+    ['--discard-deploys without --undo', ['--host', '203.0.113.7', '--key', '/k', '--discard-deploys'], /--discard-deploys goes with --undo/],
   ])('%s', async (_what, args, message) => {
     const r = await portside(home2, 'adopt', ...args);
     expect(r.code).toBe(2);
