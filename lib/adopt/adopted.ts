@@ -1,12 +1,18 @@
 import { renderCaddyfile } from '../caddy/render-caddyfile';
 import { Registry, RegistryKept } from '../registry/registry';
-import { CURRENT_LINK, onServer, PORTSIDE_DIR, PRELOAD_FILE, RELEASE_ENV_FILE, serviceDir } from '../remote/layout';
+import { CURRENT_LINK, DEPLOYS_FILE, onServer, PM2_FILE, PORTSIDE_DIR, PRELOAD_FILE, RELEASE_ENV_FILE, RELEASES_SUBDIR, serviceDir } from '../remote/layout';
 import type { AdoptPlan, PlannedService } from './plan-types';
 
 /** Portside's own Caddyfile on an adopted server: in a folder the deploy user owns, so the agent can swap it atomically. */
 export const ADOPTED_CADDYFILE = `${PORTSIDE_DIR}/caddy/Caddyfile`;
 /** The static site's releases, inside the static root Caddy already reads (a home folder may be closed to Caddy's user). */
 export const ADOPTED_WWW = '.portside-www';
+/** Names adopt adds to a service's folder (and undo removes); a folder that has one already is refused. */
+export const ADDED_TO_FOLDER = [RELEASES_SUBDIR, CURRENT_LINK, DEPLOYS_FILE, PM2_FILE] as const;
+
+/** How adopt and undo announce a step (the CLI prints it on stderr). */
+export type Say = (line: string) => void;
+
 /** The pm2 name of a service's stand-in during a hand-over (it serves on a probe port). */
 export const handoverName = (service: string): string => `portside-handover-${service}`;
 

@@ -2,20 +2,17 @@ import { ensureAgent } from '../deploy/agent-client';
 import { UserError } from '../errors';
 import { newReleaseId } from '../protocol/release-id';
 import { renderRegistry } from '../registry/registry';
-import { CURRENT_LINK, DEPLOYS_FILE, NODE_LINK, onServer, PM2_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR, REGISTRY_FILE } from '../remote/layout';
+import { DEPLOYS_FILE, NODE_LINK, onServer, PM2_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR, REGISTRY_FILE } from '../remote/layout';
 import type { SshSession } from '../ssh';
-import { ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, scriptOf } from './adopted';
+import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, Say, scriptOf } from './adopted';
+export type { Say } from './adopted';
 import type { AdoptPlan, PlannedService, ProblemKind } from './plan-types';
-import { ADOPTED_FILE, AdoptedRecord, recordBefore } from './record';
+import { ADOPTED_FILE, AdoptedRecord, BeforeRecord, recordBefore, refuseIfRecorded } from './record';
+import { restoreFromRecord } from './undo';
 import { AdoptServer, settle } from './server-ops';
 
 /** Problems that leave the plan safe to apply (named in the plan, nothing to decide). */
 const APPLICABLE: readonly ProblemKind[] = ['exposed-port', 'folder-without-process', 'unrouted-process'];
-/** Names adopt adds to a service's folder (and undo removes); a folder that has one already is refused. */
-export const ADDED_TO_FOLDER = [RELEASES_SUBDIR, CURRENT_LINK, DEPLOYS_FILE, PM2_FILE] as const;
-
-/** The CLI's side of a step: announce it. */
-export type Say = (line: string) => void;
 
 export interface ApplyOutcome {
   readonly releases: Readonly<Record<string, string>>;
@@ -38,19 +35,34 @@ export function applyRefusal(plan: AdoptPlan): string | null {
  * cluster process starts on the real port, Caddy goes back to it, the stand-in stops.
  */
 export async function applyAdoption(ssh: SshSession, plan: AdoptPlan, who: string, say: Say): Promise<ApplyOutcome> {
+  const ops = new AdoptServer(ssh, plan.server.node.path, plan.server.pm2.bin, plan.server.caddy.binary ?? 'caddy');
+  // Before the plan's problems: a half-adopted server has some (its Caddyfile is not what Caddy runs).
+  await refuseIfRecorded(ops, plan.server.home);
   const refusal = applyRefusal(plan);
   if (refusal) throw new UserError(`not adopting: ${refusal}; nothing was changed`, 'Fix them (portside adopt --dry-run lists each with its fix), then run adopt again.');
   const home = plan.server.home;
-  const ops = new AdoptServer(ssh, plan.server.node.path, plan.server.pm2.bin, plan.server.caddy.binary ?? 'caddy');
   say(`1/6 recording the server as it is in ~/${ADOPTED_FILE.replace(/[^/]+$/, '')}before (Caddyfile, pm2 list and dump, folders, the plan)`);
   const record = await recordBefore(ops, plan, who);
+  try {
+    return await applyRecorded(ops, plan, record, who, say);
+  } catch (e) {
+    // Whatever step failed, the server goes back to what the record says (the next adopt then starts afresh).
+    say(`adopting failed (${(e as Error).message.split('\n')[0]}): putting the server back as it was`);
+    await restoreFromRecord(ops, home, record, say);
+    throw new UserError(`adopting failed and the server was put back as it was: ${(e as Error).message}`, (e as UserError).detail ?? 'Fix what the message names, then run adopt again.');
+  }
+}
+
+/** Steps 2–6 of applyAdoption, once the record is on the server. */
+async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRecord, who: string, say: Say): Promise<ApplyOutcome> {
+  const home = plan.server.home;
   for (const [name, entries] of Object.entries(record.folders)) {
     const clash = ADDED_TO_FOLDER.find((n) => entries.includes(n));
     if (clash) throw new UserError(`~/services/${name} already has "${clash}", which Portside's release layout uses; nothing but the record was changed`, 'Rename it, run portside adopt --undo to drop the record, then adopt again.');
   }
   say('2/6 installing Portside\'s agent and the Node link (~/.portside/node)');
   await ops.sh('set -e; mkdir -p "${2%/*}"; ln -sfn -- "$1" "$2.tmp"; mv -Tf -- "$2.tmp" "$2"', [plan.server.node.path, onServer(home, NODE_LINK)]);
-  await ensureAgent(ssh);
+  await ensureAgent(ops.ssh);
   say('3/6 making the first releases from the files on the server (hard links; the folders stay as they are)');
   const id = newReleaseId();
   for (const s of plan.services) await makeServiceRelease(ops, s, id, who);

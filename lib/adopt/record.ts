@@ -53,9 +53,7 @@ export function jlistOf(stdout: string): unknown[] {
 export async function recordBefore(ops: AdoptServer, plan: AdoptPlan, by: string): Promise<BeforeRecord> {
   const home = plan.server.home;
   const before = onServer(home, BEFORE_DIR);
-  if ((await ops.ssh.exec(['test', '-e', before])).code === 0) {
-    throw new UserError(`${plan.server.user}@ is already adopted: ~/${BEFORE_DIR} holds what it was before`, 'Undo it first (portside adopt --undo, same connection flags), or deploy to it as it is.');
-  }
+  await refuseIfRecorded(ops, home);
   const list = jlistOf(await ops.pm2('jlist'));
   const now = parsePm2List(JSON.stringify(list)).map((p) => ({ name: p.name, pid: p.pid }));
   if (JSON.stringify(now) !== JSON.stringify(plan.basis.pm2)) {
@@ -78,6 +76,15 @@ export async function recordBefore(ops: AdoptServer, plan: AdoptPlan, by: string
   }
   await ops.sh('mv -T -- "$1" "$2"', [tmp, before]);
   return record;
+}
+
+/** Refuse when an adoption is recorded already: finished (undo first) or stopped part-way (undo puts it back). */
+export async function refuseIfRecorded(ops: AdoptServer, home: string): Promise<void> {
+  if ((await ops.ssh.exec(['test', '-e', onServer(home, BEFORE_DIR)])).code !== 0) return;
+  const finished = (await ops.ssh.exec(['test', '-e', onServer(home, ADOPTED_FILE)])).code === 0;
+  throw new UserError(finished ? `this server is already adopted: ~/${BEFORE_DIR} holds what it was before; nothing was changed`
+    : `an earlier adoption of this server stopped part-way (~/${BEFORE_DIR} is recorded, ~/${ADOPTED_FILE} is not); nothing was changed`,
+  finished ? 'Deploy to it as it is, or undo it first (portside adopt --undo, same connection flags).' : 'Put it back first (portside adopt --undo, same connection flags), then adopt again.');
 }
 
 /** The record of a server's state before adoption, or null when none is recorded. */

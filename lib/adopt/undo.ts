@@ -1,16 +1,15 @@
 import { UserError } from '../errors';
-import { parseRegistry } from '../registry/registry';
-import { ADOPT_DIR, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
+import { parseRegistry, Registry } from '../registry/registry';
+import { ADOPT_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
 import type { SshSession } from '../ssh';
-import { ADOPTED_CADDYFILE, adoptedApp, adoptedWww, caddyfileWith, handoverName } from './adopted';
-import { ADDED_TO_FOLDER, Say } from './apply';
-import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, readBefore } from './record';
+import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, Say } from './adopted';
+import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, BeforeRecord, jlistOf, readBefore } from './record';
 import { AdoptServer, settle } from './server-ops';
 
 /** One pm2 process as `pm2 jlist` recorded it: what it takes to start it again the same way. */
 interface RecordedProcess {
   readonly name: string;
-  readonly pm2_env?: { readonly pm_exec_path?: string; readonly pm_cwd?: string; readonly args?: unknown; readonly exec_mode?: string; readonly node_args?: unknown; readonly env?: Record<string, unknown> };
+  readonly pm2_env?: { readonly pm_exec_path?: string; readonly pm_cwd?: string; readonly args?: unknown; readonly exec_mode?: string; readonly node_args?: unknown; readonly env?: Record<string, unknown>; readonly PORT?: unknown };
 }
 
 export interface UndoOutcome {
@@ -30,7 +29,11 @@ export async function undoAdoption(ssh: SshSession, node: string, pm2Bin: string
   const before = await readBefore(ops, home);
   if (!before) throw new UserError(`nothing to undo: ~/${BEFORE_DIR}/record.json is not on the server (it was never adopted, or the undo finished)`, 'Nothing was changed.');
   const adopted = JSON.parse(await ops.sh('cat -- "$1" 2>/dev/null || echo null', [onServer(home, ADOPTED_FILE)])) as AdoptedRecord | null;
-  if (!adopted) throw new UserError('the adoption did not finish (no adopted.json): undo of a half adoption is not built yet', `The record of the server before it is in ~/${BEFORE_DIR}: the Caddyfile's bytes, pm2's list and dump.`);
+  if (!adopted) {
+    say('the adoption did not finish (stopped or failed part-way): putting back what it changed');
+    await restoreFromRecord(ops, home, before, say);
+    return { discarded: [] };
+  }
   const registry = parseRegistry(await ops.sh('cat -- "$1"', [onServer(home, REGISTRY_FILE)]));
   const plan = before.plan;
   const changed = await deployedSince(ops, plan.services.map((s) => ({ name: s.name, folder: s.folder! })), adopted);
@@ -40,21 +43,43 @@ export async function undoAdoption(ssh: SshSession, node: string, pm2Bin: string
     throw new UserError(`releases were deployed since adoption: ${changed.map((c) => `${c.name} runs ${c.now}, adopted as ${c.adopted}`).join('; ')}. Undo restarts the code as it was before adoption (the folders adopt left untouched), so these releases would stop running; nothing was changed`,
       'Pass --discard-deploys to undo anyway (the original code runs again), or keep Portside.');
   }
+  await restoreFromRecord(ops, home, before, say, registry);
+  return { discarded: changed.map((c) => c.name) };
+}
+
+/**
+ * Put the server back from its record, from any point of an adoption (finished, or stopped part-way):
+ * each service Portside runs in cluster mode is handed back through a stand-in (Caddy → stand-ins, the
+ * cluster process drains, the original fork process starts on its port); a service with no process
+ * (stopped between the two) is started at once; one that still runs as it was is left alone. Then the
+ * Caddyfile's bytes go back and Caddy reloads them, the stand-ins stop, and what adopt added is removed.
+ */
+export async function restoreFromRecord(ops: AdoptServer, home: string, before: BeforeRecord, say: Say, registry: Registry = adoptedRegistry(before.plan)): Promise<void> {
+  const plan = before.plan;
+  const now = jlistOf(await ops.pm2('jlist')) as RecordedProcess[];
+  const modeOf = (name: string) => now.find((p) => p.name === name)?.pm2_env?.exec_mode;
+  const adopted = plan.services.filter((s) => modeOf(s.name) === 'cluster_mode');
   const ports: Record<string, number> = {};
-  const standIns = await ops.freePorts(plan.services.length);
-  plan.services.forEach((s, i) => { ports[s.name] = standIns[i]; });
-  say(`1/4 stand-ins of the current releases on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them`);
+  for (const p of now.filter((x) => x.name.startsWith(handoverName('')))) ports[p.name.slice(handoverName('').length)] = Number(p.pm2_env?.env?.PORT ?? p.pm2_env?.PORT);
+  const needed = adopted.filter((s) => !ports[s.name]);
+  const free = await ops.freePorts(needed.length);
+  needed.forEach((s, i) => { ports[s.name] = free[i]; });
   const caddyfile = onServer(home, ADOPTED_CADDYFILE);
-  for (const s of plan.services) {
-    await ops.pm2StartApp(onServer(home, `${ADOPT_DIR}/${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
-    await ops.waitForHttp(ports[s.name]);
+  if (adopted.length) {
+    say(`1/4 stand-ins of the current releases on probe ports (${adopted.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them`);
+    for (const s of needed) {
+      await ops.pm2StartApp(onServer(home, `${ADOPT_DIR}/${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
+      await ops.waitForHttp(ports[s.name]);
+    }
+    await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
+    await ops.reloadCaddy(`${caddyfile}.handover`);
+    await settle();
   }
-  await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
-  await ops.reloadCaddy(`${caddyfile}.handover`);
-  await settle();
   say('2/4 the cluster processes stop (they drain); the original fork processes start again on their ports');
   for (const s of plan.services) {
-    await ops.pm2('delete', s.name);
+    const mode = modeOf(s.name);
+    if (mode === 'fork_mode') continue;
+    if (mode) await ops.pm2('delete', s.name);
     await startRecorded(ops, (before.pm2 as RecordedProcess[]).find((p) => p.name === s.name)!);
     await ops.waitForHttp(s.port);
   }
@@ -62,17 +87,23 @@ export async function undoAdoption(ssh: SshSession, node: string, pm2Bin: string
   await ops.writeInPlace(before.caddyfile, await ops.sh('cat -- "$1/Caddyfile"', [onServer(home, BEFORE_DIR)]));
   await ops.reloadCaddy(before.caddyfile);
   await settle();
-  for (const s of plan.services) await ops.pm2('delete', handoverName(s.name));
+  for (const p of (jlistOf(await ops.pm2('jlist')) as RecordedProcess[]).filter((x) => x.name.startsWith(handoverName('')))) await ops.pm2('delete', p.name);
   say('4/4 removing what adopt added (releases, current, deploys.json, pm2.json, the static site\'s releases, ~/.portside); pm2\'s dump put back');
+  await removeAdded(ops, home, before);
+}
+
+/** Remove what adopt added, and put pm2's dump back byte for byte (the record itself goes last). */
+async function removeAdded(ops: AdoptServer, home: string, before: BeforeRecord): Promise<void> {
+  const plan = before.plan;
   await ops.sh('set -e; if [ -f "$1/dump.pm2" ]; then cp -p -- "$1/dump.pm2" "$2"; fi', [onServer(home, BEFORE_DIR), onServer(home, '.pm2/dump.pm2')]);
   for (const s of plan.services) {
     const names = ADDED_TO_FOLDER.filter((n) => !(before.folders[s.name] ?? []).includes(n));
     await ops.sh('set -e; d=$1; shift; for n in "$@"; do rm -rf -- "$d/$n"; done', [s.folder!, ...names]);
   }
   await ops.sh('rm -rf -- "$1"', [adoptedWww(plan)]);
+  const caddyDir = onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '');
   if (!before.portsideExisted) await ops.sh('rm -rf -- "$1"', [onServer(home, PORTSIDE_DIR)]);
-  else await ops.sh('rm -rf -- "$1" "$2" "$3"', [onServer(home, ADOPT_DIR), onServer(home, REGISTRY_FILE), caddyfile.replace(/\/[^/]+$/, '')]);
-  return { discarded: changed.map((c) => c.name) };
+  else await ops.sh('rm -rf -- "$1" "$2" "$3" "$4"', [onServer(home, REGISTRY_FILE), caddyDir, onServer(home, NODE_LINK), onServer(home, ADOPT_DIR)]);
 }
 
 /** Services whose `current` is no longer the release adoption made. */

@@ -5,7 +5,7 @@
  * command and counts every answer that is not a 200 from the right service.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -38,6 +38,11 @@ const at = () => `${((Date.now() - t0) / 1000).toFixed(2)}s`;
 
 /** The real CLI, each stderr line stamped with the time it arrived (the same clock as the probe's failures): which step a failure belongs to. */
 function timedPortside(...args: string[]): Promise<CliResult> {
+  return killablePortside(null, ...args);
+}
+
+/** timedPortside, killed with SIGKILL as soon as a stderr line matches `killAt` (a step's announcement). */
+function killablePortside(killAt: RegExp | null, ...args: string[]): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORTSIDE_HOME: home };
   delete env.PORTSIDE_KEY;
   delete env.PORTSIDE_TARGET;
@@ -46,7 +51,11 @@ function timedPortside(...args: string[]): Promise<CliResult> {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => { stdout += c; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString().split('\n').filter(Boolean).map((l) => `[${at()}] ${l}\n`).join(''); });
+    child.stderr.on('data', (c: Buffer) => {
+      const lines = c.toString().split('\n').filter(Boolean);
+      stderr += lines.map((l) => `[${at()}] ${l}\n`).join('');
+      if (killAt && lines.some((l) => killAt.test(l))) child.kill('SIGKILL');
+    });
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -57,14 +66,16 @@ function timedPortside(...args: string[]): Promise<CliResult> {
  * keep-alive connections of the old configuration; a request written on one at that instant is reset
  * before any answer (measured: 0–6 requests in a reload, also when nothing but the Caddyfile changes).
  * Browsers send such a request again on a new connection (Node documents `req.reusedSocket` for the
- * same); so does this probe, once, and reports it apart. Anything else is a failure.
+ * same); so does this probe, once, on a new connection, and reports it apart. Anything else is a failure.
  */
 function loadProbe(services: readonly string[], everyMs = 20): { stop: () => Promise<Tally> } {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  // A request sent again goes on a new connection: another pooled one may be closing in the same reload.
+  const fresh = new https.Agent({ keepAlive: false });
   const tally: Tally = { sent: 0, ok: 0, retried: [], failures: [] };
   const inFlight = new Set<Promise<void>>();
   const once = (name: string, method: 'GET' | 'POST', retry: boolean): Promise<void> => new Promise<void>((resolve) => {
-    const req = https.request({ host: server.address, port: 443, method, path: '/probe', servername: `${name}.${server.domain}`, headers: { host: `${name}.${server.domain}` }, agent, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+    const req = https.request({ host: server.address, port: 443, method, path: '/probe', servername: `${name}.${server.domain}`, headers: { host: `${name}.${server.domain}` }, agent: retry ? agent : fresh, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
       res.on('end', () => {
@@ -97,6 +108,7 @@ function loadProbe(services: readonly string[], everyMs = 20): { stop: () => Pro
       clearInterval(timer);
       await Promise.all([...inFlight]);
       agent.destroy();
+      fresh.destroy();
       return tally;
     },
   };
@@ -186,5 +198,50 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
       ['simon', 'fork_mode', '/home/ubuntu/services/simon', ['3000', 'simon']],
       ['startup', 'fork_mode', '/home/ubuntu/services/startup', ['4000', 'startup']],
     ]);
+  });
+});
+
+describeE2E('adopt killed part-way: the next adopt says so, --undo puts the server back under load, then adopt works', () => {
+  let originalSha: string;
+  beforeAll(async () => {
+    home = newHome();
+    server = await courseServer('course', home);
+    originalSha = sha256(hostPathOf(ON_SERVER.caddyfile));
+  });
+
+  test('killed as the ports are handed over (step 5/6)', async () => {
+    const probe = loadProbe(['simon', 'startup']);
+    const r = await killablePortside(/^5\/6/, 'adopt', ...connection());
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const tally = await probe.stop();
+    process.stderr.write(`[killed adopt] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed, ${tally.retried.length} sent again\n${r.stderr}\n`);
+    expect(r.code).not.toBe(0);
+    expect(tally.failures).toEqual([]);
+  });
+
+  test('adopt again: refused, the earlier one stopped part-way, undo first', async () => {
+    const r = await portside(home, 'adopt', ...connection());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/an earlier adoption of this server stopped part-way.*\n.*portside adopt --undo/);
+  });
+
+  test('--undo: 0 failed requests; the Caddyfile byte for byte, the original fork processes, no ~/.portside', async () => {
+    const probe = loadProbe(['simon', 'startup']);
+    const r = await timedPortside('adopt', '--undo', ...connection());
+    const tally = await probe.stop();
+    process.stderr.write(`[undo after kill] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed, ${tally.retried.length} sent again\n${r.stderr}\n`);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/did not finish/);
+    expect(tally.failures).toEqual([]);
+    expect(sha256(hostPathOf(ON_SERVER.caddyfile))).toBe(originalSha);
+    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.args])).toEqual([['simon', 'fork_mode', ['3000', 'simon']], ['startup', 'fork_mode', ['4000', 'startup']]]);
+    expect(existsSync(hostPathOf('/home/ubuntu/.portside'))).toBe(false);
+    expect(readdirSync(hostPathOf('/home/ubuntu/services/simon')).sort()).toEqual(['index.js', 'package.json']);
+  });
+
+  test('then adopt works', async () => {
+    const r = await portside(home, 'adopt', ...connection());
+    expect(r.code).toBe(0);
+    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
   });
 });
