@@ -8,6 +8,7 @@ import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adopte
 export type { Say } from './adopted';
 import type { AdoptPlan, PlannedService, ProblemKind } from './plan-types';
 import { ADOPTED_FILE, AdoptedRecord, BeforeRecord, recordBefore, refuseIfRecorded } from './record';
+import { routeToStandIns } from './handover';
 import { restoreFromRecord } from './undo';
 import { AdoptServer, settle } from './server-ops';
 
@@ -71,20 +72,14 @@ async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRe
   const standIns = await ops.freePorts(plan.services.length);
   const ports = Object.fromEntries(plan.services.map((s, i) => [s.name, standIns[i]]));
   say(`4/6 stand-ins on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them (Portside's Caddyfile, graceful reload)`);
-  const caddyfile = onServer(home, ADOPTED_CADDYFILE);
-  for (const s of plan.services) {
-    await ops.pm2StartApp(onServer(home, `${ADOPTED_FILE.replace(/[^/]+$/, '')}${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
-    await ops.waitForHttp(ports[s.name]);
-  }
-  await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
-  await ops.reloadCaddy(`${caddyfile}.handover`);
-  await settle();
+  await routeToStandIns(ops, home, plan.services, registry, ports);
   say('5/6 handing each port over: the fork process stops, pm2 starts the release in cluster mode on the same port');
   for (const s of plan.services) {
     await ops.pm2('delete', s.name);
     await ops.pm2StartApp(`${s.folder}/${PM2_FILE}`, adoptedApp(home, s, s.port));
     await ops.waitForHttp(s.port);
   }
+  const caddyfile = onServer(home, ADOPTED_CADDYFILE);
   say(`6/6 Caddy → the services on their ports; stand-ins stopped; registry written; ${plan.basis.caddyfile} now imports Portside's Caddyfile; pm2 save`);
   await ops.writeFile(caddyfile, caddyfileWith(registry));
   await ops.reloadCaddy(caddyfile);

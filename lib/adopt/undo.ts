@@ -2,8 +2,9 @@ import { UserError } from '../errors';
 import { parseRegistry, Registry } from '../registry/registry';
 import { ADOPT_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
 import type { SshSession } from '../ssh';
-import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, Say } from './adopted';
+import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedRegistry, adoptedWww, handoverName, Say } from './adopted';
 import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, BeforeRecord, jlistOf, readBefore } from './record';
+import { routeToStandIns } from './handover';
 import { AdoptServer, settle } from './server-ops';
 
 /** One pm2 process as `pm2 jlist` recorded it: what it takes to start it again the same way. */
@@ -61,19 +62,13 @@ export async function restoreFromRecord(ops: AdoptServer, home: string, before: 
   const adopted = plan.services.filter((s) => modeOf(s.name) === 'cluster_mode');
   const ports: Record<string, number> = {};
   for (const p of now.filter((x) => x.name.startsWith(handoverName('')))) ports[p.name.slice(handoverName('').length)] = Number(p.pm2_env?.env?.PORT ?? p.pm2_env?.PORT);
-  const needed = adopted.filter((s) => !ports[s.name]);
+  const running = new Set(Object.keys(ports));
+  const needed = adopted.filter((s) => !running.has(s.name));
   const free = await ops.freePorts(needed.length);
   needed.forEach((s, i) => { ports[s.name] = free[i]; });
-  const caddyfile = onServer(home, ADOPTED_CADDYFILE);
   if (adopted.length) {
     say(`1/4 stand-ins of the current releases on probe ports (${adopted.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them`);
-    for (const s of needed) {
-      await ops.pm2StartApp(onServer(home, `${ADOPT_DIR}/${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
-      await ops.waitForHttp(ports[s.name]);
-    }
-    await ops.writeFile(`${caddyfile}.handover`, caddyfileWith(registry, ports));
-    await ops.reloadCaddy(`${caddyfile}.handover`);
-    await settle();
+    await routeToStandIns(ops, home, adopted, registry, ports, running);
   }
   say('2/4 the cluster processes stop (they drain); the original fork processes start again on their ports');
   for (const s of plan.services) {
