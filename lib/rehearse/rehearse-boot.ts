@@ -6,7 +6,7 @@
  * the package repositories, systemd, cloud-init, ufw. Caddy, node, npm, pm2, useradd, visudo are this machine's.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -14,6 +14,7 @@ import { BOOTSTRAP_METADATA_KEY, readDefaultHomePage, SEED_METADATA_KEY, seedFil
 import { loadConfig } from '../config';
 import { DEFAULT_STACK_NAME, PortsideStack } from '../stack';
 import { bootSteps, BootStep, StandInFault } from './steps';
+import { allPids, STAT, statFields } from '../agent/proc';
 
 const STANDINS = join(__dirname, 'standins');
 const REPO = join(__dirname, '..', '..');
@@ -189,15 +190,26 @@ function makeCertificate(rec: string): void {
   if (cert.status !== 0) throw new Error(`openssl could not make the rehearsal's certificate: ${cert.stderr}`);
 }
 
-/** Processes on this machine in the given pid namespace ("pid:[…]"). */
-function processesInNamespace(ns: string): number {
+/**
+ * Processes on this machine in the given pid namespace ("pid:[…]") that started before `beforeTicks`
+ * (clock ticks since boot). Once a namespace is freed its inode number can be given to a new one (another
+ * rehearsal, a test's own namespace): that one's processes started later, and are not this rehearsal's.
+ */
+function processesInNamespace(ns: string, beforeTicks: number): number {
   let n = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const pid of allPids()) {
     try {
-      if (readlinkSync(`/proc/${pid}/ns/pid`) === ns) n++;
+      const start = Number(statFields(pid)?.[STAT.START_TIME]);
+      if (readlinkSync(`/proc/${pid}/ns/pid`) === ns && start <= beforeTicks) n++;
     } catch { /* gone */ }
   }
   return n;
+}
+
+/** Now, in the clock ticks of /proc/<pid>/stat's start time (proc(5): USER_HZ, `getconf CLK_TCK`). */
+function ticksSinceBoot(): number {
+  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return Math.ceil(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * hz);
 }
 
 /**
@@ -207,10 +219,11 @@ function processesInNamespace(ns: string): number {
  */
 async function processesLeftInNamespace(ns: string): Promise<number> {
   const deadline = Date.now() + 5000;
-  let n = processesInNamespace(ns);
+  const ended = ticksSinceBoot();
+  let n = processesInNamespace(ns, ended);
   while (n > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    n = processesInNamespace(ns);
+    n = processesInNamespace(ns, ended);
   }
   return n;
 }
