@@ -215,6 +215,6 @@ function notes(facts: ServerFacts, services: readonly PlannedService[]): string[
   return [
     ...(facts.node.onPath ? [] : [`Node is ${facts.node.path} (${facts.node.how}); a non-interactive SSH session does not find node on its PATH, so Portside runs pm2 and its agent with this Node by its full path.`]),
     ...(services.some((s) => s.process.execMode === 'fork') ? ['pm2 runs the services in fork mode: applying moves each to cluster mode (one instance), so later deploys hand over without a failed request.'] : []),
-    'Applying reloads Caddy once: a WebSocket open through Caddy is closed then and must reconnect once.',
+    'Applying reloads Caddy twice (to stand-ins of the services on probe ports, then back to their ports; undo does the same): a WebSocket open through Caddy is closed at each reload, so it reconnects up to twice.',
   ];
 }

@@ -105,7 +105,7 @@ async function dryRun(ctx: CommandContext, args: Args): Promise<number> {
   const where = `${target.user}@${target.label ?? target.host}`;
   const ssh = await openSsh(target);
   try {
-    ctx.err(`reading ${where} (read only)`);
+    ctx.err(`reading ${where}${args.dryRun ? ' (read only)' : ''}`);
     const facts = await readServer(ssh);
     const refusal = refusalOf(facts);
     if (refusal) return refuse(ctx, args, refusal, where, formatRefusal);
@@ -148,7 +148,7 @@ async function undo(ctx: CommandContext, args: Args): Promise<number> {
 }
 
 function refuse(ctx: CommandContext, args: Args, refusal: Refusal, where: string, format: (r: Refusal, w: string) => string[]): number {
-  if (args.json) printJson(ctx, { dryRun: true, applied: false, target: where, refused: refusal });
+  if (args.json) printJson(ctx, { dryRun: args.dryRun, applied: false, target: where, refused: refusal });
   else for (const line of format(refusal, where)) ctx.err(line);
   return EXIT.failed;
 }
