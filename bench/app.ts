@@ -26,14 +26,42 @@ const write = (file: string, text: string): void => {
 
 /** Write the app's files (not its node_modules). */
 export function writeApp(dir: string, o: AppOptions = {}): void {
-  write(join(dir, 'package.json'), JSON.stringify({
+  for (const [file, text] of Object.entries(appFiles(o.fake ?? false))) write(join(dir, file), text);
+}
+
+/** Each file of the app by its path in the app, in the order they are written. */
+function appFiles(fake: boolean): Record<string, string> {
+  return {
+    'package.json': frontEndPackageJson(fake),
+    '.gitignore': 'node_modules\ndist\n',
+    'index.html': INDEX_HTML,
+    ...(fake ? { 'build.js': FAKE_BUILD_JS } : { 'vite.config.js': VITE_CONFIG_JS }),
+    'src/main.jsx': MAIN_JSX,
+    'src/app.css': APP_CSS,
+    'src/App.jsx': APP_JSX,
+    'service/package.json': backEndPackageJson(fake),
+    'service/index.js': fake ? FAKE_SERVICE_JS : EXPRESS_SERVICE_JS,
+  };
+}
+
+function frontEndPackageJson(fake: boolean): string {
+  return JSON.stringify({
     name: 'startup', private: true, version: '0.1.0', type: 'module',
-    scripts: o.fake ? { build: 'node build.js' } : { dev: 'vite', build: 'vite build', preview: 'vite preview' },
-    dependencies: o.fake ? {} : FRONT_END_DEPS,
-    devDependencies: o.fake ? {} : FRONT_END_DEV_DEPS,
-  }, null, 2) + '\n');
-  write(join(dir, '.gitignore'), 'node_modules\ndist\n');
-  write(join(dir, 'index.html'), `<!doctype html>
+    scripts: fake ? { build: 'node build.js' } : { dev: 'vite', build: 'vite build', preview: 'vite preview' },
+    dependencies: fake ? {} : FRONT_END_DEPS,
+    devDependencies: fake ? {} : FRONT_END_DEV_DEPS,
+  }, null, 2) + '\n';
+}
+
+function backEndPackageJson(fake: boolean): string {
+  return JSON.stringify({
+    name: 'startup-service', version: '1.0.0', main: 'index.js', type: 'commonjs',
+    scripts: { start: 'node index.js' },
+    dependencies: fake ? {} : BACK_END_DEPS,
+  }, null, 2) + '\n';
+}
+
+const INDEX_HTML = `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="UTF-8" />
@@ -45,25 +73,27 @@ export function writeApp(dir: string, o: AppOptions = {}): void {
     <script type="module" src="/src/main.jsx"></script>
   </body>
 </html>
-`);
-  if (o.fake) {
-    write(join(dir, 'build.js'), `import { cpSync, mkdirSync, rmSync } from 'node:fs';
+`;
+
+/** The fake app's build (no npm, no Vite): src/ copied to dist/assets. */
+const FAKE_BUILD_JS = `import { cpSync, mkdirSync, rmSync } from 'node:fs';
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist/assets', { recursive: true });
 cpSync('index.html', 'dist/index.html');
 cpSync('src', 'dist/assets', { recursive: true });
-`);
-  } else {
-    write(join(dir, 'vite.config.js'), `import { defineConfig } from 'vite';
+`;
+
+/** Vite proxies /api to the back end in development, as the course's app does. */
+const VITE_CONFIG_JS = `import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
 export default defineConfig({
   plugins: [react()],
   server: { proxy: { '/api': 'http://localhost:4000' } },
 });
-`);
-  }
-  write(join(dir, 'src', 'main.jsx'), `import React from 'react';
+`;
+
+const MAIN_JSX = `import React from 'react';
 import ReactDOM from 'react-dom/client';
 import { BrowserRouter } from 'react-router-dom';
 import 'bootstrap/dist/css/bootstrap.min.css';
@@ -77,11 +107,15 @@ ReactDOM.createRoot(document.getElementById('root')).render(
     </BrowserRouter>
   </React.StrictMode>,
 );
-`);
-  write(join(dir, 'src', 'app.css'), `body { font-family: system-ui, sans-serif; }
+`;
+
+const APP_CSS = `body { font-family: system-ui, sans-serif; }
 .scores td { padding: 0.25em 1em; }
-`);
-  write(join(dir, 'src', 'App.jsx'), `import React from 'react';
+`;
+
+// Longer than ~40 lines for a reason: one file's text as one template; splitting would scatter it.
+/** The front end: a home page (its heading is what changeFrontEnd edits) and a scores page using the API. */
+const APP_JSX = `import React from 'react';
 import { NavLink, Route, Routes } from 'react-router-dom';
 import { Container, Navbar, Nav, Table, Button } from 'react-bootstrap';
 
@@ -122,20 +156,13 @@ export default function App() {
     </Container>
   );
 }
-`);
-  write(join(dir, 'service', 'package.json'), JSON.stringify({
-    name: 'startup-service', version: '1.0.0', main: 'index.js', type: 'commonjs',
-    scripts: { start: 'node index.js' },
-    dependencies: o.fake ? {} : BACK_END_DEPS,
-  }, null, 2) + '\n');
-  write(join(dir, 'service', 'index.js'), serviceSource(o.fake ?? false));
-}
+`;
 
-/** The back end: static files from public/, GET /api/scores, POST /api/score (JSON), GET /api/version. */
-function serviceSource(fake: boolean): string {
-  if (fake) {
-    // The smoke test's back end has no dependencies: node:http with the same routes.
-    return `const http = require('http');
+/**
+ * The smoke test's back end has no dependencies: node:http with the same routes as the Express one
+ * (static index.html, GET /api/scores, POST /api/score, GET /api/version).
+ */
+const FAKE_SERVICE_JS = `const http = require('http');
 const fs = require('fs');
 const path = require('path');
 const port = process.argv.length > 2 ? process.argv[2] : 4000;
@@ -157,8 +184,10 @@ http.createServer((req, res) => {
 }).listen(port, () => console.log('Listening on port ' + port));
 function json(res, v) { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); }
 `;
-  }
-  return `const express = require('express');
+
+// Longer than ~40 lines for a reason: one file's text as one template; splitting would scatter it.
+/** The back end: static files from public/, GET /api/scores, POST /api/score (JSON), GET /api/version. */
+const EXPRESS_SERVICE_JS = `const express = require('express');
 const cookieParser = require('cookie-parser');
 const app = express();
 
@@ -199,7 +228,6 @@ app.listen(port, () => {
   console.log(\`Listening on port \${port}\`);
 });
 `;
-}
 
 /** npm install in both folders (a lockfile each, like a student's repository). */
 export function installApp(dir: string, log: (l: string) => void): void {
