@@ -5,7 +5,7 @@
  * `maxRequests`, whichever comes first, or when stopped. Every request's start, duration and outcome
  * is recorded.
  */
-import { Agent, request } from 'node:https';
+import { Agent, request, type RequestOptions } from 'node:https';
 
 export interface Sample {
   /** ms since the load started */
@@ -47,45 +47,79 @@ const MIX: Array<{ method: 'GET' | 'POST'; path: string }> = [
   { method: 'POST', path: '/api/score' },
 ];
 
+/** Start the load; it runs until `maxMs` or `maxRequests`, or until stopped. */
 export function startLoad(o: LoadOptions): LoadRun {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: o.ca, servername: o.host });
-  const samples: Sample[] = [];
-  const startedAt = Date.now();
-  const t0 = performance.now();
-  let sent = 0;
-  let inFlight = 0;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let resolveDone!: (s: Sample[]) => void;
-  const done = new Promise<Sample[]>((r) => (resolveDone = r));
-  const interval = 1000 / o.rate;
+  const run = new LoadGenerator(o);
+  run.tick();
+  return { startedAt: run.startedAt, done: run.done, stop: () => run.stop() };
+}
 
-  const finish = (): void => {
-    if (inFlight === 0 && stopped) {
-      agent.destroy();
-      resolveDone(samples);
+type Kind = (typeof MIX)[number];
+
+/** One load run's state: how many requests were sent, how many are in flight, the samples so far. */
+class LoadGenerator {
+  readonly startedAt: number;
+  readonly done: Promise<Sample[]>;
+  private readonly agent: Agent;
+  private readonly samples: Sample[] = [];
+  private readonly t0: number;
+  private readonly interval: number;
+  private sent = 0;
+  private inFlight = 0;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resolveDone!: (s: Sample[]) => void;
+
+  constructor(private readonly o: LoadOptions) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: 64, ca: o.ca, servername: o.host });
+    this.startedAt = Date.now();
+    this.t0 = performance.now();
+    this.done = new Promise<Sample[]>((r) => (this.resolveDone = r));
+    this.interval = 1000 / o.rate;
+  }
+
+  // Schedule against the clock, not against the previous tick, so the rate holds under timer jitter.
+  tick(): void {
+    if (this.stopped) return;
+    const elapsed = performance.now() - this.t0;
+    while (this.sent < this.o.maxRequests && this.sent * this.interval <= elapsed) this.fire();
+    if (this.sent >= this.o.maxRequests || elapsed >= this.o.maxMs) {
+      this.stopped = true;
+      this.finish();
+      return;
     }
-  };
+    this.timer = setTimeout(() => this.tick(), Math.max(1, this.interval / 2));
+  }
 
-  const fire = (): void => {
-    const kind = MIX[sent % MIX.length];
-    const i = sent++;
+  stop(): Promise<Sample[]> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.finish();
+    return this.done;
+  }
+
+  /** Done once stopped and every request sent has settled. */
+  private finish(): void {
+    if (this.inFlight === 0 && this.stopped) {
+      this.agent.destroy();
+      this.resolveDone(this.samples);
+    }
+  }
+
+  /** Send the next request of the mix; it is recorded once, however it ends (answer, error, timeout). */
+  private fire(): void {
+    const kind = MIX[this.sent % MIX.length];
+    const i = this.sent++;
     const body = kind.method === 'POST' ? JSON.stringify({ name: `load-${i}`, score: i % 100 }) : undefined;
     const start = performance.now();
-    inFlight++;
+    this.inFlight++;
     let settled = false;
     const settle = (status: number, error?: string): void => {
       if (settled) return;
       settled = true;
-      inFlight--;
-      samples.push({ t: start - t0, ms: performance.now() - start, method: kind.method, path: kind.path, status, error, ok: status >= 200 && status < 400, tls: isTlsFailure(error) || undefined });
-      finish();
+      this.record(kind, start, status, error);
     };
-    const req = request({
-      host: o.address, port: 443, path: kind.path, method: kind.method, agent, servername: o.host,
-      headers: { host: o.host, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
-      timeout: o.timeoutMs ?? 10000,
-    }, (res) => {
+    const req = request(this.requestOptions(kind, body), (res) => {
       res.on('data', () => {});
       res.on('end', () => settle(res.statusCode ?? 0));
       res.on('error', (e) => settle(0, (e as NodeJS.ErrnoException).code ?? e.message));
@@ -93,32 +127,22 @@ export function startLoad(o: LoadOptions): LoadRun {
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.on('error', (e) => settle(0, (e as NodeJS.ErrnoException).code ?? e.message));
     req.end(body);
-  };
+  }
 
-  // Schedule against the clock, not against the previous tick, so the rate holds under timer jitter.
-  const tick = (): void => {
-    if (stopped) return;
-    const elapsed = performance.now() - t0;
-    while (sent < o.maxRequests && sent * interval <= elapsed) fire();
-    if (sent >= o.maxRequests || elapsed >= o.maxMs) {
-      stopped = true;
-      finish();
-      return;
-    }
-    timer = setTimeout(tick, Math.max(1, interval / 2));
-  };
-  tick();
+  private requestOptions(kind: Kind, body: string | undefined): RequestOptions {
+    const { o } = this;
+    return {
+      host: o.address, port: 443, path: kind.path, method: kind.method, agent: this.agent, servername: o.host,
+      headers: { host: o.host, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+      timeout: o.timeoutMs ?? 10000,
+    };
+  }
 
-  return {
-    startedAt,
-    done,
-    stop: () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      finish();
-      return done;
-    },
-  };
+  private record(kind: Kind, start: number, status: number, error?: string): void {
+    this.inFlight--;
+    this.samples.push({ t: start - this.t0, ms: performance.now() - start, method: kind.method, path: kind.path, status, error, ok: status >= 200 && status < 400, tls: isTlsFailure(error) || undefined });
+    this.finish();
+  }
 }
 
 export interface LoadSummary {

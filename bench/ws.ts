@@ -29,56 +29,78 @@ export interface WsWatch {
   close(): void;
 }
 
+/** What one watch has seen so far; the socket's handlers update it. */
+interface WsState {
+  received: number;
+  closed: string | null;
+  upgraded: boolean;
+  /** bytes received and not yet read (the rest of the response head, or a partial frame) */
+  buf: Buffer;
+}
+
 /** Open a WebSocket to https://<host>/ through the stand-in's Caddy; count server messages. */
 export function openWs(address: string, host: string, ca: Buffer | string): Promise<WsWatch> {
   return new Promise((resolve, reject) => {
     const sock: TLSSocket = connect({ host: address, port: 443, servername: host, ca, ALPNProtocols: ['http/1.1'] });
-    let received = 0;
-    let closed: string | null = null;
-    let upgraded = false;
-    let buf = Buffer.alloc(0);
+    const st: WsState = { received: 0, closed: null, upgraded: false, buf: Buffer.alloc(0) };
     const key = randomBytes(16).toString('base64');
     sock.on('secureConnect', () => {
       sock.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
     sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (!upgraded) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString();
-        if (!/^HTTP\/1\.1 101/.test(head)) return reject(new Error(`no upgrade: ${head.split('\r\n')[0]}`));
-        upgraded = true;
-        buf = buf.subarray(end + 4);
-        resolve({ received: () => received, closed: () => closed, close: () => sock.destroy() });
+      st.buf = Buffer.concat([st.buf, d]);
+      if (!st.upgraded) {
+        const r = responseHead(st.buf);
+        if (!r) return;
+        if (!/^HTTP\/1\.1 101/.test(r.head)) return reject(new Error(`no upgrade: ${r.head.split('\r\n')[0]}`));
+        st.upgraded = true;
+        st.buf = r.rest;
+        resolve({ received: () => st.received, closed: () => st.closed, close: () => sock.destroy() });
       }
-      // Unmasked server frames with short payloads: count text frames; a close frame (0x8) ends it.
-      while (buf.length >= 2) {
-        const op = buf[0] & 0x0f;
-        let len = buf[1] & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (buf.length < 4) return;
-          len = buf.readUInt16BE(2);
-          off = 4;
-        } else if (len === 127) {
-          if (buf.length < 10) return;
-          len = Number(buf.readBigUInt64BE(2));
-          off = 10;
-        }
-        if (buf.length < off + len) return;
-        if (op === 0x1) received++;
-        if (op === 0x8) closed = closed ?? 'close frame from the server';
-        buf = buf.subarray(off + len);
-      }
+      readFrames(st);
     });
     sock.on('close', () => {
-      closed = closed ?? 'connection closed';
-      if (!upgraded) reject(new Error('closed before the upgrade'));
+      st.closed = st.closed ?? 'connection closed';
+      if (!st.upgraded) reject(new Error('closed before the upgrade'));
     });
     sock.on('error', (e) => {
-      closed = closed ?? `error: ${e.message}`;
-      if (!upgraded) reject(e);
+      st.closed = st.closed ?? `error: ${e.message}`;
+      if (!st.upgraded) reject(e);
     });
   });
+}
+
+/** The HTTP response head (up to the blank line) and the bytes after it; undefined until it is complete. */
+function responseHead(buf: Buffer): { head: string; rest: Buffer } | undefined {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  return { head: buf.subarray(0, end).toString(), rest: buf.subarray(end + 4) };
+}
+
+/** Count each complete text frame in `st.buf`; a close frame (0x8) ends the watch. A partial frame waits. */
+function readFrames(st: WsState): void {
+  for (let f = nextFrame(st.buf); f; f = nextFrame(st.buf)) {
+    if (f.op === 0x1) st.received++;
+    if (f.op === 0x8) st.closed = st.closed ?? 'close frame from the server';
+    st.buf = f.rest;
+  }
+}
+
+/** The first frame of unmasked server bytes: its opcode and the bytes after it; undefined if incomplete. */
+function nextFrame(buf: Buffer): { op: number; rest: Buffer } | undefined {
+  if (buf.length < 2) return undefined;
+  const op = buf[0] & 0x0f;
+  let len = buf[1] & 0x7f;
+  let off = 2;
+  if (len === 126) {
+    if (buf.length < 4) return undefined;
+    len = buf.readUInt16BE(2);
+    off = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return undefined;
+    len = Number(buf.readBigUInt64BE(2));
+    off = 10;
+  }
+  if (buf.length < off + len) return undefined;
+  return { op, rest: buf.subarray(off + len) };
 }
