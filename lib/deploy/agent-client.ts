@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { UserError } from '../errors';
 import { SERVER_BUNDLE_DIR } from '../package-root';
-import { BIN_DIR, NODE_LINK } from '../remote/layout';
+import { BIN_DIR } from '../remote/layout';
+import { withServerNode } from '../remote/server-node';
 import { AgentCommand, AgentMessage, ClientMessage, encodeLine, HeaderOf, LineDecoder, PlanMessage, PlanOf, ResultMessage, ResultOf, StateOf } from '../protocol';
 import { SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
@@ -48,12 +49,6 @@ export async function ensureAgent(ssh: SshSession): Promise<string> {
   return `${dir}/agent.js`;
 }
 
-/**
- * Run the agent with the Node recorded on the server (NODE_LINK, written by `portside adopt` where
- * nvm's Node is off the non-interactive PATH), its folder first on the PATH so the agent's pm2 and
- * npm are that Node's; else with `node` from the PATH. A fixed script: paths come as parameters.
- */
-const RUN_AGENT = 'n=$1; shift; if [ -x "$n" ]; then b=$(readlink -f "$n"); PATH="${b%/*}:$PATH"; export PATH; exec "$b" "$@"; fi; exec node "$@"';
 
 /** One agent command: its typed header, and how to answer its state (commands that send one). */
 export interface AgentCall<C extends AgentCommand> {
@@ -123,7 +118,7 @@ async function talkToAgent<C extends AgentCommand>(ssh: SshSession, call: AgentC
     // After Ctrl-C, CtrlC prints the ending: the agent's notes about its clean-up would contradict it.
     if (!ctrlC.interrupted) call.onMessage?.(m);
   };
-  const exec = await ssh.exec(['sh', '-c', RUN_AGENT, 'sh', NODE_LINK, agent, call.command], {
+  const exec = await ssh.exec(withServerNode([agent, call.command]), {
     stdin: requests.stdin,
     onStdout: (chunk) => {
       for (const line of decoder.push(chunk).lines) {

@@ -5,6 +5,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { contextFromCdkJson, loadConfig } from '../config';
 import { DIST_DIR } from '../package-root';
 import { parseRegistry, Registry } from '../registry';
+import { serverToolsCommand, withServerNode } from '../remote/server-node';
 import type { SshSession } from '../ssh';
 import { readSecurityGroupRules } from './aws-security-group';
 import { parseSs } from './parse-ss';
@@ -68,14 +69,15 @@ function readRemoteScript(): string {
 
 /** Run the facts script on the server in one mode; it prints one JSON document. */
 async function remote<T>(ssh: SshSession, script: string, mode: RemoteMode, arg?: string): Promise<T> {
-  const r = await ssh.exec(['node', '-e', script, mode, ...(arg === undefined ? [] : [arg])], { timeoutMs: 60_000 });
+  const r = await ssh.exec(withServerNode(['-e', script, mode, ...(arg === undefined ? [] : [arg])]), { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`the doctor's script failed on the server (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout) as T;
 }
 
 async function readTools(ssh: SshSession): Promise<DoctorFacts['tools']> {
-  // A plain exec is exactly a non-interactive session: no ~/.bashrc PATH tricks apply.
-  const r = await ssh.exec(['sh', '-c', 'for t in node npm pm2; do printf "%s=%s\\n" "$t" "$(command -v "$t")"; done']);
+  // A plain exec is exactly a non-interactive session (no ~/.bashrc PATH tricks apply), plus the Node
+  // Portside records on an adopted server: the tools as a deploy finds them.
+  const r = await ssh.exec(serverToolsCommand());
   const found = Object.fromEntries(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1) || null]));
   return { node: found.node ?? null, npm: found.npm ?? null, pm2: found.pm2 ?? null };
 }

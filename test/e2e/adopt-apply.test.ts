@@ -157,6 +157,18 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
     expect(portsideCaddyfile).toContain('\temail student@example.com');
   });
 
+  test('doctor on the adopted server finds node, npm and pm2 as Portside runs them (nvm\'s, off the PATH) and reads the server', async () => {
+    const r = await portside(home, 'doctor', '--json', ...connection(), '--user', 'ubuntu');
+    const report = JSON.parse(r.stdout) as { results: Array<{ id: string; status: string; message: string }> };
+    const byId = new Map(report.results.map((c) => [c.id, c]));
+    for (const tool of ['node', 'npm', 'pm2']) {
+      expect(byId.get(`capacity.tool.${tool}`)).toMatchObject({ status: 'pass', message: expect.stringContaining('/.nvm/versions/node/') });
+    }
+    // The script doctor runs on the server ran (with nvm's Node): the registry and pm2 were read.
+    expect(report.results.filter((c) => c.id === 'drift.registry' || c.id.startsWith('drift.pm2')).filter((c) => c.status === 'fail')).toEqual([]);
+    expect(byId.get('health.direct.simon') ?? byId.get('health.simon')).toMatchObject({ status: 'pass' });
+  });
+
   test('adopt again: refused, already adopted', async () => {
     const r = await portside(home, 'adopt', ...connection());
     expect(r.code).toBe(1);
