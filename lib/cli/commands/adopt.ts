@@ -37,8 +37,9 @@ adoption: --discard-deploys undoes anyway, and the code from before adoption run
   --discard-deploys    with --undo: undo even though releases were deployed since (they stop running)
   --json               print the plan as one JSON document: {"services": [{name, port, …}], "problems": [{kind, message, fix, …}], …}
 
-Exit status: 0 the plan was printed (--dry-run), applied, or the undo finished; 1 the server cannot be adopted (what was found and what to do
-are printed), or applying or undoing failed or was refused; 2 the command line is wrong.
+Exit status: 0 the plan was printed (--dry-run), applied, or the undo finished; 1 the server cannot
+be adopted (what was found and what to do are printed), or applying or undoing failed or was refused;
+2 the command line is wrong.
 
 Examples:
   npx portside adopt --host 203.0.113.7 --key ~/keys/course.pem --dry-run
