@@ -1,6 +1,7 @@
 import { renderCaddyfile } from '../caddy/render-caddyfile';
 import { Registry, RegistryKept } from '../registry/registry';
-import { CURRENT_LINK, DEPLOYS_FILE, onServer, PM2_FILE, PORTSIDE_DIR, PRELOAD_FILE, RELEASE_ENV_FILE, RELEASES_SUBDIR, serviceDir } from '../remote/layout';
+import { CURRENT_LINK, DEPLOYS_FILE, onServer, PM2_FILE, PORTSIDE_DIR, PRELOAD_FILE, RELEASES_SUBDIR, serviceDir } from '../remote/layout';
+import { Pm2App, pm2App } from '../remote/pm2-app';
 import type { AdoptPlan, PlannedService } from './plan-types';
 
 /** Portside's own Caddyfile on an adopted server: in a folder the deploy user owns, so the agent can swap it atomically. */
@@ -16,31 +17,20 @@ export type Say = (line: string) => void;
 /** The pm2 name of a service's stand-in during a hand-over (it serves on a probe port). */
 export const handoverName = (service: string): string => `portside-handover-${service}`;
 
-/** The pm2 app of one adopted service: cluster mode, one instance, the preload, its release's `current`. */
-export interface AdoptedApp {
-  readonly name: string;
-  readonly cwd: string;
-  readonly script: string;
-  readonly args: readonly string[];
-  readonly exec_mode: 'cluster' | 'fork';
-  readonly env: Readonly<Record<string, string>>;
-  readonly [option: string]: unknown;
-}
+/** The pm2 app of one adopted service: the agent's definition (lib/remote/pm2-app.ts). */
+export type AdoptedApp = Pm2App;
 
 /**
- * The pm2 definition of an adopted service, as the agent's appConfig writes it (same keys, same order,
- * so later deploys treat it as theirs), except `args`: the student's own arguments are kept
- * (`-- 3000 simon`), with the port among them replaced when `port` differs (the hand-over's probe).
+ * The pm2 definition of an adopted service, as the agent writes it (same keys, same order, so later
+ * deploys treat it as theirs), except `args`: the student's own arguments are kept (`-- 3000 simon`),
+ * with the port among them replaced when `port` differs (the hand-over's probe).
  */
 export function adoptedApp(home: string, s: PlannedService, port: number, name = s.name): AdoptedApp {
-  const cwd = `${onServer(home, serviceDir(s.name))}/${CURRENT_LINK}`;
   const args = s.process.args.map((a) => (a === String(s.port) ? String(port) : a));
-  return {
-    name, cwd, args,
-    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: s.name, PORTSIDE_ENV_FILE: `${cwd}/${RELEASE_ENV_FILE}` },
-    kill_timeout: 5000, listen_timeout: 10000, max_restarts: 10, min_uptime: 2000, merge_logs: true, time: true,
-    script: `${cwd}/${scriptOf(s)}`, exec_mode: 'cluster', instances: 1, node_args: ['--require', onServer(home, PRELOAD_FILE)],
-  };
+  return pm2App({
+    name, service: s.name, base: onServer(home, serviceDir(s.name)), start: { script: scriptOf(s) }, port, args,
+    preload: onServer(home, PRELOAD_FILE),
+  });
 }
 
 /** The service's script relative to its folder (`index.js`). */

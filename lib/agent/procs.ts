@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { StartSpec } from '../protocol';
+import { Pm2App, pm2App } from '../remote/pm2-app';
 import { parsePm2Jlist, Pm2Process, pm2Port } from '../remote/pm2-list';
-import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, PROBES_DIR, RELEASE_ENV_FILE, CURRENT_LINK } from '../remote/layout';
+import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, PROBES_DIR, RELEASE_ENV_FILE } from '../remote/layout';
 import * as owner from './port-owner';
 import { AgentError } from './protocol-io';
 import { run, tail } from './run';
@@ -19,16 +20,7 @@ export type { Pm2Process } from '../remote/pm2-list';
 export const PRELOAD = onServer(homedir(), PRELOAD_FILE);
 const PROBES = onServer(homedir(), PROBES_DIR);
 
-/** What pm2.json holds for a service: one app. */
-export interface Pm2App {
-  readonly name: string;
-  readonly cwd: string;
-  readonly script: string;
-  readonly args: readonly string[];
-  readonly exec_mode: 'cluster' | 'fork';
-  readonly env: Readonly<Record<string, string>>;
-  readonly [option: string]: unknown;
-}
+export type { Pm2App } from '../remote/pm2-app';
 
 /** An answer to a health check: the status (or an error code) and the preload's pid header. */
 export interface HealthAnswer {
@@ -411,33 +403,9 @@ export async function pm2Find(name: string): Promise<Pm2Process | null> {
   return (await pm2List()).find((p) => p.name === name) || null;
 }
 
-/** The pm2 app definition: cluster mode (pm2 holds the socket and reloads without a gap) for node scripts. */
+/** The pm2 app definition (lib/remote/pm2-app.ts): cluster mode for node scripts, with this server's preload. */
 export function appConfig(name: string, base: string, start: StartSpec, port: number): Pm2App {
-  const cwd = join(base, CURRENT_LINK);
-  // The key order is part of the contract: a redeploy reloads only when pm2.json's app, stringified,
-  // equals this one's (an older agent's pm2.json has this order).
-  const common = {
-    name,
-    cwd,
-    args: [String(port)],
-    env: { PORT: String(port), NODE_ENV: 'production', PORTSIDE_SERVICE: name, PORTSIDE_ENV_FILE: join(cwd, RELEASE_ENV_FILE) } as Record<string, string>,
-    kill_timeout: 5000,
-    listen_timeout: 10000,
-    max_restarts: 10,
-    min_uptime: 2000,
-    merge_logs: true,
-    time: true,
-  };
-  if (start.script) {
-    return { ...common, script: join(cwd, start.script), exec_mode: 'cluster', instances: 1, node_args: ['--require', PRELOAD] };
-  }
-  return {
-    ...common,
-    script: 'npm',
-    args: ['run', start.npmScript || 'start', '--', String(port)],
-    exec_mode: 'fork',
-    env: { ...common.env, NODE_OPTIONS: `--require ${PRELOAD}` },
-  };
+  return pm2App({ name, base, start, port, preload: PRELOAD });
 }
 
 /** Start (or restart in place) the service under pm2 from its saved definition. */

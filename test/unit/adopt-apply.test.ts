@@ -1,5 +1,6 @@
 import { adoptedApp, adoptedRegistry, applyRefusal, caddyfileWith, planAdoption, topLevel } from '../../lib/adopt';
 import { adoptedWww, scriptOf } from '../../lib/adopt/adopted';
+import { appConfig } from '../../lib/agent/procs';
 import { courseFacts, pm2Process, socket, CADDY_SOCKETS } from '../support/course-facts';
 
 const plan = () => planAdoption(courseFacts());
@@ -48,4 +49,12 @@ test('a plan with a port that Caddy and pm2 disagree on is not applied; an expos
 
 test('without a static site, the static releases live in ~/.portside/www', () => {
   expect(adoptedWww({ ...plan(), staticSite: null })).toBe('/home/ubuntu/.portside/www');
+});
+
+test('an adopted service\'s pm2 definition is the agent\'s, key for key and in the same order (a later deploy reloads it), apart from the student\'s arguments', () => {
+  const s = plan().services.find((x) => x.name === 'simon')!;
+  const adopted = adoptedApp('/home/ubuntu', s, s.port);
+  const agents = appConfig('simon', '/home/ubuntu/services/simon', { script: 'index.js' }, s.port);
+  expect(Object.keys(adopted)).toEqual(Object.keys(agents));
+  expect({ ...adopted, args: agents.args, node_args: agents.node_args }).toEqual(agents);
 });
