@@ -11,7 +11,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CliResult, courseDown, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, lockCourse, newHome, ON_SERVER, portside, unlockCourse,
+  CliResult, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, newHome, ON_SERVER, portside, useCourseServer,
 } from '../support/course-server';
 import { PACKAGE_ROOT } from '../../lib/package-root';
 
@@ -117,18 +117,7 @@ function loadProbe(services: readonly string[], everyMs = 20): { stop: () => Pro
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const pm2List = () => JSON.parse(coursePm2('jlist').split('\n').reverse().find((l) => l.startsWith('[{') || l === '[]') ?? '[]') as Array<{ name: string; pm2_env: { exec_mode: string; pm_cwd: string; args?: string[] } }>;
 
-beforeAll(async () => {
-  if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
-});
-
-afterAll(async () => {
-  if (why) return;
-  try {
-    await courseDown({ log: () => {} });
-  } finally {
-    unlockCourse();
-  }
-});
+useCourseServer();
 
 describeE2E('adopt, deploy, undo on a course server under load', () => {
   let originalSha: string;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdoptPlan, Refusal } from '../../lib/adopt';
 import {
-  courseDown, courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, lockCourse, newHome, ON_SERVER, portside, serverState, stopCaddy, unlockCourse,
+  courseServer, CourseServer, courseServerUnavailable, coursePm2, hostPathOf, newHome, ON_SERVER, portside, serverState, stopCaddy, useCourseServer,
 } from '../support/course-server';
 
 const why = courseServerUnavailable();
@@ -29,18 +29,7 @@ async function dryRunJson<T = JsonPlan>(): Promise<{ code: number; doc: T; stder
   return { code: r.code, doc: JSON.parse(r.stdout) as T, stderr: r.stderr };
 }
 
-beforeAll(async () => {
-  if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
-});
-
-afterAll(async () => {
-  if (why) return;
-  try {
-    await courseDown({ log: () => {} });
-  } finally {
-    unlockCourse();
-  }
-});
+useCourseServer();
 
 describeE2E('adopt --dry-run on a course server as the course builds it', () => {
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pinHost } from '../../lib/ssh/known-hosts';
-import { COURSE_PATHS, CourseNode, courseUp, CourseServer, CourseVariant, coursePm2, hostPathOf, ON_SERVER } from '../../lib/targets/course';
+import { COURSE_PATHS, CourseNode, courseDown, courseUp, CourseServer, CourseVariant, coursePm2, hostPathOf, lockCourse, ON_SERVER, unlockCourse } from '../../lib/targets/course';
 import { PACKAGE_ROOT } from '../../lib/package-root';
 
 export type { CourseServer } from '../../lib/targets/course';
@@ -28,6 +28,25 @@ export async function courseServer(variant: CourseVariant, home: string, node: C
   const [keyType, base64] = server.hostKeyLine.split(' ');
   await pinHost(join(home, 'known_hosts'), server.address, server.sshPort, keyType, Buffer.from(base64, 'base64'));
   return server;
+}
+
+/**
+ * Hold the course server for this test file (its lock keeps two files from rebuilding it under each
+ * other) and take it down after the file's last test. Call at the top level of a test file.
+ */
+export function useCourseServer(): void {
+  const why = courseServerUnavailable();
+  beforeAll(async () => {
+    if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
+  });
+  afterAll(async () => {
+    if (why) return;
+    try {
+      await courseDown({ log: () => {} });
+    } finally {
+      unlockCourse();
+    }
+  });
 }
 
 export function newHome(): string {
