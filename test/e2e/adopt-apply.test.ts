@@ -115,7 +115,15 @@ function loadProbe(services: readonly string[], everyMs = 20): { stop: () => Pro
 }
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-const pm2List = () => JSON.parse(coursePm2('jlist').split('\n').reverse().find((l) => l.startsWith('[{') || l === '[]') ?? '[]') as Array<{ name: string; pm2_env: { exec_mode: string; pm_cwd: string; args?: string[] } }>;
+type CoursePm2Process = { name: string; pm2_env: { exec_mode: string; pm_cwd: string; args?: string[] } };
+/**
+ * pm2's process list, by name. pm2 lists processes in the order they started (pm_id), and an undo after a
+ * kill part-way restarts only the services that had been handed over, so the order is not part of what
+ * adopt and undo promise to restore (pm2's dump, which `pm2 resurrect` reads, is put back byte for byte).
+ */
+const pm2List = (): CoursePm2Process[] =>
+  (JSON.parse(coursePm2('jlist').split('\n').reverse().find((l) => l.startsWith('[{') || l === '[]') ?? '[]') as CoursePm2Process[])
+    .sort((a, b) => a.name.localeCompare(b.name));
 
 useCourseServer();
 
@@ -133,7 +141,7 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
     const tally = await probe.stop();
     process.stderr.write(`[adopt] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed, ${tally.retried.length} sent again after a keep-alive reset ${JSON.stringify(tally.retried)}\n${r.stderr}\n`);
     expect(r.stderr).toMatch(/6\/6/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(tally.failures).toEqual([]);
     expect(tally.ok).toBe(tally.sent);
     expect(tally.retried.length).toBeLessThan(20);
@@ -160,7 +168,7 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
 
   test('adopt again: refused, already adopted', async () => {
     const r = await portside(home, 'adopt', ...connection());
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.stderr).toMatch(/already adopted/);
   });
 
@@ -189,7 +197,7 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
     const r = await timedPortside('adopt', '--undo', '--discard-deploys', ...connection());
     const tally = await probe.stop();
     process.stderr.write(`[undo] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed, ${tally.retried.length} sent again after a keep-alive reset ${JSON.stringify(tally.retried)}\n${r.stderr}\n`);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(tally.failures).toEqual([]);
     expect(tally.ok).toBe(tally.sent);
     expect(tally.retried.length).toBeLessThan(20);
@@ -204,10 +212,12 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
 
 describeE2E('adopt killed part-way: the next adopt says so, --undo puts the server back under load, then adopt works', () => {
   let originalSha: string;
+  let originalDumpSha: string;
   beforeAll(async () => {
     home = newHome();
     server = await courseServer('course', home);
     originalSha = sha256(hostPathOf(ON_SERVER.caddyfile));
+    originalDumpSha = sha256(hostPathOf('/home/ubuntu/.pm2/dump.pm2'));
   });
 
   test('killed as the ports are handed over (step 5/6)', async () => {
@@ -222,7 +232,7 @@ describeE2E('adopt killed part-way: the next adopt says so, --undo puts the serv
 
   test('adopt again: refused, the earlier one stopped part-way, undo first', async () => {
     const r = await portside(home, 'adopt', ...connection());
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.stderr).toMatch(/an earlier adoption of this server stopped part-way.*\n.*portside adopt --undo/);
   });
 
@@ -231,18 +241,19 @@ describeE2E('adopt killed part-way: the next adopt says so, --undo puts the serv
     const r = await timedPortside('adopt', '--undo', ...connection());
     const tally = await probe.stop();
     process.stderr.write(`[undo after kill] load probe: ${tally.sent} requests, ${tally.ok} ok, ${tally.failures.length} failed, ${tally.retried.length} sent again\n${r.stderr}\n`);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.stderr).toMatch(/did not finish/);
     expect(tally.failures).toEqual([]);
     expect(sha256(hostPathOf(ON_SERVER.caddyfile))).toBe(originalSha);
     expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.args])).toEqual([['simon', 'fork_mode', ['3000', 'simon']], ['startup', 'fork_mode', ['4000', 'startup']]]);
+    expect(sha256(hostPathOf('/home/ubuntu/.pm2/dump.pm2'))).toBe(originalDumpSha);
     expect(existsSync(hostPathOf('/home/ubuntu/.portside'))).toBe(false);
     expect(readdirSync(hostPathOf('/home/ubuntu/services/simon')).sort()).toEqual(['index.js', 'package.json']);
   });
 
   test('then adopt works', async () => {
     const r = await portside(home, 'adopt', ...connection());
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
   });
 });

@@ -64,7 +64,7 @@ describeE2E('adopt --dry-run on a course server as the course builds it', () => 
   test('the human plan names each section; nothing changed', async () => {
     const before = serverState();
     const r = await portside(home, 'adopt', ...connection(), '--dry-run');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`Adoption plan for ubuntu@${server.address}`);
     expect(r.stdout).toMatch(/^ {2}simon {4}port 3000 on 127\.0\.0\.1 {2}~\/services\/simon {2}pm2 #0 pid \d+ online fork$/m);
@@ -80,7 +80,7 @@ describeE2E('adopt --dry-run on a course server as the course builds it', () => 
     const other = newHome();
     writeFileSync(join(other, 'known_hosts'), `[${server.address}]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMEwDjhwB3Mj5t5ZcQpHxAEbkW3bNHxpv6hmrSX2Hm2E\n`);
     const r = await portside(other, 'adopt', ...connection(), '--dry-run');
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.stderr).toMatch(/host key for 10\.78\.0\.2:22 .*has CHANGED/);
     expect(r.stdout).toBe('');
   });
@@ -114,7 +114,7 @@ describeE2E('adopt --dry-run on a course server with a student\'s typical mistak
   test('without --dry-run: a plan with problems to fix is not applied (exit 1, each named); nothing changed', async () => {
     const before = serverState();
     const r = await portside(home, 'adopt', ...connection());
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.stderr).toMatch(/^portside adopt: not adopting: the plan has problems to fix first: .*4001.*; nothing was changed$/m);
     expect(serverState()).toEqual(before);
   });
@@ -209,7 +209,7 @@ describe('adopt: the command line is checked before anything connects (exit 2: v
     ['--discard-deploys without --undo', ['--host', '203.0.113.7', '--key', '/k', '--discard-deploys'], /--discard-deploys goes with --undo/],
   ])('%s', async (_what, args, message) => {
     const r = await portside(home2, 'adopt', ...args);
-    expect(r.code).toBe(2);
+    expect(r).toExitWith(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
   });

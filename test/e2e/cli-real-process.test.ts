@@ -49,7 +49,7 @@ describeE2E('the real CLI process against the local server', () => {
 
   test('stderr is not a terminal: no percent lines; every step line ends with its time', async () => {
     const r = await run(process.execPath, [join(ROOT, 'bin', 'portside.js'), 'deploy-service', NAME, '--dir', app, '--target', 'local']);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).not.toContain('uploading');
     expect(r.err).not.toContain('%');
     const started = [...r.err.matchAll(/^→ (\S+)$/gm)].map((m) => m[1]);
@@ -82,7 +82,7 @@ describeE2E('the real CLI process against the local server', () => {
       writeFileSync(plain, 'GREETING=hi\n');
       const r = await run('npm', ['run', '-s', 'deploy-service', '--', NAME, '--dir', app, '--service-env', plain, '--dry-run', '--target', 'local']);
       expect(r.err).toContain('env file: uploaded with mode 0600 (contents not shown)');
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
     }, 60_000);
   });
 });
@@ -133,7 +133,7 @@ describeE2E('dry runs, --json and logs, through the real process', () => {
     const before = serverState(server, DRY);
     const r = await portside(...args);
     expect(r.err).not.toMatch(STACK);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out.trimEnd().split('\n')).toHaveLength(1);
     expect(r.out).toMatch(out);
     expect(r.err).toMatch(plan);
@@ -142,7 +142,7 @@ describeE2E('dry runs, --json and logs, through the real process', () => {
 
   test('remove-service --dry-run of a service that is not there fails like the real one would (exit 1)', async () => {
     const r = await portside('remove-service', 'e2e-cli-nobody', '--dry-run');
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.err).toMatch(/^portside remove-service: there is no service "e2e-cli-nobody" on this server$/m);
     expect(r.out).toBe('');
   }, 60_000);
@@ -161,7 +161,7 @@ describeE2E('dry runs, --json and logs, through the real process', () => {
 
   test('logs prints the service\'s lines on stdout, whole', async () => {
     const r = await portside('logs', DRY, '-n', '20');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toMatch(/simon listening on \d+$/m);
     expect(r.err).not.toMatch(/simon listening/);
   }, 60_000);

@@ -62,7 +62,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
   const page = async () => (await viaCaddy(server, serviceUrl(server, NAME))).body;
   const baseline = async (text: string) => {
     const r = await cli('deploy-service', NAME, '--dir', expressSaying(text), '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(await page()).toContain(text);
   };
 

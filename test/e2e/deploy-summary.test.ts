@@ -43,7 +43,7 @@ describeE2E('the deploy summary says what happened', () => {
   test('re-registering a removed service with the same files: nothing sent, but started again and routed', async () => {
     expect((await deploy(app)).code).toBe(0);
     const removed = await cli('remove-service', NAME, '--target', 'local');
-    expect(removed.code).toBe(0);
+    expect(removed).toExitWith(0);
     const back = await deploy(app);
     expect(back.err).not.toMatch(/portside deploy-service:/);
     expect(back.code).toBe(0);

@@ -46,7 +46,7 @@ describeE2E('deploy-service against the local server', () => {
   test('deploys a new service on the next free port and routes Caddy to it', async () => {
     const r = await deploy(NAME, '--dir', appSaying('version one'));
     expect(r.err).not.toMatch(/portside deploy-service:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toContain(url);
     const page = await viaCaddy(server, url);
     expect(page.status).toBe(200);
@@ -68,7 +68,7 @@ describeE2E('deploy-service against the local server', () => {
   test('a redeploy switches to the new release without touching the routes', async () => {
     const before = snapshot(server);
     const r = await deploy(NAME, '--dir', appSaying('version two'));
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect((await viaCaddy(server, url)).body).toContain('version two');
     const after = snapshot(server);
     expect(after.registry).toBe(before.registry);
@@ -79,7 +79,7 @@ describeE2E('deploy-service against the local server', () => {
 
   test('rollback goes back to the previous release without uploading', async () => {
     const r = await cli('rollback', NAME, '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect((await viaCaddy(server, url)).body).toContain('version one');
     const forward = await deploy(NAME, '--dir', appSaying('version three'));
     expect(forward.code).toBe(0);
@@ -94,7 +94,7 @@ describeE2E('deploy-service against the local server', () => {
     cpSync(join(SAMPLES, 'simon'), dir, { recursive: true });
     writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, r) => r.end('greeting=' + process.env.GREETING)).listen(Number(process.argv[2]));\n");
     const r = await deploy(NAME, '--dir', dir, '--service-env', env);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(`${r.out}\n${r.err}`).not.toContain('p4ss');
     expect((await viaCaddy(server, url)).body).toBe(`greeting=${secret}`);
     expect(existsSync('/tmp/portside-pwned')).toBe(false);
@@ -107,7 +107,7 @@ describeE2E('deploy-service against the local server', () => {
     let body: string;
     beforeAll(async () => {
       const r = await deploy(NAME, '--dir', appSaying('the good version'));
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
       before = snapshot(server, [NAME]);
       body = (await viaCaddy(server, url)).body;
       expect(body).toContain('the good version');
@@ -179,7 +179,7 @@ describeE2E('deploy-service against the local server', () => {
 
     test('--dry-run prints the plan and changes nothing', async () => {
       const r = await deploy(NAME, '--dir', appSaying('dry'), '--dry-run');
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
       expect(r.err).toMatch(/dry run: nothing is changed/);
     });
   });
@@ -190,14 +190,14 @@ describeE2E('deploy-service against the local server', () => {
     const oldPort = JSON.parse(snapshot(server).registry).services['e2e-moved'];
     const newPort = oldPort + 100;
     const r = await deploy('e2e-moved', String(newPort), '--dir', dir);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const registry = JSON.parse(snapshot(server).registry);
     expect(registry.services['e2e-moved']).toBe(newPort);
     expect(snapshot(server).caddyfile).toContain(`127.0.0.1:${newPort}`);
     expect(snapshot(server).caddyfile).not.toContain(`127.0.0.1:${oldPort}`);
     expect((await viaCaddy(server, serviceUrl(server, 'e2e-moved'))).body).toContain('moving');
     const removed = await cli('remove-service', 'e2e-moved', '--purge', '--target', 'local');
-    expect(removed.code).toBe(0);
+    expect(removed).toExitWith(0);
     expect(JSON.parse(snapshot(server).registry).services['e2e-moved']).toBeUndefined();
     expect(snapshot(server).processes).not.toContain('e2e-moved');
   }, 90_000);
@@ -221,7 +221,7 @@ describeE2E('deploy-service against the local server', () => {
 
   test('services --json lists every service with name, port, url, status', async () => {
     const r = await cli('services', '--json', '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     const mine = rows.find((x) => x.name === NAME)!;
     expect(mine).toMatchObject({ name: NAME, url, status: 'online' });

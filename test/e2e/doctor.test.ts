@@ -83,7 +83,7 @@ describeE2E('portside doctor --target local', () => {
   beforeAll(async () => {
     server = await ensureLocalServer();
     const r = await cli('deploy-service', NAME, '--dir', SAMPLE, '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     port = JSON.parse(snapshot(server).registry).services[NAME];
   }, 120_000);
 

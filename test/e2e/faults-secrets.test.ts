@@ -43,7 +43,7 @@ describeE2E('secrets on both sides', () => {
     const env = join(dir, '..', `${NAME}.env`);
     writeFileSync(env, `API_KEY=${SECRET}\n`);
     const r = await cli('deploy-service', NAME, '--dir', dir, '--service-env', env, '--target', 'local', '--force');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const again = await cli('deploy-service', NAME, '--dir', dir, '--service-env', env, '--target', 'local', '--dry-run');
     output = [r.out, r.err, again.out, again.err].join('\n');
   }, 120_000);

@@ -155,7 +155,7 @@ describeE2E('fault injection against the local server', () => {
     const text = `fault baseline ${++seq}`;
     const r = await cli('deploy-service', NAME, '--dir', appSaying(text), '--target', 'local');
     expect(r.err).not.toMatch(/portside deploy-service:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(await page(server, NAME)).toContain(text);
     serving = text;
     return ours(server);
@@ -229,7 +229,7 @@ describeE2E('fault injection against the local server', () => {
     const pidFile = '/var/lib/portside-local/sshd/sshd.pid';
     const run = await deployChild(NAME, expressSaying(next), { step: 'install', strike: () => { process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGHUP'); } });
     expect(run.err).not.toMatch(/portside deploy-service:/);
-    expect(run.code).toBe(0);
+    expect(run).toExitWith(0);
     expect(await page(server, NAME)).toContain(next);
     await agentsFinished(server);
     await baseline();

@@ -101,7 +101,7 @@ describeE2E('install scripts on the server (issue #13)', () => {
   test('by default no install script runs, the deploy succeeds and the note names each skipped one', async () => {
     const r = await deploy(fixture());
     expect(r.err).not.toMatch(/portside deploy-service:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toMatch(/install scripts skipped \(off by default on the server\): this service's own postinstall \(package "install-rm-rf-home"\), rm-rf-dep@1\.0\.0/);
     expect(r.err).toContain('"allowScripts": { "install-rm-rf-home": true, "rm-rf-dep": true }');
     for (const m of MARKERS) {
@@ -117,7 +117,7 @@ describeE2E('install scripts on the server (issue #13)', () => {
     const before = await deployUserState(server);
     const r = await deploy(fixture((p) => { p.allowScripts = ALLOW_BOTH; }));
     expect(r.err).not.toMatch(/portside deploy-service:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain(`install scripts ran as "${BUILD_USER}" for: rm-rf-dep, its own postinstall`);
     // They really ran, after `rm -rf ~`, as the build user: its home was emptied (.bashrc gone), then marked.
     expect(readFileSync(join(buildHome, 'rm-rf-home-ran'), 'utf8')).toBe(`${BUILD_USER}\n`);

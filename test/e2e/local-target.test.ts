@@ -111,7 +111,7 @@ describeLocal('portside local (the stand-in server)', () => {
   test('ssh2 logs in as the deploy user with the key, pins the host key, and finds node, npm and pm2', async () => {
     const r = await sshExec(server, 'whoami && node -v && npm -v && pm2 -v');
     expect(r.hostKeyFingerprint).toBe(server.hostKeyFingerprint);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('portside');
     expect(lines[1]).toMatch(/^v\d+\./);
@@ -121,7 +121,7 @@ describeLocal('portside local (the stand-in server)', () => {
 
   test('the bootstrap laid out the registry and the services folder in the user\'s home', async () => {
     const r = await sshExec(server, `cat ~/${REGISTRY_FILE} && test -d ~/${SERVICES_DIR} && echo ok`);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const registry = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1));
     expect(registry).toMatchObject({ version: 1, domain: 'portside.test', routing: 'subdomain', tls: 'internal' });
     expect(r.stdout.trim().endsWith('ok')).toBe(true);
@@ -140,7 +140,7 @@ describeLocal('portside local (the stand-in server)', () => {
     const probe = `require("http").request({host:"10.77.0.1",port:3128,method:"CONNECT",path:"example.com:443"})`
       + `.on("connect",(r)=>{console.log(r.statusCode);process.exit(0)}).on("error",(e)=>console.log(e.message)).end()`;
     const r = await sshExec(server, `npm view is-number version && node -e '${probe}' && ip route`);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const [version, refused, ...routes] = r.stdout.trim().split('\n');
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(refused).toBe('403');

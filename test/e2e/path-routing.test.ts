@@ -105,7 +105,7 @@ describeE2E('path routing on the local server', () => {
     expect(before.routing).toBe('subdomain');
     const r = await cli('local', 'up', '--routing', 'path');
     expect(r.err).not.toMatch(/portside local:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain('routing: subdomain → path');
     const now = registry();
     expect(now.routing).toBe('path');
@@ -117,7 +117,7 @@ describeE2E('path routing on the local server', () => {
   test('a Vite app deployed under /<name>/ gets every file its index.html names, and its API', async () => {
     const r = await cli('deploy-service', NAME, '--dir', app, '--target', 'local');
     expect(r.err).not.toMatch(/portside deploy-service:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toContain(base());
     // The first build guessed "/" (nothing was remembered); the server said path: built again for /<name>/.
     expect(r.err).toContain(`building the front end again for /${NAME}/`);
@@ -149,7 +149,7 @@ describeE2E('path routing on the local server', () => {
 
   test('the next deploy remembers the routing: the build for /<name>/ is reused, not redone', async () => {
     const r = await cli('deploy-service', NAME, '--dir', app, '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain('front end unchanged since the last build');
     expect(r.err).not.toContain('building the front end again');
   }, 60_000);
@@ -160,14 +160,14 @@ describeE2E('path routing on the local server', () => {
     // Not a Vite build: Portside cannot give it a base, so its absolute /assets/ URL escapes the prefix.
     writeFileSync(join(dir, 'src', 'index.html'), '<!doctype html><title>x</title><script src="/assets/app.js"></script><h1>%BUILT%</h1>\n');
     const r = await cli('deploy-service', ESCAPING, '--dir', dir, '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain(`warning: https://${server.domain}/${ESCAPING}/ loads, but 1 file(s) it references do not`);
     expect(r.err).toMatch(new RegExp(`/assets/app\\.js: text/html[^\\n]*, not JavaScript \\(/assets/app\\.js is outside /${ESCAPING}/`));
   }, 60_000);
 
   test('local up --routing subdomain switches back; the other services answer as they did', async () => {
     const r = await cli('local', 'up', '--routing', 'subdomain');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain('routing: path → subdomain');
     const now = registry();
     expect(now.routing).toBe('subdomain');

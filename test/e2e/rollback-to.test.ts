@@ -33,7 +33,7 @@ describeE2E('rollback: where it goes, --to and --dry-run', () => {
     await cli('remove-service', NAME, '--purge', ...T);
     for (const v of ['v-one', 'v-two', 'v-three']) {
       const r = await cli('deploy-service', NAME, '--dir', appSaying(`rollback ${v}`), ...T);
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
       ids.push(current());
     }
   }, 180_000);
@@ -44,7 +44,7 @@ describeE2E('rollback: where it goes, --to and --dry-run', () => {
 
   test('--dry-run names the release it would go to and the others, and changes nothing', async () => {
     const r = await cli('rollback', NAME, '--dry-run', ...T);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toBe(`rollback ${NAME} (dry run: nothing changed) would go from ${ids[2]} to ${ids[1]} on port ${r.out.match(/on port (\d+)/)![1]}; `
       + `to go elsewhere: portside rollback ${NAME} --to RELEASE (on the server, newest first: ${ids[0]})`);
     expect(current()).toBe(ids[2]);
@@ -64,7 +64,7 @@ describeE2E('rollback: where it goes, --to and --dry-run', () => {
   test('--to goes to an older release', async () => {
     const r = await cli('rollback', NAME, '--to', ids[0], ...T);
     expect(r.err).not.toMatch(/portside rollback:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(current()).toBe(ids[0]);
     expect(await page()).toContain('rollback v-one');
   }, 60_000);
@@ -72,7 +72,7 @@ describeE2E('rollback: where it goes, --to and --dry-run', () => {
   test('--to a release the server does not have is refused with the list; nothing changes', async () => {
     const before = current();
     const r = await cli('rollback', NAME, '--to', '20200101T000000Z-dead', ...T);
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.err).toMatch(/^portside rollback: "rollback-app" has no release "20200101T000000Z-dead" on this server\nReleases on the server \(newest first\): \S+ \(/);
     for (const id of ids.filter((i) => i !== before)) expect(r.err).toContain(id);
     expect(current()).toBe(before);

@@ -303,7 +303,7 @@ class DeployNew implements Cmd {
     const text = nextText(this.s);
     const r = await deploy(this.s, appSaying(text), ...(this.force ? ['--force'] : []));
     expect(r.err).toBe(r.code === 0 ? r.err : '(a deploy of new content failed)');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const m = model.services[this.s] ?? { releases: [], history: [], current: '', lastDeployed: '', stopped: false };
     goLive(m, currentRelease(real.server, this.s)!, text);
     model.services[this.s] = m;
@@ -320,7 +320,7 @@ class DeploySame implements Cmd {
     const m = model.services[this.s]!;
     const before = m.current;
     const r = await deploy(this.s, appSaying(m.lastDeployed), ...(this.force ? ['--force'] : []));
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const after = currentRelease(real.server, this.s)!;
     const upToDate = !this.force && !m.stopped && textOf(m) === m.lastDeployed;
     if (upToDate) {
@@ -377,7 +377,7 @@ class Rollback implements Cmd {
       expect(r.code).not.toBe(0);
       expect(r.err).toMatch(/no earlier release/);
     } else {
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
       const target = candidates[candidates.length - 1];
       expect(currentRelease(real.server, this.s)).toBe(target);
       m.current = target;
@@ -393,7 +393,7 @@ class Remove implements Cmd {
   check = (m: Readonly<Model>) => !!m.services[this.s];
   async run(model: Model, real: Real) {
     const r = await cli('remove-service', this.s, '--purge', '--target', 'local');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     delete model.services[this.s];
     await check(model, real);
   }
@@ -421,7 +421,7 @@ class LoseManifest implements Cmd {
     rmSync(join(userHome(real.server), releaseDir(this.s, m.current), RELEASE_MANIFEST));
     m.releases.find((r) => r.id === m.current)!.lost = true;
     const r = await deploy(this.s, appSaying(m.lastDeployed));
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).not.toMatch(/up to date/);
     goLive(m, currentRelease(real.server, this.s)!, m.lastDeployed);
     await check(model, real);

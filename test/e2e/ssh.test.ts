@@ -120,7 +120,7 @@ describeSshd('an SSH session against a real sshd', () => {
     ];
     const chunks: Buffer[] = [];
     const r = await s.exec(['printf', '%s\\0', ...hostile], { onStdout: (c) => chunks.push(c) });
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     const expected = Buffer.concat(hostile.map((h) => Buffer.from(h + '\0')));
     expect(Buffer.concat(chunks).equals(expected)).toBe(true);
     expect(existsSync(marker)).toBe(false);

@@ -106,7 +106,7 @@ describeE2E('state loss on the local server', () => {
 
     rmSync(registryFile);
     const r = await deploy(A, 'A after the loss');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err + r.out).toMatch(/was missing: rebuilt from/);
     await bothAnswer('A after the loss', `${B} one`);
     expect(statSync(registryFile).mode & 0o777).toBe(0o600);
@@ -115,7 +115,7 @@ describeE2E('state loss on the local server', () => {
   test('a corrupt registry is kept aside and rebuilt; every running service keeps its route', async () => {
     writeFileSync(registryFile, '{ "version": 1, "services": {');
     const r = await deploy(B, 'B after corruption');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err + r.out).toMatch(/was corrupt \(not valid JSON.*kept as ~\/\.portside\/registry\.json\.corrupt-\S+\): rebuilt from/);
     const aside = keptAside();
     expect(aside).toHaveLength(1);
@@ -130,14 +130,14 @@ describeE2E('state loss on the local server', () => {
     expect(up.err).toMatch(/is missing on a server with state: rebuilding it from the server, not from cdk\.json/);
     expect(registry().services).toMatchObject(ports);
     const r = await deploy(A, 'A after local up');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     await bothAnswer('A after local up', 'B after corruption');
   }, 180_000);
 
   test('a site added to the Caddyfile by hand survives the next deploy, said so; deleting it by hand drops it', async () => {
     writeFileSync(caddyfile, `${readFileSync(caddyfile, 'utf8')}\n${HAND_BLOCK}\n`);
     const r = await deploy(B, 'B with a hand-written neighbour');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err + r.out).toContain(`kept "${HAND_SITE}" verbatim: it is in the Caddyfile but Portside did not write it`);
     expect(readFileSync(caddyfile, 'utf8')).toContain(HAND_BLOCK);
     expect(registry().extra).toBe(HAND_BLOCK);

@@ -52,7 +52,7 @@ describeE2E('sync-config against the local server', () => {
     rmSync(declaredPath, { force: true });
     if (live().services[NAME] !== undefined) {
       const r = await cli('remove-service', NAME, '--target', 'local');
-      expect(r.code).toBe(0);
+      expect(r).toExitWith(0);
     }
     expect(live().services[NAME]).toBeUndefined();
     expect(snapshot(server).caddyfile).not.toContain(`${NAME}.${server.domain}`);
@@ -61,7 +61,7 @@ describeE2E('sync-config against the local server', () => {
   test('with nothing declared it says so and changes nothing', async () => {
     const before = files();
     const r = await sync();
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toMatch(/^nothing declared on this server yet: run `npx cdk deploy`/);
     expect(files()).toEqual(before);
   }, 150_000);
@@ -70,7 +70,7 @@ describeE2E('sync-config against the local server', () => {
     declare({ [NAME]: port });
     const before = files();
     const r = await sync('--dry-run');
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain(`new service ${NAME} on ${port}`);
     expect(r.out).toMatch(/dry run: 1 change would be adopted; nothing was changed/);
     expect(files()).toEqual(before);
@@ -80,7 +80,7 @@ describeE2E('sync-config against the local server', () => {
     declare({ [NAME]: port });
     const r = await sync();
     expect(r.err).not.toMatch(/portside sync-config:/);
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.err).toContain(`new service ${NAME} on ${port}`);
     expect(r.out).toMatch(/adopted the declared configuration \(1 change\); Caddy reloaded gracefully/);
     const after = files();
@@ -101,7 +101,7 @@ describeE2E('sync-config against the local server', () => {
   test('run again: already in sync, registry and Caddyfile byte-identical', async () => {
     const before = files();
     const r = await sync();
-    expect(r.code).toBe(0);
+    expect(r).toExitWith(0);
     expect(r.out).toMatch(/^already in sync/);
     expect(files()).toEqual(before);
   }, 150_000);
@@ -113,7 +113,7 @@ describeE2E('sync-config against the local server', () => {
     declare({ [NAME]: port, 'sync-clash': held });
     const before = files();
     const r = await sync();
-    expect(r.code).toBe(1);
+    expect(r).toExitWith(1);
     expect(r.err).toContain(`declared service "sync-clash" on port ${held}: port ${held} is already assigned to "${holder}"`);
     expect(r.err).toContain('Nothing was changed');
     expect(files()).toEqual(before);
