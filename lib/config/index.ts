@@ -3,3 +3,4 @@ export * from './validators';
 export * from './portside-config';
 export * from './load-config';
 export * from './context-file';
+export * from './fleet-config';

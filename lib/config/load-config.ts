@@ -1,5 +1,6 @@
 import { servicePortProblem, parsePort } from '../ports';
 import { ConfigError, ConfigProblem } from './errors';
+import { parseFleetKeys } from './fleet-config';
 import { CONTEXT_DEFAULTS, ContextKey, PortsideConfig, Routing } from './portside-config';
 import {
   availabilityZoneProblem, cidrProblem, cpuCreditsProblem, domainProblem, emailProblem, hostedZoneIdProblem, instanceTypeProblem,
@@ -42,9 +43,17 @@ export function loadConfig(read: ContextReader): PortsideConfig {
 
   const services = parseServices(get('services') ?? CONTEXT_DEFAULTS.services, problems);
 
+  // A bad domain or zone is its own problem already: only an absent one is the fleet's to name.
+  const { servers, maxServers } = parseFleetKeys({
+    servers: get('servers') ?? CONTEXT_DEFAULTS.servers, maxServers: get('maxServers'),
+    domain: get('domain') as string | undefined, hostedZoneId: get('hostedZoneId') as string | undefined,
+    availabilityZone: get('availabilityZone') as string | undefined,
+  }, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, cpuCredits, availabilityZone, warnings,
+    schoolCidrs, domain, email, routing, services, instanceType, hostedZoneId, sshPublicKey, cpuCredits, availabilityZone,
+    servers, maxServers, warnings,
   };
 }
 

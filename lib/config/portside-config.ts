@@ -22,6 +22,17 @@ export interface PortsideConfig {
   readonly cpuCredits: CpuCredits;
   /** The Availability Zone of the server's subnet, e.g. us-east-1a; undefined lets the stack pick the first. */
   readonly availabilityZone?: string;
+  /**
+   * How many servers: 1 is today's single server; 2 or more is a fleet (an Auto Scaling group behind an
+   * Application Load Balancer), which needs `domain` and `hostedZoneId`.
+   * @default 1
+   */
+  readonly servers: number;
+  /**
+   * The most servers the fleet's Auto Scaling group may grow to (never fewer than `servers`).
+   * @default - `servers`
+   */
+  readonly maxServers: number;
   /** Things that were accepted but changed or are worth saying, e.g. a routing fallback. */
   readonly warnings: readonly string[];
 }
@@ -29,7 +40,7 @@ export interface PortsideConfig {
 /** The context keys Portside reads, exactly as a user types them after `-c`. */
 export const CONTEXT_KEYS = [
   'schoolCidr', 'domain', 'email', 'routing', 'services', 'instanceType', 'hostedZoneId', 'sshPublicKey',
-  'cpuCredits', 'availabilityZone',
+  'cpuCredits', 'availabilityZone', 'servers', 'maxServers',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -40,4 +51,5 @@ export const CONTEXT_DEFAULTS = {
   services: { simon: 3000, startup: 4000 },
   instanceType: 't3.micro',
   cpuCredits: 'standard',
+  servers: 1,
 } as const;

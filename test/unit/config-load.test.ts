@@ -48,7 +48,7 @@ describe('loadConfig accepts', () => {
     expect(c).toEqual({
       schoolCidrs: ['128.187.0.0/16'], domain: 'example.click', email: undefined, routing: 'subdomain',
       services: { simon: 3000, startup: 4000 }, instanceType: 't3.micro', hostedZoneId: undefined, sshPublicKey: undefined,
-      cpuCredits: 'standard', availabilityZone: undefined, warnings: [],
+      cpuCredits: 'standard', availabilityZone: undefined, servers: 1, maxServers: 1, warnings: [],
     });
   });
 
