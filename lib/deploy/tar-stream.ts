@@ -7,6 +7,11 @@ export interface TarEntry {
   readonly source: string;
   readonly size: number;
   readonly mode: number;
+  /**
+   * The entry's modification time (seconds). A fleet's release archive must be the same bytes for the
+   * same files (it is named by its sha256), so it derives this from the file's hash. @default - now
+   */
+  readonly mtime?: number;
 }
 
 const BLOCK = 512;
@@ -20,8 +25,9 @@ export function tarStream(entries: readonly TarEntry[]): Readable {
   async function* generate(): AsyncGenerator<Buffer> {
     for (const e of entries) {
       const name = Buffer.from(e.path, 'utf8');
-      if (name.length > 100) yield* paxRecord(e.path);
-      yield header(name.length > 100 ? name.subarray(0, 100) : name, e.size, e.mode & 0o7777, '0');
+      const mtime = e.mtime ?? Math.floor(Date.now() / 1000);
+      if (name.length > 100) yield* paxRecord(e.path, mtime);
+      yield header(name.length > 100 ? name.subarray(0, 100) : name, e.size, e.mode & 0o7777, '0', mtime);
       let sent = 0;
       for await (const chunk of createReadStream(e.source)) {
         const buf = chunk as Buffer;
@@ -38,9 +44,9 @@ export function tarStream(entries: readonly TarEntry[]): Readable {
   return Readable.from(generate(), { objectMode: false });
 }
 
-function* paxRecord(path: string): Generator<Buffer> {
+function* paxRecord(path: string, mtime: number): Generator<Buffer> {
   const body = record('path', path);
-  yield header(Buffer.from('././@PaxHeader'), body.length, 0o644, 'x');
+  yield header(Buffer.from('././@PaxHeader'), body.length, 0o644, 'x', mtime);
   yield body;
   const pad = (BLOCK - (body.length % BLOCK)) % BLOCK;
   if (pad) yield Buffer.alloc(pad);
@@ -54,14 +60,14 @@ function record(key: string, value: string): Buffer {
   return Buffer.from(`${len}${rest}`, 'utf8');
 }
 
-function header(name: Buffer, size: number, mode: number, type: string): Buffer {
+function header(name: Buffer, size: number, mode: number, type: string, mtime: number): Buffer {
   const h = Buffer.alloc(BLOCK);
   name.copy(h, 0);
   octal(h, 100, 8, mode);
   octal(h, 108, 8, 0);
   octal(h, 116, 8, 0);
   octal(h, 124, 12, size);
-  octal(h, 136, 12, Math.floor(Date.now() / 1000));
+  octal(h, 136, 12, mtime);
   h.fill(' ', 148, 156);
   h.write(type, 156, 'ascii');
   h.write('ustar\u000000', 257, 'binary');

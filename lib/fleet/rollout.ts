@@ -1,0 +1,98 @@
+/**
+ * A rollout over a fleet: each server in turn (or `parallel` at a time) goes through today's
+ * single-server deploy (probe → switch → verify, by its agent); the manifest moves only when every
+ * server has switched; a failure puts the servers that switched back and leaves the manifest as it
+ * was. The side effects (SSH, the store) are the caller's `RolloutSteps`, so this order is unit-tested.
+ */
+import { UserError } from '../errors';
+import { batches, catchUpSet, rollbackSet } from './rollout-plan';
+
+/** What the rollout does to one server, and to the fleet. */
+export interface RolloutSteps<S> {
+  /** A server's name in messages (its address). */
+  label(server: S): string;
+  /**
+   * Deploy the release to one server; resolves with the release it replaced (null: a first deploy).
+   * Rejects when it failed: the server's agent has then put that server back itself.
+   */
+  deploy(server: S): Promise<{ previous: string | null }>;
+  /** Put a server that switched back on `previous` (null: remove the service it did not have). */
+  restore(server: S, previous: string | null): Promise<void>;
+  /** Write the manifest: called once, only after every server switched. */
+  writeManifest(): Promise<void>;
+  /** The fleet as it is now (the catch-up pass), and whether a server runs the new release. */
+  discover(): Promise<readonly S[]>;
+  isOnRelease(server: S): Promise<boolean>;
+  log(line: string): void;
+}
+
+export interface RolloutResult<S> {
+  readonly switched: readonly S[];
+  /** Servers the catch-up pass deployed to (found after the manifest moved, not on the new release). */
+  readonly caughtUp: readonly S[];
+}
+
+/** A rollout that failed on a server: the servers that had switched are back on their previous release. */
+export class RolloutFailed extends UserError {
+  constructor(message: string, detail: string | undefined, public readonly failed: string, public readonly restored: readonly string[]) {
+    super(message, detail);
+    this.name = 'RolloutFailed';
+  }
+}
+
+/** Roll the release over `servers` in batches of `parallel`, then write the manifest, then catch up. */
+export async function rollOut<S>(servers: readonly S[], parallel: number, steps: RolloutSteps<S>): Promise<RolloutResult<S>> {
+  if (servers.length === 0) throw new UserError('the fleet has no running server to deploy to', 'Start one (portside local up --servers N, or the Auto Scaling group\'s desired capacity) and deploy again.');
+  const switched: Array<{ server: S; previous: string | null }> = [];
+  const plan = batches(servers, parallel);
+  for (const [i, batch] of plan.entries()) {
+    steps.log(`servers ${switched.length + 1}–${switched.length + batch.length} of ${servers.length}${plan.length > 1 ? ` (batch ${i + 1} of ${plan.length})` : ''}: ${batch.map((s) => steps.label(s)).join(', ')}`);
+    const results = await Promise.allSettled(batch.map((s) => steps.deploy(s)));
+    results.forEach((r, j) => r.status === 'fulfilled' && switched.push({ server: batch[j], previous: r.value.previous }));
+    const failedAt = results.findIndex((r) => r.status === 'rejected');
+    if (failedAt >= 0) await failRollout(steps, batch[failedAt], (results[failedAt] as PromiseRejectedResult).reason, switched);
+  }
+  // The manifest moves only now: every server has switched. A server booting from here on converges
+  // to the new release by itself; one that booted before read the old manifest, which the catch-up finds.
+  await steps.writeManifest();
+  steps.log('manifest: moved to the new release');
+  return { switched: switched.map((s) => s.server), caughtUp: await catchUp(steps, switched.map((s) => s.server)) };
+}
+
+/** Put every switched server back (newest first), then throw what failed and what was put back. */
+async function failRollout<S>(steps: RolloutSteps<S>, failed: S, reason: unknown, switched: ReadonlyArray<{ server: S; previous: string | null }>): Promise<never> {
+  const name = steps.label(failed);
+  const back = rollbackSet(switched);
+  steps.log(`${name} failed: ${back.length ? `putting ${back.map((s) => steps.label(s.server)).join(', ')} back on the previous release` : 'no other server had switched'}; the manifest stays as it was`);
+  const restored: string[] = [];
+  const notRestored: string[] = [];
+  for (const s of back) {
+    try {
+      await steps.restore(s.server, s.previous);
+      restored.push(steps.label(s.server));
+    } catch (e) {
+      notRestored.push(`${steps.label(s.server)}: ${(e as Error).message}`);
+    }
+  }
+  const why = (reason as Error)?.message ?? String(reason);
+  const detail = [(reason as UserError)?.detail, notRestored.length ? `not put back (run portside rollback there): ${notRestored.join('; ')}` : undefined].filter(Boolean).join('\n') || undefined;
+  throw new RolloutFailed(`deploy failed on ${name}: ${why}; ${restored.length ? `${restored.join(', ')} back on the previous release` : 'no other server had changed'}, manifest unchanged`, detail, name, restored);
+}
+
+/** Deploy to each server found now that is not on the new release; a failure here leaves the manifest moved. */
+async function catchUp<S>(steps: RolloutSteps<S>, done: readonly S[]): Promise<S[]> {
+  const found = await steps.discover();
+  const labels = new Set(done.map((s) => steps.label(s)));
+  const fresh = found.filter((s) => !labels.has(steps.label(s)));
+  const onRelease = new Map<string, boolean>();
+  for (const s of fresh) onRelease.set(steps.label(s), await steps.isOnRelease(s));
+  const behind = catchUpSet(fresh, (s) => onRelease.get(steps.label(s)) === true);
+  if (behind.length === 0) return [];
+  steps.log(`catch-up: ${behind.map((s) => steps.label(s)).join(', ')} joined during the rollout and run${behind.length === 1 ? 's' : ''} an older release`);
+  const failures: string[] = [];
+  for (const s of behind) await steps.deploy(s).catch((e: Error) => failures.push(`${steps.label(s)}: ${e.message}`));
+  if (failures.length) {
+    throw new UserError(`the fleet moved to the new release, but ${failures.length} server(s) that joined during the rollout did not: ${failures.join('; ')}`, 'Those servers report unhealthy and the load balancer skips them; deploy again, or replace them (they converge at boot).');
+  }
+  return behind;
+}
