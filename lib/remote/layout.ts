@@ -53,6 +53,15 @@ export const RELEASE_ENV_FILE = '.portside.env';
  */
 export const DECLARED_FILE = 'declared.json';
 export const CADDYFILE_CANDIDATE_PREFIX = '.Caddyfile.new-';
+/**
+ * A fleet server's health check (the load balancer's, and the local fleet's stand-in for it): Caddy answers
+ * `GET HEALTH_PATH` on HTTP_PORT itself, 200 while CONVERGED_MARKER_FILE exists beside the live Caddyfile,
+ * else 503. The converge step writes the marker (atomically) only after every registered service passed its
+ * probe and removes it before converging. Beside the Caddyfile, not in the home: Caddy (user `caddy` on EC2)
+ * can read that folder, not the deploy user's 0750 home; and the deploy user owns it already.
+ */
+export const HEALTH_PATH = '/_portside/health';
+export const CONVERGED_MARKER_FILE = 'portside-converged';
 /** Files in a service's folder. */
 export const CURRENT_LINK = 'current';
 export const RELEASES_SUBDIR = 'releases';
