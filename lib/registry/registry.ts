@@ -1,5 +1,5 @@
 import { Routing } from '../config/portside-config';
-import { serviceNameProblem, domainProblem, emailProblem } from '../config/validators';
+import { cidrProblem, serviceNameProblem, domainProblem, emailProblem } from '../config/validators';
 import { ServicePorts, servicePortProblem } from '../ports';
 
 /**
@@ -29,6 +29,18 @@ export interface Registry {
    * @default - none
    */
   readonly kept?: RegistryKept;
+  /**
+   * Set on a fleet server, behind a load balancer that ends TLS: Caddy then serves plain HTTP on port 80
+   * only, and believes X-Forwarded-* headers only from `trustedProxies` (the load balancer's network).
+   * @default - none: Caddy is the front door and serves HTTPS itself
+   */
+  readonly loadBalancer?: RegistryLoadBalancer;
+}
+
+/** How a fleet server sits behind its load balancer. */
+export interface RegistryLoadBalancer {
+  /** CIDRs the load balancer connects from (on AWS, the VPC's CIDR); never the whole internet. */
+  readonly trustedProxies: readonly string[];
 }
 
 /** Directives kept verbatim from an adopted Caddyfile, by where they go. */
@@ -73,6 +85,7 @@ export function parseRegistry(text: string): Registry {
     if (!r.paths || typeof r.paths.www !== 'string' || typeof r.paths.caddyfile !== 'string') problems.push('paths.www and paths.caddyfile are required');
     if (r.extra !== undefined && typeof r.extra !== 'string') problems.push('extra must be text (Caddyfile blocks kept verbatim)');
     if (r.kept !== undefined && keptProblem(r.kept)) problems.push(`kept: ${keptProblem(r.kept)}`);
+    if (r.loadBalancer !== undefined && loadBalancerProblem(r.loadBalancer)) problems.push(`loadBalancer: ${loadBalancerProblem(r.loadBalancer)}`);
     if (!r.services || typeof r.services !== 'object') problems.push('services is missing');
     else {
       const seen: Record<string, number> = {};
@@ -98,6 +111,7 @@ export function renderRegistry(r: Registry): string {
     ...(r.email ? { email: r.email } : {}),
     routing: r.routing,
     tls: r.tls,
+    ...(r.loadBalancer ? { loadBalancer: { trustedProxies: [...r.loadBalancer.trustedProxies] } } : {}),
     services,
     paths: { www: r.paths.www, caddyfile: r.paths.caddyfile },
     ...(r.extra ? { extra: r.extra } : {}),
@@ -113,6 +127,16 @@ function keptProblem(kept: unknown): string | null {
   if (!k || typeof k !== 'object' || !lines(k.global) || !lines(k.site)) return 'global and site must be lists of Caddyfile lines';
   if (k.services !== undefined && (typeof k.services !== 'object' || !Object.values(k.services).every(lines))) return 'services must map names to lists of Caddyfile lines';
   return null;
+}
+
+/** What is wrong with a registry's `loadBalancer` (one or more CIDRs, none the whole internet), or null. */
+export function loadBalancerProblem(lb: unknown): string | null {
+  const cidrs = (lb as RegistryLoadBalancer | null)?.trustedProxies;
+  if (!Array.isArray(cidrs) || cidrs.length === 0 || !cidrs.every((c) => typeof c === 'string')) {
+    return 'trustedProxies must list the CIDRs the load balancer connects from, e.g. ["10.80.0.0/24"]';
+  }
+  const bad = cidrs.find((c) => cidrProblem(c) !== undefined);
+  return bad === undefined ? null : `trustedProxies: "${bad}": ${cidrProblem(bad)}`;
 }
 
 /** A copy of the registry with one service placed (added or moved). */
