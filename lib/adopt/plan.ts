@@ -215,6 +215,7 @@ function notes(facts: ServerFacts, services: readonly PlannedService[]): string[
   return [
     ...(facts.node.onPath ? [] : [`Node is ${facts.node.path} (${facts.node.how}); a non-interactive SSH session does not find node on its PATH, so Portside runs pm2 and its agent with this Node by its full path.`]),
     ...(services.some((s) => s.process.execMode === 'fork') ? ['pm2 runs the services in fork mode: applying moves each to cluster mode (one instance), so later deploys hand over without a failed request.'] : []),
-    'Applying reloads Caddy twice (to stand-ins of the services on probe ports, then back to their ports; undo does the same): a WebSocket open through Caddy is closed at each reload, so it reconnects up to twice.',
+    // Measured in test/e2e/adopt-websocket.test.ts: 2 closes for adopt, 2 for undo (Caddy 2.6.2 closes upgraded connections at every config load).
+    'Applying reloads Caddy twice: to stand-ins of the services on probe ports, then back to the services on their ports. Caddy closes every proxied WebSocket at a reload, so a WebSocket open through Caddy (to any site) is closed twice: a client that reconnects reaches the stand-in, then the service under pm2. Undo does the same (closed twice: the stand-in, then the original process).',
   ];
 }

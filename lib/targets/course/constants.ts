@@ -48,6 +48,8 @@ export const COURSE_PATHS = {
   /** overlayfs upper and work folders for /usr/bin inside (whiteouts hide the system node, npm, pm2). */
   usrBin: join(COURSE_STATE_DIR, 'usr-bin'),
   logDir: join(COURSE_STATE_DIR, 'log'),
+  /** What `pm2 startup` wrote (the server's /etc/systemd/system/pm2-ubuntu.service; see reboot.ts). */
+  pm2Unit: join(COURSE_STATE_DIR, 'systemd', 'pm2-ubuntu.service'),
 } as const;
 
 /** Paths as the course server itself sees them (inside its mount namespace). */
@@ -56,4 +58,6 @@ export const ON_SERVER = {
   caddyfile: '/etc/caddy/Caddyfile',
   staticRoot: '/usr/share/caddy',
   nodeBin: `/home/${COURSE_USER}/.nvm/versions/node/${NODE_VERSION_DIR}/bin`,
+  /** pm2's bin as `require.main.filename` names it (what `pm2 startup` writes into the unit), under nvm's Node. */
+  pm2Path: `/home/${COURSE_USER}/.nvm/versions/node/${NODE_VERSION_DIR}/lib/node_modules/pm2/bin/pm2`,
 } as const;

@@ -10,6 +10,7 @@ import {
 } from './constants';
 import { BASHRC, courseShape, CourseShape, courseSshdConfig, CourseVariant, NVM_DEFAULT_ALIAS, NVM_SH, SERVICE_SOURCE, servicePackageJson, userDatabase } from './layout';
 import { asUbuntu, createNamespaces, holderPid, onCourse, pidsOnCourse, removeNamespaces } from './namespaces';
+import { writePm2StartupUnit } from './reboot';
 
 /** How to reach the course server, and what is on it. */
 export interface CourseServer {
@@ -68,6 +69,8 @@ export async function courseUp(opts: CourseUpOptions = {}): Promise<CourseServer
   await startSshd(log);
   await startCaddy(log);
   startServices(shape, log);
+  // `pm2 startup` after `pm2 save`, as the course has students do: the unit a reboot starts (reboot.ts).
+  writePm2StartupUnit(node);
   const hostKeyLine = readFileSync(`${COURSE_PATHS.hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   log(`course server (${shape.variant}) is up: ssh -i ${COURSE_PATHS.clientKey} ${COURSE_USER}@${COURSE_ADDRESS}`);
   return {
@@ -214,7 +217,8 @@ export async function stopCaddy(): Promise<void> {
   };
   const supervisors = pidsOnCourse().filter((pid) => cmdline(pid).includes(SUPERVISOR_LOOP));
   await terminate(supervisors);
-  await terminate(pidsOnCourse().filter((pid) => cmdline(pid).startsWith('caddy run')));
+  // `caddy run` from the supervisor's loop, `/usr/bin/caddy run` as caddy.service starts it (reboot.ts).
+  await terminate(pidsOnCourse().filter((pid) => /^(\/usr\/bin\/)?caddy run /.test(cmdline(pid))));
 }
 
 /** Each service started once by hand, as the course says: `cd ~/services/<name> && pm2 start index.js -n <name> -- <port> <name>`, then `pm2 save`. */

@@ -55,17 +55,31 @@ export function courseShape(variant: CourseVariant): CourseShape {
   return { variant, services, caddyfile };
 }
 
-/** A tiny dependency-free service: `node index.js <port> <name> [<bind address>]`, answers JSON. */
+/**
+ * A tiny dependency-free service: `node index.js <port> <name> [<bind address>]`, answers JSON. It also
+ * accepts a WebSocket (the handshake of RFC 6455 by hand: no package to install) and sends one text frame
+ * naming the process that answered, so a test can tell which process a reconnected socket reached.
+ */
 export const SERVICE_SOURCE = `const http = require('http');
+const crypto = require('crypto');
 const [port, name, bind] = process.argv.slice(2);
-http.createServer((req, res) => {
+const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => { body += c; });
   req.on('end', () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ service: name, method: req.method, path: req.url, received: body.length }));
   });
-}).listen(Number(port), bind || '127.0.0.1');
+});
+server.on('upgrade', (req, socket) => {
+  const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  const hello = Buffer.from(JSON.stringify({ service: name, pid: process.pid }));
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+  socket.write(Buffer.concat([Buffer.from([0x81, hello.length]), hello]));
+});
+server.listen(Number(port), bind || '127.0.0.1');
 `;
 
 export function servicePackageJson(name: string): string {
