@@ -4,6 +4,7 @@
 // either completes or puts everything back as it was.
 import type { AgentCommand, BaseHeader, HeaderOf } from '../protocol';
 import { Command } from './commands/shared';
+import { converge } from './commands/converge';
 import { deploy } from './commands/deploy';
 import { deployFiles } from './commands/deploy-files';
 import { recover } from './commands/recover';
@@ -25,6 +26,8 @@ const COMMANDS: { readonly [C in AgentCommand]: Command<C> } = {
   status: { mutates: false, run: status },
   // Only what every mutating command does first: rebuild a lost registry (`portside local up` uses it).
   repair: { mutates: true, run: async () => ({ registry: registryStatus().state }) },
+  // A fleet server to the store's manifest (lib/fleet): under the lock, like a deploy of each service.
+  converge: { mutates: true, run: converge },
 };
 
 const isCommand = (name: string | undefined): name is AgentCommand => name !== undefined && Object.hasOwn(COMMANDS, name);

@@ -1,6 +1,7 @@
 /**
  * A fleet's release as one archive: the same ustar stream the single-server deploy sends (tarStream),
- * of every file of the release, written once to a temporary file while its sha256 is taken. Each
+ * of every file of the release, gzipped (zlib writes no time or name in its header), written once to a
+ * temporary file while its sha256 is taken. Each
  * entry's time derives from the file's hash, so the same files always make the same bytes (and the
  * same name in the store), while a changed file still gets a new time (ETags built from size and
  * mtime, as express.static's are, change with it).
@@ -10,6 +11,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { ReleaseFile } from '../deploy/file-list';
 import { tarStream } from '../deploy/tar-stream';
@@ -33,7 +35,7 @@ export function archiveMtime(sha256: string): number {
 /** Write the release's files (in the order given) to one archive and hash it on the way. */
 export async function buildReleaseArchive(files: readonly ReleaseFile[]): Promise<ReleaseArchive> {
   const dir = mkdtempSync(join(tmpdir(), 'portside-release-'));
-  const path = join(dir, 'release.tar');
+  const path = join(dir, 'release.tar.gz');
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({
@@ -45,7 +47,7 @@ export async function buildReleaseArchive(files: readonly ReleaseFile[]): Promis
   });
   const entries = files.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m, mtime: archiveMtime(f.h) }));
   try {
-    await pipeline(tarStream(entries), tap, createWriteStream(path, { mode: 0o600 }));
+    await pipeline(tarStream(entries), createGzip(), tap, createWriteStream(path, { mode: 0o600 }));
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

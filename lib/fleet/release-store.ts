@@ -56,7 +56,7 @@ export class ReleaseStore {
     const present = await this.has(key);
     if (!present) {
       await this.s3.send(new PutObjectCommand({
-        Bucket: this.bucket, Key: key, Body: createReadStream(archive.path), ContentLength: archive.size, ContentType: 'application/x-tar',
+        Bucket: this.bucket, Key: key, Body: createReadStream(archive.path), ContentLength: archive.size, ContentType: 'application/gzip',
       }));
     }
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: descriptorKey(d.service, archive.sha256), Body: `${JSON.stringify(d)}\n`, ContentType: 'application/json' }));

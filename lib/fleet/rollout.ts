@@ -7,17 +7,19 @@
 import { UserError } from '../errors';
 import { batches, catchUpSet, rollbackSet } from './rollout-plan';
 
-/** What the rollout does to one server, and to the fleet. */
-export interface RolloutSteps<S> {
+/** What the rollout does to one server (`R`: what a deploy there did), and to the fleet. */
+export interface RolloutSteps<S, R> {
   /** A server's name in messages (its address). */
   label(server: S): string;
   /**
-   * Deploy the release to one server; resolves with the release it replaced (null: a first deploy).
+   * Deploy the release to one server; resolves with what it did there (the release it replaced).
    * Rejects when it failed: the server's agent has then put that server back itself.
    */
-  deploy(server: S): Promise<{ previous: string | null }>;
-  /** Put a server that switched back on `previous` (null: remove the service it did not have). */
-  restore(server: S, previous: string | null): Promise<void>;
+  deploy(server: S): Promise<R>;
+  /** Put a server that switched back as it was before `deployed`. */
+  restore(server: S, deployed: R): Promise<void>;
+  /** Bring a server found by the catch-up pass to the new release. @default - deploy */
+  catchUp?(server: S): Promise<unknown>;
   /** Write the manifest: called once, only after every server switched. */
   writeManifest(): Promise<void>;
   /** The fleet as it is now (the catch-up pass), and whether a server runs the new release. */
@@ -41,14 +43,14 @@ export class RolloutFailed extends UserError {
 }
 
 /** Roll the release over `servers` in batches of `parallel`, then write the manifest, then catch up. */
-export async function rollOut<S>(servers: readonly S[], parallel: number, steps: RolloutSteps<S>): Promise<RolloutResult<S>> {
+export async function rollOut<S, R>(servers: readonly S[], parallel: number, steps: RolloutSteps<S, R>): Promise<RolloutResult<S>> {
   if (servers.length === 0) throw new UserError('the fleet has no running server to deploy to', 'Start one (portside local up --servers N, or the Auto Scaling group\'s desired capacity) and deploy again.');
-  const switched: Array<{ server: S; previous: string | null }> = [];
+  const switched: Array<{ server: S; deployed: R }> = [];
   const plan = batches(servers, parallel);
   for (const [i, batch] of plan.entries()) {
     steps.log(`servers ${switched.length + 1}–${switched.length + batch.length} of ${servers.length}${plan.length > 1 ? ` (batch ${i + 1} of ${plan.length})` : ''}: ${batch.map((s) => steps.label(s)).join(', ')}`);
     const results = await Promise.allSettled(batch.map((s) => steps.deploy(s)));
-    results.forEach((r, j) => r.status === 'fulfilled' && switched.push({ server: batch[j], previous: r.value.previous }));
+    results.forEach((r, j) => r.status === 'fulfilled' && switched.push({ server: batch[j], deployed: r.value }));
     const failedAt = results.findIndex((r) => r.status === 'rejected');
     if (failedAt >= 0) await failRollout(steps, batch[failedAt], (results[failedAt] as PromiseRejectedResult).reason, switched);
   }
@@ -60,7 +62,7 @@ export async function rollOut<S>(servers: readonly S[], parallel: number, steps:
 }
 
 /** Put every switched server back (newest first), then throw what failed and what was put back. */
-async function failRollout<S>(steps: RolloutSteps<S>, failed: S, reason: unknown, switched: ReadonlyArray<{ server: S; previous: string | null }>): Promise<never> {
+async function failRollout<S, R>(steps: RolloutSteps<S, R>, failed: S, reason: unknown, switched: ReadonlyArray<{ server: S; deployed: R }>): Promise<never> {
   const name = steps.label(failed);
   const back = rollbackSet(switched);
   steps.log(`${name} failed: ${back.length ? `putting ${back.map((s) => steps.label(s.server)).join(', ')} back on the previous release` : 'no other server had switched'}; the manifest stays as it was`);
@@ -68,7 +70,7 @@ async function failRollout<S>(steps: RolloutSteps<S>, failed: S, reason: unknown
   const notRestored: string[] = [];
   for (const s of back) {
     try {
-      await steps.restore(s.server, s.previous);
+      await steps.restore(s.server, s.deployed);
       restored.push(steps.label(s.server));
     } catch (e) {
       notRestored.push(`${steps.label(s.server)}: ${(e as Error).message}`);
@@ -80,7 +82,7 @@ async function failRollout<S>(steps: RolloutSteps<S>, failed: S, reason: unknown
 }
 
 /** Deploy to each server found now that is not on the new release; a failure here leaves the manifest moved. */
-async function catchUp<S>(steps: RolloutSteps<S>, done: readonly S[]): Promise<S[]> {
+async function catchUp<S, R>(steps: RolloutSteps<S, R>, done: readonly S[]): Promise<S[]> {
   const found = await steps.discover();
   const labels = new Set(done.map((s) => steps.label(s)));
   const fresh = found.filter((s) => !labels.has(steps.label(s)));
@@ -90,7 +92,7 @@ async function catchUp<S>(steps: RolloutSteps<S>, done: readonly S[]): Promise<S
   if (behind.length === 0) return [];
   steps.log(`catch-up: ${behind.map((s) => steps.label(s)).join(', ')} joined during the rollout and run${behind.length === 1 ? 's' : ''} an older release`);
   const failures: string[] = [];
-  for (const s of behind) await steps.deploy(s).catch((e: Error) => failures.push(`${steps.label(s)}: ${e.message}`));
+  for (const s of behind) await (steps.catchUp ?? steps.deploy).call(steps, s).catch((e: Error) => failures.push(`${steps.label(s)}: ${e.message}`));
   if (failures.length) {
     throw new UserError(`the fleet moved to the new release, but ${failures.length} server(s) that joined during the rollout did not: ${failures.join('; ')}`, 'Those servers report unhealthy and the load balancer skips them; deploy again, or replace them (they converge at boot).');
   }

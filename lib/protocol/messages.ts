@@ -198,6 +198,35 @@ export interface StatusResult {
   readonly services: readonly ServiceStatus[];
   readonly site: { readonly release: string | null };
 }
+/**
+ * `converge` (a fleet server, at boot or in a rollout's catch-up): where the release store is, and
+ * where env files come from. Every field defaults to what the server's environment says
+ * (/etc/default/portside on EC2: PORTSIDE_STORE_BUCKET, PORTSIDE_PARAMETER_PREFIX, AWS_REGION).
+ */
+export interface ConvergeHeader extends BaseHeader {
+  /** The release store. @default - PORTSIDE_STORE_BUCKET / PORTSIDE_STORE_ENDPOINT / AWS_REGION, the SDK's credential chain */
+  readonly store?: {
+    readonly bucket: string;
+    readonly endpoint?: string;
+    readonly region?: string;
+    readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  };
+  /** SSM prefix of the env files (`/portside/<stack>`). @default - PORTSIDE_PARAMETER_PREFIX; none: no env file is read from SSM */
+  readonly parameterPrefix?: string;
+  /** Env files sent by the CLI, by service (the local fleet's stand-in for SSM). @default - none */
+  readonly env?: Readonly<Record<string, string>>;
+}
+/** One service after `converge`: kept (already on the manifest's release and healthy) or installed. */
+export interface ConvergedService {
+  readonly name: string;
+  readonly release: string;
+  readonly action: 'kept' | 'installed';
+}
+export interface ConvergeResult {
+  readonly services: readonly ConvergedService[];
+  /** The manifest's updatedAt, or null when the store has no manifest yet (nothing to run). */
+  readonly manifest: string | null;
+}
 export interface RepairResult {
   /** The registry's state before the repair. */
   readonly registry: 'ok' | 'missing' | 'corrupt';
@@ -212,6 +241,7 @@ export interface Conversations {
   sync: { header: BaseHeader; state: SyncState; plan: SyncPlan; result: SyncResult };
   status: { header: BaseHeader; state: never; plan: never; result: StatusResult };
   repair: { header: BaseHeader; state: never; plan: never; result: RepairResult };
+  converge: { header: ConvergeHeader; state: never; plan: never; result: ConvergeResult };
 }
 export type HeaderOf<C extends AgentCommand> = Conversations[C]['header'];
 export type StateOf<C extends AgentCommand> = Conversations[C]['state'];

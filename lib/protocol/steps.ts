@@ -8,7 +8,7 @@
 export type StepName = 'upload' | 'install' | 'probe' | 'stop' | 'switch' | 'route' | 'verify' | 'save' | 'purge';
 
 /** The agent's commands (`node agent.js <command>`). */
-export type AgentCommand = 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'sync' | 'status' | 'repair';
+export type AgentCommand = 'deploy' | 'deploy-files' | 'rollback' | 'remove' | 'sync' | 'status' | 'repair' | 'converge';
 
 export interface StepInfo {
   readonly name: StepName;
@@ -43,6 +43,8 @@ export const COMMAND_STEPS: Readonly<Record<AgentCommand, readonly StepName[]>> 
   sync: ['route'],
   status: [],
   repair: [],
+  // A fleet server's convergence runs `deploy`'s steps once per service that is not on the manifest's release.
+  converge: ['upload', 'install', 'probe', 'switch', 'route', 'verify', 'save'],
 };
 
 /** The steps after whose start a change is committed (Ctrl-C lets the agent finish). */

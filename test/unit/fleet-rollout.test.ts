@@ -5,7 +5,7 @@ import { rollOut, RolloutFailed, RolloutSteps } from '../../lib/fleet/rollout';
 /** A fleet of named servers whose deploys succeed unless told, recording every call in order. */
 function fakeFleet(o: { fail?: string[]; later?: string[]; onRelease?: string[]; restoreFails?: string[] } = {}) {
   const calls: string[] = [];
-  const steps: RolloutSteps<string> = {
+  const steps: RolloutSteps<string, { previous: string }> = {
     label: (s) => s,
     deploy: async (s) => {
       calls.push(`deploy ${s}`);
@@ -14,8 +14,8 @@ function fakeFleet(o: { fail?: string[]; later?: string[]; onRelease?: string[];
       calls.push(`switched ${s}`);
       return { previous: `old-${s}` };
     },
-    restore: async (s, previous) => {
-      calls.push(`restore ${s} to ${previous}`);
+    restore: async (s, deployed) => {
+      calls.push(`restore ${s} to ${deployed.previous}`);
       if (o.restoreFails?.includes(s)) throw new Error('ssh: connection refused');
     },
     writeManifest: async () => void calls.push('manifest'),
@@ -94,6 +94,13 @@ describe('rollOut', () => {
     const { steps, calls } = fakeFleet({ later: ['s5', 's6'], onRelease: ['s6'] });
     const r = await rollOut(servers, 1, steps);
     expect(calls.slice(calls.indexOf('manifest'))).toEqual(['manifest', 'deploy s5', 'switched s5']);
+    expect(r.caughtUp).toEqual(['s5']);
+  });
+
+  test('catch-up uses the catch-up step when there is one (converge), not a deploy', async () => {
+    const { steps, calls } = fakeFleet({ later: ['s5'] });
+    const r = await rollOut(servers, 1, { ...steps, catchUp: async (s) => void calls.push(`converge ${s}`) });
+    expect(calls.slice(calls.indexOf('manifest'))).toEqual(['manifest', 'converge s5']);
     expect(r.caughtUp).toEqual(['s5']);
   });
 

@@ -50,7 +50,7 @@ describe('release archive', () => {
     const b = await buildReleaseArchive(files);
     expect(b.sha256).toBe(a.sha256);
     expect(a.sha256).toBe(createHash('sha256').update(readFileSync(a.path)).digest('hex'));
-    expect(execFileSync('tar', ['-tf', a.path], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['index.js', 'package.json']);
+    expect(execFileSync('tar', ['-tzf', a.path], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['index.js', 'package.json']);
     a.remove();
     b.remove();
   });
@@ -71,6 +71,7 @@ describe('ReleaseStore', () => {
     expect(puts.every((p) => p.Bucket === 'releases-bucket')).toBe(true);
     expect(puts[0].ContentLength).toBe(archive.size);
     for (const p of puts) expect(await bodyText(p.Body)).not.toContain('hunter2');
+    expect(execFileSync('tar', ['-xzOf', archive.path], { encoding: 'utf8' })).not.toContain('hunter2');
     archive.remove();
   });
 

@@ -1,0 +1,118 @@
+// `converge`: bring this fleet server to the release store's manifest. It is what a fleet server runs
+// at boot (/usr/local/sbin/portside-converge, before it signals success) and what a rollout's catch-up
+// runs over SSH. For each service of the manifest not already running its release: the release and
+// its descriptor from the store (sha256 checked), its env file from SSM, then `deploy`'s own steps
+// (probe → switch → route → verify) in this process, under the lock this command holds. The health
+// marker Caddy answers /_portside/health from is removed first and written only when every service
+// of the manifest passed its probe: until then the load balancer sends this server nothing.
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { keepHandWritten, renderCaddyfile, serviceUrl } from '../../caddy';
+import { verifyUrlOnServer } from '../../deploy/verify-url';
+import type { ServerStore } from '../../fleet/server-store';
+import type { FleetManifest, ManifestService, ReleaseDescriptor } from '../../fleet/store-layout';
+import { ConvergedService, ConvergeHeader, ConvergeResult, CurrentRelease, PlanMessage, Routes, WireObject } from '../../protocol';
+import { parseRegistry, renderRegistry, withService } from '../../registry';
+import { CONVERGED_MARKER_FILE } from '../../remote/layout';
+import { pm2Port } from '../../remote/pm2-list';
+import * as procs from '../procs';
+import { AgentError, Input, note } from '../protocol-io';
+import { writeAtomic } from '../releases';
+import { deploy } from './deploy';
+import { registryPaths, registryState, serviceAt, stateOf } from './shared';
+
+/** How long a kept release may take to answer its health check. */
+const KEPT_HEALTH_MS = 15_000;
+/** How long a release installed here may take to answer its probe. */
+const PROBE_MS = 60_000;
+
+export async function converge(header: ConvergeHeader): Promise<ConvergeResult> {
+  const marker = markerPath();
+  rmSync(marker, { force: true });
+  const store = loadStore(header);
+  const { manifest, exists } = await store.readManifest();
+  if (!exists) note(`the store (${store.bucket}) has no manifest yet: nothing to run; this server is ready for a first deploy`);
+  const services: ConvergedService[] = [];
+  for (const [name, entry] of Object.entries(manifest.services)) services.push(await convergeService(store, header, name, entry));
+  writeMarker(marker, manifest);
+  return { services, manifest: exists ? manifest.updatedAt : null };
+}
+
+/**
+ * The store's client (dist/server/store.js, beside this agent): the AWS SDK is loaded only here.
+ * Found from the agent's own path: the agent only ever runs as its bundle on the server.
+ */
+function loadStore(header: ConvergeHeader): ServerStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(join(dirname(process.argv[1]), 'store.js')) as typeof import('../../fleet/server-store');
+  return mod.openServerStore(header);
+}
+
+/** The health marker's path: beside the live Caddyfile (see CONVERGED_MARKER_FILE). */
+function markerPath(): string {
+  return join(dirname(registryPaths(registryState().registry).caddyfile), CONVERGED_MARKER_FILE);
+}
+
+function writeMarker(marker: string, m: FleetManifest): void {
+  mkdirSync(dirname(marker), { recursive: true });
+  const releases = Object.fromEntries(Object.entries(m.services).map(([n, s]) => [n, s.releaseId]));
+  writeAtomic(marker, `${JSON.stringify({ updatedAt: m.updatedAt, releases, convergedAt: new Date().toISOString() })}\n`);
+}
+
+/** One service: kept when it runs the manifest's release and answers; else installed from the store. */
+async function convergeService(store: ServerStore, header: ConvergeHeader, name: string, entry: ManifestService): Promise<ConvergedService> {
+  const svc = serviceAt(name);
+  const before = stateOf(svc.l);
+  const proc = await procs.pm2Find(name);
+  if (before.id === entry.releaseId && proc?.pm2_env?.status === 'online' && pm2Port(proc) === entry.port) {
+    await procs.waitHealthy(entry.port, before.meta?.healthPath || '/', KEPT_HEALTH_MS, 0);
+    note(`${name}: on release ${entry.releaseId} and healthy`);
+    return { name, release: entry.releaseId, action: 'kept' };
+  }
+  note(`${name}: installing release ${entry.releaseId} from the store (${before.id ? `was ${before.id}` : 'not on this server yet'})`);
+  const descriptor = await store.readDescriptor(name, entry.release);
+  const archive = await store.readRelease(name, entry.release);
+  const sha = createHash('sha256').update(archive).digest('hex');
+  if (sha !== entry.release) throw new AgentError(`${name}: the store's release archive has sha256 ${sha}, not ${entry.release} as its name says`, 'The object was changed or cut short: deploy the service again.', 'STORE_CORRUPT');
+  const env = header.env?.[name] ?? await store.serviceEnv(name);
+  const plan = deployPlan(name, entry, descriptor, before, env);
+  await deploy({ service: name, who: header.who || 'converge', what: `converge ${name}` }, planInput(plan, gunzipSync(archive)));
+  return { name, release: entry.releaseId, action: 'installed' };
+}
+
+/** The plan the CLI would send for this release, from the descriptor and this server's registry. */
+function deployPlan(name: string, entry: ManifestService, d: ReleaseDescriptor, before: CurrentRelease, env: string | null): PlanMessage<'deploy'> {
+  const lock = (fs: readonly { p: string; h: string }[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
+  const { routes, url } = routesFor(name, entry.port);
+  return {
+    type: 'plan', upload: true, id: entry.releaseId, port: entry.port, start: d.start, healthPath: d.healthPath, files: d.files,
+    keep: [], lockfileChanged: lock(d.files) !== lock(before.files), env, routes, verifyUrl: url,
+    unchanged: false, staticOnly: false, probeTimeoutMs: PROBE_MS,
+  };
+}
+
+/** The service on its port in this server's registry, and the routes to install when that changes them. */
+function routesFor(name: string, port: number): { routes: Routes | null; url: string } {
+  const state = registryState();
+  const registry = parseRegistry(state.registry);
+  const next = keepHandWritten(registry, withService(registry, name, port), state.caddyfile, note);
+  const url = verifyUrlOnServer(next, serviceUrl(next, name, '127.0.0.1'));
+  const same = registry.services[name] === port && state.caddyfile === renderCaddyfile(registry);
+  return { routes: same ? null : { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) }, url };
+}
+
+/** `deploy`'s input, as the CLI would send it: the plan, then the release's tar bytes. */
+function planInput(plan: PlanMessage<'deploy'>, tar: Buffer): Input {
+  let sent = false;
+  return {
+    next: async () => {
+      if (sent) return null;
+      sent = true;
+      return plan as unknown as WireObject;
+    },
+    rest: () => Readable.from([tar]),
+  };
+}
