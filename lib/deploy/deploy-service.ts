@@ -16,6 +16,7 @@ import { buildIfNeeded, lastBuildBase } from './local-build';
 import { inspectServiceFolder, ReleaseSpec } from './service-folder';
 import { printer, uploadProgress } from './step-lines';
 import { tarStream } from './tar-stream';
+import { verifyUrlOnServer } from './verify-url';
 
 export { printer } from './step-lines';
 
@@ -40,6 +41,8 @@ export interface DeployServiceOptions {
   readonly building?: Promise<BuildResult>;
   /** Remembered file hashes, so unchanged files are not read again; the caller saves it. @default - every file is hashed */
   readonly hashes?: HashCache;
+  /** The new release's id: a fleet rollout gives every server the same one. @default - a new id */
+  readonly releaseId?: string;
 }
 
 export interface BuildResult {
@@ -197,13 +200,13 @@ async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: stri
   const healthPath = o.healthPath ?? spec.healthPath ?? '/';
   const c = compareRelease({ files, current, start: spec.start, port: r.port, healthPath, env, force: !!o.force, staticPrefixes: spec.sources.map((s) => s.prefix).filter((p) => p !== '') });
   timings.manifest = Date.now() - tm;
-  const id = (c.unchanged && current.id) || newReleaseId();
+  const id = (c.unchanged && current.id) || o.releaseId || newReleaseId();
   const sent = c.unchanged ? [] : c.send;
   const bytes = sent.reduce((n, f) => n + f.s, 0);
   if (!c.unchanged) o.log(`  release ${id}: ${files.length} files, ${c.send.length} to send (${formatBytes(bytes)}), ${c.keep.length} unchanged`);
   const plan: DeployPlan = {
     id, port: r.port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep, lockfileChanged: c.lockfileChanged,
-    env, routes: r.routes, verifyUrl: r.url, unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
+    env, routes: r.routes, verifyUrl: verifyUrlOnServer(r.next, r.url), unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
   };
   const upload = sent.length ? uploadProgress(tarStream(sent.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined;
   return { plan, upload, build, sent };

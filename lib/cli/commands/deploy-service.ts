@@ -6,6 +6,10 @@ import { deploySummary } from '../../deploy/deploy-summary';
 import { HashCache, hashCacheFile } from '../../deploy/hash-cache';
 import { parsePort } from '../../ports';
 import { UsageError } from '../../errors';
+import type { Fleet } from '../../fleet/fleet-target';
+import { targetFleet } from '../../fleet/fleet-target';
+import { parseParallel } from '../../fleet/rollout-plan';
+import type { ReleaseSpec } from '../../deploy/service-folder';
 import { Command, CommandContext } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, withServer } from '../connect';
 
@@ -26,7 +30,11 @@ Options:
   --health-timeout S   how long the new release may take to answer (default 30 seconds)
   --dry-run            print the plan; change nothing
   --force              restart (and rebuild) even when nothing changed
+  --parallel N         a fleet: deploy to N servers at a time (default 1: one at a time)
 ${TARGET_USAGE}
+  With a fleet (--target local while \`portside local up --servers N\` runs), the release is uploaded to
+  the fleet's store once, then each server gets the steps above in turn; a failure on one puts the
+  servers before it back, and the fleet's manifest moves only when every server has switched.
 
 Examples:
   npm run deploy-service simon 3000
@@ -34,10 +42,12 @@ Examples:
   npx portside deploy-service simon --service-env .env.production --health-path /api/health
   npx portside deploy-service simon 3001 --dry-run`,
   async run(ctx) {
-    const { target, ...a } = deployArgs(ctx);
+    const { target, parallel, ...a } = deployArgs(ctx);
     // Everything checkable here is checked before connecting, so bad input never reaches the server.
     const { spec } = checkDeployInput(a);
     await checkTargetOptions(target);
+    const fleet = await targetFleet(target, ctx.env, ctx.err);
+    if (fleet) return deployFleet(ctx, fleet, { ...a, parallel }, spec);
     // The front-end build needs nothing from the server: it runs while the connection is made.
     const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
     const building = a.dryRun ? undefined : startBuild(spec, ctx.err, a.force, undefined, hashes);
@@ -63,6 +73,7 @@ interface DeployArgs {
   readonly probeTimeoutMs: number;
   readonly dryRun: boolean;
   readonly force: boolean;
+  readonly parallel: number;
   readonly target: TargetValues;
 }
 
@@ -73,7 +84,7 @@ function deployArgs(ctx: CommandContext): DeployArgs {
     options: {
       ...TARGET_OPTIONS,
       dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
-      'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' },
+      'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' }, parallel: { type: 'string' },
     },
   });
   if (positionals.length === 0) throw new UsageError('which service? e.g. portside deploy-service simon 3000');
@@ -91,7 +102,27 @@ function deployArgs(ctx: CommandContext): DeployArgs {
     : existsSync(join(base, 'services', name)) ? join(base, 'services', name) : base;
   return {
     name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
-    probeTimeoutMs: Number(timeoutText) * 1000, dryRun: !!values['dry-run'], force: !!values.force,
+    probeTimeoutMs: Number(timeoutText) * 1000, dryRun: !!values['dry-run'], force: !!values.force, parallel: parseParallel(values.parallel),
     target: { target: values.target, host: values.host, user: values.user, key: values.key },
   };
+}
+
+/** The fleet branch: one build and upload, then the servers in turn; a summary line per server. */
+async function deployFleet(ctx: CommandContext, fleet: Fleet, a: Omit<DeployArgs, 'target'>, spec: ReleaseSpec): Promise<number> {
+  if (a.dryRun) {
+    const batches = Math.ceil(fleet.servers.length / a.parallel);
+    ctx.out(`deploy-service ${a.name} (dry run: nothing changed) would upload ${a.dir} to the fleet's store once, then deploy to ${fleet.servers.length} servers, ${a.parallel} at a time (${batches} batch${batches === 1 ? '' : 'es'}): ${fleet.servers.map((s) => s.label).join(', ')}`);
+    return 0;
+  }
+  // Loaded here: the AWS SDK (the store's client) costs ~0.5 s to load, which a single-server deploy never pays.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { deployToFleet } = require('../../fleet/fleet-deploy') as typeof import('../../fleet/fleet-deploy');
+  const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
+  ctx.err(`deploying ${a.name} from ${a.dir} to ${fleet.servers.length} servers, ${a.parallel} at a time`);
+  const o = await deployToFleet(fleet, { ...a, building: startBuild(spec, ctx.err, a.force, undefined, hashes), log: ctx.err, status: ctx.status, hashes })
+    .finally(() => hashes.save());
+  ctx.out(`deployed ${o.name} (release ${o.releaseId}, archive ${o.release.slice(0, 12)}) to ${o.servers.length} servers on port ${o.port}: ${o.url} (${(o.totalMs / 1000).toFixed(2)}s)`);
+  for (const s of o.servers) ctx.out(`  ${s.label}: ${s.outcome.unchanged ? 'already on it' : s.outcome.previous ? `was ${s.outcome.previous}` : 'first release'}`);
+  if (o.caughtUp.length) ctx.out(`  caught up (joined during the rollout): ${o.caughtUp.join(', ')}`);
+  return 0;
 }

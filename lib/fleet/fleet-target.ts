@@ -1,0 +1,97 @@
+/**
+ * Where a fleet is, as the CLI needs it: its servers (each an SSH target), its release store, the
+ * address users reach it at, and where env files go. `--target local` with a local fleet up
+ * (`portside local up --servers N` writes fleet.json) means the whole fleet.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SshTarget } from '../ssh/connection';
+import { readPrivateKeyFile } from '../ssh/key-file';
+import { sameFingerprint } from '../ssh/fingerprint';
+import { forgetHost, readPins } from '../ssh/known-hosts';
+import { portsideHome } from '../ssh/paths';
+import type { StoreLocation } from './release-store';
+
+/** One server of a fleet. */
+export interface FleetServer {
+  /** Its name in messages, e.g. `s1 (10.77.1.11)`; unique in the fleet. */
+  readonly label: string;
+  readonly target: SshTarget;
+}
+
+export interface Fleet {
+  readonly kind: 'local' | 'aws';
+  readonly servers: readonly FleetServer[];
+  readonly store: StoreLocation;
+  /** The load balancer's address (URLs when there is no domain). */
+  readonly address: string;
+  /**
+   * Where env files are kept for servers that converge without the CLI: SSM under this stack's prefix,
+   * or null (the local fleet: env files go to each server over SSH only, never to the store).
+   */
+  readonly secrets: { readonly stackName: string; readonly region?: string } | null;
+  /** The fleet's servers as they are now (the rollout's catch-up pass). */
+  discover(): Promise<readonly FleetServer[]>;
+}
+
+/** fleet.json's path (the local fleet's description; lib/targets/local owns it). */
+function localFleetFile(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../targets/local/fleet-constants') as typeof import('../targets/local/fleet-constants')).FLEET_JSON;
+}
+
+/** Whether `--target local` means a fleet: `local up --servers N` has written fleet.json. */
+export function localFleetIsUp(): boolean {
+  return existsSync(localFleetFile());
+}
+
+/** The local fleet from fleet.json (throws, saying how to start it, when it is not up). */
+export async function localFleet(env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readLocalFleet } = require('../targets/local/fleet-description') as typeof import('../targets/local/fleet-description');
+  const read = async (): Promise<readonly FleetServer[]> => {
+    const f = readLocalFleet();
+    return Promise.all(f.servers.map((s) => localServerTarget(s, env, log)));
+  };
+  const fleet = readLocalFleet();
+  const { endpoint, bucket, region, accessKeyId, secretAccessKey } = fleet.store;
+  return {
+    kind: 'local', servers: await read(), address: fleet.loadBalancer.address, secrets: null, discover: read,
+    store: { bucket, endpoint, region, credentials: { accessKeyId, secretAccessKey } },
+  };
+}
+
+interface LocalFleetServerFacts {
+  readonly name: string;
+  readonly address: string;
+  readonly sshPort: number;
+  readonly user: string;
+  readonly keyPath: string;
+  readonly hostKeyFingerprint: string;
+}
+
+/** A local fleet server as an SSH target; a pin left by an earlier fleet at that address is replaced. */
+async function localServerTarget(s: LocalFleetServerFacts, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<FleetServer> {
+  const knownHostsPath = join(portsideHome(env), 'known_hosts.fleet');
+  const pins = await readPins(knownHostsPath, s.address, s.sshPort);
+  // The fleet's own state is the authority on its host keys: `local up --servers` again makes new ones.
+  if (pins.length > 0 && !pins.some((p) => sameFingerprint(p.fingerprint, s.hostKeyFingerprint))) await forgetHost(knownHostsPath, s.address, s.sshPort);
+  const label = `${s.name} (${s.address})`;
+  return {
+    label,
+    target: {
+      host: s.address, port: s.sshPort, user: s.user, privateKey: await readPrivateKeyFile(s.keyPath, 'the local fleet key', log),
+      knownHostsPath, expectedFingerprints: [s.hostKeyFingerprint], expectedFingerprintsSource: 'the local fleet\'s state (fleet.json)', label: `fleet server ${label}`,
+    },
+  };
+}
+
+/**
+ * The fleet a command's target names, or null for a single server: `--target local` (or
+ * PORTSIDE_TARGET=local) while a local fleet is up, without --host. (An AWS fleet is not looked up yet.)
+ */
+export async function targetFleet(values: { target?: string; host?: string }, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet | null> {
+  if (values.host !== undefined) return null;
+  if ((values.target ?? env.PORTSIDE_TARGET ?? 'aws') !== 'local' || !localFleetIsUp()) return null;
+  return localFleet(env, log);
+}
