@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run, runOrThrow } from '../local/exec';
-import { isAlive, readPid, sleep } from '../local/processes';
+import { isAlive, sleep } from '../local/processes';
 import { COURSE_ADDRESS, COURSE_PATHS, COURSE_USER, ON_SERVER } from './constants';
 import { holderPid, onCourse, pidsOnCourse, SESSION_PATH } from './namespaces';
 import { tcpOpen } from './probe';
@@ -80,7 +80,7 @@ export function writePm2StartupUnit(node: 'nvm' | 'system'): void {
 export const CADDY_UNIT = '/lib/systemd/system/caddy.service';
 
 /**
- * A reboot of the course server: every process but its init and sshd is killed (SIGKILL: nothing gets
+ * A reboot of the course server: every process but its init and sshd's listener is killed (SIGKILL: nothing gets
  * to save or clean up, as at a power cut; pm2's stale pid and socket files stay in ~/.pm2), then the
  * two units start as systemd starts them: pm2-ubuntu's ExecStart (`pm2 resurrect`, which reads
  * ~/.pm2/dump.pm2) to its end (Type=forking), and Caddy's ExecStart from /etc/caddy/Caddyfile.
@@ -95,8 +95,21 @@ export async function rebootCourse(log: (line: string) => void = () => {}): Prom
   await startCaddyUnit();
 }
 
+/** The server's init and sshd's listener (host pids; sshd's pid file holds its pid inside the server). Their sessions are not kept. */
+function keptPids(): Set<number | undefined> {
+  const cmdline = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ');
+    } catch {
+      return '';
+    }
+  };
+  // The listener renames itself "sshd: /usr/sbin/sshd -f <config> [listener] …"; sessions are "sshd: ubuntu [priv]".
+  return new Set([holderPid(), ...pidsOnCourse().filter((pid) => cmdline(pid).includes(`/usr/sbin/sshd -f ${COURSE_PATHS.sshdConfig}`))]);
+}
+
 async function killAllButInit(): Promise<void> {
-  const keep = new Set([holderPid(), readPid(COURSE_PATHS.sshdPid)]);
+  const keep = keptPids();
   for (let round = 0; round < 50; round++) {
     const left = pidsOnCourse().filter((pid) => !keep.has(pid) && isAlive(pid));
     if (left.length === 0) return;
