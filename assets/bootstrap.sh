@@ -159,12 +159,24 @@ print(body(tail))' "$@"
 }
 signal_wait_condition() {
   local body
-  [ -n "${PORTSIDE_SIGNAL_URL:-}" ] || { warn "PORTSIDE_SIGNAL_URL is not set: no wait condition to signal"; return 1; }
-  body="$(signal_body "$@")"
-  retry curl -fsS -o /dev/null -X PUT -H 'Content-Type:' --data-binary "$body" "$PORTSIDE_SIGNAL_URL"
+  if [ -n "${PORTSIDE_SIGNAL_RESOURCE:-}" ]; then
+    signal_resource "$1"
+  else
+    [ -n "${PORTSIDE_SIGNAL_URL:-}" ] || { warn "PORTSIDE_SIGNAL_URL is not set: no wait condition to signal"; return 1; }
+    body="$(signal_body "$@")"
+    retry curl -fsS -o /dev/null -X PUT -H 'Content-Type:' --data-binary "$body" "$PORTSIDE_SIGNAL_URL"
+  fi
   # The UserData stub's own trap sends nothing after this (see assets/user-data.sh); tests point it elsewhere.
   local mark="${PORTSIDE_SIGNALLED_MARK:-/var/lib/portside/boot-signalled}"
   mkdir -p "${mark%/*}" && : >"$mark"
+}
+# A fleet server signals its Auto Scaling group (its CreationPolicy and a rolling update's WaitOnResourceSignals
+# count these). SignalResource carries no reason: the reason stays in the log. cfn-signal needs no credentials
+# ("CloudFormation checks for stack membership"), https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/cfn-signal.html
+signal_resource() {
+  local ok=true
+  [ "$1" = SUCCESS ] || ok=false
+  retry "$CFN_BIN/cfn-signal" --success "$ok" --stack "${PORTSIDE_STACK:?}" --resource "$PORTSIDE_SIGNAL_RESOURCE" --region "${PORTSIDE_REGION:?}"
 }
 signal_failure() {
   local code="$1" tail
@@ -277,7 +289,10 @@ install_cfn_hup() {
   printf '[main]\nstack=%s\nregion=%s\ninterval=1\n' "$PORTSIDE_STACK" "$PORTSIDE_REGION" >/etc/cfn/cfn-hup.conf
   # The hook's action runs without this process's environment: the settings travel in a file.
   local v
-  for v in PORTSIDE_STACK PORTSIDE_REGION PORTSIDE_RESOURCE PORTSIDE_METADATA_KEY PORTSIDE_USER PORTSIDE_WWW PORTSIDE_CADDY_DIR; do
+  for v in PORTSIDE_STACK PORTSIDE_REGION PORTSIDE_RESOURCE PORTSIDE_METADATA_KEY PORTSIDE_USER PORTSIDE_WWW PORTSIDE_CADDY_DIR \
+    PORTSIDE_SIGNAL_RESOURCE PORTSIDE_STORE_BUCKET PORTSIDE_PARAMETER_PREFIX PORTSIDE_CONVERGED_MARKER; do
+    # The last four exist on a fleet server only.
+    [ -n "${!v:-}" ] || continue
     printf 'export %s=%q\n' "$v" "${!v}"
   done >/etc/default/portside
   printf '[portside-declared]\ntriggers=post.update\npath=Resources.%s.Metadata.%s\naction=%s\nrunas=root\n' \
@@ -303,6 +318,21 @@ cfn_hup_timer() {
     '[Install]' 'WantedBy=timers.target'
 }
 
+# A fleet server converges at boot, before it reports success: a rolling update moves on, and the load
+# balancer sends it requests, only once it serves the current release. The command that does it is the
+# converge hook (the fleet contract, issue #10); it reads its settings from /etc/default/portside.
+CONVERGE_HOOK="${PORTSIDE_CONVERGE_HOOK:-/usr/local/sbin/portside-converge}"
+converge_at_boot() {
+  if [ -x "$CONVERGE_HOOK" ]; then
+    "$CONVERGE_HOOK"
+    return
+  fi
+  # No hook: nothing was ever deployed through it, so there is nothing to converge to. Say so, and mark the
+  # server converged so the load balancer's health check (the marker beside the Caddyfile) passes.
+  log "no converge hook ($CONVERGE_HOOK): serving the seeded configuration"
+  install -o "$PORTSIDE_USER" -g "$USER_GROUP" -m 0644 /dev/null "${PORTSIDE_CONVERGED_MARKER:?}"
+}
+
 main_ec2() {
   # The UserData stub already sends this process's output to the log.
   [ -n "${PORTSIDE_LOGGED:-}" ] || exec > >(tee -a "$LOG") 2>&1
@@ -323,6 +353,7 @@ main_ec2() {
   # Success only once Caddy answers on :80: that is what the deploy waits for.
   step wait_for_http
   step install_cfn_hup
+  [ -z "${PORTSIDE_SIGNAL_RESOURCE:-}" ] || step converge_at_boot
   STEP="signal success"
   signal_wait_condition SUCCESS "Portside bootstrap done: Caddy answers at $CHECK_URL" ""
   log "done"

@@ -38,8 +38,16 @@ export interface UserDataSettings {
   readonly metadataKey: string;
   /** The metadata key holding the bootstrap script. */
   readonly bootstrapKey: string;
-  /** The boot wait condition handle's presigned URL (usually a `Ref` token): where the boot's signal goes. */
-  readonly signalUrl: string;
+  /**
+   * The boot wait condition handle's presigned URL (usually a `Ref` token): where the boot's signal goes.
+   * @default - none: a fleet server signals its Auto Scaling group instead (`fleet.signalResource`)
+   */
+  readonly signalUrl?: string;
+  /**
+   * A fleet server's settings (an instance of an Auto Scaling group behind a load balancer).
+   * @default - none: a single server
+   */
+  readonly fleet?: FleetUserDataSettings;
   /** The deploy user: owns the layout and runs pm2. */
   readonly user: string;
   /** The static site's folder. */
@@ -48,6 +56,18 @@ export interface UserDataSettings {
   readonly caddyDir: string;
   /** TCP ports ufw lets in; the security group is derived from the same port model. */
   readonly publicPorts: readonly number[];
+}
+
+/** What a fleet server's bootstrap needs besides a single server's (see the fleet contract, issue #10). */
+export interface FleetUserDataSettings {
+  /** The Auto Scaling group's logical ID: the bootstrap signals it with `cfn-signal --resource`. */
+  readonly signalResource: string;
+  /** The releases bucket (usually a `Ref` token) a server converges from. */
+  readonly storeBucket: string;
+  /** Where the servers' secrets live in Parameter Store: `/portside/<stack>` (`<prefix>/<service>/env`). */
+  readonly parameterPrefix: string;
+  /** The converge marker's absolute path (beside the live Caddyfile): the health check answers 200 while it exists. */
+  readonly convergedMarker: string;
 }
 
 /** The bootstrap's own first line, replaced by the wrapper's. */
@@ -65,18 +85,38 @@ export function renderUserData(script: string, settings: UserDataSettings): stri
     ['PORTSIDE_RESOURCE', settings.logicalId],
     ['PORTSIDE_METADATA_KEY', settings.metadataKey],
     ['PORTSIDE_BOOTSTRAP_KEY', settings.bootstrapKey],
-    ['PORTSIDE_SIGNAL_URL', settings.signalUrl],
+    ...(settings.signalUrl === undefined ? [] : [['PORTSIDE_SIGNAL_URL', settings.signalUrl] as [string, string]]),
     ['PORTSIDE_USER', settings.user],
     ['PORTSIDE_WWW', settings.www],
     ['PORTSIDE_CADDY_DIR', settings.caddyDir],
     ['PORTSIDE_PUBLIC_PORTS', settings.publicPorts.join(' ')],
+    ...fleetVars(settings.fleet),
   ];
+  if ((settings.signalUrl === undefined) === (settings.fleet === undefined)) {
+    throw new Error('UserData: give exactly one way to signal the boot: signalUrl (a single server) or fleet.signalResource (a fleet)');
+  }
   const lines = [
     '#!/bin/bash',
     '# Portside UserData: constant settings, then assets/user-data.sh (the rest is in the metadata).',
     ...vars.map(([name, value]) => `export ${name}=${shellQuote(name, value)}`),
   ];
   return `${lines.join('\n')}\n${script.replace(SHEBANG, '')}`;
+}
+
+/**
+ * A fleet server's exports. Its boot signals the Auto Scaling group with cfn-signal (SignalResource: what a
+ * group's CreationPolicy and a rolling update's WaitOnResourceSignals count). The stub's own failure signal
+ * needs a wait-condition URL, which a fleet has none of: a failure before assets/bootstrap.sh starts is not
+ * signalled, and CloudFormation waits for the creation policy's timeout instead.
+ */
+function fleetVars(fleet: FleetUserDataSettings | undefined): Array<[string, string]> {
+  if (!fleet) return [];
+  return [
+    ['PORTSIDE_SIGNAL_RESOURCE', fleet.signalResource],
+    ['PORTSIDE_STORE_BUCKET', fleet.storeBucket],
+    ['PORTSIDE_PARAMETER_PREFIX', fleet.parameterPrefix],
+    ['PORTSIDE_CONVERGED_MARKER', fleet.convergedMarker],
+  ];
 }
 
 function shellQuote(name: string, value: string): string {

@@ -1,6 +1,6 @@
 import { renderCaddyfile } from '../caddy';
 import { PortsideConfig } from '../config/portside-config';
-import { EC2_PATHS, Registry, RegistryPaths, registryFromConfig, renderRegistry } from '../registry';
+import { EC2_PATHS, Registry, RegistryLoadBalancer, RegistryPaths, registryFromConfig, renderRegistry } from '../registry';
 
 /** The metadata key on the instance under which the declared files travel to the server. */
 export const SEED_METADATA_KEY = 'Portside';
@@ -20,10 +20,10 @@ export interface SeedMetadata {
 
 /**
  * The declared configuration as files: the registry, the Caddyfile rendered from it, and the home page.
- * Pure: the same config always gives the same files.
+ * Pure: the same config always gives the same files. `loadBalancer` makes them a fleet server's (see Registry).
  */
-export function seedFiles(config: PortsideConfig, homePage: string, paths: RegistryPaths = EC2_PATHS): SeedFiles {
-  const registry: Registry = registryFromConfig(config, paths);
+export function seedFiles(config: PortsideConfig, homePage: string, paths: RegistryPaths = EC2_PATHS, loadBalancer?: RegistryLoadBalancer): SeedFiles {
+  const registry: Registry = registryFromConfig(config, paths, loadBalancer);
   return {
     'registry.json': renderRegistry(registry),
     Caddyfile: renderCaddyfile(registry),

@@ -5,3 +5,4 @@ export * from './legacy-server';
 export * from './upgrade-guard';
 export * from './web-server';
 export * from './portside-stack';
+export * from './fleet';

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { readBootstrapScript, readDefaultHomePage, seedFiles } from '../bootstrap';
 import { serviceUrl, siteUrl } from '../caddy';
 import { PortsideConfig } from '../config/portside-config';
+import { Fleet, secretsParameterPrefix } from './fleet';
 import { LegacyServer } from './legacy-server';
 import { DEPLOY_USER, WebServer } from './web-server';
 
@@ -38,22 +39,32 @@ export interface PortsideStackProps extends StackProps {
  * server with its Elastic IP, optional DNS records, and outputs that tell a student how to reach it.
  * Environment-agnostic and free of lookups, so `cdk synth` works offline with no credentials.
  */
+/** The VPC's address range (public subnets of /26 each): a literal, so the fleet's servers can trust it. */
+export const VPC_CIDR = '10.80.0.0/24';
+
 export class PortsideStack extends Stack {
-  public readonly server: WebServer;
+  /** The single server; undefined for a fleet. */
+  public readonly server?: WebServer;
+  /** The fleet (`servers` ≥ 2); undefined for a single server. */
+  public readonly fleet?: Fleet;
   public readonly vpc: ec2.Vpc;
 
   constructor(scope: Construct, id: string, props: PortsideStackProps) {
+    const isFleet = props.config.servers >= 2;
     super(scope, id, {
-      description: 'Portside: one EC2 web server (Caddy on 80/443, SSH from the school) for course services',
+      description: isFleet
+        ? `Portside: ${props.config.servers} EC2 web servers behind an Application Load Balancer (Auto Scaling group, releases in S3)`
+        : 'Portside: one EC2 web server (Caddy on 80/443, SSH from the school) for course services',
       ...props,
     });
     const { config } = props;
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/24'),
-      // One AZ: the one asked for, else the region's first. Changing it later moves the subnet, which
-      // replaces the server: choose before the first deploy.
-      ...(config.availabilityZone ? { availabilityZones: [config.availabilityZone] } : { maxAzs: 1 }),
+      ipAddresses: ec2.IpAddresses.cidr(VPC_CIDR),
+      // One AZ for one server: the one asked for, else the region's first. Changing it later moves the subnet,
+      // which replaces the server: choose before the first deploy. A fleet spans two (its load balancer needs
+      // two); the first subnet stays where it was.
+      ...(isFleet ? { maxAzs: 2 } : config.availabilityZone ? { availabilityZones: [config.availabilityZone] } : { maxAzs: 1 }),
       natGateways: 0,
       subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26 }],
       // Nothing uses the default security group; restricting it would cost a custom-resource Lambda.
@@ -64,7 +75,21 @@ export class PortsideStack extends Stack {
       reason: 'Flow logs cost CloudWatch ingestion and storage every month; a single course server is debugged with its own logs.',
     });
 
-    this.server = new WebServer(this, 'Server', {
+    if (isFleet) {
+      this.fleet = new Fleet(this, 'Fleet', {
+        config, vpc: this.vpc, vpcCidr: VPC_CIDR, imageGeneration: props.imageGeneration, bootstrapScript: props.bootstrapScript,
+      });
+      this.acknowledgeCustomResourceFindings();
+      this.fleetOutputs(config, this.fleet);
+      return;
+    }
+    this.server = this.singleServer(props);
+  }
+
+  /** One server with its Elastic IP, optional DNS records, and the outputs that tell a student how to reach it. */
+  private singleServer(props: PortsideStackProps): WebServer {
+    const { config } = props;
+    const server = new WebServer(this, 'Server', {
       vpc: this.vpc,
       schoolCidrs: config.schoolCidrs,
       seed: seedFiles(config, readDefaultHomePage()),
@@ -85,13 +110,17 @@ export class PortsideStack extends Stack {
         hostedZoneId: config.hostedZoneId,
         zoneName: config.domain,
       });
-      const target = route53.RecordTarget.fromIpAddresses(this.server.publicIp);
+      const target = route53.RecordTarget.fromIpAddresses(server.publicIp);
       new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${config.domain}.`, target, ttl: Duration.minutes(5) });
       new route53.ARecord(this, 'WildcardRecord', { zone, recordName: `*.${config.domain}.`, target, ttl: Duration.minutes(5) });
     }
+    this.singleServerOutputs(config, server);
+    return server;
+  }
 
-    const ip = this.server.publicIp;
-    new CfnOutput(this, 'InstanceId', { value: this.server.instance.instanceId, description: 'The EC2 instance' });
+  private singleServerOutputs(config: PortsideConfig, server: WebServer): void {
+    const ip = server.publicIp;
+    new CfnOutput(this, 'InstanceId', { value: server.instance.instanceId, description: 'The EC2 instance' });
     new CfnOutput(this, 'PublicIp', { value: ip, description: 'The server\'s Elastic IP' });
     new CfnOutput(this, 'SiteUrl', { value: siteUrl(config, ip), description: 'The home page' });
     const services = Object.keys(config.services).sort();
@@ -102,17 +131,38 @@ export class PortsideStack extends Stack {
       });
     }
     const keyFile = `${this.stackName.toLowerCase()}.pem`;
-    const keyName = this.server.privateKeyParameterName;
+    const keyName = server.privateKeyParameterName;
     new CfnOutput(this, 'SshCommand', {
       value: keyName ? `ssh -i ${keyFile} ${DEPLOY_USER}@${ip}` : `ssh ${DEPLOY_USER}@${ip}`,
       description: 'Log in (from the school network)',
     });
-    if (keyName) {
-      new CfnOutput(this, 'FetchPrivateKeyCommand', {
-        value: `aws ssm get-parameter --region ${Aws.REGION} --name ${keyName} --with-decryption --query Parameter.Value --output text > ${keyFile} && chmod 600 ${keyFile}`,
-        description: 'Save the private key AWS created for this server',
+    if (keyName) this.fetchPrivateKeyOutput(keyName, keyFile, 'Save the private key AWS created for this server');
+  }
+
+  /** What the deploy CLI and the student need of a fleet: the bucket, the load balancer, the URLs, the key. */
+  private fleetOutputs(config: PortsideConfig, fleet: Fleet): void {
+    const dns = fleet.loadBalancer.loadBalancer.loadBalancerDnsName;
+    new CfnOutput(this, 'ReleasesBucketName', { value: fleet.releases.bucket.bucketName, description: 'The release store (S3) every server converges from' });
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: dns, description: 'The load balancer (the apex and *.<domain> point at it)' });
+    new CfnOutput(this, 'AutoScalingGroupName', { value: fleet.servers.group.autoScalingGroupName, description: 'The servers\' Auto Scaling group' });
+    new CfnOutput(this, 'SecretsParameterPrefix', { value: secretsParameterPrefix(this), description: 'Where each service\'s env file lives in Parameter Store (<prefix>/<service>/env)' });
+    new CfnOutput(this, 'SiteUrl', { value: siteUrl(config, dns), description: 'The home page' });
+    const services = Object.keys(config.services).sort();
+    if (services.length > 0) {
+      new CfnOutput(this, 'ServiceUrls', {
+        value: services.map((name) => `${name}=${serviceUrl(config, name, dns)}`).join(' '),
+        description: 'Where each declared service answers once deployed',
       });
     }
+    const keyName = fleet.servers.privateKeyParameterName;
+    if (keyName) this.fetchPrivateKeyOutput(keyName, `${this.stackName.toLowerCase()}.pem`, 'Save the private key AWS created for the fleet\'s servers (one key for all)');
+  }
+
+  private fetchPrivateKeyOutput(keyName: string, keyFile: string, description: string): void {
+    new CfnOutput(this, 'FetchPrivateKeyCommand', {
+      value: `aws ssm get-parameter --region ${Aws.REGION} --name ${keyName} --with-decryption --query Parameter.Value --output text > ${keyFile} && chmod 600 ${keyFile}`,
+      description,
+    });
   }
 
   /**

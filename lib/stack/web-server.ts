@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
-  BOOTSTRAP_METADATA_KEY, readUserDataStub, renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata,
+  BOOTSTRAP_METADATA_KEY, readUserDataStub, renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata, UserDataSettings,
 } from '../bootstrap';
 import { ingressPorts } from '../ports';
 import { EC2_PATHS } from '../registry';
@@ -153,17 +153,9 @@ export class WebServer extends Construct {
     // Only this stack: cfn-get-metadata and cfn-hup read the metadata. The boot signal needs no permission
     // (a presigned URL), except a legacy server's: its bootstrap, should it ever boot a replacement, calls
     // `cfn-signal --resource` (SignalResource).
-    this.role.addToPolicy(new iam.PolicyStatement({
-      actions: kept ? ['cloudformation:DescribeStackResource', 'cloudformation:SignalResource'] : ['cloudformation:DescribeStackResource'],
-      resources: [Aws.STACK_ID],
-    }));
+    this.role.addToPolicy(kept ? readMetadataStatement(['cloudformation:SignalResource']) : readMetadataStatement());
 
-    if (props.sshPublicKey) {
-      this.keyPair = new ec2.KeyPair(this, 'ImportedKeyPair', { publicKeyMaterial: props.sshPublicKey });
-    } else {
-      this.keyPair = new ec2.KeyPair(this, 'KeyPair', { type: ec2.KeyPairType.ED25519 });
-      this.privateKeyParameterName = `/ec2/keypair/${this.keyPair.keyPairId}`;
-    }
+    ({ keyPair: this.keyPair, privateKeyParameterName: this.privateKeyParameterName } = serverKeyPair(this, props.sshPublicKey));
 
     // The boot's signal: a wait condition, whose signal carries a reason (SignalResource, what
     // `cfn-signal --resource` calls, has none). It is named after the image, so a new server (new image or
@@ -184,15 +176,8 @@ export class WebServer extends Construct {
     // The instance's own logical ID, known only once it exists; it is a constant string in the template.
     const logicalId = Lazy.string({ produce: () => stack.getLogicalId(this.instance.instance) });
     const userData = kept ? ec2.UserData.custom('') : ec2.UserData.custom(renderUserData(readUserDataStub(), {
-      stackName: Aws.STACK_NAME,
-      region: Aws.REGION,
-      logicalId,
-      metadataKey: SEED_METADATA_KEY,
-      bootstrapKey: BOOTSTRAP_METADATA_KEY,
+      ...serverUserDataSettings(logicalId),
       signalUrl: this.bootSignal!.ref,
-      user: DEPLOY_USER,
-      www: EC2_PATHS.www,
-      caddyDir: dirname(EC2_PATHS.caddyfile),
       publicPorts: [...ingressPorts('school'), ...ingressPorts('world')],
     }));
 
@@ -207,14 +192,7 @@ export class WebServer extends Construct {
       keyPair: this.keyPair,
       httpTokens: ec2.HttpTokens.REQUIRED,
       httpEndpoint: true,
-      blockDevices: [{
-        deviceName: '/dev/sda1',
-        volume: ec2.BlockDeviceVolume.ebs(rootVolumeGiB, {
-          volumeType: ec2.EbsDeviceVolumeType.GP3,
-          encrypted: true,
-          deleteOnTermination: true,
-        }),
-      }],
+      blockDevices: [rootVolume(rootVolumeGiB)],
       propagateTagsToVolumeOnCreation: true,
       userDataCausesReplacement: false,
       // CDK refuses credits on a type that has none.
@@ -256,12 +234,52 @@ export class WebServer extends Construct {
 }
 
 /**
+ * The server's SSH key pair: the student's public key, or one AWS creates (ed25519; its private key in SSM
+ * Parameter Store). Construct IDs are part of the contract: a new one is a new key pair and a new server.
+ */
+export function serverKeyPair(scope: Construct, sshPublicKey?: string): { keyPair: ec2.KeyPair; privateKeyParameterName?: string } {
+  if (sshPublicKey) return { keyPair: new ec2.KeyPair(scope, 'ImportedKeyPair', { publicKeyMaterial: sshPublicKey }) };
+  const keyPair = new ec2.KeyPair(scope, 'KeyPair', { type: ec2.KeyPairType.ED25519 });
+  return { keyPair, privateKeyParameterName: `/ec2/keypair/${keyPair.keyPairId}` };
+}
+
+/** The root volume every Portside server boots from: encrypted gp3 on Ubuntu's device, gone with the server. */
+export function rootVolume(sizeGiB: number): ec2.BlockDevice {
+  return {
+    deviceName: '/dev/sda1',
+    volume: ec2.BlockDeviceVolume.ebs(sizeGiB, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true, deleteOnTermination: true }),
+  };
+}
+
+/**
+ * What a server's role needs to boot and follow `cdk deploy`: cfn-get-metadata and cfn-hup read the metadata
+ * of this stack only (`extra` for a legacy server's cfn-signal).
+ */
+export function readMetadataStatement(extra: readonly string[] = []): iam.PolicyStatement {
+  return new iam.PolicyStatement({ actions: ['cloudformation:DescribeStackResource', ...extra], resources: [Aws.STACK_ID] });
+}
+
+/** The UserData settings every Portside server shares; `logicalId` is the resource whose metadata it boots from. */
+export function serverUserDataSettings(logicalId: string): Pick<UserDataSettings, 'stackName' | 'region' | 'logicalId' | 'metadataKey' | 'bootstrapKey' | 'user' | 'www' | 'caddyDir'> {
+  return {
+    stackName: Aws.STACK_NAME,
+    region: Aws.REGION,
+    logicalId,
+    metadataKey: SEED_METADATA_KEY,
+    bootstrapKey: BOOTSTRAP_METADATA_KEY,
+    user: DEPLOY_USER,
+    www: EC2_PATHS.www,
+    caddyDir: dirname(EC2_PATHS.caddyfile),
+  };
+}
+
+/**
  * The pinned image's construct ID, part of the contract: a new ID is a new lookup and a new server.
  * Generation 1 on x86 keeps the ID it always had. Graviton gets its own ID (an architecture change is a new
  * resource, never an Update of the old one: see PinnedUbuntuImage), except on a legacy server, whose
  * Portside named every generation-1 image `Image`.
  */
-function imageConstructId(generation: number, architecture: ec2.InstanceArchitecture, legacy: boolean): string {
+export function imageConstructId(generation: number, architecture: ec2.InstanceArchitecture, legacy: boolean): string {
   const base = generation === 1 ? 'Image' : `ImageGeneration${generation}`;
   return architecture === ec2.InstanceArchitecture.ARM_64 && !legacy ? `${base}Arm64` : base;
 }

@@ -1,0 +1,5 @@
+export * from './fleet';
+export * from './fleet-load-balancer';
+export * from './fleet-permissions';
+export * from './fleet-servers';
+export * from './releases-bucket';
