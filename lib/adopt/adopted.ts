@@ -14,6 +14,12 @@ export const ADDED_TO_FOLDER = [RELEASES_SUBDIR, CURRENT_LINK, DEPLOYS_FILE, PM2
 /** How adopt and undo announce a step (the CLI prints it on stderr). */
 export type Say = (line: string) => void;
 
+/** How an adoption reports: `say` a line; `step(n, text)` announces step n (as "n/6 text") and throws when the run must stop before it. */
+export interface Steps {
+  readonly say: Say;
+  step(n: number, text: string): void;
+}
+
 /** The pm2 name of a service's stand-in during a hand-over (it serves on a probe port). */
 export const handoverName = (service: string): string => `portside-handover-${service}`;
 

@@ -1,16 +1,14 @@
-import { ensureAgent } from '../deploy/agent-client';
 import { UserError } from '../errors';
 import { newReleaseId } from '../protocol/release-id';
 import { renderRegistry } from '../registry/registry';
 import { DEPLOYS_FILE, NODE_LINK, onServer, PM2_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR, REGISTRY_FILE } from '../remote/layout';
-import type { SshSession } from '../ssh';
-import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, Say, scriptOf } from './adopted';
-export type { Say } from './adopted';
+import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, scriptOf, Steps } from './adopted';
+export type { Say, Steps } from './adopted';
 import type { AdoptPlan, PlannedService, ProblemKind } from './plan-types';
 import { ADOPTED_FILE, AdoptedRecord, BeforeRecord, recordBefore, refuseIfRecorded } from './record';
 import { routeToStandIns } from './handover';
 import { restoreFromRecord } from './undo';
-import { AdoptServer, settle } from './server-ops';
+import { AdoptServer, ServerCommands, settle } from './server-ops';
 
 /** Problems that leave the plan safe to apply (named in the plan, nothing to decide). */
 const APPLICABLE: readonly ProblemKind[] = ['exposed-port', 'folder-without-process', 'unrouted-process'];
@@ -29,23 +27,32 @@ export function applyRefusal(plan: AdoptPlan): string | null {
   return null;
 }
 
+/** How many steps an adoption has; the last one is its commit (a run that has begun it finishes it). */
+export const ADOPT_STEPS = 6;
+
+/** The AdoptServer for a plan: pm2, Node and Caddy by the paths the plan found. */
+export function opsFor(cmd: ServerCommands, plan: AdoptPlan): AdoptServer {
+  return new AdoptServer(cmd, plan.server.node.path!, plan.server.pm2.bin!, plan.server.caddy.binary ?? 'caddy');
+}
+
 /**
  * Bring a hand-built server under Portside (the plan's course variant) with no failed request:
  * record it, make releases from the files already there, then hand each port over — a stand-in of the
  * release on a probe port takes the traffic (Caddy reloaded gracefully), the fork process stops, the
- * cluster process starts on the real port, Caddy goes back to it, the stand-in stops.
+ * cluster process starts on the real port, Caddy goes back to it, the stand-in stops. `steps.step`
+ * may refuse a step (its CLI is gone): the server is then put back as the record says.
  */
-export async function applyAdoption(ssh: SshSession, plan: AdoptPlan, who: string, say: Say): Promise<ApplyOutcome> {
-  const ops = new AdoptServer(ssh, plan.server.node.path, plan.server.pm2.bin, plan.server.caddy.binary ?? 'caddy');
+export async function applyAdoption(ops: AdoptServer, plan: AdoptPlan, who: string, steps: Steps): Promise<ApplyOutcome> {
+  const say = steps.say;
   // Before the plan's problems: a half-adopted server has some (its Caddyfile is not what Caddy runs).
   await refuseIfRecorded(ops, plan.server.home);
   const refusal = applyRefusal(plan);
   if (refusal) throw new UserError(`not adopting: ${refusal}; nothing was changed`, 'Fix them (portside adopt --dry-run lists each with its fix), then run adopt again.');
   const home = plan.server.home;
-  say(`1/6 recording the server as it is in ~/${ADOPTED_FILE.replace(/[^/]+$/, '')}before (Caddyfile, pm2 list and dump, folders, the plan)`);
+  steps.step(1, `recording the server as it is in ~/${ADOPTED_FILE.replace(/[^/]+$/, '')}before (Caddyfile, pm2 list and dump, folders, the plan)`);
   const record = await recordBefore(ops, plan, who);
   try {
-    return await applyRecorded(ops, plan, record, who, say);
+    return await applyRecorded(ops, plan, record, who, steps);
   } catch (e) {
     // Whatever step failed, the server goes back to what the record says (the next adopt then starts afresh).
     say(`adopting failed (${(e as Error).message.split('\n')[0]}): putting the server back as it was`);
@@ -55,39 +62,42 @@ export async function applyAdoption(ssh: SshSession, plan: AdoptPlan, who: strin
 }
 
 /** Steps 2–6 of applyAdoption, once the record is on the server. */
-async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRecord, who: string, say: Say): Promise<ApplyOutcome> {
+async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRecord, who: string, steps: Steps): Promise<ApplyOutcome> {
   const home = plan.server.home;
   for (const [name, entries] of Object.entries(record.folders)) {
     const clash = ADDED_TO_FOLDER.find((n) => entries.includes(n));
     if (clash) throw new UserError(`~/services/${name} already has "${clash}", which Portside's release layout uses; nothing but the record was changed`, 'Rename it, run portside adopt --undo to drop the record, then adopt again.');
   }
-  say('2/6 installing Portside\'s agent and the Node link (~/.portside/node)');
-  await ops.sh('set -e; mkdir -p "${2%/*}"; ln -sfn -- "$1" "$2.tmp"; mv -Tf -- "$2.tmp" "$2"', [plan.server.node.path, onServer(home, NODE_LINK)]);
-  await ensureAgent(ops.ssh);
-  say('3/6 making the first releases from the files on the server (hard links; the folders stay as they are)');
+  // Portside's agent is on the server already: this run is part of its bundle (the CLI sent it).
+  steps.step(2, 'the Node link for Portside\'s agent (~/.portside/node)');
+  await ops.sh('set -e; mkdir -p "${2%/*}"; ln -sfn -- "$1" "$2.tmp"; mv -Tf -- "$2.tmp" "$2"', [plan.server.node.path!, onServer(home, NODE_LINK)]);
+  steps.step(3, 'making the first releases from the files on the server (hard links; the folders stay as they are)');
   const id = newReleaseId();
   for (const s of plan.services) await makeServiceRelease(ops, s, id, who);
   await makeStaticRelease(ops, plan, id);
+  // Caddy restarted (a reboot) reads the import as its own user, to whom a home is often closed (Ubuntu's 0750):
+  // Portside's Caddyfile lives in the static root Caddy already reads; ~/.portside/caddy links there (test/e2e/adopt-reboot).
+  await ops.sh('set -e; mkdir -p -- "$1" "${2%/*}"; ln -sfn -- "$1" "$2"', [`${adoptedWww(plan)}/caddy`, onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '')]);
   const registry = adoptedRegistry(plan);
   const standIns = await ops.freePorts(plan.services.length);
   const ports = Object.fromEntries(plan.services.map((s, i) => [s.name, standIns[i]]));
-  say(`4/6 stand-ins on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them (Portside's Caddyfile, graceful reload)`);
+  steps.step(4, `stand-ins on probe ports (${plan.services.map((s) => `${s.name} ${ports[s.name]}`).join(', ')}); Caddy → them (Portside's Caddyfile, graceful reload)`);
   await routeToStandIns(ops, home, plan.services, registry, ports);
-  say('5/6 handing each port over: the fork process stops, pm2 starts the release in cluster mode on the same port');
+  steps.step(5, 'handing each port over: the fork process stops, pm2 starts the release in cluster mode on the same port');
   for (const s of plan.services) {
     await ops.pm2('delete', s.name);
     await ops.pm2StartApp(`${s.folder}/${PM2_FILE}`, adoptedApp(home, s, s.port));
     await ops.waitForHttp(s.port);
   }
   const caddyfile = onServer(home, ADOPTED_CADDYFILE);
-  say(`6/6 Caddy → the services on their ports; stand-ins stopped; registry written; ${plan.basis.caddyfile} now imports Portside's Caddyfile; pm2 save`);
+  steps.step(6, `Caddy → the services on their ports; stand-ins stopped; registry written; ${plan.basis.caddyfile} now imports Portside's Caddyfile; pm2 save`);
   await ops.writeFile(caddyfile, caddyfileWith(registry));
   await ops.reloadCaddy(caddyfile);
   await settle();
   for (const s of plan.services) await ops.pm2('delete', handoverName(s.name));
   await ops.writeFile(onServer(home, REGISTRY_FILE), renderRegistry(registry));
   // Caddy restarted (or the server rebooted) starts from this file: it must load Portside's.
-  await ops.writeInPlace(plan.basis.caddyfile, `# Portside manages this server's Caddy configuration (portside adopt). Undo: portside adopt --undo.\nimport ${caddyfile}\n`);
+  await ops.writeInPlace(plan.basis.caddyfile, `# Portside manages this server's Caddy configuration (portside adopt). Undo: portside adopt --undo.\nimport ${adoptedWww(plan)}/caddy/Caddyfile\n`);
   await ops.sh('rm -f -- "$1.handover"', [caddyfile]);
   await ops.pm2('save', '--force');
   const releases = Object.fromEntries(plan.services.map((s) => [s.name, id]));

@@ -2,6 +2,7 @@ import type { Registry } from '../registry/registry';
 import { ADOPT_DIR, onServer } from '../remote/layout';
 import { ADOPTED_CADDYFILE, adoptedApp, caddyfileWith, handoverName } from './adopted';
 import type { PlannedService } from './plan-types';
+import { jlistOf } from './record';
 import { AdoptServer, settle } from './server-ops';
 
 /**
@@ -12,7 +13,12 @@ import { AdoptServer, settle } from './server-ops';
  * run's), which are reused.
  */
 export async function routeToStandIns(ops: AdoptServer, home: string, services: readonly PlannedService[], registry: Registry, ports: Readonly<Record<string, number>>, running: ReadonlySet<string> = new Set()): Promise<void> {
-  for (const s of services.filter((x) => !running.has(x.name))) {
+  const toStart = services.filter((x) => !running.has(x.name));
+  // A stand-in of that name can be left by a run killed on the server (its `pm2 start` outlived it):
+  // `pm2 start` would restart it as it was, on its old port. It goes first.
+  const left = toStart.length ? new Set((jlistOf(await ops.pm2('jlist')) as Array<{ name?: string }>).map((p) => p.name)) : new Set();
+  for (const s of toStart) {
+    if (left.has(handoverName(s.name))) await ops.pm2('delete', handoverName(s.name));
     await ops.pm2StartApp(onServer(home, `${ADOPT_DIR}/${handoverName(s.name)}.json`), { ...adoptedApp(home, s, ports[s.name], handoverName(s.name)), exec_mode: 'fork' });
     await ops.waitForHttp(ports[s.name]);
   }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
-import { ADOPT_DIR, onServer, PORTSIDE_DIR } from '../remote/layout';
+import { ADOPT_DIR, BIN_DIR, LOCK_DIR, onServer, PORTSIDE_DIR } from '../remote/layout';
 import { parsePm2List } from './pm2-list';
 import type { AdoptPlan } from './plan-types';
-import type { AdoptServer } from './server-ops';
+import type { AdoptServer, ServerCommands } from './server-ops';
 
 /** What adopt records before it changes anything: undo puts the server back from it. */
 export const BEFORE_DIR = `${ADOPT_DIR}/before`;
@@ -59,7 +59,7 @@ export async function recordBefore(ops: AdoptServer, plan: AdoptPlan, by: string
   if (JSON.stringify(now) !== JSON.stringify(plan.basis.pm2)) {
     throw new UserError(`pm2's processes changed since the plan was read (plan: ${JSON.stringify(plan.basis.pm2)}, now: ${JSON.stringify(now)}); nothing was changed`, 'Run the same command again: it reads the server afresh.');
   }
-  const portsideExisted = (await ops.ssh.exec(['test', '-e', onServer(home, PORTSIDE_DIR)])).code === 0;
+  const portsideExisted = await portsideHasOwnFiles(ops, home);
   const folders: Record<string, string[]> = {};
   for (const s of plan.services) if (s.folder) folders[s.name] = (await ops.sh('ls -A -- "$1"', [s.folder])).split('\n').filter(Boolean);
   const record: BeforeRecord = {
@@ -78,18 +78,35 @@ export async function recordBefore(ops: AdoptServer, plan: AdoptPlan, by: string
   return record;
 }
 
+/**
+ * What the adopt run itself makes in ~/.portside before it records anything: the bundle it runs from
+ * (sent by the CLI) and the deploy lock it holds. A ~/.portside holding only these was not there before.
+ */
+export const LAUNCH_ENTRIES: readonly string[] = [BIN_DIR, LOCK_DIR].map((p) => p.slice(PORTSIDE_DIR.length + 1));
+
+/** Whether ~/.portside holds anything besides what the adopt run's own launch made (LAUNCH_ENTRIES). */
+export async function portsideHasOwnFiles(ops: AdoptServer, home: string): Promise<boolean> {
+  const r = await ops.cmd.exec(['ls', '-A', '--', onServer(home, PORTSIDE_DIR)]);
+  return r.code === 0 && r.stdout.split('\n').some((n) => n && !LAUNCH_ENTRIES.includes(n));
+}
+
 /** Refuse when an adoption is recorded already: finished (undo first) or stopped part-way (undo puts it back). */
 export async function refuseIfRecorded(ops: AdoptServer, home: string): Promise<void> {
-  if ((await ops.ssh.exec(['test', '-e', onServer(home, BEFORE_DIR)])).code !== 0) return;
-  const finished = (await ops.ssh.exec(['test', '-e', onServer(home, ADOPTED_FILE)])).code === 0;
+  if ((await ops.cmd.exec(['test', '-e', onServer(home, BEFORE_DIR)])).code !== 0) return;
+  const finished = (await ops.cmd.exec(['test', '-e', onServer(home, ADOPTED_FILE)])).code === 0;
   throw new UserError(finished ? `this server is already adopted: ~/${BEFORE_DIR} holds what it was before; nothing was changed`
     : `an earlier adoption of this server stopped part-way (~/${BEFORE_DIR} is recorded, ~/${ADOPTED_FILE} is not); nothing was changed`,
   finished ? 'Deploy to it as it is, or undo it first (portside adopt --undo, same connection flags).' : 'Put it back first (portside adopt --undo, same connection flags), then adopt again.');
 }
 
+/** Whether an adoption is recorded on the server (finished or not). */
+export async function recordedOn(cmd: ServerCommands, home: string): Promise<boolean> {
+  return (await cmd.exec(['test', '-e', onServer(home, BEFORE_DIR)])).code === 0;
+}
+
 /** The record of a server's state before adoption, or null when none is recorded. */
 export async function readBefore(ops: AdoptServer, home: string): Promise<BeforeRecord | null> {
-  const r = await ops.ssh.exec(['cat', '--', `${onServer(home, BEFORE_DIR)}/record.json`]);
+  const r = await ops.cmd.exec(['cat', '--', `${onServer(home, BEFORE_DIR)}/record.json`]);
   return r.code === 0 ? (JSON.parse(r.stdout) as BeforeRecord) : null;
 }
 

@@ -1,7 +1,6 @@
 import { UserError } from '../errors';
 import { parseRegistry, Registry } from '../registry/registry';
-import { ADOPT_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
-import type { SshSession } from '../ssh';
+import { ADOPT_DIR, LOCK_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
 import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedRegistry, adoptedWww, handoverName, Say } from './adopted';
 import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, BeforeRecord, jlistOf, readBefore } from './record';
 import { routeToStandIns } from './handover';
@@ -25,8 +24,7 @@ export interface UndoOutcome {
  * Caddy reloads it, the stand-ins stop; then what adopt added is removed and pm2's dump put back.
  * Refuses when releases were deployed since adoption unless `discardDeploys` (the original code runs).
  */
-export async function undoAdoption(ssh: SshSession, node: string, pm2Bin: string, caddy: string, home: string, discardDeploys: boolean, say: Say): Promise<UndoOutcome> {
-  const ops = new AdoptServer(ssh, node, pm2Bin, caddy);
+export async function undoAdoption(ops: AdoptServer, home: string, discardDeploys: boolean, say: Say): Promise<UndoOutcome> {
   const before = await readBefore(ops, home);
   if (!before) throw new UserError(`nothing to undo: ~/${BEFORE_DIR}/record.json is not on the server (it was never adopted, or the undo finished)`, 'Nothing was changed.');
   const adopted = JSON.parse(await ops.sh('cat -- "$1" 2>/dev/null || echo null', [onServer(home, ADOPTED_FILE)])) as AdoptedRecord | null;
@@ -75,7 +73,7 @@ export async function restoreFromRecord(ops: AdoptServer, home: string, before: 
     const mode = modeOf(s.name);
     if (mode === 'fork_mode') continue;
     if (mode) await ops.pm2('delete', s.name);
-    await startRecorded(ops, (before.pm2 as RecordedProcess[]).find((p) => p.name === s.name)!);
+    await startRecorded(ops, (before.pm2 as RecordedProcess[]).find((p) => p.name === s.name)!, home);
     await ops.waitForHttp(s.port);
   }
   say(`3/4 ${before.caddyfile} back byte for byte; Caddy reloads it; stand-ins stopped`);
@@ -97,7 +95,8 @@ async function removeAdded(ops: AdoptServer, home: string, before: BeforeRecord)
   }
   await ops.sh('rm -rf -- "$1"', [adoptedWww(plan)]);
   const caddyDir = onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '');
-  if (!before.portsideExisted) await ops.sh('rm -rf -- "$1"', [onServer(home, PORTSIDE_DIR)]);
+  // The deploy lock this run holds stays: the run releases it last, then removes ~/.portside if that is all there is.
+  if (!before.portsideExisted) await ops.sh('set -e; cd -- "$1"; for f in * .[!.]* ..?*; do [ "$f" = "$2" ] && continue; [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf -- "$f"; done', [onServer(home, PORTSIDE_DIR), LOCK_DIR.slice(PORTSIDE_DIR.length + 1)]);
   else await ops.sh('rm -rf -- "$1" "$2" "$3" "$4"', [onServer(home, REGISTRY_FILE), caddyDir, onServer(home, NODE_LINK), onServer(home, ADOPT_DIR)]);
 }
 
@@ -111,11 +110,26 @@ async function deployedSince(ops: AdoptServer, services: ReadonlyArray<{ name: s
   return out;
 }
 
-/** Start a process again as pm2 recorded it: same name, script, cwd, arguments, mode (fork). */
-async function startRecorded(ops: AdoptServer, p: RecordedProcess): Promise<void> {
+/**
+ * Start a process again as pm2 recorded it: same name, script, cwd, arguments, mode (fork), and the
+ * environment it was started with. pm2 gives a process the environment of the `pm2 start` that made it
+ * (the student's shell: nvm's PATH, NVM_DIR, their own variables) and records it in pm2_env.env: pm2
+ * is run again with exactly that, not with this run's (an SSH session's, which has none of it).
+ */
+async function startRecorded(ops: AdoptServer, p: RecordedProcess, home: string): Promise<void> {
   const env = p.pm2_env ?? {};
   const args = Array.isArray(env.args) ? env.args.map(String) : typeof env.args === 'string' ? env.args.split(/\s+/).filter(Boolean) : [];
   const nodeArgs = Array.isArray(env.node_args) ? env.node_args.map(String) : [];
   if (!env.pm_exec_path) throw new UserError(`pm2's recorded "${p.name}" has no script path; it cannot be started again`, 'Start it by hand: cd ~/services/<name> && pm2 start index.js -n <name> -- <port>');
-  await ops.pm2('start', env.pm_exec_path, '--name', p.name, ...(env.pm_cwd ? ['--cwd', env.pm_cwd] : []), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []), ...(args.length ? ['--', ...args] : []));
+  // HOME finds pm2's daemon (~/.pm2) even if the record has no environment at all.
+  // Started from its folder, as the student did (`cd ~/services/<name> && pm2 start …`): --cwd would add a `cwd` pm2 passes on as a variable.
+  await ops.pm2With({ HOME: home, ...studentEnv(env.env) }, env.pm_cwd ?? home, 'start', env.pm_exec_path, '--name', p.name, ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []), ...(args.length ? ['--', ...args] : []));
+}
+
+/** Keys pm2 adds to a process's recorded environment (its own bookkeeping, set again by the new start). */
+const PM2_OWN_ENV = /^(PM2_USAGE|PM2_INTERACTOR_PROCESSING|PM2_JSON_PROCESSING|PM2_PROGRAMMATIC|PM2_DISCRETE_MODE|unique_id|pm_id|NODE_APP_INSTANCE)$/;
+
+/** The variables the student's `pm2 start` had, from pm2_env.env: strings only (pm2 also keeps `<name>: {}`, its per-app env), pm2's own left out. */
+export function studentEnv(recorded: Record<string, unknown> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(recorded ?? {}).filter(([k, v]) => typeof v === 'string' && !PM2_OWN_ENV.test(k) && !k.includes('=')) as Array<[string, string]>);
 }

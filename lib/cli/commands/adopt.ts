@@ -100,38 +100,90 @@ async function dryRun(ctx: CommandContext, args: Args): Promise<number> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { resolveTarget } = require('../../targets/resolve-target') as typeof import('../../targets/resolve-target');
   const { openSsh } = require('../../ssh') as typeof import('../../ssh');
-  const { applyAdoption, formatPlan, formatRefusal, planAdoption, probeOutside, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
+  const { formatPlan, formatRefusal } = require('../../adopt') as typeof import('../../adopt');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const target = await resolveTarget({ host: args.host, user: args.user, key: args.key, env: ctx.env, log: ctx.err });
   const where = `${target.user}@${target.label ?? target.host}`;
   const ssh = await openSsh(target);
   try {
     ctx.err(`reading ${where}${args.dryRun ? ' (read only)' : ''}`);
-    const facts = await readServer(ssh);
-    const refusal = refusalOf(facts);
-    if (refusal) return refuse(ctx, args, refusal, where, formatRefusal);
-    const plan = planAdoption(await probeOutside(facts, target.host));
+    const read = await readPlan(ssh, target.host);
+    if ('refusal' in read) return refuse(ctx, args, read.refusal, where, formatRefusal);
+    const plan = read.plan;
     if (args.dryRun) {
       if (args.json) printJson(ctx, { dryRun: true, applied: false, target: where, ...plan });
       else for (const line of [...formatPlan(plan, where), '', 'Dry run: nothing on the server was changed.']) ctx.out(line);
       return EXIT.ok;
     }
-    if (!args.json) for (const line of formatPlan(plan, where)) ctx.out(line);
-    const who = `${process.env.USER ?? 'someone'}@${hostname()}`;
-    const outcome = await applyAdoption(ssh, plan, who, ctx.err);
-    if (args.json) printJson(ctx, { dryRun: false, applied: true, target: where, ...plan, outcome });
-    else ctx.out(`Adopted: ${plan.services.map((s) => `${s.name} (port ${s.port}, release ${outcome.releases[s.name]})`).join(', ')}; deploy with portside deploy-service <name>, put it back with portside adopt --undo.`);
+    const applied = await apply(ctx, args, ssh, target.host, where, plan);
+    if (!applied) return EXIT.failed;
+    if (args.json) printJson(ctx, { dryRun: false, applied: true, target: where, ...applied.plan, outcome: applied.outcome });
+    else ctx.out(`Adopted: ${applied.plan.services.map((s) => `${s.name} (port ${s.port}, release ${applied.outcome.releases[s.name]})`).join(', ')}; deploy with portside deploy-service <name>, put it back with portside adopt --undo.`);
     return EXIT.ok;
   } finally {
     await ssh.close().catch(() => {});
   }
 }
 
+type Ssh = import('../../ssh').SshSession;
+
+/** Read the server and make the plan, or say why it cannot be adopted. */
+async function readPlan(ssh: Ssh, host: string): Promise<{ plan: AdoptPlan } | { refusal: Refusal }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { planAdoption, probeOutside, readServer, refusalOf } = require('../../adopt') as typeof import('../../adopt');
+  const facts = await readServer(ssh);
+  const refusal = refusalOf(facts);
+  return refusal ? { refusal } : { plan: planAdoption(await probeOutside(facts, host)) };
+}
+
+/**
+ * Apply the plan by the adopt run on the server (it survives this CLI). A plan with problems is refused
+ * here, before anything is sent, unless an adoption is recorded already (the run says what then). When
+ * the run had to wait for the server's lock, the server is read again and that plan is applied.
+ */
+async function apply(ctx: CommandContext, args: Args, ssh: Ssh, host: string, where: string, first: AdoptPlan): Promise<{ plan: AdoptPlan; outcome: import('../../adopt').ApplyOutcome } | null> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { applyRefusal, formatPlan, formatRefusal, recordedOn, startServerRun } = require('../../adopt') as typeof import('../../adopt');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const refusePlan = (plan: AdoptPlan): void => {
+    const why = applyRefusal(plan);
+    if (why) throw new UserError(`not adopting: ${why}; nothing was changed`, 'Fix them (portside adopt --dry-run lists each with its fix), then run adopt again.');
+  };
+  if (!(await recordedOn(ssh, first.server.home))) refusePlan(first);
+  if (!args.json) for (const line of formatPlan(first, where)) ctx.out(line);
+  const who = `${process.env.USER ?? 'someone'}@${hostname()}`;
+  const run = await startServerRun(ssh, first.server.node.path!, { type: 'adopt', who, ...testFault(ctx) }, ctx.err);
+  let plan = first;
+  if ((await run.ready).changed) {
+    ctx.err(`the server changed while this run waited for it: reading ${where} again`);
+    const read = await readPlan(ssh, host);
+    if ('refusal' in read || applyRefusal(read.plan)) {
+      run.send({ type: 'abort' });
+      await run.result;
+      if ('refusal' in read) {
+        refuse(ctx, args, read.refusal, where, formatRefusal);
+        return null;
+      }
+      refusePlan(read.plan);
+    }
+    plan = (read as { plan: AdoptPlan }).plan;
+    if (!args.json) for (const line of formatPlan(plan, where)) ctx.out(line);
+  }
+  run.send({ type: 'plan', plan });
+  return { plan, outcome: (await run.result) as import('../../adopt').ApplyOutcome };
+}
+
+/** Tests only: PORTSIDE_ADOPT_TEST_CADDY_REFUSES=<step> makes the real Caddy refuse the config loaded at that step (lib/adopt/on-server/fault-hook.ts). */
+function testFault(ctx: CommandContext): { fault?: { caddyRefusesAtStep: number } } {
+  const step = Number(ctx.env.PORTSIDE_ADOPT_TEST_CADDY_REFUSES);
+  return Number.isInteger(step) && step > 0 ? { fault: { caddyRefusesAtStep: step } } : {};
+}
+
 async function undo(ctx: CommandContext, args: Args): Promise<number> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { resolveTarget } = require('../../targets/resolve-target') as typeof import('../../targets/resolve-target');
   const { openSsh } = require('../../ssh') as typeof import('../../ssh');
-  const { readServer, undoAdoption } = require('../../adopt') as typeof import('../../adopt');
+  const { readServer, startServerRun } = require('../../adopt') as typeof import('../../adopt');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const target = await resolveTarget({ host: args.host, user: args.user, key: args.key, env: ctx.env, log: ctx.err });
   const where = `${target.user}@${target.label ?? target.host}`;
@@ -140,7 +192,11 @@ async function undo(ctx: CommandContext, args: Args): Promise<number> {
     ctx.err(`reading ${where}`);
     const facts = await readServer(ssh);
     if (!facts.node.path || !facts.pm2.bin) throw new UserError(`${where}: no Node or pm2 found (${facts.node.how}); undo starts the original processes with pm2`, 'Check that pm2 runs (pm2 ls), then run undo again.');
-    const outcome = await undoAdoption(ssh, facts.node.path, facts.pm2.bin, facts.caddy.binary ?? 'caddy', facts.home, args.discardDeploys, ctx.err);
+    const who = `${process.env.USER ?? 'someone'}@${hostname()}`;
+    const run = await startServerRun(ssh, facts.node.path, {
+      type: 'undo', who, node: facts.node.path, pm2Bin: facts.pm2.bin, caddy: facts.caddy.binary ?? 'caddy', home: facts.home, discardDeploys: args.discardDeploys,
+    }, ctx.err);
+    const outcome = (await run.result) as import('../../adopt').UndoOutcome;
     ctx.out(`Undone: ${where} is as it was before adoption${outcome.discarded.length ? ` (releases deployed since stopped running: ${outcome.discarded.join(', ')})` : ''}.`);
     return EXIT.ok;
   } finally {
