@@ -11,8 +11,8 @@ import { SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
 import { tarStream } from './tar-stream';
 
-/** The agent's files: the bundles `npm run build` makes from lib/agent (dist/server). */
-function agentBundle(): { version: string; files: Array<{ path: string; source: string; size: number; mode: number }> } {
+/** The agent's files: the bundles `npm run build` makes from lib/agent (dist/server); a fleet stores them too. */
+export function agentBundle(): { version: string; files: Array<{ path: string; source: string; size: number; mode: number }> } {
   const names = readdirSync(SERVER_BUNDLE_DIR).filter((n) => n.endsWith('.js')).sort();
   const h = createHash('sha256');
   const files = names.map((n) => {

@@ -16,7 +16,8 @@ import { nextFreePort, servicePortProblem } from '../ports';
 import { openSsh, SshSession } from '../ssh';
 import { convergeOverSsh, serviceRelease } from './converge-client';
 import type { Fleet, FleetServer } from './fleet-target';
-import { buildReleaseArchive, ReleaseArchive } from './release-archive';
+import { agentBundle } from '../deploy/agent-client';
+import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
 import { putServiceEnv } from './secrets';
@@ -50,6 +51,8 @@ interface Prepared {
   readonly built: BuildResult;
   readonly uploaded: boolean;
   readonly env: string | null;
+  /** The agent version in the store, for servers that boot with none. */
+  readonly agent: string;
 }
 
 /** Deploy a service folder to every server of the fleet; see the module comment. */
@@ -87,15 +90,28 @@ async function prepare(fleet: Fleet, o: FleetDeployOptions, spec: ReleaseSpec, e
       start: spec.start, healthPath: o.healthPath ?? spec.healthPath ?? '/',
     };
     const uploaded = await store.putRelease(archive, descriptor);
+    const agent = await storeAgent(store);
     o.log(`release ${releaseId}: ${files.length} files, archive ${archive.sha256.slice(0, 12)}… ${uploaded ? `uploaded to the store (${archive.size} bytes)` : 'already in the store'}`);
     if (env !== null && fleet.secrets) {
       await putServiceEnv(new SSMClient({ region: fleet.secrets.region }), fleet.secrets.stackName, o.name, env);
       o.log(`env file: stored in SSM as a SecureString (contents not shown)`);
     }
-    return { store, archive, releaseId, port, built, uploaded, env };
+    return { store, archive, releaseId, port, built, uploaded, env, agent };
   } catch (e) {
     archive.remove();
     throw e;
+  }
+}
+
+/** Put this CLI's agent bundle in the store (once per version): a server booting later converges with it. */
+async function storeAgent(store: ReleaseStore): Promise<string> {
+  const { version, files } = agentBundle();
+  const archive = await buildArchive(files.map((f) => ({ ...f, mtime: archiveMtime(version) })));
+  try {
+    await store.putAgent(version, archive);
+    return version;
+  } finally {
+    archive.remove();
   }
 }
 
@@ -129,7 +145,7 @@ function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes:
     writeManifest: async () => {
       // Read again just before writing: another service's rollout may have moved it meanwhile.
       const { manifest } = await p.store.readManifest();
-      await p.store.writeManifest(withRelease(manifest, o.name, { port: p.port, release: p.archive.sha256, releaseId: p.releaseId }));
+      await p.store.writeManifest({ ...withRelease(manifest, o.name, { port: p.port, release: p.archive.sha256, releaseId: p.releaseId }), agent: p.agent });
     },
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, o.name)) === p.releaseId),

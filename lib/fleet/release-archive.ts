@@ -14,7 +14,7 @@ import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { ReleaseFile } from '../deploy/file-list';
-import { tarStream } from '../deploy/tar-stream';
+import { TarEntry, tarStream } from '../deploy/tar-stream';
 
 /** The archive on disk, its sha256 (its name in the store) and size; `remove` deletes it. */
 export interface ReleaseArchive {
@@ -33,7 +33,12 @@ export function archiveMtime(sha256: string): number {
 }
 
 /** Write the release's files (in the order given) to one archive and hash it on the way. */
-export async function buildReleaseArchive(files: readonly ReleaseFile[]): Promise<ReleaseArchive> {
+export function buildReleaseArchive(files: readonly ReleaseFile[]): Promise<ReleaseArchive> {
+  return buildArchive(files.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m, mtime: archiveMtime(f.h) })));
+}
+
+/** A gzipped ustar archive of `entries` in a temporary file, with its sha256 and size. */
+export async function buildArchive(entries: readonly TarEntry[]): Promise<ReleaseArchive> {
   const dir = mkdtempSync(join(tmpdir(), 'portside-release-'));
   const path = join(dir, 'release.tar.gz');
   const hash = createHash('sha256');
@@ -45,7 +50,6 @@ export async function buildReleaseArchive(files: readonly ReleaseFile[]): Promis
       done(null, chunk);
     },
   });
-  const entries = files.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m, mtime: archiveMtime(f.h) }));
   try {
     await pipeline(tarStream(entries), createGzip(), tap, createWriteStream(path, { mode: 0o600 }));
   } catch (e) {

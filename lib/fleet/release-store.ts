@@ -8,7 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from 
 import { UserError } from '../errors';
 import type { ReleaseArchive } from './release-archive';
 import {
-  descriptorKey, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
+  agentKey, descriptorKey, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
 } from './store-layout';
 
 /** Where the store is. */
@@ -61,6 +61,14 @@ export class ReleaseStore {
     }
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: descriptorKey(d.service, archive.sha256), Body: `${JSON.stringify(d)}\n`, ContentType: 'application/json' }));
     return !present;
+  }
+
+  /** Upload the agent bundle of a version unless the store has it (the key is its version, a hash of its files). */
+  async putAgent(version: string, archive: ReleaseArchive): Promise<boolean> {
+    const key = agentKey(version);
+    if (await this.has(key)) return false;
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: createReadStream(archive.path), ContentLength: archive.size, ContentType: 'application/gzip' }));
+    return true;
   }
 
   /** A release's descriptor, checked against the key it was read under. */

@@ -27,7 +27,7 @@ export function storeLocation(header: ConvergeHeader, env: NodeJS.ProcessEnv): S
   const keyId = env.PORTSIDE_STORE_ACCESS_KEY_ID;
   const secret = env.PORTSIDE_STORE_SECRET_ACCESS_KEY;
   return {
-    bucket, endpoint: env.PORTSIDE_STORE_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    bucket, endpoint: env.PORTSIDE_STORE_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION || env.PORTSIDE_REGION || undefined,
     credentials: keyId && secret ? { accessKeyId: keyId, secretAccessKey: secret } : undefined,
   };
 }

@@ -7,6 +7,7 @@
  *   releases/<service>/<sha256>.tar.gz   a service's release: a plain ustar archive of its files
  *   releases/<service>/<sha256>.json     its descriptor: release id, files (path, sha256, size, mode), start, health path
  *   static/<sha256>.tar.gz               the static site's release
+ *   agent/<version>.tar.gz               the server agent (dist/server) a new server converges with
  *   manifest/current.json                what the fleet runs; written LAST, so it never names a missing object
  *
  * Secrets (env files) are never in the store: SSM Parameter Store SecureString `secretParameterName`.
@@ -18,6 +19,9 @@ export const MANIFEST_KEY = 'manifest/current.json';
 export const MANIFEST_VERSION = 1;
 export const RELEASES_PREFIX = 'releases/';
 export const STATIC_PREFIX = 'static/';
+export const AGENT_PREFIX = 'agent/';
+/** The agent's version: the first 16 hex digits of its bundle's hash (lib/deploy/agent-client.ts). */
+const AGENT_VERSION = /^[0-9a-f]{16}$/;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 /** The agent's release ids: `20261130T132623Z-1a2b` (lib/protocol/release-id.ts). */
@@ -38,6 +42,11 @@ export interface FleetManifest {
   readonly updatedAt: string;
   readonly services: Readonly<Record<string, ManifestService>>;
   readonly static: { readonly release: string } | null;
+  /**
+   * The agent version the last rollout ran (`agent/<version>.tar.gz`): what a server booting with no
+   * agent fetches to converge (lib/fleet/portside-converge.sh). @default - none yet
+   */
+  readonly agent?: string;
 }
 
 /** `releases/<service>/<sha256>.json`: what `converge` needs to install a release without the CLI. */
@@ -69,6 +78,12 @@ export function descriptorKey(service: string, sha256: string): string {
 /** The key of a static site's release tarball. */
 export function staticKey(sha256: string): string {
   return `${STATIC_PREFIX}${checkedSha(sha256)}.tar.gz`;
+}
+
+/** The key of the agent bundle of a version. */
+export function agentKey(version: string): string {
+  if (!AGENT_VERSION.test(version)) throw new Error(`agent version ${JSON.stringify(version)} must be 16 hex digits`);
+  return `${AGENT_PREFIX}${version}.tar.gz`;
 }
 
 /** The SSM parameter (SecureString) holding a service's env file: never a key of the store. */
@@ -116,7 +131,9 @@ export function parseManifest(text: string): FleetManifest {
   for (const [name, v] of Object.entries(m.services as Record<string, unknown>)) services[name] = serviceEntry(name, v);
   expect(m.static === null || (isObject(m.static) && SHA256.test(String(m.static.release))), 'static', m.static, 'must be null or {"release": "<sha256>"}');
   const st = m.static as { release: string } | null;
-  return { version: MANIFEST_VERSION, updatedAt: m.updatedAt as string, services, static: st && { release: st.release } };
+  expect(m.agent === undefined || (typeof m.agent === 'string' && AGENT_VERSION.test(m.agent)), 'agent', m.agent, 'must be an agent version (16 hex digits) when present');
+  const agent = m.agent === undefined ? {} : { agent: m.agent as string };
+  return { version: MANIFEST_VERSION, updatedAt: m.updatedAt as string, services, static: st && { release: st.release }, ...agent };
 }
 
 function serviceEntry(name: string, v: unknown): ManifestService {

@@ -1,5 +1,5 @@
 import {
-  descriptorKey, emptyManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, renderManifest,
+  agentKey, descriptorKey, emptyManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, renderManifest,
   secretParameterName, staticKey, withoutService, withRelease,
 } from '../../lib/fleet/store-layout';
 
@@ -26,6 +26,11 @@ describe('parseManifest', () => {
   test('reads back what renderManifest wrote', () => {
     expect(parseManifest(renderManifest(good()))).toEqual(good());
   });
+  test('keeps the agent version a rollout recorded', () => {
+    const m = { ...good(), agent: '0123456789abcdef' };
+    expect(parseManifest(renderManifest(m)).agent).toBe('0123456789abcdef');
+    expect(agentKey('0123456789abcdef')).toBe('agent/0123456789abcdef.tar.gz');
+  });
   test('withoutService drops only that service', () => {
     const m = withRelease(good(), 'startup', { port: 3001, release: 'b'.repeat(64), releaseId: ID });
     expect(Object.keys(withoutService(m, 'simon').services)).toEqual(['startup']);
@@ -38,6 +43,7 @@ describe('parseManifest', () => {
     ['a bad release id', (m) => ({ ...m, services: { simon: { ...m.services.simon, releaseId: 'x' } } }), /releaseId "x" must be an agent release id/],
     ['a bad service name', (m) => ({ ...m, services: { 'Bad Name': m.services.simon } }), /"Bad Name" each key must be a valid service name/],
     ['a bad static', (m) => ({ ...m, static: { release: 'nope' } }), /static/],
+    ['an agent version that is not 16 hex digits', (m) => ({ ...m, agent: '../x' }), /agent "..\/x" must be an agent version/],
   ];
   test.each(bad)('refuses %s, naming the field, the rule and the fix', (_what, change, message) => {
     const text = JSON.stringify(change(JSON.parse(renderManifest(good()))));

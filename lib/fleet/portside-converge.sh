@@ -1,0 +1,50 @@
+#!/bin/bash
+# portside-converge: a fleet server (EC2) to the release store's manifest, at boot (assets/bootstrap.sh's
+# converge_at_boot runs /usr/local/sbin/portside-converge as root, before the success signal).
+# The agent is not on a new instance yet: the manifest names the agent version the last rollout used,
+# stored beside the releases (agent/<version>.tar.gz); this script fetches it with the instance role's
+# credentials (IMDSv2, curl's SigV4: no AWS CLI on the image), then runs the agent's `converge` as the
+# deploy user, which installs every service and writes the health marker. Keys: lib/fleet/store-layout.ts.
+set -euo pipefail
+set -a
+# shellcheck source=/dev/null
+. /etc/default/portside
+set +a
+: "${PORTSIDE_STORE_BUCKET:?no release store (PORTSIDE_STORE_BUCKET) in /etc/default/portside}"
+: "${PORTSIDE_USER:?no deploy user (PORTSIDE_USER) in /etc/default/portside}"
+REGION="${AWS_REGION:-${PORTSIDE_REGION:?no region (PORTSIDE_REGION) in /etc/default/portside}}"
+IMDS=http://169.254.169.254/latest
+TOKEN=$(curl -sSf -X PUT "$IMDS/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+imds() { curl -sSf -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/$1"; }
+ROLE=$(imds meta-data/iam/security-credentials/)
+CREDS=$(imds "meta-data/iam/security-credentials/$ROLE")
+field() { printf '%s' "$2" | node -e 'let s="";process.stdin.on("data",(c)=>s+=c).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v==null?"":String(v))})' "$1"; }
+# An object of the store into $2, signed with the role's temporary credentials; prints the HTTP status.
+s3get() {
+  curl -sS --aws-sigv4 "aws:amz:$REGION:s3" --user "$(field AccessKeyId "$CREDS"):$(field SecretAccessKey "$CREDS")" \
+    -H "x-amz-security-token: $(field Token "$CREDS")" -o "$2" -w '%{http_code}' "https://$PORTSIDE_STORE_BUCKET.s3.$REGION.amazonaws.com/$1"
+}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+STATUS=$(s3get manifest/current.json "$WORK/manifest.json")
+if [ "$STATUS" = 404 ]; then
+  # Nothing deployed to the fleet yet: nothing to converge to. Healthy (the marker), as the seeded server is.
+  echo "portside-converge: no manifest in s3://$PORTSIDE_STORE_BUCKET yet: nothing to run"
+  install -o "$PORTSIDE_USER" -m 0644 /dev/null "${PORTSIDE_CONVERGED_MARKER:?no PORTSIDE_CONVERGED_MARKER in /etc/default/portside}"
+  exit 0
+fi
+[ "$STATUS" = 200 ] || { echo "portside-converge: reading s3://$PORTSIDE_STORE_BUCKET/manifest/current.json answered HTTP $STATUS (the instance role must allow s3:GetObject and s3:ListBucket)" >&2; exit 1; }
+AGENT=$(field agent "$(cat "$WORK/manifest.json")")
+[[ "$AGENT" =~ ^[0-9a-f]{16}$ ]] || { echo "portside-converge: the manifest names no agent version (\"$AGENT\")" >&2; exit 1; }
+STATUS=$(s3get "agent/$AGENT.tar.gz" "$WORK/agent.tar.gz")
+[ "$STATUS" = 200 ] || { echo "portside-converge: the agent the manifest names (agent/$AGENT.tar.gz) answered HTTP $STATUS" >&2; exit 1; }
+HOME_DIR=$(getent passwd "$PORTSIDE_USER" | cut -d: -f6)
+BIN="$HOME_DIR/.portside/bin"
+# As lib/deploy/agent-client.ts's ensureAgent lays it out: bin/<version>/*.js, and bin/preload.js for pm2.
+install -d -o "$PORTSIDE_USER" -m 0755 "$HOME_DIR/.portside" "$BIN" "$BIN/$AGENT"
+tar -xzf "$WORK/agent.tar.gz" -C "$BIN/$AGENT" --no-same-owner
+cp "$BIN/$AGENT/preload.js" "$BIN/preload.js"
+chown -R "$PORTSIDE_USER:" "$BIN"
+printf '{"who":"boot@%s"}\n' "$(hostname)" | runuser -u "$PORTSIDE_USER" -- env HOME="$HOME_DIR" \
+  PORTSIDE_STORE_BUCKET="$PORTSIDE_STORE_BUCKET" AWS_REGION="$REGION" PORTSIDE_PARAMETER_PREFIX="${PORTSIDE_PARAMETER_PREFIX:-}" \
+  node "$BIN/$AGENT/agent.js" converge

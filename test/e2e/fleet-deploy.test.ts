@@ -1,0 +1,211 @@
+/**
+ * deploy-service against the local fleet, end to end: three stand-in servers (real sshd, Caddy, pm2),
+ * the load balancer (Caddy, active health checks on /_portside/health) and the S3-compatible store,
+ * all from `portside local up --servers 3`. Load goes through the load balancer the whole time it
+ * matters; the manifest and the release objects are read back from the store with @aws-sdk/client-s3.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { deployToFleet } from '../../lib/fleet/fleet-deploy';
+import { Fleet, localFleet } from '../../lib/fleet/fleet-target';
+import { ReleaseStore, storeClient } from '../../lib/fleet/release-store';
+import type { FleetManifest } from '../../lib/fleet/store-layout';
+import { currentLink, RELEASE_ENV_FILE } from '../../lib/remote/layout';
+import { readLocalFleet } from '../../lib/targets/local/fleet-description';
+import { cli, testHome } from '../support/cli';
+import { localServerUnavailable } from '../support/local-server';
+import { sampleAppSaying } from '../support/sample-app';
+
+const why = localServerUnavailable();
+const describeE2E = why ? describe.skip : describe;
+if (why) console.warn(`e2e fleet tests skipped: ${why}`);
+
+const NAME = 'e2e-fleet';
+const SERVERS = 3;
+const work = mkdtempSync(join(tmpdir(), 'portside-fleet-e2e-'));
+const SECRET = `FLEET_SECRET=never-in-the-store-${process.pid}`;
+
+/**
+ * The sample app, saying `text`, that refuses to start on a server whose deploy user has the file
+ * `~/.e2e-fail-<NAME>`: the test's way to make exactly one server's probe fail.
+ */
+const appSaying = (text: string): string => sampleAppSaying(work)(text, (dir) => {
+  const file = join(dir, 'index.js');
+  const guard = `if (require('fs').existsSync(require('os').homedir() + '/.e2e-fail-${NAME}')) { console.error('e2e: told to fail here'); process.exit(3); }\n`;
+  writeFileSync(file, guard + readFileSync(file, 'utf8'));
+});
+
+const deployFleet = (...args: string[]) => cli('deploy-service', NAME, ...args, '--target', 'local');
+
+/** A deploy user's home, from the system's account database. */
+const homeOf = (user: string): string => execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':')[5];
+
+/** The release a server's `current` link points at (read on the host: the servers share its filesystem). */
+function releaseOn(user: string): string | null {
+  try {
+    return execFileSync('readlink', [join(homeOf(user), currentLink(NAME))], { encoding: 'utf8' }).trim().split('/').pop() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+interface Tally { sent: number; ok: number; failures: string[] }
+
+/**
+ * GET and POST through the load balancer (HTTPS, `<NAME>.<domain>`) every `everyMs` until stopped: at the
+ * default 20 ms, 100 requests a second. Anything but a 200 from the app is a failure, with its time.
+ */
+function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: () => Promise<Tally> } {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  const tally: Tally = { sent: 0, ok: 0, failures: [] };
+  const inFlight = new Set<Promise<void>>();
+  const t0 = Date.now();
+  const host = `${NAME}.${domain}`;
+  const once = (method: 'GET' | 'POST'): Promise<void> => new Promise((resolve) => {
+    const req = https.request({ host: address, port: 443, method, path: '/', servername: host, headers: { host }, agent, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => {
+        if (res.statusCode === 200 && body.includes('says')) tally.ok++;
+        else tally.failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${body.slice(0, 80)}`);
+        resolve();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => {
+      tally.failures.push(`${Date.now() - t0} ms ${method}: ${e.message}`);
+      resolve();
+    });
+    req.end(method === 'POST' ? 'x'.repeat(200) : undefined);
+  });
+  const ask = (method: 'GET' | 'POST'): void => {
+    tally.sent++;
+    const p = once(method);
+    inFlight.add(p);
+    void p.then(() => inFlight.delete(p));
+  };
+  const timer = setInterval(() => { ask('GET'); ask('POST'); }, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      agent.destroy();
+      return tally;
+    },
+  };
+}
+
+/** Every object in the store, with its bytes (the bucket is small: a few releases). */
+async function storeObjects(fleet: Fleet): Promise<Array<{ key: string; body: Buffer }>> {
+  const s3 = storeClient(fleet.store);
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: fleet.store.bucket }));
+  return Promise.all((listed.Contents ?? []).map(async (o) => {
+    const r = await s3.send(new GetObjectCommand({ Bucket: fleet.store.bucket, Key: o.Key! }));
+    return { key: o.Key!, body: Buffer.from(await r.Body!.transformToByteArray()) };
+  }));
+}
+
+const readManifest = async (fleet: Fleet): Promise<FleetManifest> => (await new ReleaseStore(storeClient(fleet.store), fleet.store.bucket).readManifest()).manifest;
+
+describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
+  let fleet: Fleet;
+  let users: string[];
+  const env = { ...process.env, PORTSIDE_HOME: testHome };
+
+  beforeAll(async () => {
+    const up = await cli('local', 'up', '--servers', String(SERVERS));
+    expect(up).toExitWith(0);
+    fleet = await localFleet(env);
+    users = readLocalFleet().servers.map((s) => s.user);
+    for (const u of users) rmSync(join(homeOf(u), `.e2e-fail-${NAME}`), { force: true });
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const u of users ?? []) rmSync(join(homeOf(u), `.e2e-fail-${NAME}`), { force: true });
+  });
+
+  test('a rolling deploy through the load balancer under GET+POST load fails no request; the manifest moves last', async () => {
+    const first = await deployFleet('--dir', appSaying('fleet says one'));
+    expect(first).toExitWith(0);
+    const before = await readManifest(fleet);
+    const load = loadThroughLb(fleet.address, readLocalFleet().domain);
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    const r = await deployFleet('--dir', appSaying('fleet says two'));
+    const rolloutMs = Date.now() - t0;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const tally = await load.stop();
+    console.log(`rollout over ${SERVERS} servers: ${rolloutMs} ms; load: ${tally.sent} requests (${(tally.sent / ((rolloutMs + 2000) / 1000)).toFixed(0)}/s), ${tally.failures.length} failed`);
+    expect(r).toExitWith(0);
+    expect(tally.failures).toEqual([]);
+    expect(tally.sent / ((rolloutMs + 2000) / 1000)).toBeGreaterThanOrEqual(50);
+    const after = await readManifest(fleet);
+    expect(after.services[NAME].releaseId).not.toBe(before.services[NAME].releaseId);
+    // Every server runs the manifest's release (one id on all of them), and services says the fleet agrees.
+    expect(users.map(releaseOn)).toEqual(users.map(() => after.services[NAME].releaseId));
+    const services = await cli('services', '--target', 'local');
+    expect(services).toExitWith(0);
+    expect(services.out).toContain('the fleet agrees');
+  }, 240_000);
+
+  test('--parallel 3 deploys to every server at once and still ends with one release everywhere', async () => {
+    const r = await deployFleet('--dir', appSaying('fleet says parallel'), '--parallel', String(SERVERS));
+    expect(r).toExitWith(0);
+    expect(r.err).toMatch(new RegExp(`servers 1–${SERVERS} of ${SERVERS}`));
+    const m = await readManifest(fleet);
+    expect(users.map(releaseOn)).toEqual(users.map(() => m.services[NAME].releaseId));
+  }, 240_000);
+
+  test('a failure on server 2 puts server 1 back, never touches server 3, and leaves the manifest as it was', async () => {
+    const before = await readManifest(fleet);
+    const releasesBefore = users.map(releaseOn);
+    writeFileSync(join(homeOf(users[1]), `.e2e-fail-${NAME}`), '');
+    try {
+      const r = await deployFleet('--dir', appSaying('fleet says broken on s2'));
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/deploy failed on s2 .*s1 .*back on the previous release, manifest unchanged/);
+    } finally {
+      rmSync(join(homeOf(users[1]), `.e2e-fail-${NAME}`), { force: true });
+    }
+    expect(users.map(releaseOn)).toEqual(releasesBefore);
+    expect(await readManifest(fleet)).toEqual(before);
+  }, 240_000);
+
+  test('a server that joins during a rollout is caught up from the store by converge, and reports healthy', async () => {
+    // The rollout sees servers 1 and 2; server 3 "boots" meanwhile: the catch-up pass finds it afterwards.
+    const lateJoiner = fleet.servers[2];
+    const partial: Fleet = { ...fleet, servers: fleet.servers.slice(0, 2) };
+    const lines: string[] = [];
+    const o = await deployToFleet(partial, { name: NAME, dir: appSaying('fleet says caught up'), probeTimeoutMs: 30_000, log: (l) => lines.push(l) });
+    expect(o.caughtUp).toEqual([lateJoiner.label]);
+    const m = await readManifest(fleet);
+    expect(releaseOn(users[2])).toBe(m.services[NAME].releaseId);
+    expect(lines.join('\n')).toMatch(/installing release .* from the store/);
+    const services = await cli('services', '--target', 'local', '--json');
+    expect(services).toExitWith(0);
+    expect(JSON.parse(services.out).servers.every((s: { converged: boolean }) => s.converged)).toBe(true);
+  }, 240_000);
+
+  test('an env file goes to each server (0600) and never into the store or the output', async () => {
+    const envFile = join(work, 'fleet.env');
+    writeFileSync(envFile, `${SECRET}\n`);
+    const r = await deployFleet('--dir', appSaying('fleet says with secrets'), '--service-env', envFile);
+    expect(r).toExitWith(0);
+    expect(`${r.out}\n${r.err}`).not.toContain(SECRET);
+    for (const u of users) {
+      const file = join(homeOf(u), currentLink(NAME), RELEASE_ENV_FILE);
+      expect(readFileSync(file, 'utf8')).toContain(SECRET);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }
+    const objects = await storeObjects(fleet);
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) {
+      expect(o.body.toString('latin1')).not.toContain(SECRET);
+      if (o.key.endsWith('.tar.gz')) expect(execFileSync('gzip', ['-dc'], { input: o.body }).toString('latin1')).not.toContain(SECRET);
+    }
+  }, 240_000);
+});
