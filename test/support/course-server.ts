@@ -36,11 +36,16 @@ export async function courseServer(variant: CourseVariant, home: string, node: C
  */
 export function useCourseServer(): void {
   const why = courseServerUnavailable();
+  let held = false;
+  // The wait has its own timeout (lockCourse's own, 600 s, plus margin): a file's shorter jest timeout would end
+  // the hook while another file holds the server, and its afterAll would then take that file's server down.
   beforeAll(async () => {
-    if (!why) await lockCourse((line) => process.stderr.write(`${line}\n`));
-  });
-  afterAll(async () => {
     if (why) return;
+    await lockCourse((line) => process.stderr.write(`${line}\n`));
+    held = true;
+  }, 660_000);
+  afterAll(async () => {
+    if (why || !held) return;
     try {
       await courseDown({ log: () => {} });
     } finally {
