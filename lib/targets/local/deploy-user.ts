@@ -18,17 +18,17 @@ export function lookupAccount(name = DEPLOY_USER): Account | undefined {
   return { name, uid: Number(uid), gid: Number(gid), home };
 }
 
-/** Create the deploy user (home, bash) when missing; resolves to the account. */
-export function ensureAccount(log: (line: string) => void): Account {
-  if (!lookupAccount()) {
-    log(`creating user "${DEPLOY_USER}"`);
-    runOrThrow(['useradd', '-m', '-s', '/bin/bash', '-c', 'Portside local deploy user', DEPLOY_USER]);
+/** Create a deploy user (home, bash) when missing, the single stand-in's by default; resolves to the account. */
+export function ensureAccount(log: (line: string) => void, name = DEPLOY_USER): Account {
+  if (!lookupAccount(name)) {
+    log(`creating user "${name}"`);
+    runOrThrow(['useradd', '-m', '-s', '/bin/bash', '-c', 'Portside local deploy user', name]);
   }
   // "!" (useradd's default) marks a locked account, which sshd refuses even for keys; "*" only means
   // "no password can match".
-  runOrThrow(['usermod', '-p', '*', DEPLOY_USER]);
-  const account = lookupAccount();
-  if (!account) throw new Error(`useradd ${DEPLOY_USER} succeeded but getent cannot find the user`);
+  runOrThrow(['usermod', '-p', '*', name]);
+  const account = lookupAccount(name);
+  if (!account) throw new Error(`useradd ${name} succeeded but getent cannot find the user`);
   if (!existsSync(account.home)) {
     mkdirSync(account.home, { recursive: true, mode: 0o750 });
     chownSync(account.home, account.uid, account.gid);
@@ -67,12 +67,12 @@ export function renderNpmrc(registry: string, proxyUrl: string): string {
   ].join('\n');
 }
 
-/** Remove the user and its home. Its processes must be stopped first. Idempotent. */
-export function removeAccount(): void {
-  const account = lookupAccount();
+/** Remove a deploy user (the single stand-in's by default) and its home. Its processes must be stopped first. Idempotent. */
+export function removeAccount(name = DEPLOY_USER): void {
+  const account = lookupAccount(name);
   if (!account) return;
   // userdel exits 12 when only the mail spool is missing: the user is gone all the same.
-  run(['userdel', '-r', DEPLOY_USER]);
-  if (lookupAccount()) runOrThrow(['userdel', '-f', DEPLOY_USER]);
+  run(['userdel', '-r', name]);
+  if (lookupAccount(name)) runOrThrow(['userdel', '-f', name]);
   if (account.home.startsWith('/home/') && existsSync(account.home)) rmSync(account.home, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { stopCaddy } from './caddy';
+import { fleetExists, takeFleetDown } from './fleet';
 import { DEPLOY_USER, NETNS, STATE_DIR } from './constants';
 import { removeBuildUser } from './build-user';
 import { lookupAccount, removeAccount } from './deploy-user';
@@ -17,13 +18,15 @@ export interface LocalDownOptions {
 }
 
 /**
- * Take the stand-in down completely: the user's pm2 daemon and services, Caddy, sshd, the proxy, the
- * namespace and veth, the deploy user with its home, and the state dir. Idempotent.
+ * Take the stand-in down completely: the local fleet first when there is one (its fleet.json lives in the
+ * state dir), then the user's pm2 daemon and services, Caddy, sshd, the proxy, the namespace and veth, the
+ * deploy user with its home, and the state dir. Idempotent.
  */
 export async function localDown(opts: LocalDownOptions = {}): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   assertHostCanRunStandIn();
   await withLock(async () => {
+    if (fleetExists()) await takeFleetDown(log);
     const account = lookupAccount();
     const nsExists = netnsId() !== undefined;
     if (account && nsExists && existsSync(`${account.home}/.pm2`)) {

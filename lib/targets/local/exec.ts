@@ -32,16 +32,16 @@ export function runOrThrow(argv: readonly string[], options: SpawnSyncOptions = 
   return r.stdout;
 }
 
-/** The argv that runs `argv` inside the stand-in's network namespace. */
-export function inNetns(argv: readonly string[]): string[] {
-  return ['ip', 'netns', 'exec', NETNS, ...argv];
+/** The argv that runs `argv` inside a stand-in's network namespace (the single stand-in's by default). */
+export function inNetns(argv: readonly string[], netns = NETNS): string[] {
+  return ['ip', 'netns', 'exec', netns, ...argv];
 }
 
 /**
  * The argv that runs `argv` inside the namespace as the deploy user, with the environment an SSH
  * session of that user gets (HOME, USER, SHELL, and the PATH sshd sets), so checks see what deploys see.
  */
-export function asUserInNetns(account: { name: string; home: string }, path: string, argv: readonly string[]): string[] {
+export function asUserInNetns(account: { name: string; home: string }, path: string, argv: readonly string[], netns = NETNS): string[] {
   return inNetns(['runuser', '-u', account.name, '--', 'env', '-i', `HOME=${account.home}`, `USER=${account.name}`,
-    `LOGNAME=${account.name}`, 'SHELL=/bin/bash', `PATH=${path}`, 'LANG=C.UTF-8', ...argv]);
+    `LOGNAME=${account.name}`, 'SHELL=/bin/bash', `PATH=${path}`, 'LANG=C.UTF-8', ...argv], netns);
 }

@@ -10,9 +10,10 @@ export interface PartHealth {
 
 const NETNS_FILE = `/run/netns/${NETNS}`;
 
-/** `net:[inode]` of the stand-in's namespace, as /proc/<pid>/ns/net reads for its processes. */
-export function netnsId(): string | undefined {
-  return existsSync(NETNS_FILE) ? `net:[${statSync(NETNS_FILE).ino}]` : undefined;
+/** `net:[inode]` of a stand-in's namespace (the single one's by default), as /proc/<pid>/ns/net reads for its processes. */
+export function netnsId(netns = NETNS): string | undefined {
+  const file = `/run/netns/${netns}`;
+  return existsSync(file) ? `net:[${statSync(file).ino}]` : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
 import { HOST_ADDRESS } from './constants';
 
-/** Whether something accepts TCP connections on host:port within `ms`. */
-export function tcpOpen(host: string, port: number, ms = 1000): Promise<boolean> {
-  return tcpExchange(host, port, undefined, ms, true).then((r) => r !== undefined);
+/** Whether something accepts TCP connections on host:port within `ms` (probing from `from`, see tcpExchange). */
+export function tcpOpen(host: string, port: number, ms = 1000, from = HOST_ADDRESS): Promise<boolean> {
+  return tcpExchange(host, port, undefined, ms, true, from).then((r) => r !== undefined);
 }
 
 /**
@@ -13,10 +13,12 @@ export function tcpOpen(host: string, port: number, ms = 1000): Promise<boolean>
  *
  * Connect, optionally send `request`, and resolve to what the server says first (up to the end of a
  * banner line or of HTTP headers), or undefined when the connection fails or nothing comes in `ms`.
+ * `from`: the host's own address on the stand-in's network (the single stand-in's veth by default; the
+ * fleet's bridge address for the fleet).
  */
-export function tcpExchange(host: string, port: number, request?: string, ms = 2000, connectOnly = false): Promise<string | undefined> {
+export function tcpExchange(host: string, port: number, request?: string, ms = 2000, connectOnly = false, from = HOST_ADDRESS): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port, localAddress: HOST_ADDRESS });
+    const socket = connect({ host, port, localAddress: from });
     let received = '';
     let settled = false;
     const done = (value: string | undefined) => {

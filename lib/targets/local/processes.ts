@@ -41,9 +41,9 @@ export function processName(pid: number): string | undefined {
   }
 }
 
-/** Every process inside the namespace (`ip netns pids`); empty when the namespace does not exist. */
-export function pidsInNetns(): number[] {
-  const r = run(['ip', 'netns', 'pids', NETNS]);
+/** Every process inside a namespace (`ip netns pids`); empty when the namespace does not exist. */
+export function pidsInNetns(netns = NETNS): number[] {
+  const r = run(['ip', 'netns', 'pids', netns]);
   return r.code === 0 ? r.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
 }
 

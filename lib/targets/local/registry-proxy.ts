@@ -23,9 +23,26 @@ export function registryTarget(url: string): RegistryTarget {
   return { url, hostPort: `${u.hostname.toLowerCase()}:${port}` };
 }
 
-function proxyArgs(target: RegistryTarget): string[] {
-  return [PROXY_SCRIPT, '--listen', `${HOST_ADDRESS}:${PROXY_PORT}`, '--allow', target.hostPort,
-    '--client', SERVER_ADDRESS, '--client', HOST_ADDRESS];
+/** Where one registry proxy runs: on the host's address of a stand-in network, for that network's servers. */
+export interface ProxySite {
+  /** The host's address it listens on (port PROXY_PORT). */
+  readonly host: string;
+  /** The only addresses it answers. */
+  readonly clients: readonly string[];
+  readonly pidFile: string;
+  readonly log: string;
+}
+
+/** The single stand-in's proxy (the default everywhere below). */
+export const STAND_IN_PROXY: ProxySite = { host: HOST_ADDRESS, clients: [SERVER_ADDRESS, HOST_ADDRESS], pidFile: PATHS.proxyPid, log: PATHS.proxyLog };
+
+/** The npm proxy URL servers on `site`'s network use. */
+export function proxyUrl(site: ProxySite): string {
+  return `http://${site.host}:${PROXY_PORT}/`;
+}
+
+function proxyArgs(target: RegistryTarget, site: ProxySite): string[] {
+  return [PROXY_SCRIPT, '--listen', `${site.host}:${PROXY_PORT}`, '--allow', target.hostPort, ...site.clients.flatMap((c) => ['--client', c])];
 }
 
 function runningArgs(pid: number): string[] {
@@ -55,22 +72,22 @@ function sameProxy(running: readonly string[], wanted: readonly string[]): boole
  * allows another registry than npm's current one, or `restart` is set (the veth was recreated).
  * Resolves to true when it (re)started the proxy.
  */
-export async function ensureProxy(target: RegistryTarget, log: (line: string) => void, restart = false): Promise<boolean> {
-  const pid = livePid(PATHS.proxyPid);
-  const wanted = proxyArgs(target);
-  if (pid && !restart && sameProxy(runningArgs(pid), wanted) && await tcpOpen(HOST_ADDRESS, PROXY_PORT)) return false;
+export async function ensureProxy(target: RegistryTarget, log: (line: string) => void, restart = false, site: ProxySite = STAND_IN_PROXY): Promise<boolean> {
+  const pid = livePid(site.pidFile);
+  const wanted = proxyArgs(target, site);
+  if (pid && !restart && sameProxy(runningArgs(pid), wanted) && await tcpOpen(site.host, PROXY_PORT, 1000, site.host)) return false;
   if (pid) await terminate([pid]);
-  log(`starting the registry proxy on ${HOST_ADDRESS}:${PROXY_PORT} (allows only ${target.hostPort})`);
-  const fd = openSync(PATHS.proxyLog, 'a');
+  log(`starting the registry proxy on ${site.host}:${PROXY_PORT} (allows only ${target.hostPort})`);
+  const fd = openSync(site.log, 'a');
   try {
     const child = spawn(process.execPath, wanted, { detached: true, stdio: ['ignore', fd, fd] });
     child.unref();
     if (!child.pid) throw new Error(`could not start ${PROXY_SCRIPT}`);
-    writeFileSync(PATHS.proxyPid, `${child.pid}\n`);
+    writeFileSync(site.pidFile, `${child.pid}\n`);
     const deadline = Date.now() + 5000;
-    while (!(await tcpOpen(HOST_ADDRESS, PROXY_PORT, 300))) {
+    while (!(await tcpOpen(site.host, PROXY_PORT, 300, site.host))) {
       if (!isAlive(child.pid) || Date.now() > deadline) {
-        throw new Error(`the registry proxy did not start listening on ${HOST_ADDRESS}:${PROXY_PORT}; see ${PATHS.proxyLog}`);
+        throw new Error(`the registry proxy did not start listening on ${site.host}:${PROXY_PORT}; see ${site.log}`);
       }
       await sleep(50);
     }
@@ -80,8 +97,8 @@ export async function ensureProxy(target: RegistryTarget, log: (line: string) =>
   return true;
 }
 
-export async function stopProxy(): Promise<void> {
-  const pid = livePid(PATHS.proxyPid);
+export async function stopProxy(site: ProxySite = STAND_IN_PROXY): Promise<void> {
+  const pid = livePid(site.pidFile);
   if (pid) await terminate([pid]);
 }
 
@@ -91,10 +108,10 @@ export async function proxyAnswerFor(hostPort: string): Promise<string | undefin
   return reply?.split('\r\n')[0];
 }
 
-export async function proxyHealth(): Promise<PartHealth> {
-  const pid = readPid(PATHS.proxyPid);
+export async function proxyHealth(site: ProxySite = STAND_IN_PROXY): Promise<PartHealth> {
+  const pid = readPid(site.pidFile);
   if (!pid || !isAlive(pid)) return { ok: false, detail: 'not running' };
-  if (!(await tcpOpen(HOST_ADDRESS, PROXY_PORT))) return { ok: false, detail: `pid ${pid} is not listening on ${HOST_ADDRESS}:${PROXY_PORT}` };
+  if (!(await tcpOpen(site.host, PROXY_PORT, 1000, site.host))) return { ok: false, detail: `pid ${pid} is not listening on ${site.host}:${PROXY_PORT}` };
   const allow = runningArgs(pid)[runningArgs(pid).indexOf('--allow') + 1];
-  return { ok: true, detail: `pid ${pid} on ${HOST_ADDRESS}:${PROXY_PORT}, allows ${allow}` };
+  return { ok: true, detail: `pid ${pid} on ${site.host}:${PROXY_PORT}, allows ${allow}` };
 }
