@@ -290,8 +290,8 @@ install_cfn_hup() {
   # The hook's action runs without this process's environment: the settings travel in a file.
   local v
   for v in PORTSIDE_STACK PORTSIDE_REGION PORTSIDE_RESOURCE PORTSIDE_METADATA_KEY PORTSIDE_USER PORTSIDE_WWW PORTSIDE_CADDY_DIR \
-    PORTSIDE_SIGNAL_RESOURCE PORTSIDE_STORE_BUCKET PORTSIDE_PARAMETER_PREFIX PORTSIDE_CONVERGED_MARKER; do
-    # The last four exist on a fleet server only.
+    PORTSIDE_SIGNAL_RESOURCE PORTSIDE_STORE_BUCKET PORTSIDE_PARAMETER_PREFIX PORTSIDE_CONVERGED_MARKER PORTSIDE_CONVERGE_KEY; do
+    # The last five exist on a fleet server only.
     [ -n "${!v:-}" ] || continue
     printf 'export %s=%q\n' "$v" "${!v}"
   done >/etc/default/portside
@@ -322,6 +322,15 @@ cfn_hup_timer() {
 # balancer sends it requests, only once it serves the current release. The command that does it is the
 # converge hook (the fleet contract, issue #10); it reads its settings from /etc/default/portside.
 CONVERGE_HOOK="${PORTSIDE_CONVERGE_HOOK:-/usr/local/sbin/portside-converge}"
+# The hook travels in the launch template's metadata (key PORTSIDE_CONVERGE_KEY), like this script.
+install_converge_hook() {
+  local json args
+  mapfile -t args < <(cfn_args)
+  json="$(retry "$CFN_BIN/cfn-get-metadata" "${args[@]}" --key "${PORTSIDE_CONVERGE_KEY:?}")"
+  jq -j '.script // error("metadata has no converge script")' <<<"$json" >"$CONVERGE_HOOK.tmp"
+  chmod 0755 "$CONVERGE_HOOK.tmp"
+  mv -f "$CONVERGE_HOOK.tmp" "$CONVERGE_HOOK"
+}
 converge_at_boot() {
   if [ -x "$CONVERGE_HOOK" ]; then
     "$CONVERGE_HOOK"
@@ -353,7 +362,10 @@ main_ec2() {
   # Success only once Caddy answers on :80: that is what the deploy waits for.
   step wait_for_http
   step install_cfn_hup
-  [ -z "${PORTSIDE_SIGNAL_RESOURCE:-}" ] || step converge_at_boot
+  if [ -n "${PORTSIDE_SIGNAL_RESOURCE:-}" ]; then
+    [ -z "${PORTSIDE_CONVERGE_KEY:-}" ] || step install_converge_hook
+    step converge_at_boot
+  fi
   STEP="signal success"
   signal_wait_condition SUCCESS "Portside bootstrap done: Caddy answers at $CHECK_URL" ""
   log "done"

@@ -19,3 +19,11 @@ export function readDefaultHomePage(): string {
 export function readUserDataStub(): string {
   return readFileSync(join(ASSETS_DIR, 'user-data.sh'), 'utf8');
 }
+
+/**
+ * The fleet's converge hook (lib/fleet/portside-converge.sh, the fleet contract): a fleet server installs it
+ * from its launch template's metadata and runs it at boot, before it reports success.
+ */
+export function readConvergeHook(): string {
+  return readFileSync(join(PACKAGE_ROOT, 'lib', 'fleet', 'portside-converge.sh'), 'utf8');
+}

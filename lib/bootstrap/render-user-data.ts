@@ -23,6 +23,9 @@
 /** The metadata key on the instance under which assets/bootstrap.sh travels (`{ version: 1, script }`). */
 export const BOOTSTRAP_METADATA_KEY = 'PortsideBootstrap';
 
+/** The metadata key on a fleet's launch template under which the converge hook travels (`{ version: 1, script }`). */
+export const CONVERGE_METADATA_KEY = 'PortsideConverge';
+
 /** UserData's budget: EC2 allows 16 KB; the stub stays far below so it never needs to grow into it. */
 export const USER_DATA_MAX_BYTES = 4096;
 
@@ -116,6 +119,7 @@ function fleetVars(fleet: FleetUserDataSettings | undefined): Array<[string, str
     ['PORTSIDE_STORE_BUCKET', fleet.storeBucket],
     ['PORTSIDE_PARAMETER_PREFIX', fleet.parameterPrefix],
     ['PORTSIDE_CONVERGED_MARKER', fleet.convergedMarker],
+    ['PORTSIDE_CONVERGE_KEY', CONVERGE_METADATA_KEY],
   ];
 }
 

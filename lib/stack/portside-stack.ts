@@ -27,6 +27,12 @@ export interface PortsideStackProps extends StackProps {
   readonly bootstrapScript?: string;
 
   /**
+   * A fleet's converge hook (see FleetServersProps.convergeHook).
+   * @default - lib/fleet/portside-converge.sh
+   */
+  readonly convergeHook?: string;
+
+  /**
    * The server of a stack deployed by a Portside from before the UserData stub: kept as deployed, so the
    * upgrade does not stop it. See `WebServerProps.legacyServer`.
    * @default - none: a server that boots the UserData stub
@@ -78,6 +84,7 @@ export class PortsideStack extends Stack {
     if (isFleet) {
       this.fleet = new Fleet(this, 'Fleet', {
         config, vpc: this.vpc, vpcCidr: VPC_CIDR, imageGeneration: props.imageGeneration, bootstrapScript: props.bootstrapScript,
+        convergeHook: props.convergeHook,
       });
       this.acknowledgeCustomResourceFindings();
       this.fleetOutputs(config, this.fleet);

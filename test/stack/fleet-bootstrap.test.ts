@@ -61,6 +61,19 @@ const asRoot = process.getuid?.() === 0;
     expect(existsSync(join(dir, 'boot-signalled'))).toBe(false);
   });
 
+  test('installs the converge hook from the launch template\'s metadata (0755), then runs it', () => {
+    const hook = '#!/bin/bash\necho "hook says $1" >"$HOOK_OUT"\n';
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ version: 1, script: hook }));
+    writeFileSync(join(dir, 'bin', 'cfn-get-metadata'), `#!/bin/bash\nprintf '%s\\n' "$@" >"${dir}/metadata.args"\ncat "${dir}/metadata.json"\n`, { mode: 0o755 });
+    const r = fleetShell('install_converge_hook && converge_at_boot', { PORTSIDE_CONVERGE_KEY: 'PortsideConverge', HOOK_OUT: join(dir, 'hook-out') });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(readFileSync(join(dir, 'bin', 'portside-converge'), 'utf8')).toBe(hook);
+    expect(statSync(join(dir, 'bin', 'portside-converge')).mode & 0o777).toBe(0o755);
+    expect(read('metadata.args')).toContain('--key\nPortsideConverge\n');
+    expect(read('metadata.args')).toContain('--resource\nFleetServersLaunchTemplateX\n');
+    expect(read('hook-out')).toBe('hook says \n');
+  });
+
   test('converges with the hook when there is one; the hook\'s failure is the boot\'s', () => {
     writeFileSync(join(dir, 'bin', 'portside-converge'), `#!/bin/bash\necho converged >"${dir}/hook-ran"\nexit "\${HOOK_EXIT:-0}"\n`, { mode: 0o755 });
     expect(fleetShell('converge_at_boot').status).toBe(0);

@@ -4,9 +4,10 @@
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ConfigError, ContextKey } from '../../lib/config';
-import { BOOTSTRAP_METADATA_KEY, readBootstrapScript, renderUserData, SEED_METADATA_KEY, USER_DATA_MAX_BYTES } from '../../lib/bootstrap';
-import { FLEET_TAG_KEY, SERVER_TAG_KEY } from '../../lib/stack';
-import { normalisedTemplate, onlyResource, stackOf, templateOf } from './helpers';
+import { BOOTSTRAP_METADATA_KEY, CONVERGE_METADATA_KEY, readBootstrapScript, readConvergeHook, renderUserData, SEED_METADATA_KEY, USER_DATA_MAX_BYTES } from '../../lib/bootstrap';
+import { App } from 'aws-cdk-lib';
+import { FLEET_TAG_KEY, PortsideStack, SERVER_TAG_KEY } from '../../lib/stack';
+import { configOf, normalisedTemplate, onlyResource, stackOf, templateOf } from './helpers';
 
 const FLEET: Partial<Record<ContextKey, unknown>> = { domain: 'example.click', hostedZoneId: 'Z0123456789ABCDEFGHIJ', servers: 3 };
 const fleetTemplate = (over: Partial<Record<ContextKey, unknown>> = {}) => templateOf({ ...FLEET, ...over });
@@ -113,6 +114,7 @@ describe('the Auto Scaling group', () => {
   test('boots the single server\'s bootstrap from the launch template\'s metadata, with a fleet seed', () => {
     const meta = template().Metadata;
     expect(meta[BOOTSTRAP_METADATA_KEY]).toEqual({ version: 1, script: readBootstrapScript() });
+    expect(meta[CONVERGE_METADATA_KEY]).toEqual({ version: 1, script: readConvergeHook() });
     const files = meta[SEED_METADATA_KEY].files;
     expect(JSON.parse(files['registry.json']).loadBalancer).toEqual({ trustedProxies: ['10.80.0.0/24'] });
     expect(files.Caddyfile).toContain('\nhttp://simon.example.click {');
@@ -131,6 +133,7 @@ describe('the Auto Scaling group', () => {
     expect(text).toContain("export PORTSIDE_STORE_BUCKET='<token>'\n");
     expect(text).toContain("export PORTSIDE_PARAMETER_PREFIX='/portside/Portside'\n");
     expect(text).toContain("export PORTSIDE_CONVERGED_MARKER='/etc/portside/portside-converged'\n");
+    expect(text).toContain(`export PORTSIDE_CONVERGE_KEY='${CONVERGE_METADATA_KEY}'\n`);
     expect(text).not.toContain('PORTSIDE_SIGNAL_URL=');
     expect(Buffer.byteLength(text)).toBeLessThan(USER_DATA_MAX_BYTES);
     expect(parts).toContainEqual({ Ref: onlyResource(t, 'AWS::S3::Bucket').id });
@@ -258,11 +261,13 @@ describe('the servers\' role', () => {
 describe('changes that must roll, and changes that must not', () => {
   const launchData = (tpl: Template) => JSON.stringify(onlyResource(tpl, 'AWS::EC2::LaunchTemplate').resource.Properties);
 
-  test('services, routing and the bootstrap change only metadata: no new launch template version, no rolling update', () => {
+  test('services, routing, the bootstrap and the converge hook change only metadata: no new launch template version, no rolling update', () => {
     const base = launchData(t);
     expect(launchData(fleetTemplate({ services: { simon: 3000, chat: 5000 } }))).toBe(base);
     expect(launchData(fleetTemplate({ routing: 'path' }))).toBe(base);
     expect(launchData(Template.fromStack(stackOf(FLEET, undefined, '#!/bin/bash\necho another bootstrap\n')))).toBe(base);
+    const otherHook = new PortsideStack(new App(), 'Portside', { config: configOf(FLEET), convergeHook: '#!/bin/bash\nexit 0\n' });
+    expect(launchData(Template.fromStack(otherHook))).toBe(base);
   });
 
   test('a new image generation changes the launch template (the servers are replaced one at a time)', () => {

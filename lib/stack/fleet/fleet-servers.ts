@@ -6,7 +6,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { BOOTSTRAP_METADATA_KEY, readUserDataStub, renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata } from '../../bootstrap';
+import { BOOTSTRAP_METADATA_KEY, CONVERGE_METADATA_KEY, readUserDataStub, renderUserData, SEED_METADATA_KEY, SeedFiles, seedMetadata } from '../../bootstrap';
 import { ingressPorts } from '../../ports';
 import { EC2_PATHS } from '../../registry';
 import { CONVERGED_MARKER_FILE, HTTP_PORT } from '../../remote/layout';
@@ -32,6 +32,11 @@ export interface FleetServersProps {
   readonly seed: SeedFiles;
   /** assets/bootstrap.sh: travels in the launch template's metadata, as on a single server. */
   readonly bootstrapScript: string;
+  /**
+   * The converge hook a server runs at boot, before it reports success (lib/fleet/portside-converge.sh): it
+   * travels in the launch template's metadata too, so a new version never rolls the servers.
+   */
+  readonly convergeHook: string;
   /** How many servers at least (the group's minimum; ≥ 2). */
   readonly minServers: number;
   /** How many servers at most (≥ minServers). */
@@ -105,6 +110,7 @@ export class FleetServers extends Construct {
     const template = this.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
     template.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
     template.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
+    template.addMetadata(CONVERGE_METADATA_KEY, { version: 1, script: props.convergeHook });
 
     this.group = this.autoScalingGroup(props, bootTimeout);
     this.group.attachToApplicationTargetGroup(props.targetGroup);

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { readBootstrapScript, readDefaultHomePage, seedFiles } from '../../bootstrap';
+import { readBootstrapScript, readConvergeHook, readDefaultHomePage, seedFiles } from '../../bootstrap';
 import { PortsideConfig } from '../../config/portside-config';
 import { EC2_PATHS } from '../../registry';
 import { FleetLoadBalancer } from './fleet-load-balancer';
@@ -23,6 +23,8 @@ export interface FleetProps {
   readonly imageGeneration?: number;
   /** @default - assets/bootstrap.sh */
   readonly bootstrapScript?: string;
+  /** @default - lib/fleet/portside-converge.sh */
+  readonly convergeHook?: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export class Fleet extends Construct {
       // forwarded headers, at first boot and after every deploy (the agent renders from the registry).
       seed: seedFiles(config, readDefaultHomePage(), EC2_PATHS, { trustedProxies: [props.vpcCidr] }),
       bootstrapScript: props.bootstrapScript ?? readBootstrapScript(),
+      convergeHook: props.convergeHook ?? readConvergeHook(),
       minServers: config.servers,
       maxServers: config.maxServers,
       instanceType: new ec2.InstanceType(config.instanceType),
