@@ -54,6 +54,8 @@ function overlayDeclared(live: Registry, declared: Registry): Registry {
     tls: live.tls,
     services,
     paths: live.paths,
+    // A fleet server sits behind its load balancer whatever else is declared: dropping this would make its next Caddyfile HTTPS.
+    ...((declared.loadBalancer ?? live.loadBalancer) ? { loadBalancer: declared.loadBalancer ?? live.loadBalancer } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from '../errors';
 import type { SshTarget } from '../ssh/connection';
 import { readPrivateKeyFile } from '../ssh/key-file';
 import { sameFingerprint } from '../ssh/fingerprint';
@@ -87,11 +88,28 @@ async function localServerTarget(s: LocalFleetServerFacts, env: NodeJS.ProcessEn
 }
 
 /**
- * The fleet a command's target names, or null for a single server: `--target local` (or
- * PORTSIDE_TARGET=local) while a local fleet is up, without --host. (An AWS fleet is not looked up yet.)
+ * The fleet a command's target names, or null for a single server. `--fleet` asks for the local fleet
+ * (an error when it is not up). Without it, `--target local` (or PORTSIDE_TARGET=local) means the local
+ * fleet only while the single stand-in is not up too: with both up it keeps meaning the single server,
+ * so nothing aimed at that server lands on the fleet. (An AWS fleet is not looked up by the CLI yet.)
  */
-export async function targetFleet(values: { target?: string; host?: string }, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet | null> {
-  if (values.host !== undefined) return null;
-  if ((values.target ?? env.PORTSIDE_TARGET ?? 'aws') !== 'local' || !localFleetIsUp()) return null;
+export async function targetFleet(values: { target?: string; host?: string; fleet?: boolean }, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet | null> {
+  const local = (values.target ?? env.PORTSIDE_TARGET ?? 'aws') === 'local';
+  if (values.fleet) {
+    if (values.host !== undefined || !local) throw new UsageError('--fleet is the local fleet: use it with --target local (a fleet on AWS is not deployed to by the CLI yet)', 'e.g. portside deploy-service simon --target local --fleet');
+    return localFleet(env, log);
+  }
+  if (values.host !== undefined || !local || !localFleetIsUp() || singleServerIsUp()) return null;
   return localFleet(env, log);
+}
+
+function singleServerIsUp(): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readLocalServer } = require('../targets/local') as typeof import('../targets/local');
+  try {
+    readLocalServer();
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -39,7 +39,7 @@ const appSaying = (text: string): string => sampleAppSaying(work)(text, (dir) =>
   writeFileSync(file, guard + readFileSync(file, 'utf8'));
 });
 
-const deployFleet = (...args: string[]) => cli('deploy-service', NAME, ...args, '--target', 'local');
+const deployFleet = (...args: string[]) => cli('deploy-service', NAME, ...args, '--target', 'local', '--fleet');
 
 /** A deploy user's home, from the system's account database. */
 const homeOf = (user: string): string => execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':')[5];
@@ -126,7 +126,10 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
 
   afterAll(async () => {
     for (const u of users ?? []) rmSync(join(homeOf(u), `.e2e-fail-${NAME}`), { force: true });
-  });
+    // The fleet goes down with the suite (the contract): a fleet left up would take `--target local` from
+    // no one (the single server keeps it while up), but it holds ~10 processes and a bridge.
+    await cli('local', 'down', '--fleet');
+  }, 120_000);
 
   test('a rolling deploy through the load balancer under GET+POST load fails no request; the manifest moves last', async () => {
     const first = await deployFleet('--dir', appSaying('fleet says one'));
@@ -147,7 +150,7 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     expect(after.services[NAME].releaseId).not.toBe(before.services[NAME].releaseId);
     // Every server runs the manifest's release (one id on all of them), and services says the fleet agrees.
     expect(users.map(releaseOn)).toEqual(users.map(() => after.services[NAME].releaseId));
-    const services = await cli('services', '--target', 'local');
+    const services = await cli('services', '--target', 'local', '--fleet');
     expect(services).toExitWith(0);
     expect(services.out).toContain('the fleet agrees');
   }, 240_000);
@@ -185,7 +188,7 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     const m = await readManifest(fleet);
     expect(releaseOn(users[2])).toBe(m.services[NAME].releaseId);
     expect(lines.join('\n')).toMatch(/installing release .* from the store/);
-    const services = await cli('services', '--target', 'local', '--json');
+    const services = await cli('services', '--target', 'local', '--fleet', '--json');
     expect(services).toExitWith(0);
     expect(JSON.parse(services.out).servers.every((s: { converged: boolean }) => s.converged)).toBe(true);
   }, 240_000);

@@ -31,8 +31,10 @@ Options:
   --dry-run            print the plan; change nothing
   --force              restart (and rebuild) even when nothing changed
   --parallel N         a fleet: deploy to N servers at a time (default 1: one at a time)
+  --fleet              with --target local: the local fleet (\`portside local up --servers N\`); without it,
+                       --target local means the fleet only when the single stand-in is not up
 ${TARGET_USAGE}
-  With a fleet (--target local while \`portside local up --servers N\` runs), the release is uploaded to
+  With a fleet, the release is uploaded to
   the fleet's store once, then each server gets the steps above in turn; a failure on one puts the
   servers before it back, and the fleet's manifest moves only when every server has switched.
 
@@ -74,7 +76,7 @@ interface DeployArgs {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly parallel: number;
-  readonly target: TargetValues;
+  readonly target: TargetValues & { readonly fleet: boolean };
 }
 
 /** The command line as deploy options; a wrong one is a UsageError (exit 2). Files are checked later. */
@@ -84,7 +86,7 @@ function deployArgs(ctx: CommandContext): DeployArgs {
     options: {
       ...TARGET_OPTIONS,
       dir: { type: 'string' }, 'service-env': { type: 'string' }, 'health-path': { type: 'string' },
-      'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' }, parallel: { type: 'string' },
+      'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, 'health-timeout': { type: 'string' }, parallel: { type: 'string' }, fleet: { type: 'boolean' },
     },
   });
   if (positionals.length === 0) throw new UsageError('which service? e.g. portside deploy-service simon 3000');
@@ -103,7 +105,7 @@ function deployArgs(ctx: CommandContext): DeployArgs {
   return {
     name, port, dir, envFile: values['service-env'] && resolve(base, values['service-env']), healthPath: values['health-path'],
     probeTimeoutMs: Number(timeoutText) * 1000, dryRun: !!values['dry-run'], force: !!values.force, parallel: parseParallel(values.parallel),
-    target: { target: values.target, host: values.host, user: values.user, key: values.key },
+    target: { target: values.target, host: values.host, user: values.user, key: values.key, fleet: !!values.fleet },
   };
 }
 

@@ -12,7 +12,8 @@ export const servicesCommand: Command = {
 One row per service: name, port, URL, process state, health, current release, deployed at.
 --json prints an array of objects with name, port, url, status, health, release, deployedAt.
 
-With a fleet (--target local while \`portside local up --servers N\` runs): one block per server (converged
+--fleet (with --target local): the local fleet, \`portside local up --servers N\` (without it, --target local
+means the fleet only when the single stand-in is not up). With a fleet: one block per server (converged
 or not: what the load balancer checks), the manifest's release for each service, and a line for each
 way the fleet disagrees (exit 1 when it does). --json prints {manifest, servers, disagreements}.
 
@@ -22,7 +23,7 @@ Examples:
   npx portside services --target local
   npx portside services --json | jq '.[] | select(.status != "online")'`,
   async run(ctx) {
-    const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, json: { type: 'boolean' } } });
+    const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, json: { type: 'boolean' }, fleet: { type: 'boolean' } } });
     const fleet = await targetFleet(values, ctx.env, ctx.err);
     if (fleet) return printFleet(ctx, fleet, !!values.json);
     const rows = await withServer(ctx, values, ({ ssh, address }) => listServices(ssh, address, ctx.err));
