@@ -87,6 +87,7 @@ export class PortsideStack extends Stack {
         convergeHook: props.convergeHook,
       });
       this.acknowledgeCustomResourceFindings();
+      this.dnsRecords(config, this.fleet.loadBalancer.recordTarget);
       this.fleetOutputs(config, this.fleet);
       return;
     }
@@ -110,19 +111,26 @@ export class PortsideStack extends Stack {
     });
     this.acknowledgeCustomResourceFindings();
 
-    if (config.domain && config.hostedZoneId) {
-      // Attributes, not a lookup: synth stays offline. Names are absolute (trailing dot), so the zone may
-      // be the domain itself or a parent of it.
-      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-        hostedZoneId: config.hostedZoneId,
-        zoneName: config.domain,
-      });
-      const target = route53.RecordTarget.fromIpAddresses(server.publicIp);
-      new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${config.domain}.`, target, ttl: Duration.minutes(5) });
-      new route53.ARecord(this, 'WildcardRecord', { zone, recordName: `*.${config.domain}.`, target, ttl: Duration.minutes(5) });
-    }
+    this.dnsRecords(config, route53.RecordTarget.fromIpAddresses(server.publicIp), Duration.minutes(5));
     this.singleServerOutputs(config, server);
     return server;
+  }
+
+  /**
+   * The apex and wildcard A records, when a domain and its zone are given: to the single server's Elastic IP,
+   * or an alias to a fleet's load balancer. The same construct IDs in both cases, so a move between the two is
+   * an in-place update of each record set (a second record set of the same name and type would be refused).
+   */
+  private dnsRecords(config: PortsideConfig, target: route53.RecordTarget, ttl?: Duration): void {
+    if (!config.domain || !config.hostedZoneId) return;
+    // Attributes, not a lookup: synth stays offline. Names are absolute (trailing dot), so the zone may
+    // be the domain itself or a parent of it.
+    const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+      hostedZoneId: config.hostedZoneId,
+      zoneName: config.domain,
+    });
+    new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${config.domain}.`, target, ttl });
+    new route53.ARecord(this, 'WildcardRecord', { zone, recordName: `*.${config.domain}.`, target, ttl });
   }
 
   private singleServerOutputs(config: PortsideConfig, server: WebServer): void {

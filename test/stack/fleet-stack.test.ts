@@ -82,6 +82,18 @@ describe('the load balancer', () => {
     t.resourceCountIs('AWS::Route53::RecordSet', 2);
   });
 
+  test('the records keep the single server\'s logical IDs, so moving to a fleet updates them in place', () => {
+    const records = (tpl: Template) => Object.fromEntries(Object.entries(tpl.findResources('AWS::Route53::RecordSet'))
+      .map(([id, r]) => [id, { Name: r.Properties.Name, Type: r.Properties.Type, alias: 'AliasTarget' in r.Properties, TTL: r.Properties.TTL }]));
+    const single = records(templateOf({ domain: 'example.click', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }));
+    const fleet = records(t);
+    expect(Object.keys(fleet).sort()).toEqual(Object.keys(single).sort());
+    for (const id of Object.keys(single)) {
+      expect(single[id]).toMatchObject({ alias: false, TTL: '300' });
+      expect(fleet[id]).toEqual({ Name: single[id].Name, Type: 'A', alias: true, TTL: undefined });
+    }
+  });
+
   test('sends requests to one target group: port 80 of each server, health GET /_portside/health every 10 s, 2/2, 30 s draining', () => {
     t.resourceCountIs('AWS::ElasticLoadBalancingV2::TargetGroup', 1);
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {

@@ -45,7 +45,7 @@ export interface FleetLoadBalancerProps {
 /**
  * The fleet's front door: an internet-facing Application Load Balancer that ends TLS with an ACM certificate
  * for the apex and `*.<domain>`, redirects port 80 to 443, and sends requests to port 80 of every healthy
- * server (one target group); Route 53 alias records for the apex and the wildcard point at it.
+ * server (one target group). The stack points the apex and wildcard records at it (`recordTarget`).
  */
 export class FleetLoadBalancer extends Construct {
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -117,9 +117,14 @@ export class FleetLoadBalancer extends Construct {
       defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: String(HTTPS_PORT), permanent: true }),
       open: false,
     });
+  }
 
-    const target = route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer));
-    new route53.ARecord(this, 'ApexRecord', { zone, recordName: `${props.domain}.`, target });
-    new route53.ARecord(this, 'WildcardRecord', { zone, recordName: `*.${props.domain}.`, target });
+  /**
+   * Where the apex and `*.<domain>` records point: an alias to the load balancer. The stack writes the records
+   * itself, under the single server's construct IDs, so that moving a stack from one server to a fleet (or
+   * back) updates the same two record sets in place instead of creating duplicates Route 53 would refuse.
+   */
+  public get recordTarget(): route53.RecordTarget {
+    return route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer));
   }
 }
