@@ -1,0 +1,272 @@
+/**
+ * The local fleet (issue #10), end to end with its real parts: 3 stand-in servers (network namespaces,
+ * OpenSSH, Caddy 2.6.2, pm2), the load balancer (Caddy with active health checks) and the S3-compatible
+ * store, driven through the built CLI as a user types it. The fleet uses its own addresses, users and
+ * state dir, so the shared single stand-in keeps running; the suite takes its fleet down at the end (and
+ * checks that nothing is left), so the single-server suites that follow see no fleet.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'ssh2';
+import { PACKAGE_ROOT } from '../../lib/package-root';
+import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
+import { fingerprintOf } from '../../lib/ssh/fingerprint';
+import { LocalFleet, LocalFleetServer, localFleetDown, s3Settings } from '../../lib/targets/local';
+import { FLEET_DIR, FLEET_JSON, fleetServerSpec } from '../../lib/targets/local/fleet-constants';
+import { isAlive } from '../../lib/targets/local/processes';
+import { localServerUnavailable } from '../support/local-server';
+
+const why = localServerUnavailable();
+const describeE2E = why ? describe.skip : describe;
+if (why) console.warn(`test/e2e/local-fleet.test.ts skipped: ${why}`);
+
+const SERVERS = 3;
+
+interface Run { code: number | null; out: string; err: string }
+
+/** The built CLI in its own process, as a user runs it (dist/ is built before e2e runs). */
+function portside(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** `whoami` over a fresh ssh2 connection that accepts only `fingerprint` as the host key. */
+function sshWhoami(server: LocalFleetServer, fingerprint: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client
+      .on('ready', () => client.exec('whoami', (err, stream) => {
+        if (err) return reject(err);
+        let out = '';
+        stream.on('data', (d: Buffer) => (out += d));
+        stream.on('close', () => {
+          client.end();
+          resolve(out.trim());
+        });
+      }))
+      .on('error', reject)
+      .connect({
+        host: server.address, port: server.sshPort, username: server.user, privateKey: readFileSync(server.keyPath),
+        readyTimeout: 10_000, hostVerifier: (key: Buffer) => fingerprintOf(key) === fingerprint,
+      });
+  });
+}
+
+/** GET a path through the load balancer over HTTPS, verified with the fleet's CA; a new connection each time. */
+function viaLb(fleet: LocalFleet, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: fleet.loadBalancer.address, port: fleet.loadBalancer.httpsPort, path, servername: fleet.domain,
+      headers: { Host: fleet.domain }, ca: readFileSync(fleet.caCertPath), agent: false, timeout: 5000,
+    }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Which servers answer `n` requests in a row (each server serves who.txt with its own name). */
+async function answers(fleet: LocalFleet, n: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) names.push((await viaLb(fleet, '/who.txt')).body);
+  return names;
+}
+
+/** Poll until `done(answers)` holds for a round of 2 × SERVERS requests; resolves to the ms it took. */
+async function until(fleet: LocalFleet, done: (names: string[]) => boolean, limitMs: number): Promise<number> {
+  const started = Date.now();
+  while (!done(await answers(fleet, 2 * SERVERS))) {
+    if (Date.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`);
+  }
+  return Date.now() - started;
+}
+
+const markerOf = (name: string): string => join(fleetServerSpec(Number(name.slice(1))).caddyDir, CONVERGED_MARKER_FILE);
+
+describeE2E('local fleet: portside local up --servers 3', () => {
+  let fleet: LocalFleet;
+  let upMs = 0;
+
+  beforeAll(async () => {
+    // From nothing, so the run measures a cold fleet and proves the set-up from scratch.
+    await localFleetDown({ log: () => undefined });
+    const started = Date.now();
+    const r = await portside('local', 'up', '--servers', String(SERVERS), '--json');
+    upMs = Date.now() - started;
+    expect(r).toExitWith(0);
+    fleet = JSON.parse(r.out) as LocalFleet;
+  }, 180_000);
+
+  afterAll(async () => {
+    // A failed test must not leave a fleet for the single-server suites (they share 10.77.x's host).
+    if (existsSync(FLEET_JSON) || existsSync(FLEET_DIR)) await localFleetDown({ log: () => undefined });
+  }, 120_000);
+
+  test('--json prints the contract\'s fields, and fleet.json holds the same', () => {
+    process.stderr.write(`[local-fleet] up --servers ${SERVERS} from nothing: ${upMs} ms\n`);
+    expect(fleet).toMatchObject({
+      domain: 'fleet.portside.test',
+      loadBalancer: { address: '10.77.1.2', healthPath: HEALTH_PATH },
+      store: { endpoint: 'http://10.77.1.3:4566', bucket: 'portside-fleet-releases', region: 'us-east-1' },
+    });
+    expect(fleet.servers.map((s) => s.address)).toEqual(['10.77.1.11', '10.77.1.12', '10.77.1.13']);
+    expect(existsSync(fleet.caCertPath)).toBe(true);
+    expect(JSON.parse(readFileSync(FLEET_JSON, 'utf8'))).toEqual(fleet);
+  });
+
+  test('each server takes an SSH login as its own user, with its own pinned host key and no other', async () => {
+    for (const server of fleet.servers) expect(await sshWhoami(server, server.hostKeyFingerprint)).toBe(server.user);
+    expect(new Set(fleet.servers.map((s) => s.hostKeyFingerprint)).size).toBe(SERVERS);
+    // Verified, not accepted blindly: server 2's key is refused where server 1's is expected.
+    await expect(sshWhoami(fleet.servers[1], fleet.servers[0].hostKeyFingerprint)).rejects.toThrow(/verif/i);
+  }, 60_000);
+
+  test('the load balancer serves https with its own CA and takes the servers in turn', async () => {
+    for (const s of fleet.servers) writeFileSync(join(fleetServerSpec(Number(s.name.slice(1))).www, 'current', 'who.txt'), `${s.name}\n`);
+    const names = await answers(fleet, 3 * SERVERS);
+    // Round robin: every window of SERVERS answers holds each server once.
+    for (let i = 0; i + SERVERS <= names.length; i += SERVERS) expect(new Set(names.slice(i, i + SERVERS))).toEqual(new Set(['s1', 's2', 's3']));
+  }, 60_000);
+
+  test('a server whose health answers 503 leaves the rotation within the check interval, and comes back', async () => {
+    const interval = fleet.loadBalancer.healthIntervalMs;
+    const marker = markerOf('s2');
+    const saved = readFileSync(marker);
+    rmSync(marker);
+    try {
+      const health = await fetchHealth(fleet.servers[1]);
+      expect(health).toBe(503);
+      const outMs = await until(fleet, (names) => !names.includes('s2'), 10 * interval);
+      process.stderr.write(`[local-fleet] s2 out of rotation after ${outMs} ms (interval ${interval} ms)\n`);
+      // One check interval, plus the check's own timeout and a round of requests.
+      expect(outMs).toBeLessThanOrEqual(2 * interval + 500);
+      expect(await answers(fleet, 4 * SERVERS)).not.toContain('s2');
+    } finally {
+      writeFileSync(marker, saved);
+    }
+    expect(await fetchHealth(fleet.servers[1])).toBe(200);
+    const backMs = await until(fleet, (names) => names.includes('s2'), 10 * interval);
+    process.stderr.write(`[local-fleet] s2 back in rotation after ${backMs} ms\n`);
+    expect(backMs).toBeLessThanOrEqual(2 * interval + 500);
+  }, 60_000);
+
+  test('the store takes PutObject, GetObject and ListObjectsV2 through @aws-sdk/client-s3 with its default checksums', async () => {
+    const s3 = new S3Client(s3Settings(fleet.store));
+    const sent: Record<string, string>[] = [];
+    s3.middlewareStack.add((next) => async (args) => {
+      sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
+      return next(args);
+    }, { step: 'finalizeRequest', name: 'recordHeaders' });
+    try {
+      expect(await s3.config.requestChecksumCalculation()).toBe('WHEN_SUPPORTED');
+      const bytes = Buffer.alloc(200_000, 7);
+      bytes.write('portside');
+      const prefix = `e2e-${process.pid}/`;
+      await s3.send(new PutObjectCommand({ Bucket: fleet.store.bucket, Key: `${prefix}buffer.bin`, Body: bytes }));
+      // A stream body is sent aws-chunked with a CRC32 trailer: what a store that does not decode it stores wrongly.
+      await s3.send(new PutObjectCommand({
+        Bucket: fleet.store.bucket, Key: `${prefix}stream.bin`, ContentLength: bytes.length,
+        Body: Readable.from([bytes.subarray(0, 65_536), bytes.subarray(65_536)]),
+      }));
+      expect(sent.some((h) => h['x-amz-checksum-crc32'])).toBe(true);
+      expect(sent.some((h) => /aws-chunked/.test(h['content-encoding'] ?? '') && h['x-amz-trailer'] === 'x-amz-checksum-crc32')).toBe(true);
+      for (const key of ['buffer.bin', 'stream.bin']) {
+        const got = await s3.send(new GetObjectCommand({ Bucket: fleet.store.bucket, Key: `${prefix}${key}` }));
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(bytes)).toBe(true);
+      }
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: fleet.store.bucket, Prefix: prefix }));
+      expect(listed.Contents?.map((c) => [c.Key, c.Size])).toEqual([[`${prefix}buffer.bin`, bytes.length], [`${prefix}stream.bin`, bytes.length]]);
+    } finally {
+      s3.destroy();
+    }
+  }, 60_000);
+
+  test('up again changes nothing and is quick; status reports each part', async () => {
+    const started = Date.now();
+    const again = await portside('local', 'up', '--servers', String(SERVERS), '--json');
+    const againMs = Date.now() - started;
+    expect(again).toExitWith(0);
+    expect(JSON.parse(again.out)).toEqual(fleet);
+    process.stderr.write(`[local-fleet] up again: ${againMs} ms\n`);
+    expect(againMs).toBeLessThan(5000);
+
+    const r = await portside('local', 'status', '--fleet', '--json');
+    expect(r).toExitWith(0);
+    const status = JSON.parse(r.out);
+    expect(status.state).toBe('up');
+    for (const part of ['bridge', 'proxy', 'store', 'loadBalancer']) expect(status.parts[part]).toMatchObject({ ok: true });
+    expect(status.servers.map((s: { name: string }) => s.name)).toEqual(['s1', 's2', 's3']);
+    for (const s of status.servers) {
+      for (const part of ['netns', 'sshd', 'login', 'caddy']) expect(s.parts[part]).toMatchObject({ ok: true });
+      expect(s.health).toMatchObject({ ok: true, detail: `${HEALTH_PATH}: 200 OK` });
+    }
+  }, 60_000);
+
+  test('down --fleet removes every part of the fleet and leaves the single server running', async () => {
+    const namespaces = ['portside-lb', 'portside-store', ...fleet.servers.map((s) => s.netns)];
+    const running = namespaces.flatMap(pidsIn);
+    expect(running.length).toBeGreaterThanOrEqual(2 + 2 * SERVERS); // at least a Caddy each, the store, an sshd each
+    const r = await portside('local', 'down', '--fleet');
+    expect(r).toExitWith(0);
+    const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+    expect(netns.filter((n) => /^portside-(s\d+|lb|store)$/.test(n))).toEqual([]);
+    expect(existsSync('/sys/class/net/psfleet0')).toBe(false);
+    expect(readdirSync('/sys/class/net').filter((i) => i.startsWith('pf-'))).toEqual([]);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^portside-s\d+:/m);
+    expect(existsSync(FLEET_DIR)).toBe(false);
+    expect(existsSync(FLEET_JSON)).toBe(false);
+    expect(processesNaming(FLEET_DIR)).toEqual([]);
+    // isAlive: a zombie waiting for the machine's init to reap it has stopped all the same.
+    expect(running.filter(isAlive)).toEqual([]);
+    const single = await portside('local', 'status', '--json');
+    expect(single).toExitWith(0);
+    expect(JSON.parse(single.out)).not.toHaveProperty('fleet');
+  }, 120_000);
+});
+
+/** GET /_portside/health on a server's port 80 directly (not through the load balancer): the status code. */
+async function fetchHealth(server: LocalFleetServer): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: server.address, port: HTTP_PORT, path: HEALTH_PATH, agent: false, timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The processes in a network namespace now. */
+function pidsIn(netns: string): number[] {
+  const r = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
+}
+
+/** Processes whose command line names `text` (e.g. a fleet state dir): none may survive `down`. */
+function processesNaming(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ');
+      if (cmd.includes(text)) out.push(`${pid} ${cmd}`);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return out;
+}
