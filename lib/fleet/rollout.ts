@@ -48,7 +48,9 @@ export async function rollOut<S, R>(servers: readonly S[], parallel: number, ste
   const switched: Array<{ server: S; deployed: R }> = [];
   const plan = batches(servers, parallel);
   for (const [i, batch] of plan.entries()) {
-    steps.log(`servers ${switched.length + 1}–${switched.length + batch.length} of ${servers.length}${plan.length > 1 ? ` (batch ${i + 1} of ${plan.length})` : ''}: ${batch.map((s) => steps.label(s)).join(', ')}`);
+    const first = i * parallel + 1;
+    const which = batch.length === 1 ? `server ${first}` : `servers ${first}–${first + batch.length - 1}`;
+    steps.log(`${which} of ${servers.length}: ${batch.map((s) => steps.label(s)).join(', ')}`);
     const results = await Promise.allSettled(batch.map((s) => steps.deploy(s)));
     results.forEach((r, j) => r.status === 'fulfilled' && switched.push({ server: batch[j], deployed: r.value }));
     const failedAt = results.findIndex((r) => r.status === 'rejected');

@@ -11,7 +11,7 @@ import { targetFleet } from '../../fleet/fleet-target';
 import { parseParallel } from '../../fleet/rollout-plan';
 import type { ReleaseSpec } from '../../deploy/service-folder';
 import { Command, CommandContext } from '../command';
-import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, withServer } from '../connect';
+import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, quietAwsSdkNodeNotice, withServer } from '../connect';
 
 export const deployServiceCommand: Command = {
   usage: `Usage: portside deploy-service <name> [port] [options]
@@ -117,6 +117,7 @@ async function deployFleet(ctx: CommandContext, fleet: Fleet, a: Omit<DeployArgs
     return 0;
   }
   // Loaded here: the AWS SDK (the store's client) costs ~0.5 s to load, which a single-server deploy never pays.
+  quietAwsSdkNodeNotice();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { deployToFleet } = require('../../fleet/fleet-deploy') as typeof import('../../fleet/fleet-deploy');
   const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { listServices } from '../../deploy/manage-service';
 import { Command, CommandContext } from '../command';
-import { TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
+import { quietAwsSdkNodeNotice, TARGET_OPTIONS, TARGET_USAGE, withServer } from '../connect';
 import { printJson } from '../output';
 import type { Fleet } from '../../fleet/fleet-target';
 import { targetFleet } from '../../fleet/fleet-target';
@@ -43,6 +43,7 @@ Examples:
 /** The fleet's view: a table per server, then the disagreements; exit 1 when the fleet disagrees. */
 async function printFleet(ctx: CommandContext, fleet: Fleet, json: boolean): Promise<number> {
   // Loaded here: the store's client (the AWS SDK) costs ~0.5 s that a single server's `services` never pays.
+  quietAwsSdkNodeNotice();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { fleetView } = require('../../fleet/fleet-status') as typeof import('../../fleet/fleet-status');
   const view = await fleetView(fleet, ctx.err);
