@@ -4,6 +4,7 @@
 //   dist/cli.js            the CLI (bin/cli.ts); npm packages stay external (node_modules has them)
 //   dist/server/agent.js   the agent the server runs with plain Node: everything bundled, no dependency
 //   dist/server/preload.js the preload each service's process runs with
+//   dist/server/adopt.js   the adopt / undo run on the server (lib/adopt/on-server)
 // dist/build.json records the sources' fingerprint, so the shim can tell a checkout edited since.
 'use strict';
 const fs = require('fs');
@@ -46,6 +47,10 @@ function build() {
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), packages: 'external' }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(DIST, 'server', 'agent.js') }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(DIST, 'server', 'preload.js') }).outputFiles,
+    // A fleet server's access to the release store and SSM (the AWS SDK, ~2 MB): loaded by `converge` only.
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'fleet', 'server-store.ts')], outfile: path.join(DIST, 'server', 'store.js') }).outputFiles,
+    // portside adopt and adopt --undo run on the server as this (lib/adopt/on-server): a killed CLI or a cut connection cannot stop them half-way.
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'adopt', 'on-server', 'main.ts')], outfile: path.join(DIST, 'server', 'adopt.js') }).outputFiles,
     // doctor's read-only facts script, run as `node -e`; outside dist/server, which every deploy ships.
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'doctor', 'remote', 'main.ts')], outfile: path.join(DIST, 'doctor', 'remote-facts.js') }).outputFiles,
   ];
