@@ -37,6 +37,20 @@ describe('context keys', () => {
   });
 });
 
+describe('maxServers', () => {
+  test('above servers, a CPU target-tracking policy grows and shrinks the group (new servers warm up for a boot)', () => {
+    const roomy = fleetTemplate({ servers: 2, maxServers: 4 });
+    roomy.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      AutoScalingGroupName: ref(roomy, 'AWS::AutoScaling::AutoScalingGroup'), PolicyType: 'TargetTrackingScaling', EstimatedInstanceWarmup: 1200,
+      TargetTrackingConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' }, TargetValue: 60 },
+    });
+  });
+
+  test('equal to servers (the default), the group stays at its size', () => {
+    t.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 0);
+  });
+});
+
 describe('the VPC', () => {
   test('spans two Availability Zones with public subnets only and no NAT gateway', () => {
     t.resourceCountIs('AWS::EC2::Subnet', 2);

@@ -16,6 +16,9 @@ import { FLEET_TAG_KEY, SERVER_TAG_KEY } from '../server-tag';
 import { imageConstructId, readMetadataStatement, rootVolume, serverKeyPair, serverUserDataSettings } from '../web-server';
 import { fleetServerStatements, secretsParameterPrefix } from './fleet-permissions';
 
+/** The average CPU a fleet with room to grow (maxServers > servers) is scaled to keep. */
+export const FLEET_CPU_TARGET_PERCENT = 60;
+
 /** Props of {@link FleetServers}. */
 export interface FleetServersProps {
   /** The VPC; servers go into its public subnets (two Availability Zones; no NAT gateway). */
@@ -39,7 +42,7 @@ export interface FleetServersProps {
   readonly convergeHook: string;
   /** How many servers at least (the group's minimum; ≥ 2). */
   readonly minServers: number;
-  /** How many servers at most (≥ minServers). */
+  /** How many servers at most (≥ minServers); above minServers, a CPU target-tracking policy adds and removes servers. */
   readonly maxServers: number;
   /** @default t3.micro */
   readonly instanceType?: ec2.InstanceType;
@@ -114,6 +117,11 @@ export class FleetServers extends Construct {
 
     this.group = this.autoScalingGroup(props, bootTimeout);
     this.group.attachToApplicationTargetGroup(props.targetGroup);
+    if (props.maxServers > props.minServers) {
+      // Room to grow: add servers while the fleet's average CPU stays above the target, remove them when it
+      // falls (never below minServers). A new server converges at boot before it takes requests.
+      this.group.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: FLEET_CPU_TARGET_PERCENT, estimatedInstanceWarmup: bootTimeout });
+    }
     // Propagated at launch: the deploy CLI finds the fleet's servers by these tags (the fleet contract), as
     // CloudFormation copies a tag "to EC2 instances that are launched as part of the Auto Scaling group" when
     // PropagateAtLaunch is true (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-autoscaling-autoscalinggroup-tagproperty.html).
