@@ -180,8 +180,11 @@ export class FleetServers extends Construct {
       launchTemplate: this.launchTemplate,
       minCapacity: props.minServers,
       maxCapacity: props.maxServers,
-      // The grace period keeps the group from replacing a server whose health checks fail only because it is
-      // still booting (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
+      // With ELB health checks, a server the load balancer reports unhealthy is replaced, not only taken out of
+      // rotation ("When Amazon EC2 Auto Scaling determines that an InService instance is unhealthy, it replaces
+      // it", https://docs.aws.amazon.com/autoscaling/ec2/userguide/healthcheck.html): a running server's health
+      // answer must never stay 503 for long. The grace period keeps the group from replacing a server whose
+      // checks fail only because it is still booting (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
         gracePeriod: bootTimeout,
