@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ASSETS_DIR } from '../../lib/bootstrap';
+import { ASSETS_DIR, SEED_METADATA_KEY } from '../../lib/bootstrap';
+import { onlyResource, templateOf } from './helpers';
 
 const SCRIPT = join(ASSETS_DIR, 'bootstrap.sh');
 let dir: string;
@@ -88,5 +89,21 @@ const asRoot = process.getuid?.() === 0;
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`no converge hook (${join(dir, 'bin', 'portside-converge')}): serving the seeded configuration`);
     expect(statSync(join(dir, 'etc', 'portside-converged')).mode & 0o777).toBe(0o644);
+  });
+});
+
+const hasCaddy = spawnSync('sh', ['-c', 'command -v caddy']).status === 0;
+
+(hasCaddy ? describe : describe.skip)('the Caddyfile a fleet server boots with', () => {
+  test('is the one in the launch template, valid for the real Caddy 2.6.2 and fmt-clean', () => {
+    const tpl = templateOf({ domain: 'example.click', hostedZoneId: 'Z0123456789ABCDEFGHIJ', servers: 2, routing: 'path' });
+    const text: string = onlyResource(tpl, 'AWS::EC2::LaunchTemplate').resource.Metadata[SEED_METADATA_KEY].files.Caddyfile;
+    writeFileSync(join(dir, 'Caddyfile'), text);
+    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
+    const validate = spawnSync('caddy', ['validate', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], { env, encoding: 'utf8' });
+    expect([validate.status, validate.status === 0 ? '' : validate.stderr]).toEqual([0, '']);
+    expect(spawnSync('caddy', ['fmt', join(dir, 'Caddyfile')], { env, encoding: 'utf8' }).stdout).toBe(text);
+    expect(text).toContain('http://example.click {');
+    expect(text).not.toMatch(/^example\.click \{/m);
   });
 });
