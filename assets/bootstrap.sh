@@ -176,6 +176,8 @@ signal_wait_condition() {
 signal_resource() {
   local ok=true
   [ "$1" = SUCCESS ] || ok=false
+  # A failure before the helpers are installed cannot be signalled: say so now rather than retry for minutes.
+  [ -x "$CFN_BIN/cfn-signal" ] || { warn "$CFN_BIN/cfn-signal is not installed yet: CloudFormation will wait for its timeout"; return 1; }
   retry "$CFN_BIN/cfn-signal" --success "$ok" --stack "${PORTSIDE_STACK:?}" --resource "$PORTSIDE_SIGNAL_RESOURCE" --region "${PORTSIDE_REGION:?}"
 }
 signal_failure() {

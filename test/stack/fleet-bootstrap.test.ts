@@ -75,6 +75,13 @@ const asRoot = process.getuid?.() === 0;
     expect(read('hook-out')).toBe('hook says \n');
   });
 
+  test('a failure before the CloudFormation helpers exist is not retried for minutes', () => {
+    rmSync(join(dir, 'bin', 'cfn-signal'));
+    const r = fleetShell('signal_wait_condition FAILURE "" ""', { PORTSIDE_RETRY_DELAYS: '60' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('cfn-signal is not installed yet: CloudFormation will wait for its timeout');
+  });
+
   test('converges with the hook when there is one; the hook\'s failure is the boot\'s', () => {
     writeFileSync(join(dir, 'bin', 'portside-converge'), `#!/bin/bash\necho converged >"${dir}/hook-ran"\nexit "\${HOOK_EXIT:-0}"\n`, { mode: 0o755 });
     expect(fleetShell('converge_at_boot').status).toBe(0);
