@@ -33,7 +33,7 @@ export async function startServerRun(ssh: SshSession, node: string, header: RunH
   const runner = (await ensureAgent(ssh)).replace(/agent\.js$/, 'adopt.js');
   const stdin = new PassThrough();
   stdin.write(encodeLine(header));
-  const beat = setInterval(() => stdin.write(encodeLine({ type: 'beat' } satisfies ClientLine)), BEAT_MS);
+  const beat = setInterval(() => { if (!stdin.writableEnded) stdin.write(encodeLine({ type: 'beat' } satisfies ClientLine)); }, BEAT_MS);
   let readyFn: (r: { changed: boolean }) => void = () => {};
   const ready = new Promise<{ changed: boolean }>((resolve) => { readyFn = resolve; });
   let result: Result | undefined;
@@ -49,6 +49,7 @@ export async function startServerRun(ssh: SshSession, node: string, header: RunH
     onStdout: (chunk) => { for (const l of decoder.push(chunk).lines) if (l.message) onLine(l.message as unknown as RunLine); },
   });
   const what = header.type === 'undo' ? 'undo' : 'adopt';
+  const unlisten = listenForCtrlC(stdin, beat, header.type === 'undo', print);
   const ended = exec.then(
     (r) => {
       if (!result) throw new UserError(`${LOST(what)} (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})`, `${r.stderr.trim().split('\n').slice(-5).join('\n')}\n${LOST_FIX(what === 'undo')}`.trim());
@@ -56,13 +57,33 @@ export async function startServerRun(ssh: SshSession, node: string, header: RunH
       return result.outcome;
     },
     (e: Error) => { throw new UserError(`${LOST(what)}: ${e.message}`, LOST_FIX(what === 'undo')); },
-  ).finally(() => { clearInterval(beat); stdin.end(); });
+  ).finally(() => { clearInterval(beat); stdin.end(); unlisten(); });
   // A run that ends before it is ready (a failure, the lock not free) ends the wait with its error.
   const readyOrEnded = Promise.race([ready, ended.then(() => { throw new UserError(`the ${what} run on the server ended before it was ready`); })]);
   // Each is awaited only on its own path (undo never waits for ready): neither may reject unheard.
   readyOrEnded.catch(() => {});
   ended.catch(() => {});
-  return { ready: readyOrEnded, send: (line) => void stdin.write(encodeLine(line)), result: ended };
+  // After Ctrl-C stdin has ended: the run reads that as this CLI gone, and nothing more is sent.
+  const send = (line: ClientLine): void => { if (!stdin.writableEnded) stdin.write(encodeLine(line)); };
+  return { ready: readyOrEnded, send, result: ended };
+}
+
+/**
+ * Ctrl-C: this CLI stops beating and ends its stdin, which the run reads as its CLI gone (see
+ * on-server/main.ts), says what the run will do, and waits for it to say how it ended. A second
+ * Ctrl-C leaves at once (the run carries on; the next run prints its log).
+ */
+function listenForCtrlC(stdin: PassThrough, beat: NodeJS.Timeout, undo: boolean, print: (line: string) => void): () => void {
+  let pressed = false;
+  const handler = (): void => {
+    if (pressed) process.exit(130);
+    pressed = true;
+    clearInterval(beat);
+    stdin.end();
+    print(`Ctrl-C: ${undo ? 'the undo finishes on the server (stopping half-way would leave the server half-adopted)' : 'the adoption stops before its next step and puts the server back (from its last step on, it finishes)'}; waiting for it to say how it ended (Ctrl-C again to leave now; the next run prints its log)`);
+  };
+  process.on('SIGINT', handler);
+  return () => process.removeListener('SIGINT', handler);
 }
 
 function printPrevious(lines: readonly string[], print: (line: string) => void): void {

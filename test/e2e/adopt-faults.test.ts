@@ -19,7 +19,8 @@ import { asUbuntu, onCourse } from '../../lib/targets/course';
 import {
   courseServer, CourseServer, courseServerUnavailable, hostPathOf, newHome, ON_SERVER, useCourseServer,
 } from '../support/course-server';
-import { AtLine, killedAt, loadProbe, pm2List, report, runEnded, sha256, Tally, timedPortside } from '../support/adopt-load';
+import { adoptLogPath, pm2List, report, runEnded, sha256 } from '../support/adopt-load';
+import { AtLine, loadProbe, Tally, timedPortside } from '../support/course-load';
 
 const why = courseServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -68,10 +69,21 @@ function expectAdopted(): void {
   expect(readFileSync(hostPathOf(ON_SERVER.caddyfile), 'utf8')).toMatch(/^import \/usr\/share\/caddy\/\.portside-www\/caddy\/Caddyfile$/m);
 }
 
+/** The CLI run with `vars` added to its environment (timedPortside copies this process's as it starts the CLI). */
+function withEnv<T>(vars: Record<string, string>, start: () => T): T {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return start();
+  } finally {
+    for (const [k, v] of Object.entries(before)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+}
+
 /** Run the CLI under the load probe; wait for the run on the server to end (its log's last line) before the probe stops. */
-async function underLoad(label: string, args: string[], atLine?: AtLine, env?: NodeJS.ProcessEnv): Promise<{ r: Awaited<ReturnType<typeof timedPortside>>; log: string; tally: Tally }> {
+async function underLoad(label: string, args: string[], atLine: RegExp | AtLine | null = null, env: Record<string, string> = {}): Promise<{ r: Awaited<ReturnType<typeof timedPortside>>; log: string; tally: Tally }> {
   const probe = loadProbe(server, SERVICES);
-  const r = await timedPortside(home, args, atLine, env);
+  const r = await withEnv(env, () => timedPortside(home, atLine, ...args));
   const log = await runEnded();
   const tally = await probe.stop();
   report(label, tally, r);
@@ -95,7 +107,7 @@ const cutConnection = (when: RegExp): AtLine => ({
 const runKilledOnServer = (when: RegExp): AtLine => ({
   when,
   act: (_child: ChildProcess) => {
-    const pid = /\(pid (\d+)\)/.exec(readFileSync(hostPathOf(`${ON_SERVER.home}/.portside-adopt.log`), 'utf8'))![1];
+    const pid = /\(pid (\d+)\)/.exec(readFileSync(adoptLogPath(), 'utf8'))![1];
     runOrThrow(onCourse(['kill', '-KILL', pid]));
   },
 });
@@ -119,7 +131,7 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
   });
 
   test.each([1, 2, 3, 4, 5])('adopt, its CLI killed at step %i/6: the run stops before its next step and puts the server back; the next adopt prints its log', async (k) => {
-    const { r, log } = await underLoad(`adopt killed at ${k}/6`, ['adopt', ...connection()], killedAt(stepLine(k, 6)));
+    const { r, log } = await underLoad(`adopt killed at ${k}/6`, ['adopt', ...connection()], stepLine(k, 6));
     expect(r.code).not.toBe(0);
     // The kill lands while step k runs (or, for a short step, as the next begins): the run stops at the boundary after it.
     const stoppedBefore = Number(/stopped before step (\d)\/6: the CLI is gone/.exec(log)?.[1]);
@@ -139,15 +151,23 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
     expectAsBefore();
   });
 
+  test('Ctrl-C at step 3/6: the CLI says the adoption stops and waits; the run puts the server back and the CLI prints how it ended', async () => {
+    const { r } = await underLoad('adopt, Ctrl-C at 3/6', ['adopt', ...connection()], { when: stepLine(3, 6), act: (child) => child.kill('SIGINT') });
+    expect(r).toExitWith(1);
+    expect(r.stderr).toMatch(/Ctrl-C: the adoption stops before its next step and puts the server back/);
+    expect(r.stderr).toMatch(/adopting failed and the server was put back as it was: stopped before step [45]\/6: the CLI is gone/);
+    expectAsBefore();
+  });
+
   test.each([4, 6])('Caddy refuses the configuration adopt loads at step %i/6: put back, and the message says Caddy refused and why', async (k) => {
-    const { r } = await underLoad(`Caddy refuses at ${k}/6`, ['adopt', ...connection()], undefined, { PORTSIDE_ADOPT_TEST_CADDY_REFUSES: String(k) });
+    const { r } = await underLoad(`Caddy refuses at ${k}/6`, ['adopt', ...connection()], null, { PORTSIDE_ADOPT_TEST_CADDY_REFUSES: String(k) });
     expect(r).toExitWith(1);
     expect(r.stderr).toMatch(/adopting failed and the server was put back as it was: Caddy refused the configuration in \S+ and kept running the one it had: .*portside_test_refused_directive/);
     expectAsBefore();
   });
 
   test('adopt, its CLI killed at step 6/6 (the last): the run finishes the adoption', async () => {
-    const { r, log } = await underLoad('adopt killed at 6/6', ['adopt', ...connection()], killedAt(stepLine(6, 6)));
+    const { r, log } = await underLoad('adopt killed at 6/6', ['adopt', ...connection()], stepLine(6, 6));
     expect(r.code).not.toBe(0);
     expect(log).toMatch(/=== ended: done; its CLI never saw this ending/);
     expectAdopted();
@@ -159,7 +179,7 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
       expect(a.r).toExitWith(0);
       expectAdopted();
     }
-    const { r, log } = await underLoad(`undo killed at ${k}/4`, ['adopt', '--undo', ...connection()], killedAt(stepLine(k, 4)));
+    const { r, log } = await underLoad(`undo killed at ${k}/4`, ['adopt', '--undo', ...connection()], stepLine(k, 4));
     expect(r.code).not.toBe(0);
     if (k === 1) expect(r.stderr).toMatch(/the last adopt run on this server ended without its CLI seeing how/);
     expect(log).toMatch(/=== ended: done; its CLI never saw this ending/);
@@ -170,8 +190,8 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
 
   test('the run killed on the server at step 4/6 (its CLI still there): the CLI says it was lost; the next adopt puts its half back, then adopts', async () => {
     const probe = loadProbe(server, SERVICES);
-    const r = await timedPortside(home, ['adopt', ...connection()], runKilledOnServer(stepLine(4, 6)));
-    const next = await timedPortside(home, ['adopt', ...connection()]);
+    const r = await timedPortside(home, runKilledOnServer(stepLine(4, 6)), 'adopt', ...connection());
+    const next = await timedPortside(home, null, 'adopt', ...connection());
     const tally = await probe.stop();
     report('adopt run killed on the server at 4/6', tally, r);
     report('the adopt after it', tally, next);

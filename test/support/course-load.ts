@@ -3,7 +3,7 @@
  * stamped on the same clock (which step a failure belongs to). The same probe as
  * test/e2e/adopt-apply.test.ts's, as a module other suites can import.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import https from 'node:https';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/package-root';
@@ -21,8 +21,16 @@ export interface Tally {
   failures: string[];
 }
 
-/** The real CLI with `home` as its Portside home, each stderr line stamped with at(); killed at once when a line matches `killAt`. */
-export function timedPortside(home: string, killAt: RegExp | null, ...args: string[]): Promise<CliResult> {
+/** Something done to the CLI when one of its stderr lines matches `when` (once): a kill, a cut connection. */
+export interface AtLine {
+  readonly when: RegExp;
+  readonly act: (child: ChildProcess) => void;
+}
+
+/** The real CLI with `home` as its Portside home, each stderr line stamped with at(); killed at once when a line matches `killAt` (a RegExp), or `killAt.act` done then. */
+export function timedPortside(home: string, killAt: RegExp | AtLine | null, ...args: string[]): Promise<CliResult> {
+  const atLine: AtLine | null = killAt instanceof RegExp ? { when: killAt, act: (child) => child.kill('SIGKILL') } : killAt;
+  let acted = false;
   const env: NodeJS.ProcessEnv = { ...process.env, PORTSIDE_HOME: home };
   delete env.PORTSIDE_KEY;
   delete env.PORTSIDE_TARGET;
@@ -34,7 +42,10 @@ export function timedPortside(home: string, killAt: RegExp | null, ...args: stri
     child.stderr.on('data', (c: Buffer) => {
       const lines = c.toString().split('\n').filter(Boolean);
       stderr += lines.map((l) => `[${at()}] ${l}\n`).join('');
-      if (killAt && lines.some((l) => killAt.test(l))) child.kill('SIGKILL');
+      if (atLine && !acted && lines.some((l) => atLine.when.test(l))) {
+        acted = true;
+        atLine.act(child);
+      }
     });
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
