@@ -86,34 +86,12 @@ export class FleetServers extends Construct {
     const instanceType = props.instanceType ?? new ec2.InstanceType('t3.micro');
 
     this.securityGroup = this.serverSecurityGroup(props);
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Portside fleet server: read its CloudFormation metadata, the releases bucket and its secrets',
-    });
-    this.role.addToPolicy(readMetadataStatement());
-    for (const statement of fleetServerStatements(stack, props.releasesBucket)) this.role.addToPolicy(statement);
-
+    this.role = this.serverRole(props.releasesBucket);
     ({ keyPair: this.keyPair, privateKeyParameterName: this.privateKeyParameterName } = serverKeyPair(this, props.sshPublicKey));
     this.image = new PinnedUbuntuImage(this, imageConstructId(props.imageGeneration ?? 1, instanceType.architecture, false), {
       architecture: instanceType.architecture,
     });
-
-    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: this.image,
-      instanceType,
-      userData: ec2.UserData.custom(this.renderUserData(props)),
-      role: this.role,
-      securityGroup: this.securityGroup,
-      keyPair: this.keyPair,
-      blockDevices: [rootVolume(16)],
-      requireImdsv2: true,
-      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
-      cpuCredits: instanceType.isBurstable() ? (props.cpuCredits ?? ec2.CpuCredits.STANDARD) : undefined,
-    });
-    const template = this.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
-    template.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
-    template.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
-    template.addMetadata(CONVERGE_METADATA_KEY, { version: 1, script: props.convergeHook });
+    this.launchTemplate = this.serverLaunchTemplate(props, instanceType);
 
     this.group = this.autoScalingGroup(props, bootTimeout);
     this.group.attachToApplicationTargetGroup(props.targetGroup);
@@ -128,6 +106,41 @@ export class FleetServers extends Construct {
     Tags.of(this.group).add(SERVER_TAG_KEY, stack.stackName, { applyToLaunchedInstances: true });
     Tags.of(this.group).add(FLEET_TAG_KEY, stack.stackName, { applyToLaunchedInstances: true });
     this.acknowledgeFindings(props.releasesBucket);
+  }
+
+  /** The servers' role: its metadata, the releases bucket and its stack's secrets, read only (fleet-permissions). */
+  private serverRole(bucket: s3.IBucket): iam.Role {
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'Portside fleet server: read its CloudFormation metadata, the releases bucket and its secrets',
+    });
+    role.addToPolicy(readMetadataStatement());
+    for (const statement of fleetServerStatements(Stack.of(this), bucket)) role.addToPolicy(statement);
+    return role;
+  }
+
+  /**
+   * What every server launches from: the single server's image, disk, IMDSv2 and UserData stub; the declared
+   * files, the bootstrap and the converge hook in its metadata (a change there rolls nothing).
+   */
+  private serverLaunchTemplate(props: FleetServersProps, instanceType: ec2.InstanceType): ec2.LaunchTemplate {
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: this.image,
+      instanceType,
+      userData: ec2.UserData.custom(this.renderUserData(props)),
+      role: this.role,
+      securityGroup: this.securityGroup,
+      keyPair: this.keyPair,
+      blockDevices: [rootVolume(16)],
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      cpuCredits: instanceType.isBurstable() ? (props.cpuCredits ?? ec2.CpuCredits.STANDARD) : undefined,
+    });
+    const template = launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
+    template.addMetadata(SEED_METADATA_KEY, seedMetadata(props.seed));
+    template.addMetadata(BOOTSTRAP_METADATA_KEY, { version: 1, script: props.bootstrapScript });
+    template.addMetadata(CONVERGE_METADATA_KEY, { version: 1, script: props.convergeHook });
+    return launchTemplate;
   }
 
   /** Port 80 from the load balancer only, SSH from the school only, nothing else (no 443: TLS ends at the load balancer). */
