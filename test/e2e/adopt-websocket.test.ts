@@ -4,9 +4,10 @@
  * that reconnects at once whenever it is closed, as a browser app would. The fixture's service says
  * its pid in the first frame, so each connection names the process it reached.
  */
-import { courseServer, CourseServer, courseServerUnavailable, coursePm2, newHome, portside, useCourseServer } from '../support/course-server';
+import { courseServer, CourseServer, courseServerUnavailable, newHome, portside, useCourseServer } from '../support/course-server';
 import { timedPortside } from '../support/course-load';
 import { watchWebSocket, WsLog } from '../support/course-ws';
+import { pm2List } from '../support/adopt-load';
 
 const why = courseServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -17,10 +18,7 @@ jest.setTimeout(300_000);
 let home: string;
 let server: CourseServer;
 const connection = () => ['--host', server.address, '--key', server.keyPath];
-const pm2Pid = (name: string): number => {
-  const list = JSON.parse(coursePm2('jlist').split('\n').reverse().find((l) => l.startsWith('[')) ?? '[]') as Array<{ name: string; pid: number }>;
-  return list.find((p) => p.name === name)?.pid ?? -1;
-};
+const pm2Pid = (name: string): number => pm2List().find((p) => p.name === name)?.pid ?? -1;
 
 /** Run the CLI with a WebSocket to simon open throughout (and 1.5 s after, for a late close). */
 async function withWebSocket(...args: string[]): Promise<{ code: number; stderr: string; ws: WsLog }> {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, lchownSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sshFingerprint } from '../local/local-server';
 import { run, runOrThrow } from '../local/exec';
@@ -42,12 +42,40 @@ export interface CourseUpOptions {
 
 export type CourseNode = 'nvm' | 'system';
 
-/** Where a path on the course server lives on the host (its /home, /etc/caddy, /usr/share/caddy are bound from the state dir). */
+/**
+ * Where a path on the course server lives on the host (its /home, /etc/caddy, /usr/share/caddy are bound
+ * from the state dir). A folder on the way that is a link is followed as the server would follow it (an
+ * absolute target means the server's path, e.g. ~/.portside/caddy -> /usr/share/caddy/…); the last
+ * component is not, so a link itself can still be lstat'ed.
+ */
 export function hostPathOf(serverPath: string): string {
+  let path = serverPath;
+  for (let hops = 0; hops < 40; hops++) {
+    const parts = path.split('/');
+    const link = parts.slice(0, -1).findIndex((_, i) => i > 0 && isLink(parts.slice(0, i + 1).join('/')));
+    if (link < 0) return mapToHost(path);
+    const target = readlinkSync(mapToHost(parts.slice(0, link + 1).join('/')));
+    const rest = parts.slice(link + 1).join('/');
+    path = target.startsWith('/') ? `${target}/${rest}` : `${parts.slice(0, link).join('/')}/${target}/${rest}`;
+  }
+  throw new Error(`${serverPath}: too many links on the way`);
+}
+
+function mapToHost(serverPath: string): string {
   for (const [inside, outside] of [['/home/', `${COURSE_PATHS.home}/`], ['/etc/caddy/', `${COURSE_PATHS.etcCaddy}/`], [`${ON_SERVER.staticRoot}/`, `${COURSE_PATHS.shareCaddy}/`]]) {
     if (serverPath.startsWith(inside)) return outside + serverPath.slice(inside.length);
   }
+  if (`${serverPath}/` === '/home/' || serverPath === ON_SERVER.staticRoot || serverPath === '/etc/caddy') return mapToHost(`${serverPath}/`).replace(/\/$/, '');
   throw new Error(`${serverPath} is not in a folder the course server keeps in ${COURSE_STATE_DIR}`);
+}
+
+/** Whether a folder on the way is a link on the server (a folder outside the bound ones, like /usr, is not looked at). */
+function isLink(serverPath: string): boolean {
+  try {
+    return lstatSync(mapToHost(serverPath)).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
