@@ -17,8 +17,14 @@ export async function convergeOverSsh(ssh: SshSession, request: ConvergeRequest,
   });
 }
 
-/** The release a server's service runs (its agent's `status`), or null when it has none. */
-export async function serviceRelease(ssh: SshSession, name: string): Promise<string | null> {
+/** A service on a server as its agent's `status` sees it: registered (routed, on a port), and its current release. */
+export async function serviceState(ssh: SshSession, name: string): Promise<{ registered: boolean; release: string | null }> {
   const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } });
-  return r.services.find((s) => s.name === name)?.release ?? null;
+  const s = r.services.find((x) => x.name === name);
+  return { registered: !!s?.registered, release: s?.registered ? s.release : null };
+}
+
+/** The release a server's service runs, or null when the server does not run it (never deployed, or removed). */
+export async function serviceRelease(ssh: SshSession, name: string): Promise<string | null> {
+  return (await serviceState(ssh, name)).release;
 }

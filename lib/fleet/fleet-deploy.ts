@@ -13,9 +13,9 @@ import { BuildResult, checkDeployInput, DeployOutcome, DeployServiceOptions, dep
 import { removeService, rollbackService } from '../deploy/manage-service';
 import type { ReleaseSpec } from '../deploy/service-folder';
 import { nextFreePort, servicePortProblem } from '../ports';
-import { openSsh, SshSession } from '../ssh';
 import { convergeOverSsh, serviceRelease } from './converge-client';
 import type { Fleet, FleetServer } from './fleet-target';
+import { convergeRequest, onServer, serverLog } from './on-server';
 import { agentBundle } from '../deploy/agent-client';
 import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
@@ -126,7 +126,7 @@ function fleetPort(m: FleetManifest, o: Pick<FleetDeployOptions, 'name' | 'port'
 
 /** What each server gets: today's deploy over SSH; on failure, its rollback; the catch-up, converge. */
 function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes: Map<string, DeployOutcome>): RolloutSteps<FleetServer, DeployOutcome> {
-  const logFor = (s: FleetServer) => (line: string) => o.log(`[${s.label}] ${line}`);
+  const logFor = (s: FleetServer) => serverLog(o.log, s);
   const single = (o.parallel ?? 1) === 1;
   return {
     label: (s) => s.label,
@@ -149,19 +149,7 @@ function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes:
     },
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, o.name)) === p.releaseId),
-    catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, {
-      store: fleet.store, parameterPrefix: fleet.secrets ? `/portside/${fleet.secrets.stackName}` : undefined, env: p.env !== null ? { [o.name]: p.env } : undefined,
-    }, logFor(s))),
+    catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet, p.env !== null ? { [o.name]: p.env } : undefined), logFor(s))),
     log: o.log,
   };
-}
-
-/** One SSH session to a fleet server for `fn`, closed whatever happens. */
-async function onServer<T>(s: FleetServer, fn: (ssh: SshSession) => Promise<T>): Promise<T> {
-  const ssh = await openSsh(s.target);
-  try {
-    return await fn(ssh);
-  } finally {
-    await ssh.close().catch(() => {});
-  }
 }

@@ -4,11 +4,11 @@
  * Secrets never come here: see secrets.ts.
  */
 import { createReadStream } from 'node:fs';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../errors';
 import type { ReleaseArchive } from './release-archive';
 import {
-  agentKey, descriptorKey, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
+  agentKey, descriptorKey, RELEASES_PREFIX, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
 } from './store-layout';
 
 /** Where the store is. */
@@ -76,6 +76,23 @@ export class ReleaseStore {
     const text = await this.getText(descriptorKey(service, sha256));
     if (text === null) throw new UserError(`the store has no descriptor for ${service}'s release ${sha256} (${descriptorKey(service, sha256)})`, 'The manifest names a release that is not in the store: deploy the service again.');
     return parseDescriptor(text, service, sha256);
+  }
+
+  /** The descriptor of a service's release with this agent release id (a rollback's target), or null. */
+  async findDescriptor(service: string, releaseId: string): Promise<ReleaseDescriptor | null> {
+    const prefix = `${RELEASES_PREFIX}${service}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        const sha = /^([0-9a-f]{64})\.json$/.exec(o.Key!.slice(prefix.length))?.[1];
+        if (!sha) continue;
+        const d = await this.readDescriptor(service, sha);
+        if (d.releaseId === releaseId) return d;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return null;
   }
 
   /** A release archive's bytes (the caller checks their sha256). */

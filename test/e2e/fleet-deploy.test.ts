@@ -212,4 +212,23 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
       if (o.key.endsWith('.tar.gz')) expect(gunzipSync(o.body).toString('latin1')).not.toContain(SECRET);
     }
   }, 240_000);
+
+  test('rollback --fleet moves every server back to the release before, and the manifest with them', async () => {
+    const before = await readManifest(fleet);
+    const r = await cli('rollback', NAME, '--target', 'local', '--fleet');
+    expect(r).toExitWith(0);
+    const after = await readManifest(fleet);
+    expect(after.services[NAME].releaseId).not.toBe(before.services[NAME].releaseId);
+    expect(r.out).toContain(`to ${after.services[NAME].releaseId} on ${SERVERS} servers`);
+    expect(users.map(releaseOn)).toEqual(users.map(() => after.services[NAME].releaseId));
+  }, 240_000);
+
+  test('remove-service --fleet takes the service off every server, then out of the manifest', async () => {
+    const r = await cli('remove-service', NAME, '--target', 'local', '--fleet');
+    expect(r).toExitWith(0);
+    expect((await readManifest(fleet)).services[NAME]).toBeUndefined();
+    const services = await cli('services', '--target', 'local', '--fleet', '--json');
+    const view = JSON.parse(services.out) as { servers: Array<{ services: Array<{ name: string; status: string }> }> };
+    for (const s of view.servers) expect(s.services.find((x) => x.name === NAME)?.status ?? 'unregistered').toBe('unregistered');
+  }, 240_000);
 });
