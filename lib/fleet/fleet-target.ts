@@ -7,9 +7,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors';
 import type { SshTarget } from '../ssh/connection';
-import { readPrivateKeyFile } from '../ssh/key-file';
-import { sameFingerprint } from '../ssh/fingerprint';
-import { forgetHost, readPins } from '../ssh/known-hosts';
 import { portsideHome } from '../ssh/paths';
 import type { StoreLocation } from './release-store';
 
@@ -73,6 +70,12 @@ interface LocalFleetServerFacts {
 
 /** A local fleet server as an SSH target; a pin left by an earlier fleet at that address is replaced. */
 async function localServerTarget(s: LocalFleetServerFacts, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<FleetServer> {
+  // Loaded here, not at the top: they load ssh2, and every command's --help imports this module (it must load no npm package).
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { readPrivateKeyFile } = require('../ssh/key-file') as typeof import('../ssh/key-file');
+  const { sameFingerprint } = require('../ssh/fingerprint') as typeof import('../ssh/fingerprint');
+  const { forgetHost, readPins } = require('../ssh/known-hosts') as typeof import('../ssh/known-hosts');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const knownHostsPath = join(portsideHome(env), 'known_hosts.fleet');
   const pins = await readPins(knownHostsPath, s.address, s.sshPort);
   // The fleet's own state is the authority on its host keys: `local up --servers` again makes new ones.

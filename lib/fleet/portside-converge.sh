@@ -24,13 +24,15 @@ s3get() {
   curl -sS --aws-sigv4 "aws:amz:$REGION:s3" --user "$(field AccessKeyId "$CREDS"):$(field SecretAccessKey "$CREDS")" \
     -H "x-amz-security-token: $(field Token "$CREDS")" -o "$2" -w '%{http_code}' "https://$PORTSIDE_STORE_BUCKET.s3.$REGION.amazonaws.com/$1"
 }
+# Healthy only once converged: a marker left from before a reboot must not let the load balancer in early.
+rm -f "${PORTSIDE_CONVERGED_MARKER:?no PORTSIDE_CONVERGED_MARKER in /etc/default/portside}"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 STATUS=$(s3get manifest/current.json "$WORK/manifest.json")
 if [ "$STATUS" = 404 ]; then
   # Nothing deployed to the fleet yet: nothing to converge to. Healthy (the marker), as the seeded server is.
   echo "portside-converge: no manifest in s3://$PORTSIDE_STORE_BUCKET yet: nothing to run"
-  install -o "$PORTSIDE_USER" -m 0644 /dev/null "${PORTSIDE_CONVERGED_MARKER:?no PORTSIDE_CONVERGED_MARKER in /etc/default/portside}"
+  install -o "$PORTSIDE_USER" -m 0644 /dev/null "$PORTSIDE_CONVERGED_MARKER"
   exit 0
 fi
 [ "$STATUS" = 200 ] || { echo "portside-converge: reading s3://$PORTSIDE_STORE_BUCKET/manifest/current.json answered HTTP $STATUS (the instance role must allow s3:GetObject and s3:ListBucket)" >&2; exit 1; }

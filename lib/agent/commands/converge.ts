@@ -3,10 +3,13 @@
 // runs over SSH. For each service of the manifest not already running its release: the release and
 // its descriptor from the store (sha256 checked), its env file from SSM, then `deploy`'s own steps
 // (probe → switch → route → verify) in this process, under the lock this command holds. The health
-// marker Caddy answers /_portside/health from is removed first and written only when every service
-// of the manifest passed its probe: until then the load balancer sends this server nothing.
+// marker Caddy answers /_portside/health from is written when every service of the manifest passed its
+// probe. It is never removed here: on a live server (a catch-up) the running releases keep serving while
+// each is replaced with no gap, and an ALB whose check fails for ~20 s has the Auto Scaling group
+// terminate the instance. A booting server has no marker (the boot hook removes any left from before)
+// until this command has succeeded; a failure here leaves the marker as it was.
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -31,7 +34,6 @@ const PROBE_MS = 60_000;
 
 export async function converge(header: ConvergeHeader): Promise<ConvergeResult> {
   const marker = markerPath();
-  rmSync(marker, { force: true });
   const store = loadStore(header);
   const { manifest, exists } = await store.readManifest();
   if (!exists) note(`the store (${store.bucket}) has no manifest yet: nothing to run; this server is ready for a first deploy`);
