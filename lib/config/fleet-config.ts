@@ -4,10 +4,11 @@ import { ConfigProblem } from './errors';
 export interface RawFleetKeys {
   readonly servers: unknown;
   readonly maxServers: unknown;
-  /** Whether the (otherwise valid or absent) keys a fleet depends on are set. */
+  /** The other keys a fleet depends on (each validated on its own elsewhere). */
   readonly domain?: string;
   readonly hostedZoneId?: string;
   readonly availabilityZone?: string;
+  readonly email?: string;
 }
 
 /** `servers` and `maxServers`, validated. */
@@ -20,7 +21,7 @@ export interface FleetKeys {
  * Validate `servers` (≥ 1, default 1) and `maxServers` (≥ servers, default servers), and what a fleet
  * (servers ≥ 2) needs from the other keys. Each problem names the key, the value and the fix.
  */
-export function parseFleetKeys(raw: RawFleetKeys, problems: ConfigProblem[]): FleetKeys {
+export function parseFleetKeys(raw: RawFleetKeys, problems: ConfigProblem[], warnings: string[] = []): FleetKeys {
   const servers = wholeNumber('servers', raw.servers ?? 1, 1, 'e.g. -c servers=3 (1 is a single server)', problems) ?? 1;
   const maxServers = raw.maxServers === undefined
     ? servers
@@ -32,6 +33,9 @@ export function parseFleetKeys(raw: RawFleetKeys, problems: ConfigProblem[]): Fl
     });
   }
   if (servers >= 2) problems.push(...fleetNeeds(servers, raw));
+  if (servers >= 2 && raw.email) {
+    warnings.push(`email: a fleet's HTTPS certificate comes from AWS Certificate Manager and its servers ask no ACME CA for one, so email (${raw.email}) is not used with servers=${servers}`);
+  }
   return { servers, maxServers };
 }
 

@@ -47,8 +47,8 @@ export function loadConfig(read: ContextReader): PortsideConfig {
   const { servers, maxServers } = parseFleetKeys({
     servers: get('servers') ?? CONTEXT_DEFAULTS.servers, maxServers: get('maxServers'),
     domain: get('domain') as string | undefined, hostedZoneId: get('hostedZoneId') as string | undefined,
-    availabilityZone: get('availabilityZone') as string | undefined,
-  }, problems);
+    availabilityZone: get('availabilityZone') as string | undefined, email,
+  }, problems, warnings);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {

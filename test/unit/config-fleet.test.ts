@@ -78,6 +78,13 @@ describe('a fleet needs', () => {
     ]);
   });
 
+  test('no ACME email: it is accepted with a warning that says it is not used', () => {
+    expect(load({ email: 'me@example.com' }).warnings).toEqual([
+      'email: a fleet\'s HTTPS certificate comes from AWS Certificate Manager and its servers ask no ACME CA for one, so email (me@example.com) is not used with servers=3',
+    ]);
+    expect(load({ email: 'me@example.com', servers: 1 }).warnings).toEqual([]);
+  });
+
   test('no single Availability Zone', () => {
     expect(problemLines({ availabilityZone: 'us-east-1a' })).toEqual([
       'availabilityZone: servers=3 spreads the fleet over two Availability Zones the region chooses; drop availabilityZone (it places a single server) (received "us-east-1a")',
