@@ -18,6 +18,9 @@ import { fingerprintOf } from '../../lib/ssh/fingerprint';
 import { LocalFleet, LocalFleetServer, localFleetDown, s3Settings } from '../../lib/targets/local';
 import { FLEET_DIR, FLEET_JSON, fleetServerSpec } from '../../lib/targets/local/fleet-constants';
 import { isAlive } from '../../lib/targets/local/processes';
+import { lookupAccount } from '../../lib/targets/local/deploy-user';
+import { asUserInNetns } from '../../lib/targets/local/exec';
+import { sessionPath } from '../../lib/targets/local/sshd';
 import { localServerUnavailable } from '../support/local-server';
 
 const why = localServerUnavailable();
@@ -215,6 +218,62 @@ describeE2E('local fleet: portside local up --servers 3', () => {
       expect(s.health).toMatchObject({ ok: true, detail: `${HEALTH_PATH}: 200 OK` });
     }
   }, 60_000);
+
+  test('a server reaches the npm registry through the fleet\'s proxy and nothing else, also after a resize', async () => {
+    // Growing and shrinking adds and removes bridge ports: the servers must still reach the host's proxy at once.
+    expect(await portside('local', 'up', '--servers', String(SERVERS + 1))).toExitWith(0);
+    expect(await portside('local', 'up', '--servers', String(SERVERS))).toExitWith(0);
+    const s1 = fleet.servers[0];
+    const account = lookupAccount(s1.user)!;
+    const path = sessionPath(fleetServerSpec(1).sshdConfig)!;
+    // As a deploy's SSH session runs it: the deploy user, its home and npmrc, the PATH sshd gives.
+    const asUser = (argv: string[]) => spawnSync(asUserInNetns(account, path, argv, s1.netns)[0], asUserInNetns(account, path, argv, s1.netns).slice(1), { encoding: 'utf8', timeout: 30_000 });
+    const npm = asUser(['npm', 'view', 'is-number', 'version']);
+    expect({ code: npm.status, err: npm.status === 0 ? '' : npm.stderr }).toEqual({ code: 0, err: '' });
+    expect(npm.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    // The proxy answers the CONNECT itself (403) and never opens a connection to example.com.
+    const refused = asUser(['curl', '-s', '-o', '/dev/null', '-w', '%{http_connect}', '-x', fleet.registryProxy, 'https://example.com/']);
+    expect(refused.stdout).toBe('403');
+    expect(spawnSync('ip', ['-n', s1.netns, 'route'], { encoding: 'utf8' }).stdout).not.toMatch(/^default/m);
+  }, 90_000);
+
+  test('up --servers 4 adds a server to the rotation, --servers 3 removes it completely', async () => {
+    const grown = await portside('local', 'up', '--servers', '4', '--json');
+    expect(grown).toExitWith(0);
+    const four = JSON.parse(grown.out) as LocalFleet;
+    expect(four.servers.slice(0, SERVERS)).toEqual(fleet.servers);
+    writeFileSync(join(fleetServerSpec(4).www, 'current', 'who.txt'), 's4\n');
+    // Like an ALB target, a new server takes requests once it has passed a health check (within an interval or two).
+    const joinMs = await until(four, (names) => names.includes('s4'), 10 * four.loadBalancer.healthIntervalMs);
+    process.stderr.write(`[local-fleet] s4 in rotation ${joinMs} ms after up --servers 4 returned\n`);
+    expect(new Set(await answers(four, 8))).toEqual(new Set(['s1', 's2', 's3', 's4']));
+
+    const shrunk = await portside('local', 'up', '--servers', String(SERVERS), '--json');
+    expect(shrunk).toExitWith(0);
+    expect(JSON.parse(shrunk.out)).toEqual(fleet);
+    expect(existsSync('/run/netns/portside-s4')).toBe(false);
+    expect(existsSync(fleetServerSpec(4).dir)).toBe(false);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^portside-s4:/m);
+    expect(new Set(await answers(fleet, 2 * SERVERS))).toEqual(new Set(['s1', 's2', 's3']));
+  }, 90_000);
+
+  test('a server whose Caddy and sshd died is reported down, and up repairs it with the same host key', async () => {
+    const s2 = fleet.servers[1];
+    for (const pid of pidsIn(s2.netns)) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const broken = await portside('local', 'status', '--fleet', '--json');
+    expect(broken).toExitWith(1);
+    const report = JSON.parse(broken.out);
+    expect(report.state).toBe('degraded');
+    const parts = report.servers[1].parts;
+    expect([parts.sshd.ok, parts.caddy.ok]).toEqual([false, false]);
+
+    const r = await portside('local', 'up', '--servers', String(SERVERS), '--json');
+    expect(r).toExitWith(0);
+    expect(JSON.parse(r.out)).toEqual(fleet);
+    expect(await sshWhoami(s2, s2.hostKeyFingerprint)).toBe(s2.user);
+    expect(await portside('local', 'status', '--fleet')).toExitWith(0);
+  }, 90_000);
 
   test('down --fleet removes every part of the fleet and leaves the single server running', async () => {
     const namespaces = ['portside-lb', 'portside-store', ...fleet.servers.map((s) => s.netns)];

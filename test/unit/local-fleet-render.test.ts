@@ -8,6 +8,7 @@ import { checkServerCount } from '../../lib/targets/local/fleet';
 import { fleetServerSpec, FLEET_PATHS, MAX_FLEET_SERVERS } from '../../lib/targets/local/fleet-constants';
 import { describeFleet, renderFleetJson } from '../../lib/targets/local/fleet-description';
 import { renderLbCaddyfile } from '../../lib/targets/local/fleet-lb-caddyfile';
+import { memberMac } from '../../lib/targets/local/fleet-network';
 import { fleetServerRegistry } from '../../lib/targets/local/fleet-server';
 
 /** The pure parts of the local fleet: the load balancer's Caddyfile, fleet.json, a server's names and first registry. */
@@ -85,6 +86,11 @@ describe('fleet server names', () => {
     expect(s.hostIf.length).toBeLessThanOrEqual(15);
     // Outside the single stand-in's state dir: its `up` stops processes naming that dir in another namespace.
     expect(s.dir.startsWith('/var/lib/portside-local')).toBe(false);
+  });
+
+  test('a member\'s MAC is fixed by its address (locally administered), so a re-made server keeps it', () => {
+    expect(memberMac('10.77.1.14')).toBe('02:00:0a:4d:01:0e');
+    expect(new Set(Array.from({ length: MAX_FLEET_SERVERS }, (_, i) => memberMac(fleetServerSpec(i + 1).address))).size).toBe(MAX_FLEET_SERVERS);
   });
 
   test.each([0, MAX_FLEET_SERVERS + 1, 1.5, NaN])('--servers %p is refused with the rule and an example', (n) => {
