@@ -181,9 +181,13 @@ export class FleetServers extends Construct {
   /**
    * ELB health checks after a grace period that covers a boot; creation waits for every server's signal;
    * an update replaces one server at a time and waits for its signal, keeping at least one in service
-   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatepolicy.html):
-   * MinInstancesInService must stay below the group's MaxSize, so with no room above the minimum one server at
-   * a time is out of service; with room, a new one starts before an old one stops.
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatepolicy.html).
+   * With either policy CloudFormation "suspends work on the stack until the resource receives the required
+   * number of signals or until the timeout period is exceeded" (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/cfn-signal.html).
+   * MinInstancesInService must be less than the group's MaxSize (else the update fails with "MinInstancesInService
+   * must be less than the autoscaling group's MaxSize", https://github.com/awsdocs/aws-cloudformation-user-guide/pull/164),
+   * so with no room above the minimum one server at a time is out of service; with room, a new one starts
+   * before an old one stops.
    */
   private autoScalingGroup(props: FleetServersProps, bootTimeout: Duration): autoscaling.AutoScalingGroup {
     const minInService = props.maxServers > props.minServers ? props.minServers : props.minServers - 1;
