@@ -287,10 +287,15 @@ describe('the servers\' role', () => {
 describe('changes that must roll, and changes that must not', () => {
   const launchData = (tpl: Template) => JSON.stringify(onlyResource(tpl, 'AWS::EC2::LaunchTemplate').resource.Properties);
 
-  test('services, routing, the bootstrap and the converge hook change only metadata: no new launch template version, no rolling update', () => {
+  test('services, routing, the bootstrap, the converge hook, schoolCidr, sizes and email never change the launch template: no rolling update', () => {
     const base = launchData(t);
     expect(launchData(fleetTemplate({ services: { simon: 3000, chat: 5000 } }))).toBe(base);
     expect(launchData(fleetTemplate({ routing: 'path' }))).toBe(base);
+    // Nor do the school's range (the security group's rules), the group's size, or an (unused) email.
+    expect(launchData(fleetTemplate({ schoolCidr: '10.0.0.0/8' }))).toBe(base);
+    expect(launchData(fleetTemplate({ maxServers: 6 }))).toBe(base);
+    expect(launchData(fleetTemplate({ servers: 4 }))).toBe(base);
+    expect(launchData(fleetTemplate({ email: 'me@example.com' }))).toBe(base);
     expect(launchData(Template.fromStack(stackOf(FLEET, undefined, '#!/bin/bash\necho another bootstrap\n')))).toBe(base);
     const otherHook = new PortsideStack(new App(), 'Portside', { config: configOf(FLEET), convergeHook: '#!/bin/bash\nexit 0\n' });
     expect(launchData(Template.fromStack(otherHook))).toBe(base);
