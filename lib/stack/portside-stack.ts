@@ -40,14 +40,15 @@ export interface PortsideStackProps extends StackProps {
   readonly legacyServer?: LegacyServer;
 }
 
-/**
- * Portside's whole footprint in one account: a small VPC with one public subnet and no NAT, the web
- * server with its Elastic IP, optional DNS records, and outputs that tell a student how to reach it.
- * Environment-agnostic and free of lookups, so `cdk synth` works offline with no credentials.
- */
 /** The VPC's address range (public subnets of /26 each): a literal, so the fleet's servers can trust it. */
 export const VPC_CIDR = '10.80.0.0/24';
 
+/**
+ * Portside's whole footprint in one account: a small VPC with public subnets and no NAT, the web server
+ * with its Elastic IP (or, with `servers` ≥ 2, a fleet behind a load balancer: lib/stack/fleet), optional DNS
+ * records, and outputs that tell a student how to reach it.
+ * Environment-agnostic and free of lookups, so `cdk synth` works offline with no credentials.
+ */
 export class PortsideStack extends Stack {
   /** The single server; undefined for a fleet. */
   public readonly server?: WebServer;
