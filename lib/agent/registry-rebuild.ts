@@ -5,8 +5,8 @@
 import { HEADERS_SNIPPET, NO_DOMAIN_SITE } from '../caddy/render-caddyfile';
 import { SERVICE_NAME_PATTERN } from '../config/validators';
 import { isPortNumber, SERVICE_PORT_MIN } from '../ports/ranges';
-import { Registry, renderRegistry } from '../registry/registry';
-import { CURRENT_LINK, SERVICES_DIR } from '../remote/layout';
+import { Registry, RegistryLoadBalancer, renderRegistry } from '../registry/registry';
+import { CURRENT_LINK, HEALTH_PATH, SERVICES_DIR } from '../remote/layout';
 import { splitBlocks } from './caddyfile-blocks';
 
 // The one rendering of a registry file (lib/registry), re-exported where the agent always found it.
@@ -61,11 +61,20 @@ export interface LiveCaddyfile {
   /** null: no service is routed, so the routing cannot be told (with a domain). */
   readonly routing: Registry['routing'] | null;
   readonly extra?: string;
+  /**
+   * A fleet server's file (plain-HTTP sites, the health answer): its load balancer's trusted proxies, or null
+   * when no `reverse_proxy` names them (no service routed). @default - not behind a load balancer
+   */
+  readonly loadBalancer?: RegistryLoadBalancer | null;
 }
 
 // The agent's notion of a port a registry may hold: any registered or dynamic port (the CLI's
 // parseRegistry is stricter); a registry with a port above the service range is still usable.
 const validPort = (p: unknown): p is number => typeof p === 'number' && isPortNumber(p) && p >= SERVICE_PORT_MIN;
+/** A site address without the `http://` a fleet server's sites carry (TLS ends at the load balancer). */
+const siteName = (key: string): string => key.replace(/^http:\/\//, '');
+/** The health answer renderCaddyfile writes behind a load balancer. */
+const HEALTH_HANDLE = new RegExp(`^\\s*handle ${HEALTH_PATH.replace(/[/]/g, '\\/')} \\{$`, 'm');
 /** The static site's root as renderCaddyfile writes it: `root * "<www>/current"`. */
 const SITE_ROOT = new RegExp(`^\\s*root \\* "?(.+?)/${CURRENT_LINK}"?\\s*$`, 'm');
 
@@ -109,7 +118,7 @@ export function readCaddyfile(text: string): LiveCaddyfile | null {
   const site = blocks.find((b) => SITE_ROOT.test(b.text) && b.key !== '' && !b.key.startsWith('('));
   if (!site) return null;
   const www = (SITE_ROOT.exec(site.text) as RegExpExecArray)[1].replace(/\\(["\\])/g, '$1');
-  const domain = site.key === NO_DOMAIN_SITE ? undefined : site.key;
+  const domain = siteName(site.key) === NO_DOMAIN_SITE ? undefined : siteName(site.key);
   const emailMatch = global && /^\s*email\s+(\S+)\s*$/m.exec(global.text);
   const services: Record<string, number> = {};
   const ours = new Set(['', `(${HEADERS_SNIPPET})`, site.key]);
@@ -120,8 +129,9 @@ export function readCaddyfile(text: string): LiveCaddyfile | null {
   }
   if (domain) {
     for (const b of blocks) {
-      if (!b.key.endsWith(`.${domain}`) || b.key.includes(' ')) continue;
-      const name = b.key.slice(0, -(domain.length + 1));
+      const key = siteName(b.key);
+      if (!key.endsWith(`.${domain}`) || key.includes(' ')) continue;
+      const name = key.slice(0, -(domain.length + 1));
       const proxy = /^\s*reverse_proxy 127\.0\.0\.1:(\d+)/m.exec(b.text);
       if (!SERVICE_NAME_PATTERN.test(name) || !proxy) continue;
       services[name] = Number(proxy[1]);
@@ -129,8 +139,12 @@ export function readCaddyfile(text: string): LiveCaddyfile | null {
       routing = 'subdomain';
     }
   }
+  const loadBalancer = behindLoadBalancer(text, site.key);
+  // The catch-all health site is Portside's too, not a hand-written block to keep.
+  if (loadBalancer !== undefined && domain) ours.add(NO_DOMAIN_SITE);
   const foreign = blocks.filter((b) => !ours.has(b.key)).map((b) => b.text);
   return {
+    ...(loadBalancer !== undefined ? { loadBalancer } : {}),
     domain,
     email: emailMatch ? emailMatch[1] : undefined,
     tls: global && /^\s*local_certs\s*$/m.test(global.text) ? 'internal' : 'acme',
@@ -140,6 +154,13 @@ export function readCaddyfile(text: string): LiveCaddyfile | null {
     routing: routing || (domain ? null : 'path'),
     extra: foreign.length ? foreign.join('\n\n') : undefined,
   };
+}
+
+/** A fleet server's load balancer as its Caddyfile shows it (see LiveCaddyfile.loadBalancer); undefined when not behind one. */
+function behindLoadBalancer(text: string, siteKey: string): RegistryLoadBalancer | null | undefined {
+  if (!siteKey.startsWith('http://') && !HEALTH_HANDLE.test(text)) return undefined;
+  const proxies = /^\s*trusted_proxies (.+)$/m.exec(text);
+  return proxies ? { trustedProxies: proxies[1].trim().split(/\s+/) } : null;
 }
 
 /** Rebuild the registry from the server's own state; throws when there is nothing to rebuild from. */
@@ -170,12 +191,18 @@ function chooseBase(facts: RebuildFacts, saved: { file: string; registry: Regist
     return { ...saved.registry };
   }
   if (live && facts.caddyfile) {
+    // Dropping it would make a fleet server's next Caddyfile serve HTTPS itself, behind a load balancer that sends HTTP.
+    const loadBalancer = live.loadBalancer ?? (live.loadBalancer === null ? facts.declared?.loadBalancer : undefined);
     const base: Registry = {
       version: 1, domain: live.domain, email: live.email, tls: live.tls, services: {}, extra: live.extra,
       routing: live.routing || (facts.declared && facts.declared.routing) || 'subdomain',
       paths: { www: live.www, caddyfile: facts.caddyfile.path },
+      ...(loadBalancer ? { loadBalancer } : {}),
     };
     sources.push(`the live Caddyfile ${facts.caddyfile.path}`);
+    if (live.loadBalancer === null && !loadBalancer) {
+      notes.push('the Caddyfile is a fleet server\'s (behind a load balancer) but names no trusted proxy (no service is routed) and no declared configuration does: rebuilt without loadBalancer; restore a saved registry version to keep plain HTTP');
+    }
     if (!live.routing) notes.push(`no service is routed in the Caddyfile, so its routing could not be read: ${base.routing} assumed`);
     return base;
   }
