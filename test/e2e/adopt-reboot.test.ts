@@ -122,4 +122,12 @@ describeE2E('a reboot of an adopted course server, and of one given back', () =>
     ]);
     expect(readFileSync(hostPathOf(ON_SERVER.caddyfile), 'utf8')).not.toContain('import');
   });
+
+  test('adopt again with Caddy as the reboot left it (run by its own user, as on a real server): read and applied, then answers', async () => {
+    const r = await portside(home, 'adopt', ...connection());
+    expect(r).toExitWith(0);
+    expect(r.stdout).toMatch(/Caddy {3}pid \d+ \(\/usr\/bin\/caddy\), runs \/etc\/caddy\/Caddyfile/);
+    await answering(['simon', 'startup']);
+    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
+  });
 });

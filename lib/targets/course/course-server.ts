@@ -10,7 +10,8 @@ import {
 } from './constants';
 import { BASHRC, courseShape, CourseShape, courseSshdConfig, CourseVariant, NVM_DEFAULT_ALIAS, NVM_SH, SERVICE_SOURCE, servicePackageJson, userDatabase } from './layout';
 import { asUbuntu, createNamespaces, holderPid, onCourse, pidsOnCourse, removeNamespaces } from './namespaces';
-import { writePm2StartupUnit } from './reboot';
+import { asUnitUser, CADDY_STORAGE_ENV, caddyServiceUnit, writePm2StartupUnit } from './reboot';
+import { toShellLine } from '../../ssh/quote';
 
 /** How to reach the course server, and what is on it. */
 export interface CourseServer {
@@ -212,21 +213,21 @@ async function startSshd(log: (line: string) => void): Promise<void> {
   await waitFor('sshd listening', () => tcpOpen(COURSE_ADDRESS, COURSE_SSH_PORT), 5000);
 }
 
-/**
- * Caddy as a course server runs it (`caddy run --environ --config /etc/caddy/Caddyfile`, as caddy.service
- * does), restarted by a supervisor loop when it exits, the way systemd's Restart=on-failure would.
- */
-const SUPERVISOR_LOOP = `while :; do caddy run --environ --config ${ON_SERVER.caddyfile} --adapter caddyfile`;
+/** Caddy's command line as the course server's supervisor loop runs it (caddy.service's ExecStart, adapter named). */
+const CADDY_RUN = `caddy run --environ --config ${ON_SERVER.caddyfile} --adapter caddyfile`;
 
+/**
+ * Caddy as a course server runs it: as caddy.service does (its User=caddy and ambient
+ * CAP_NET_BIND_SERVICE, read from the unit file: a home closed to that user stays closed to Caddy), and
+ * restarted by a supervisor loop when it exits. The loop's shell itself runs as root.
+ */
 export async function startCaddy(log: (line: string) => void = () => {}): Promise<void> {
-  log('starting Caddy under its supervisor (caddy run --environ --config /etc/caddy/Caddyfile)');
+  const unit = caddyServiceUnit();
+  log(`starting Caddy as ${unit.user} under its supervisor (${CADDY_RUN})`);
   const fd = openSync(join(COURSE_PATHS.logDir, 'caddy.log'), 'a');
   try {
-    const argv = onCourse(['sh', '-c', `${SUPERVISOR_LOOP}; sleep 1; done`]);
-    const child = spawn(argv[0], argv.slice(1), {
-      detached: true, stdio: ['ignore', fd, fd],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: COURSE_PATHS.caddyData, XDG_DATA_HOME: COURSE_PATHS.caddyData, XDG_CONFIG_HOME: COURSE_PATHS.caddyData },
-    });
+    const argv = onCourse(['sh', '-c', `while :; do ${toShellLine(asUnitUser(unit, CADDY_STORAGE_ENV))} ${CADDY_RUN}; sleep 1; done`]);
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     child.unref();
   } finally {
     closeSync(fd);
@@ -243,7 +244,7 @@ export async function stopCaddy(): Promise<void> {
       return '';
     }
   };
-  const supervisors = pidsOnCourse().filter((pid) => cmdline(pid).includes(SUPERVISOR_LOOP));
+  const supervisors = pidsOnCourse().filter((pid) => cmdline(pid).startsWith('sh -c while :; do ') && cmdline(pid).includes(CADDY_RUN));
   await terminate(supervisors);
   // `caddy run` from the supervisor's loop, `/usr/bin/caddy run` as caddy.service starts it (reboot.ts).
   await terminate(pidsOnCourse().filter((pid) => /^(\/usr\/bin\/)?caddy run /.test(cmdline(pid))));

@@ -133,30 +133,48 @@ function account(user: string): { home: string; shell: string } {
   return { home: f[5], shell: f[6] };
 }
 
+/** The PATH systemd gives a service that sets none. */
+const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /**
- * The argv that runs a unit's ExecStart on the server as systemd would: as User=/Group= with the
- * user's groups, the unit's ambient capabilities, and only the environment systemd gives (plus `env`).
+ * The argv prefix that runs a command on the server (inside its namespaces) as a unit's process runs:
+ * as User=/Group= with the user's groups, the unit's ambient capabilities, and only the environment
+ * systemd gives (HOME, USER, LOGNAME, SHELL, PATH, the unit's Environment=), then `env`'s.
  */
-function asUnit(unit: UnitService, env: Readonly<Record<string, string>> = {}): string[] {
+export function asUnitUser(unit: UnitService, env: Readonly<Record<string, string>> = {}): string[] {
   const { home, shell } = account(unit.user);
   const caps = unit.ambientCapabilities.map((c) => `+${c}`).join(',');
-  const vars = { HOME: home, USER: unit.user, LOGNAME: unit.user, SHELL: shell, ...unit.environment, ...env };
-  return onCourse(['setpriv', `--reuid=${unit.user}`, `--regid=${unit.group ?? unit.user}`, '--init-groups',
-    ...(caps ? [`--inh-caps=${caps}`, `--ambient-caps=${caps}`] : []), '--', 'env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...unit.execStart]);
+  const vars = { HOME: home, USER: unit.user, LOGNAME: unit.user, SHELL: shell, PATH: SYSTEMD_PATH, ...unit.environment, ...env };
+  return ['setpriv', `--reuid=${unit.user}`, `--regid=${unit.group ?? unit.user}`, '--init-groups',
+    ...(caps ? [`--inh-caps=${caps}`, `--ambient-caps=${caps}`] : []), '--', 'env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
+}
+
+function asUnit(unit: UnitService, env: Readonly<Record<string, string>> = {}): string[] {
+  return onCourse([...asUnitUser(unit, env), ...unit.execStart]);
 }
 
 /**
- * caddy.service's ExecStart as its User=. One difference: Caddy's storage stays in the fixture's own
- * folder (XDG_DATA_HOME/XDG_CONFIG_HOME), chowned to that user, not the host's /var/lib/caddy.
+ * caddy.service as the server has it, its storage made its user's. One difference from a real server:
+ * Caddy's storage stays in the fixture's own folder (CADDY_STORAGE_ENV), never the host's /var/lib/caddy.
+ * @throws Error with the fix when the unit file is missing
  */
-async function startCaddyUnit(): Promise<void> {
-  if (!existsSync(CADDY_UNIT)) throw new Error(`reboot: ${CADDY_UNIT} is missing; install Caddy from its package (apt-get install caddy)`);
+export function caddyServiceUnit(): UnitService {
+  if (!existsSync(CADDY_UNIT)) throw new Error(`the course server: ${CADDY_UNIT} is missing; install Caddy from its package (apt-get install caddy)`);
   const unit = parseUnit(readFileSync(CADDY_UNIT, 'utf8'));
   runOrThrow(['chown', '-R', `${unit.user}:${unit.group ?? unit.user}`, COURSE_PATHS.caddyData]);
+  return unit;
+}
+
+/** Where the course server's Caddy keeps its data and autosaved config (see caddyServiceUnit). */
+export const CADDY_STORAGE_ENV: Readonly<Record<string, string>> = { HOME: COURSE_PATHS.caddyData, XDG_DATA_HOME: COURSE_PATHS.caddyData, XDG_CONFIG_HOME: COURSE_PATHS.caddyData };
+
+/** caddy.service's ExecStart as its User=, not restarted if it fails (the unit has no Restart=). */
+async function startCaddyUnit(): Promise<void> {
+  const unit = caddyServiceUnit();
   const logFile = join(COURSE_PATHS.logDir, 'caddy-boot.log');
   const fd = openSync(logFile, 'a');
   try {
-    const argv = asUnit(unit, { XDG_DATA_HOME: COURSE_PATHS.caddyData, XDG_CONFIG_HOME: COURSE_PATHS.caddyData });
+    const argv = asUnit(unit, CADDY_STORAGE_ENV);
     spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] }).unref();
   } finally {
     closeSync(fd);
