@@ -93,8 +93,13 @@ describe('fleet server names', () => {
     expect(new Set(Array.from({ length: MAX_FLEET_SERVERS }, (_, i) => memberMac(fleetServerSpec(i + 1).address))).size).toBe(MAX_FLEET_SERVERS);
   });
 
-  test.each([0, MAX_FLEET_SERVERS + 1, 1.5, NaN])('--servers %p is refused with the rule and an example', (n) => {
-    expect(() => checkServerCount(n)).toThrow(`: the local fleet has 1 to ${MAX_FLEET_SERVERS} servers (one network namespace, user, sshd and Caddy each); e.g. --servers 3`);
+  test.each([0, MAX_FLEET_SERVERS + 1, 1.5, NaN, '0', '3x', ''])('--servers %p is refused with the value, the rule and an example', (n) => {
+    const shown = typeof n === 'number' ? String(n) : JSON.stringify(n);
+    expect(() => checkServerCount(n)).toThrow(`--servers ${shown}: the local fleet has 1 to ${MAX_FLEET_SERVERS} servers (one network namespace, user, sshd and Caddy each); e.g. --servers 3`);
+  });
+
+  test('--servers text of a whole number is the count', () => {
+    expect(checkServerCount('3')).toBe(3);
   });
 });
 

@@ -51,9 +51,9 @@ Examples:
 /** --servers' value, or a usage error with the rule. */
 function serverCount(text: string): number {
   try {
-    return checkServerCount(/^\d+$/.test(text) ? Number(text) : NaN);
+    return checkServerCount(text);
   } catch (e) {
-    throw new UsageError((e as Error).message.replace('--servers NaN', `--servers ${JSON.stringify(text)}`));
+    throw new UsageError((e as Error).message);
   }
 }
 

@@ -88,9 +88,9 @@ function serversOption(text: string | undefined, sub: string, routing: Routing |
   if (sub !== 'up') throw new UsageError(`--servers goes with \`local up\`, not \`local ${sub}\``, `e.g. sudo npx portside local ${sub} --fleet`);
   if (routing) throw new UsageError('--routing is for the single server; the fleet routes by subdomain', 'drop --routing, or drop --servers');
   try {
-    return checkServerCount(/^\d+$/.test(text) ? Number(text) : NaN);
+    return checkServerCount(text);
   } catch (e) {
-    throw new UsageError((e as Error).message.replace('--servers NaN', `--servers ${JSON.stringify(text)}`));
+    throw new UsageError((e as Error).message);
   }
 }
 

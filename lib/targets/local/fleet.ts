@@ -37,12 +37,13 @@ function fleetProxy(servers: readonly FleetServerSpec[]): ProxySite {
   return { host: FLEET_HOST_ADDRESS, clients: [...servers.map((s) => s.address), FLEET_HOST_ADDRESS], pidFile: FLEET_PATHS.proxyPid, log: FLEET_PATHS.proxyLog };
 }
 
-/** A count of servers the fleet can have, or a RangeError that says the rule. */
-export function checkServerCount(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_FLEET_SERVERS) {
-    throw new RangeError(`--servers ${n}: the local fleet has 1 to ${MAX_FLEET_SERVERS} servers (one network namespace, user, sshd and Caddy each); e.g. --servers 3`);
+/** A count of servers the fleet can have (a number, or --servers' text), or a RangeError that says the value and the rule. */
+export function checkServerCount(n: number | string): number {
+  const count = typeof n === 'number' ? n : /^\d+$/.test(n) ? Number(n) : NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_FLEET_SERVERS) {
+    throw new RangeError(`--servers ${typeof n === 'number' ? n : JSON.stringify(n)}: the local fleet has 1 to ${MAX_FLEET_SERVERS} servers (one network namespace, user, sshd and Caddy each); e.g. --servers 3`);
   }
-  return n;
+  return count;
 }
 
 /**
