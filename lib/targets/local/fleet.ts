@@ -12,7 +12,7 @@ import { ensureFleetServer, fleetMember, fleetServerHealth, removeFleetServer } 
 import { ensureStore, stopStore, storeHealth } from './fleet-store';
 import { assertHostCanRunStandIn, ensureAptPackages, ensurePm2, npmHostConfig, serverPath } from './host-requirements';
 import { withLock } from './lock';
-import { PartHealth } from './netns';
+import { netnsId, PartHealth } from './netns';
 import { pidsInNetns, strandedPids, terminate } from './processes';
 import { ensureProxy, ProxySite, proxyHealth, proxyUrl, registryTarget, stopProxy } from './registry-proxy';
 import { ensureKeyPair } from './sshd';
@@ -66,7 +66,8 @@ export async function localFleetUp(opts: LocalFleetUpOptions): Promise<LocalFlee
       const fresh = ensureMember(fleetMember(spec), log) === 'created';
       fingerprints.push(await ensureFleetServer(spec, fresh, { ...ctx, log, bootstrapScript: opts.bootstrapScript }));
     }
-    ensureMember(LB_MEMBER, log);
+    // A re-made namespace leaves the old Caddy running outside it (it names the LB's dir): stop it.
+    if (ensureMember(LB_MEMBER, log) === 'created') await terminate(strandedPids(undefined, FLEET_PATHS.lbDir, netnsId(LB_NETNS)));
     await ensureLoadBalancer(specs.map((s) => s.address), log);
     const fleet = describeFleet(specs, fingerprints);
     writeFleetJson(fleet);
