@@ -1,8 +1,8 @@
 import { UserError } from '../errors';
 import { parseRegistry, Registry } from '../registry/registry';
-import { ADOPT_DIR, LOCK_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
+import { ADOPT_DIR, NODE_LINK, onServer, PORTSIDE_DIR, REGISTRY_FILE } from '../remote/layout';
 import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedRegistry, adoptedWww, handoverName, Say } from './adopted';
-import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, BeforeRecord, jlistOf, readBefore } from './record';
+import { ADOPTED_FILE, AdoptedRecord, BEFORE_DIR, BeforeRecord, jlistOf, LAUNCH_ENTRIES, readBefore } from './record';
 import { routeToStandIns } from './handover';
 import { AdoptServer, settle } from './server-ops';
 
@@ -95,8 +95,9 @@ async function removeAdded(ops: AdoptServer, home: string, before: BeforeRecord)
   }
   await ops.sh('rm -rf -- "$1"', [adoptedWww(plan)]);
   const caddyDir = onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '');
-  // The deploy lock this run holds stays: the run releases it last, then removes ~/.portside if that is all there is.
-  if (!before.portsideExisted) await ops.sh('set -e; cd -- "$1"; for f in * .[!.]* ..?*; do [ "$f" = "$2" ] && continue; [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf -- "$f"; done', [onServer(home, PORTSIDE_DIR), LOCK_DIR.slice(PORTSIDE_DIR.length + 1)]);
+  // What this run's launch made stays (the bundle it runs from, whose preload a stand-in may still need, and
+  // the lock it holds): the run removes them last, with ~/.portside, when nothing else is there (on-server/main.ts).
+  if (!before.portsideExisted) await ops.sh('set -e; cd -- "$1"; shift; for f in * .[!.]* ..?*; do case " $* " in *" $f "*) continue;; esac; [ -e "$f" ] || [ -L "$f" ] || continue; rm -rf -- "$f"; done', [onServer(home, PORTSIDE_DIR), ...LAUNCH_ENTRIES]);
   else await ops.sh('rm -rf -- "$1" "$2" "$3" "$4"', [onServer(home, REGISTRY_FILE), caddyDir, onServer(home, NODE_LINK), onServer(home, ADOPT_DIR)]);
 }
 

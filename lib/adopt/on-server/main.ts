@@ -4,7 +4,7 @@
 // cut connection never leaves a server half-adopted: it ignores SIGHUP (and SIGPIPE, as Node does),
 // holds the deploy lock for the whole run, and when its CLI goes before an adoption's last step it
 // stops at the next step and puts the server back. An undo always finishes (see runUndo).
-import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { recover } from '../../agent/commands/recover';
 import * as lock from '../../agent/lock';
@@ -13,7 +13,7 @@ import { encodeLine } from '../../protocol/framing';
 import { BIN_DIR, onServer, PORTSIDE_DIR } from '../../remote/layout';
 import { Steps } from '../adopted';
 import { ADOPT_STEPS, applyAdoption, opsFor } from '../apply';
-import { ADOPTED_FILE, BEFORE_DIR, portsideHasOwnFiles, readBefore } from '../record';
+import { ADOPTED_FILE, BEFORE_DIR, LAUNCH_ENTRIES, readBefore } from '../record';
 import { AdoptServer } from '../server-ops';
 import { restoreFromRecord, undoAdoption } from '../undo';
 import { ClientWatch } from './client-watch';
@@ -48,7 +48,6 @@ function say(text: string): void {
 async function main(): Promise<void> {
   const header = (await watch.next()) as RunHeader | null;
   if (!header || (header.type !== 'adopt' && header.type !== 'undo')) throw new UserError('the adopt run got no request from the CLI');
-  const hadOwnFiles = await portsideHasOwnFiles(new AdoptServer(cmd, '', '', ''), HOME);
   const busy = existsSync(lock.LOCK);
   const stale = await lock.acquire(header.who, header.type === 'adopt' ? 'adopt' : 'adopt --undo', LOCK_WAIT_MS);
   try {
@@ -64,7 +63,7 @@ async function main(): Promise<void> {
     log.end(`failed: ${(e as Error).message.split('\n')[0]}`, watch.gone());
     throw e;
   } finally {
-    finish(hadOwnFiles);
+    finish();
   }
 }
 
@@ -117,12 +116,15 @@ async function runUndo(header: Extract<RunHeader, { type: 'undo' }>): Promise<un
 }
 
 /**
- * Release the lock. When ~/.portside had nothing of its own before this run and no adoption is
- * recorded now (put back, undone, or never begun), what the run's launch made goes too: the server
- * has no ~/.portside, as before. The lock goes last, then the folder only if nobody took the lock meanwhile.
+ * Release the lock. When no adoption is recorded now (put back, undone, or never begun) and
+ * ~/.portside holds nothing but what the run's launch made (LAUNCH_ENTRIES: the bundle, the lock),
+ * those go too: the server has no ~/.portside, as before. The lock goes last, then the folder only
+ * if nobody took the lock meanwhile.
  */
-function finish(hadOwnFiles: boolean): void {
-  if (!hadOwnFiles && !existsSync(onServer(HOME, BEFORE_DIR))) rmSync(onServer(HOME, BIN_DIR), { recursive: true, force: true });
+function finish(): void {
+  const dir = onServer(HOME, PORTSIDE_DIR);
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  if (!existsSync(onServer(HOME, BEFORE_DIR)) && entries.every((n) => LAUNCH_ENTRIES.includes(n))) rmSync(onServer(HOME, BIN_DIR), { recursive: true, force: true });
   lock.release();
   try {
     rmdirSync(onServer(HOME, PORTSIDE_DIR));
