@@ -84,10 +84,12 @@ export function writeFleetJson(fleet: LocalFleet, file = FLEET_JSON): void {
   renameSync(tmp, file);
 }
 
+/** Remove fleet.json (first thing `down` does, so nothing picks a dying fleet). */
 export function removeFleetJson(file = FLEET_JSON): void {
   rmSync(file, { force: true });
 }
 
+/** The local fleet is not up (or a server of it is dead); the message says how to start it. */
 export class LocalFleetNotUpError extends Error {
   constructor(reason: string) {
     super(`the local fleet is not up: run \`sudo npx portside local up --servers N\` (${reason})`);

@@ -62,10 +62,12 @@ function caddy(args: readonly string[]): void {
   }
 }
 
+/** Stop the load balancer's Caddy (every caddy process in its namespace). */
 export async function stopLoadBalancer(): Promise<void> {
   await terminate(lbPids());
 }
 
+/** Running, answering on port 80 (the redirect to HTTPS), and its CA root made. */
 export async function loadBalancerHealth(): Promise<PartHealth> {
   const pids = lbPids();
   if (pids.length === 0) return { ok: false, detail: 'not running' };

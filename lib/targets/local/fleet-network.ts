@@ -93,6 +93,7 @@ export function bridgePorts(): string[] {
   return r.code === 0 ? [...r.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm)].map((m) => m[1]) : [];
 }
 
+/** The bridge exists and has the host's fleet address. */
 export function bridgeHealth(): PartHealth {
   const r = run(['ip', '-o', 'addr', 'show', 'dev', FLEET_BRIDGE]);
   if (r.code !== 0) return { ok: false, detail: `bridge ${FLEET_BRIDGE} does not exist` };
@@ -100,6 +101,7 @@ export function bridgeHealth(): PartHealth {
   return { ok: true, detail: `${FLEET_BRIDGE} ${FLEET_HOST_ADDRESS}/${FLEET_PREFIX_LENGTH}` };
 }
 
+/** A member's namespace exists, has its address, and its veth is on the bridge. */
 export function memberHealth(m: FleetMember): PartHealth {
   if (!existsSync(`/run/netns/${m.netns}`)) return { ok: false, detail: `namespace "${m.netns}" does not exist` };
   const inside = run(['ip', '-n', m.netns, '-o', 'addr', 'show', 'dev', NS_IF]);

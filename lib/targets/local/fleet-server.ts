@@ -26,10 +26,12 @@ export interface FleetServerContext {
   readonly log: (line: string) => void;
 }
 
+/** A server's place on the fleet's bridge. */
 export function fleetMember(spec: FleetServerSpec): FleetMember {
   return { netns: spec.netns, hostIf: spec.hostIf, address: spec.address };
 }
 
+/** A server's sshd, for the single stand-in's sshd functions. */
 export function sshdSite(spec: FleetServerSpec): SshdSite {
   return {
     netns: spec.netns, address: spec.address, from: FLEET_HOST_ADDRESS, user: spec.user,
@@ -37,6 +39,7 @@ export function sshdSite(spec: FleetServerSpec): SshdSite {
   };
 }
 
+/** A server's Caddy and layout, for the single stand-in's Caddy functions (no CA: it serves no HTTPS). */
 export function caddySite(spec: FleetServerSpec): CaddySite {
   return {
     netns: spec.netns, address: spec.address, from: FLEET_HOST_ADDRESS, user: spec.user, www: spec.www,

@@ -85,11 +85,13 @@ export function s3Settings(store: LocalStore): { endpoint: string; region: strin
   };
 }
 
+/** Stop the store (its objects are gone with it: it keeps them in memory). */
 export async function stopStore(): Promise<void> {
   const pid = livePid(FLEET_PATHS.storePid);
   if (pid) await terminate([pid]);
 }
 
+/** Running, and HeadBucket on the fleet's bucket answers 200. */
 export async function storeHealth(): Promise<PartHealth> {
   const pid = readPid(FLEET_PATHS.storePid);
   if (!pid || !isAlive(pid)) return { ok: false, detail: 'not running' };
