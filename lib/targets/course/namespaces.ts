@@ -39,20 +39,30 @@ export function asUbuntu(argv: readonly string[]): string[] {
 }
 
 /**
- * What the mount namespace hides or replaces, as (source on the host, target inside). The user
- * database gains `ubuntu`; /etc/caddy, /usr/share/caddy and /home are the fixture's own; the host's
- * global npm and pm2 are hidden when `hideNode` (a course server has Node only from nvm; see hideSystemNode).
+ * What the mount namespace hides or replaces, as (source on the host, target inside), after
+ * userDatabase (which gives the server `ubuntu`): /etc/caddy, /usr/share/caddy and /home are the
+ * fixture's own; the host's global npm and pm2 are hidden when `hideNode` (a course server has Node
+ * only from nvm; see hideSystemNode).
  */
 function binds(hideNode: boolean): Array<[string, string]> {
   return [
-    [`${COURSE_PATHS.etc}/passwd`, '/etc/passwd'],
-    [`${COURSE_PATHS.etc}/group`, '/etc/group'],
-    [`${COURSE_PATHS.etc}/shadow`, '/etc/shadow'],
     [COURSE_PATHS.etcCaddy, '/etc/caddy'],
     [COURSE_PATHS.shareCaddy, ON_SERVER.staticRoot],
     [COURSE_PATHS.home, '/home'],
     ...(hideNode ? [[COURSE_PATHS.emptyDir, '/usr/lib/node_modules'] as [string, string]] : []),
   ];
+}
+
+/**
+ * The user database (the host's plus `ubuntu`): /etc as an overlay whose upper layer holds passwd,
+ * group and shadow. Not binds of those files: a host `useradd`/`userdel` (the local stand-in's deploy
+ * user, the fleet tests) replaces /etc/passwd by rename, and since Linux 3.18 that detaches a bind on
+ * the file in every other mount namespace: the server lost `ubuntu` mid-test (sshd refused the key).
+ */
+function userDatabase(): string {
+  const work = `${COURSE_PATHS.etc}-work`;
+  mkdirSync(work, { recursive: true });
+  return toShellLine(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=/etc,upperdir=${COURSE_PATHS.etc},workdir=${work}`, '/etc']);
 }
 
 /**
@@ -90,7 +100,7 @@ export async function createNamespaces(hideNode: boolean, log: (line: string) =>
   runOrThrow(['ip', '-n', COURSE_NETNS, 'link', 'set', COURSE_NS_IF, 'up']);
   runOrThrow(['ip', '-n', COURSE_NETNS, 'link', 'set', 'lo', 'up']);
 
-  const mounts = [...binds(hideNode).map(([source, target]) => toShellLine(['mount', '--bind', source, target])), ...(hideNode ? [hideSystemNode()] : [])].join(' && ');
+  const mounts = [userDatabase(), ...binds(hideNode).map(([source, target]) => toShellLine(['mount', '--bind', source, target])), ...(hideNode ? [hideSystemNode()] : [])].join(' && ');
   const ready = `${COURSE_PATHS.holderPid}.ready`;
   // unshare forks pid 1 of the new pid namespace and waits for it; pid 1 makes the binds in its
   // private mount namespace, says so, and then reaps orphans for the server's lifetime.
