@@ -131,3 +131,22 @@ describeE2E('a reboot of an adopted course server, and of one given back', () =>
     expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
   });
 });
+
+describeE2E('a service deployed after adoption comes back after a reboot', () => {
+  beforeAll(async () => {
+    home = newHome();
+    server = await courseServer('course', home);
+  });
+
+  test('adopt, deploy-service notes 4100 (a new service), reboot: notes, simon and startup answer through Caddy', async () => {
+    expect(await portside(home, 'adopt', ...connection())).toExitWith(0);
+    const dir = mkdtempSync(join(tmpdir(), 'portside-reboot-notes-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, s) => s.end(JSON.stringify({ service: 'notes', method: q.method }))).listen(Number(process.argv[2] || process.env.PORT), '127.0.0.1');\n");
+    expect(await portside(home, 'deploy-service', 'notes', '4100', '--dir', dir, ...connection(), '--user', 'ubuntu')).toExitWith(0);
+    await answering(['notes', 'simon', 'startup']);
+    await reboot();
+    await answering(['notes', 'simon', 'startup']);
+    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['notes', 'cluster_mode'], ['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
+  });
+});
