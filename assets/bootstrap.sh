@@ -66,7 +66,8 @@ seed_file() {
 # and cannot enter the deploy user's home; the deploy user may run commands as it, and as nobody else.
 BUILD_USER=portside-build
 make_build_user() {
-  local rule=/etc/sudoers.d/portside-build
+  # PORTSIDE_BUILD_SUDOERS: the local fleet's servers share one machine, so each deploy user gets its own rule file.
+  local rule="${PORTSIDE_BUILD_SUDOERS:-/etc/sudoers.d/portside-build}"
   id "$BUILD_USER" >/dev/null 2>&1 \
     || useradd --system --create-home --home-dir "/var/lib/$BUILD_USER" --shell /usr/sbin/nologin "$BUILD_USER"
   chmod 0750 "$USER_HOME"

@@ -46,16 +46,22 @@ function portside(...args: string[]): Promise<Run> {
 
 /** `whoami` over a fresh ssh2 connection that accepts only `fingerprint` as the host key. */
 function sshWhoami(server: LocalFleetServer, fingerprint: string): Promise<string> {
+  return sshRun(server, fingerprint, 'whoami').then((r) => r.out.trim());
+}
+
+/** One command over a fresh ssh2 connection that accepts only `fingerprint` as the host key. */
+function sshRun(server: LocalFleetServer, fingerprint: string, command: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client
-      .on('ready', () => client.exec('whoami', (err, stream) => {
+      .on('ready', () => client.exec(command, (err, stream) => {
         if (err) return reject(err);
         let out = '';
         stream.on('data', (d: Buffer) => (out += d));
-        stream.on('close', () => {
+        stream.stderr.on('data', (d: Buffer) => (out += d));
+        stream.on('close', (code: number | null) => {
           client.end();
-          resolve(out.trim());
+          resolve({ code, out });
         });
       }))
       .on('error', reject)
@@ -132,7 +138,11 @@ describeE2E('local fleet: portside local up --servers 3', () => {
   });
 
   test('each server takes an SSH login as its own user, with its own pinned host key and no other', async () => {
-    for (const server of fleet.servers) expect(await sshWhoami(server, server.hostKeyFingerprint)).toBe(server.user);
+    for (const server of fleet.servers) {
+      expect(await sshWhoami(server, server.hostKeyFingerprint)).toBe(server.user);
+      // Allowed install scripts run as the build user: each server's deploy user may, through its own rule.
+      expect(await sshRun(server, server.hostKeyFingerprint, 'sudo -n -u portside-build true')).toEqual({ code: 0, out: '' });
+    }
     expect(new Set(fleet.servers.map((s) => s.hostKeyFingerprint)).size).toBe(SERVERS);
     // Verified, not accepted blindly: server 2's key is refused where server 1's is expected.
     await expect(sshWhoami(fleet.servers[1], fleet.servers[0].hostKeyFingerprint)).rejects.toThrow(/verif/i);
@@ -286,6 +296,7 @@ describeE2E('local fleet: portside local up --servers 3', () => {
     expect(existsSync('/sys/class/net/psfleet0')).toBe(false);
     expect(readdirSync('/sys/class/net').filter((i) => i.startsWith('pf-'))).toEqual([]);
     expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^portside-s\d+:/m);
+    expect(readdirSync('/etc/sudoers.d').filter((f) => f.startsWith('portside-fleet-'))).toEqual([]);
     expect(existsSync(FLEET_DIR)).toBe(false);
     expect(existsSync(FLEET_JSON)).toBe(false);
     expect(processesNaming(FLEET_DIR)).toEqual([]);

@@ -12,15 +12,29 @@ export const BUILD_USER = 'portside-build';
 /** The sudo rule letting the deploy user run commands as BUILD_USER (and as nobody else). */
 export const BUILD_SUDOERS = '/etc/sudoers.d/portside-build';
 
+/** Whose sudo rule `ensureBuildUser` writes, and where (the single stand-in's by default). */
+export interface BuildRule {
+  readonly user: string;
+  readonly www: string;
+  readonly caddyDir: string;
+  readonly log: string;
+  readonly sudoers: string;
+}
+
+const STAND_IN_RULE: BuildRule = { user: DEPLOY_USER, www: PATHS.www, caddyDir: PATHS.caddyDir, log: PATHS.bootstrapLog, sudoers: BUILD_SUDOERS };
+
 /**
- * Make the build user, its sudo rule and the deploy user's home mode with the same bootstrap function as
+ * Make the build user, a deploy user's sudo rule and its home mode with the same bootstrap function as
  * EC2 (`bootstrap.sh --build-user`). Run at every `local up`: it is idempotent and takes ~20 ms, and a
  * stand-in laid out before the build user existed gets it without a re-bootstrap.
  */
-export function ensureBuildUser(log: (line: string) => void, script = BOOTSTRAP_SCRIPT): void {
-  if (!lookupAccount(BUILD_USER)) log(`creating user "${BUILD_USER}" (runs allowed install scripts) and its sudo rule ${BUILD_SUDOERS}`);
+export function ensureBuildUser(log: (line: string) => void, script = BOOTSTRAP_SCRIPT, rule: BuildRule = STAND_IN_RULE): void {
+  if (!lookupAccount(BUILD_USER)) log(`creating user "${BUILD_USER}" (runs allowed install scripts) and its sudo rule ${rule.sudoers}`);
   runOrThrow(['bash', script, '--build-user'], {
-    env: { ...process.env, PORTSIDE_USER: DEPLOY_USER, PORTSIDE_WWW: PATHS.www, PORTSIDE_CADDY_DIR: PATHS.caddyDir, PORTSIDE_LOG: PATHS.bootstrapLog },
+    env: {
+      ...process.env, PORTSIDE_USER: rule.user, PORTSIDE_WWW: rule.www, PORTSIDE_CADDY_DIR: rule.caddyDir, PORTSIDE_LOG: rule.log,
+      PORTSIDE_BUILD_SUDOERS: rule.sudoers,
+    },
   });
 }
 

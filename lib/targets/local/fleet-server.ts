@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { renderCaddyfile } from '../../caddy';
 import { Registry, renderRegistry } from '../../registry';
 import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT, REGISTRY_FILE } from '../../remote/layout';
+import { BuildRule, ensureBuildUser } from './build-user';
 import { BOOTSTRAP_SCRIPT, CaddySite, caddyHealth, ensureCaddy, stopCaddy } from './caddy';
 import { Account, authorizeKey, ensureAccount, lookupAccount, removeAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
@@ -48,6 +49,11 @@ export function caddySite(spec: FleetServerSpec): CaddySite {
   };
 }
 
+/** A server's own sudo rule for the shared build user (the single stand-in's rule file names only its user). */
+export function buildRule(spec: FleetServerSpec): BuildRule {
+  return { user: spec.user, www: spec.www, caddyDir: spec.caddyDir, log: spec.bootstrapLog, sudoers: `/etc/sudoers.d/portside-fleet-${spec.name}` };
+}
+
 /**
  * A fleet server's first registry (pure): no services yet (a rollout brings them, as on AWS, where a new
  * server converges from the manifest), subdomain routing under the fleet's domain, and behind the load
@@ -80,6 +86,8 @@ export async function ensureFleetServer(spec: FleetServerSpec, fresh: boolean, c
   mkdirSync(spec.dir, { recursive: true, mode: 0o755 });
   mkdirSync(dirname(spec.hostKey), { recursive: true, mode: 0o700 });
   const account = ensureAccount(ctx.log, spec.user);
+  // Allowed install scripts run as the build user, as on the single stand-in and EC2.
+  ensureBuildUser(ctx.log, ctx.bootstrapScript ?? BOOTSTRAP_SCRIPT, buildRule(spec));
   if (fresh) await terminate(strandedPids(account.uid, spec.dir, netnsId(spec.netns)));
   if (ensureKeyPair(spec.hostKey, `portside-local fleet ${spec.name} host key`)) ctx.log(`generated the sshd host key of ${spec.name}`);
   authorizeKey(account, ctx.clientPublicKey);
@@ -118,6 +126,7 @@ export async function removeFleetServer(spec: FleetServerSpec, log: (line: strin
     .filter((pid) => pid !== process.pid);
   if (leftovers.length) await terminate([...new Set(leftovers)]);
   removeMember(fleetMember(spec));
+  rmSync(buildRule(spec).sudoers, { force: true });
   removeAccount(spec.user);
   rmSync(spec.dir, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { lookupAccount } from './deploy-user';
-import { STATE_DIR } from './constants';
+import { DEPLOY_USER, STATE_DIR } from './constants';
+import { removeBuildUser } from './build-user';
 import {
   FLEET_DIR, FLEET_HOST_ADDRESS, FLEET_JSON, FLEET_PATHS, fleetServerSpec, FleetServerSpec, LB_ADDRESS, LB_NETNS, MAX_FLEET_SERVERS,
   STORE_ADDRESS, STORE_NETNS,
@@ -120,6 +121,8 @@ export async function takeFleetDown(log: (line: string) => void): Promise<void> 
   removeMember(LB_MEMBER);
   removeMember(STORE_MEMBER);
   removeBridge();
+  // The build user is shared with the single stand-in: it goes with the fleet only when that one is not there.
+  if (!lookupAccount(DEPLOY_USER)) removeBuildUser();
   rmSync(FLEET_DIR, { recursive: true, force: true });
   log('local fleet is down');
 }
