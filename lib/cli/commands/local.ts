@@ -167,8 +167,9 @@ async function fleetStatus(ctx: CommandContext, json: boolean): Promise<number> 
 async function status(ctx: CommandContext, json: boolean): Promise<number> {
   const s = await localStatus();
   // A fleet, when there is one, is part of the machine's stand-ins: reported too, and must be up as well.
+  // With a fleet, a single server that was never brought up (no server.json) is not a failure.
   const fleet = fleetExists() ? await localFleetStatus() : undefined;
-  const ok = s.up && (!fleet || fleet.up);
+  const ok = (s.up || (fleet !== undefined && !s.server)) && (!fleet || fleet.up);
   // "degraded": it was brought up and some part still runs; `local up` repairs it.
   const state = s.up ? 'up' : s.server && Object.values(s.parts).some((p) => p.ok) ? 'degraded' : 'down';
   if (json) {
