@@ -93,6 +93,13 @@ describeE2E('a reboot of an adopted course server, and of one given back', () =>
     expect(simon.body).toContain('"service":"simon"');
     const site = await getThroughCaddy(server, null, '/');
     expect(site.body).toContain('Hello from the course server');
+    // Portside's Caddyfile sits in the static root (where Caddy's user can read it) but is not served: the site's root is
+    // .portside-www/current, and an unknown path gets the home page (the single-page-app fallback).
+    for (const path of ['/caddy/Caddyfile', '/.portside-www/caddy/Caddyfile']) {
+      const r = await getThroughCaddy(server, null, path);
+      expect(r.body).toContain('Hello from the course server');
+      expect(r.body).not.toContain('reverse_proxy');
+    }
     const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
       https.get({ host: server.address, port: 443, path: '/', servername: `simon.${server.domain}`, headers: { host: `simon.${server.domain}` }, rejectUnauthorized: false }, (res) => {
         res.resume();
