@@ -14,6 +14,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ChildProcess } from 'node:child_process';
+import { LOCK_DIR, LOCK_OWNER_FILE, onServer } from '../../lib/remote/layout';
 import { runOrThrow } from '../../lib/targets/local/exec';
 import { asUbuntu, onCourse } from '../../lib/targets/course';
 import {
@@ -114,6 +115,18 @@ const runKilledOnServer = (when: RegExp): AtLine => ({
   },
 });
 
+const LOCK = () => hostPathOf(onServer(ON_SERVER.home, LOCK_DIR));
+/** The deploy lock's owner.json as the CLI printed a line (read by withLockOwner). */
+let lockSeen: unknown;
+/** Read the deploy lock's owner (the agent's lock, which adopt and undo hold) as `when` is printed, then kill the CLI. */
+const withLockOwner = (when: RegExp): AtLine => ({
+  when,
+  act: (child) => {
+    lockSeen = JSON.parse(readFileSync(hostPathOf(onServer(ON_SERVER.home, LOCK_OWNER_FILE)), 'utf8'));
+    child.kill('SIGKILL');
+  },
+});
+
 useCourseServer();
 
 describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a Caddy that refuses never leave it half-adopted', () => {
@@ -173,12 +186,14 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
     expectAsBefore();
   });
 
-  test('adopt, its CLI killed at step 6/6 (the last): the run finishes the adoption', async () => {
-    const { r, log } = await underLoad('adopt killed at 6/6', ['adopt', ...connection()], stepLine(6, 6));
+  test('adopt, its CLI killed at step 6/6 (the last): the run finishes the adoption; it held the deploy lock, and let it go', async () => {
+    const { r, log } = await underLoad('adopt killed at 6/6', ['adopt', ...connection()], withLockOwner(stepLine(6, 6)));
     expect(r.code).not.toBe(0);
+    expect(lockSeen).toMatchObject({ what: 'adopt' });
     expect(log).toMatch(/=== ended: done; its CLI never saw this ending/);
     previousUnseen = true;
     expectAdopted();
+    expect(existsSync(LOCK())).toBe(false);
   });
 
   test.each([1, 2, 3, 4])('undo, its CLI killed at step %i/4: the undo finishes on the server; simon has the student\'s environment again', async (k) => {
@@ -187,8 +202,9 @@ describeE2E('adopt and undo run on the server: a killed CLI, a cut connection, a
       expect(a.r).toExitWith(0);
       expectAdopted();
     }
-    const { r, log } = await underLoad(`undo killed at ${k}/4`, ['adopt', '--undo', ...connection()], stepLine(k, 4));
+    const { r, log } = await underLoad(`undo killed at ${k}/4`, ['adopt', '--undo', ...connection()], withLockOwner(stepLine(k, 4)));
     expect(r.code).not.toBe(0);
+    expect(lockSeen).toMatchObject({ what: 'adopt --undo' });
     if (k === 1 && previousUnseen) expect(r.stderr).toMatch(/the last adopt run on this server ended without its CLI seeing how/);
     expect(log).toMatch(/=== ended: done; its CLI never saw this ending/);
     expectAsBefore();
