@@ -157,3 +157,23 @@ describeE2E('a service deployed after adoption comes back after a reboot', () =>
     expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['notes', 'cluster_mode'], ['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
   });
 });
+
+describeE2E('a reboot of an adopted server whose Node is the system\'s (on the PATH, pm2 installed globally)', () => {
+  beforeAll(async () => {
+    home = newHome();
+    server = await courseServer('course', home, 'system');
+  });
+
+  test('adopt, reboot: the services come back in cluster mode on the system Node that ~/.portside/node links to', async () => {
+    expect(readFileSync('/var/lib/portside-course/systemd/pm2-ubuntu.service', 'utf8')).toMatch(/^ExecStart=\/\S+\/node_modules\/pm2\/bin\/pm2 resurrect$/m);
+    expect(await portside(home, 'adopt', ...connection())).toExitWith(0);
+    await reboot();
+    await answering(['simon', 'startup']);
+    const node = onServerRealpath(`${HOME}/.portside/node`);
+    expect(node).toBe(onServerRealpath(process.execPath));
+    for (const p of pm2List()) {
+      expect(p.pm2_env.exec_mode).toBe('cluster_mode');
+      expect(onServerRealpath(`/proc/${p.pid}/exe`)).toBe(node);
+    }
+  });
+});
