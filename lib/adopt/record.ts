@@ -105,8 +105,8 @@ export async function recordedOn(cmd: ServerCommands, home: string): Promise<boo
 }
 
 /** The record of a server's state before adoption, or null when none is recorded. */
-export async function readBefore(ops: AdoptServer, home: string): Promise<BeforeRecord | null> {
-  const r = await ops.cmd.exec(['cat', '--', `${onServer(home, BEFORE_DIR)}/record.json`]);
+export async function readBefore(cmd: ServerCommands, home: string): Promise<BeforeRecord | null> {
+  const r = await cmd.exec(['cat', '--', `${onServer(home, BEFORE_DIR)}/record.json`]);
   return r.code === 0 ? (JSON.parse(r.stdout) as BeforeRecord) : null;
 }
 

@@ -25,7 +25,7 @@ export interface UndoOutcome {
  * Refuses when releases were deployed since adoption unless `discardDeploys` (the original code runs).
  */
 export async function undoAdoption(ops: AdoptServer, home: string, discardDeploys: boolean, say: Say): Promise<UndoOutcome> {
-  const before = await readBefore(ops, home);
+  const before = await readBefore(ops.cmd, home);
   if (!before) throw new UserError(`nothing to undo: ~/${BEFORE_DIR}/record.json is not on the server (it was never adopted, or the undo finished)`, 'Nothing was changed.');
   const adopted = JSON.parse(await ops.sh('cat -- "$1" 2>/dev/null || echo null', [onServer(home, ADOPTED_FILE)])) as AdoptedRecord | null;
   if (!adopted) {

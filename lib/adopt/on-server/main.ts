@@ -97,8 +97,7 @@ async function runAdopt(header: Extract<RunHeader, { type: 'adopt' }>, waited: b
  */
 async function putBackDeadRun(): Promise<boolean> {
   if (existsSync(onServer(HOME, ADOPTED_FILE))) return false;
-  const probe = new AdoptServer(cmd, '', '', '');
-  const before = await readBefore(probe, HOME);
+  const before = await readBefore(cmd, HOME);
   if (!before) return false;
   say(`an earlier adoption of this server stopped part-way and its run is gone (~/${BEFORE_DIR} is recorded, ~/${ADOPTED_FILE} is not): putting the server back first`);
   await restoreFromRecord(opsFor(cmd, before.plan), HOME, before, say);
