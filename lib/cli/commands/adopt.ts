@@ -27,6 +27,9 @@ verbatim; the Caddyfile Caddy starts from imports Portside's).
 --undo puts the server back as the record says (the Caddyfile byte for byte, the original pm2 fork
 processes, the folders), also with no failed request. It refuses when releases were deployed since
 adoption: --discard-deploys undoes anyway, and the code from before adoption runs again.
+Both run on the server, under its deploy lock. If this command is killed or its connection is cut,
+an adoption stops before its next step and puts the server back (from its last step on, it finishes),
+and an undo finishes. The next run prints that run's log (~/.portside-adopt.log on the server).
 
   --host HOST[:PORT]   the server's address (SSH port 22 unless given)
   --user USER          SSH user (default ubuntu)
