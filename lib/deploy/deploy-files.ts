@@ -8,6 +8,7 @@ import { callAgent } from './agent-client';
 import { formatBytes, newReleaseId, printer, who } from './deploy-service';
 import { buildManifest, diffManifest, listFiles, ManifestEntry, sameManifest } from './file-list';
 import { tarStream } from './tar-stream';
+import { verifyUrlOnServer } from './verify-url';
 
 /** What deploy-files did (or, with `dryRun`, would do) and where the site answers. */
 export interface DeployFilesOutcome {
@@ -20,6 +21,8 @@ export interface DeployFilesOutcome {
   readonly files: number;
   readonly bytesSent: number;
   readonly dryRun: boolean;
+  /** The release that was live before, when this made another one live. @default - null */
+  readonly previous?: string | null;
 }
 
 /** Check the site folder before connecting. */
@@ -36,7 +39,7 @@ export function checkSiteFolder(dir: string): string {
  * Publish a static folder as the root site: a new release folder, then one atomic link switch.
  * `dryRun` reads the live release's file list (no lock), says what would be sent and changes nothing.
  */
-export async function deployFiles(ssh: SshSession, dir: string, address: string, log: (l: string) => void, o: { dryRun?: boolean } = {}): Promise<DeployFilesOutcome> {
+export async function deployFiles(ssh: SshSession, dir: string, address: string, log: (l: string) => void, o: { dryRun?: boolean; releaseId?: string } = {}): Promise<DeployFilesOutcome> {
   const folder = checkSiteFolder(dir);
   const files = await buildManifest(listFiles(folder));
   let planned: DeployFilesOutcome = { url: '', release: null, unchanged: false, filesSent: 0, files: files.length, bytesSent: 0, dryRun: !!o.dryRun };
@@ -50,7 +53,8 @@ export async function deployFiles(ssh: SshSession, dir: string, address: string,
       const unchanged = sameManifest(files, current.files);
       const { keep, send } = diffManifest(files, current.files);
       const url = siteUrl(registry, address);
-      const release = (unchanged && current.id) || newReleaseId();
+      // A fleet gives every server the same release id (o.releaseId).
+      const release = (unchanged && current.id) || o.releaseId || newReleaseId();
       const sending = unchanged ? [] : send;
       planned = { ...planned, url, release, unchanged, filesSent: sending.length, bytesSent: sending.reduce((n, f) => n + f.s, 0) };
       if (o.dryRun) {
@@ -63,10 +67,10 @@ export async function deployFiles(ssh: SshSession, dir: string, address: string,
         return null;
       }
       return {
-        plan: { id: release, unchanged, keep, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), verifyUrl: url },
+        plan: { id: release, unchanged, keep, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), verifyUrl: verifyUrlOnServer(registry, url) },
         upload: send.length && !unchanged ? tarStream(send.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: 0o644 }))) : undefined,
       };
     },
   });
-  return o.dryRun ? planned : { ...planned, unchanged: !!result.unchanged };
+  return o.dryRun ? planned : { ...planned, unchanged: !!result.unchanged, previous: result.previous ?? null };
 }

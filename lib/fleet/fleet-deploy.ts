@@ -104,7 +104,7 @@ async function prepare(fleet: Fleet, o: FleetDeployOptions, spec: ReleaseSpec, e
 }
 
 /** Put this CLI's agent bundle in the store (once per version): a server booting later converges with it. */
-async function storeAgent(store: ReleaseStore): Promise<string> {
+export async function storeAgent(store: ReleaseStore): Promise<string> {
   const { version, files } = agentBundle();
   const archive = await buildArchive(files.map((f) => ({ ...f, mtime: archiveMtime(version) })));
   try {

@@ -48,8 +48,10 @@ export async function localFleet(env: NodeJS.ProcessEnv, log?: (line: string) =>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { readLocalFleet } = require('../targets/local/fleet-description') as typeof import('../targets/local/fleet-description');
   const read = async (): Promise<readonly FleetServer[]> => {
-    const f = readLocalFleet();
-    return Promise.all(f.servers.map((s) => localServerTarget(s, env, log)));
+    const servers: FleetServer[] = [];
+    // One after another: each may rewrite the same known-hosts file (a re-made fleet has new host keys).
+    for (const s of readLocalFleet().servers) servers.push(await localServerTarget(s, env, log));
+    return servers;
   };
   const fleet = readLocalFleet();
   const { endpoint, bucket, region, accessKeyId, secretAccessKey } = fleet.store;

@@ -8,7 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { UserError } from '../errors';
 import type { ReleaseArchive } from './release-archive';
 import {
-  agentKey, descriptorKey, RELEASES_PREFIX, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
+  agentKey, descriptorKey, parseStaticDescriptor, RELEASES_PREFIX, StaticDescriptor, staticDescriptorKey, staticKey, emptyManifest, FleetManifest, MANIFEST_KEY, parseDescriptor, parseManifest, releaseKey, ReleaseDescriptor, renderManifest,
 } from './store-layout';
 
 /** Where the store is. */
@@ -61,6 +61,26 @@ export class ReleaseStore {
     }
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: descriptorKey(d.service, archive.sha256), Body: `${JSON.stringify(d)}\n`, ContentType: 'application/json' }));
     return !present;
+  }
+
+  /** Upload a static site archive unless the store has it, then its descriptor. Says whether it sent the archive. */
+  async putStatic(archive: ReleaseArchive, d: StaticDescriptor): Promise<boolean> {
+    const present = await this.has(staticKey(archive.sha256));
+    if (!present) {
+      await this.s3.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: staticKey(archive.sha256), Body: createReadStream(archive.path), ContentLength: archive.size, ContentType: 'application/gzip',
+      }));
+    }
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: staticDescriptorKey(archive.sha256), Body: `${JSON.stringify(d)}\n`, ContentType: 'application/json' }));
+    return !present;
+  }
+
+  /** The static site release's descriptor and archive bytes (the caller checks their sha256). */
+  async readStatic(sha256: string): Promise<{ descriptor: StaticDescriptor; archive: Buffer }> {
+    const text = await this.getText(staticDescriptorKey(sha256));
+    if (text === null) throw new UserError(`the store has no descriptor for the static site's release ${sha256}`, 'The manifest names a release that is not in the store: run deploy-files again.');
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: staticKey(sha256) }));
+    return { descriptor: parseStaticDescriptor(text, sha256), archive: Buffer.from(await r.Body!.transformToByteArray()) };
   }
 
   /** Upload the agent bundle of a version unless the store has it (the key is its version, a hash of its files). */

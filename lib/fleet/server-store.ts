@@ -7,7 +7,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ConvergeHeader } from '../protocol';
 import { ReleaseStore, storeClient, StoreLocation } from './release-store';
 import { getServiceEnv } from './secrets';
-import type { FleetManifest, ReleaseDescriptor } from './store-layout';
+import type { FleetManifest, ReleaseDescriptor, StaticDescriptor } from './store-layout';
 
 /** What converge reads. */
 export interface ServerStore {
@@ -15,6 +15,7 @@ export interface ServerStore {
   readManifest(): Promise<{ manifest: FleetManifest; exists: boolean }>;
   readDescriptor(service: string, sha256: string): Promise<ReleaseDescriptor>;
   readRelease(service: string, sha256: string): Promise<Buffer>;
+  readStatic(sha256: string): Promise<{ descriptor: StaticDescriptor; archive: Buffer }>;
   /** The service's env file from SSM, or null (none stored, or no SSM prefix configured). */
   serviceEnv(service: string): Promise<string | null>;
 }
@@ -52,6 +53,7 @@ export function openServerStore(header: ConvergeHeader, env: NodeJS.ProcessEnv =
     readManifest: () => store.readManifest(),
     readDescriptor: (s, sha) => store.readDescriptor(s, sha),
     readRelease: (s, sha) => store.readRelease(s, sha),
+    readStatic: (sha) => store.readStatic(sha),
     serviceEnv: async (s) => (ssm && stack ? getServiceEnv(ssm, stack, s) : null),
   };
 }

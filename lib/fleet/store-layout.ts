@@ -7,6 +7,7 @@
  *   releases/<service>/<sha256>.tar.gz   a service's release: a plain ustar archive of its files
  *   releases/<service>/<sha256>.json     its descriptor: release id, files (path, sha256, size, mode), start, health path
  *   static/<sha256>.tar.gz               the static site's release
+ *   static/<sha256>.json                 its descriptor: release id and files
  *   agent/<version>.tar.gz               the server agent (dist/server) a new server converges with
  *   manifest/current.json                what the fleet runs; written LAST, so it never names a missing object
  *
@@ -41,12 +42,27 @@ export interface FleetManifest {
   readonly version: typeof MANIFEST_VERSION;
   readonly updatedAt: string;
   readonly services: Readonly<Record<string, ManifestService>>;
-  readonly static: { readonly release: string } | null;
+  /** The static site (deploy-files): its archive's sha256 and the release id every server uses. */
+  readonly static: StaticEntry | null;
   /**
    * The agent version the last rollout ran (`agent/<version>.tar.gz`): what a server booting with no
    * agent fetches to converge (lib/fleet/portside-converge.sh). @default - none yet
    */
   readonly agent?: string;
+}
+
+/** The static site in the manifest. `releaseId` is optional only for manifests written before it existed. */
+export interface StaticEntry {
+  readonly release: string;
+  readonly releaseId?: string;
+}
+
+/** `static/<sha256>.json`: the static site release's id and files, for `converge`. */
+export interface StaticDescriptor {
+  readonly version: typeof MANIFEST_VERSION;
+  readonly release: string;
+  readonly releaseId: string;
+  readonly files: readonly WireFile[];
 }
 
 /** `releases/<service>/<sha256>.json`: what `converge` needs to install a release without the CLI. */
@@ -84,6 +100,11 @@ export function staticKey(sha256: string): string {
 export function agentKey(version: string): string {
   if (!AGENT_VERSION.test(version)) throw new Error(`agent version ${JSON.stringify(version)} must be 16 hex digits`);
   return `${AGENT_PREFIX}${version}.tar.gz`;
+}
+
+/** The key of a static site release's descriptor (beside its archive). */
+export function staticDescriptorKey(sha256: string): string {
+  return `${STATIC_PREFIX}${checkedSha(sha256)}.json`;
 }
 
 /** The SSM parameter (SecureString) holding a service's env file: never a key of the store. */
@@ -129,11 +150,13 @@ export function parseManifest(text: string): FleetManifest {
   expect(isObject(m.services), 'services', m.services, 'must be an object of service name → release');
   const services: Record<string, ManifestService> = {};
   for (const [name, v] of Object.entries(m.services as Record<string, unknown>)) services[name] = serviceEntry(name, v);
-  expect(m.static === null || (isObject(m.static) && SHA256.test(String(m.static.release))), 'static', m.static, 'must be null or {"release": "<sha256>"}');
-  const st = m.static as { release: string } | null;
+  const staticOk = m.static === null || (isObject(m.static) && SHA256.test(String(m.static.release))
+    && (m.static.releaseId === undefined || RELEASE_ID.test(String(m.static.releaseId))));
+  expect(staticOk, 'static', m.static, 'must be null or {"release": "<sha256>", "releaseId": "<release id>"}');
+  const st = m.static as StaticEntry | null;
   expect(m.agent === undefined || (typeof m.agent === 'string' && AGENT_VERSION.test(m.agent)), 'agent', m.agent, 'must be an agent version (16 hex digits) when present');
   const agent = m.agent === undefined ? {} : { agent: m.agent as string };
-  return { version: MANIFEST_VERSION, updatedAt: m.updatedAt as string, services, static: st && { release: st.release }, ...agent };
+  return { version: MANIFEST_VERSION, updatedAt: m.updatedAt as string, services, static: st && { release: st.release, ...(st.releaseId ? { releaseId: st.releaseId } : {}) }, ...agent };
 }
 
 function serviceEntry(name: string, v: unknown): ManifestService {
@@ -159,6 +182,18 @@ export function parseDescriptor(text: string, service: string, expected: string)
   expect(isObject(d.start) && (typeof d.start.script === 'string' || typeof d.start.npmScript === 'string'), at('start'), d.start, 'must be {"script"} or {"npmScript"}');
   expect(typeof d.healthPath === 'string' && d.healthPath.startsWith('/'), at('healthPath'), d.healthPath, 'must be a URL path');
   return d as unknown as ReleaseDescriptor;
+}
+
+/** Parse and check a static site release's descriptor; `expected` is the sha256 it was read under. */
+export function parseStaticDescriptor(text: string, expected: string): StaticDescriptor {
+  const where = staticDescriptorKey(expected);
+  const d = parseObject(text, where);
+  const at = (field: string): string => `${where}: ${field}`;
+  expect(d.version === MANIFEST_VERSION, at('version'), d.version, `must be ${MANIFEST_VERSION}`);
+  expect(d.release === expected, at('release'), d.release, `must be the sha256 it is stored under (${expected})`);
+  expect(typeof d.releaseId === 'string' && RELEASE_ID.test(d.releaseId), at('releaseId'), d.releaseId, 'must be an agent release id');
+  expect(Array.isArray(d.files) && d.files.every(isWireFile), at('files'), '[…]', 'must list {p, h, s, m} for each file');
+  return d as unknown as StaticDescriptor;
 }
 
 function isWireFile(f: unknown): boolean {

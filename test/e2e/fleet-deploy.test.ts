@@ -15,11 +15,10 @@ import { deployToFleet } from '../../lib/fleet/fleet-deploy';
 import { Fleet, localFleet } from '../../lib/fleet/fleet-target';
 import { ReleaseStore, storeClient } from '../../lib/fleet/release-store';
 import type { FleetManifest } from '../../lib/fleet/store-layout';
-import { currentLink, RELEASE_ENV_FILE } from '../../lib/remote/layout';
+import { currentLink, REGISTRY_FILE, RELEASE_ENV_FILE } from '../../lib/remote/layout';
 import { readLocalFleet } from '../../lib/targets/local/fleet-description';
 import { cli, testHome } from '../support/cli';
 import { localServerUnavailable } from '../support/local-server';
-import { sampleAppSaying } from '../support/sample-app';
 
 const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
@@ -31,14 +30,26 @@ const work = mkdtempSync(join(tmpdir(), 'portside-fleet-e2e-'));
 const SECRET = `FLEET_SECRET=never-in-the-store-${process.pid}`;
 
 /**
- * The sample app, saying `text`, that refuses to start on a server whose deploy user has the file
- * `~/.e2e-fail-<NAME>`: the test's way to make exactly one server's probe fail.
+ * A small service saying `text` that reads a request's body before it answers (as any POST handler
+ * does), and refuses to start on a server whose deploy user has the file `~/.e2e-fail-<NAME>`: the
+ * test's way to make exactly one server's probe fail.
  */
-const appSaying = (text: string): string => sampleAppSaying(work)(text, (dir) => {
-  const file = join(dir, 'index.js');
-  const guard = `if (require('fs').existsSync(require('os').homedir() + '/.e2e-fail-${NAME}')) { console.error('e2e: told to fail here'); process.exit(3); }\n`;
-  writeFileSync(file, guard + readFileSync(file, 'utf8'));
-});
+const appSaying = (text: string): string => {
+  const dir = mkdtempSync(join(work, 'app-'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: NAME, version: '1.0.0', main: 'index.js' }));
+  writeFileSync(join(dir, 'index.js'), `const fs = require('fs');
+if (fs.existsSync(require('os').homedir() + '/.e2e-fail-${NAME}')) { console.error('e2e: told to fail here'); process.exit(3); }
+require('http').createServer((req, res) => {
+  let n = 0;
+  req.on('data', (c) => { n += c.length; });
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(${JSON.stringify(text)} + ' (' + req.method + ', ' + n + ' bytes)\\n');
+  });
+}).listen(Number(process.argv[2]));
+`);
+  return dir;
+};
 
 const deployFleet = (...args: string[]) => cli('deploy-service', NAME, ...args, '--target', 'local', '--fleet');
 
@@ -58,7 +69,8 @@ interface Tally { sent: number; ok: number; failures: string[] }
 
 /**
  * GET and POST through the load balancer (HTTPS, `<NAME>.<domain>`) every `everyMs` until stopped: at the
- * default 20 ms, 100 requests a second. Anything but a 200 from the app is a failure, with its time.
+ * default 20 ms, 100 requests a second. Anything but the app's whole answer (a 200 that names the method
+ * and the body's size) is a failure, with its time.
  */
 function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: () => Promise<Tally> } {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
@@ -71,8 +83,8 @@ function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: (
       let body = '';
       res.on('data', (c) => { body += c; });
       res.on('end', () => {
-        if (res.statusCode === 200 && body.includes('says')) tally.ok++;
-        else tally.failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${body.slice(0, 80)}`);
+        if (res.statusCode === 200 && body.includes(`says`) && body.includes(`(${method}, ${method === 'POST' ? 200 : 0} bytes)`)) tally.ok++;
+        else tally.failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${JSON.stringify(body.slice(0, 80))} (content-length ${res.headers['content-length']}, via ${res.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'server').length} Caddy, reused ${req.reusedSocket})`);
         resolve();
       });
     });
@@ -98,6 +110,17 @@ function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: (
       return tally;
     },
   };
+}
+
+/** One GET of the site's root through the load balancer (HTTPS, the fleet's apex domain). */
+function getThroughLb(address: string, domain: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https.get({ host: address, port: 443, path: '/', servername: domain, headers: { host: domain }, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
 }
 
 /** Every object in the store, with its bytes (the bucket is small: a few releases). */
@@ -221,6 +244,23 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     expect(after.services[NAME].releaseId).not.toBe(before.services[NAME].releaseId);
     expect(r.out).toContain(`to ${after.services[NAME].releaseId} on ${SERVERS} servers`);
     expect(users.map(releaseOn)).toEqual(users.map(() => after.services[NAME].releaseId));
+  }, 240_000);
+
+  test('deploy-files --fleet publishes the site on every server through the load balancer; a caught-up server converges to it', async () => {
+    const site = mkdtempSync(join(work, 'site-'));
+    writeFileSync(join(site, 'index.html'), `<h1>fleet site ${process.pid}</h1>\n`);
+    const r = await cli('deploy-files', '--dir', site, '--target', 'local', '--fleet');
+    expect(r).toExitWith(0);
+    const m = await readManifest(fleet);
+    expect(m.static?.releaseId).toMatch(/^[0-9]{8}T/);
+    // Each server's site link (its registry says where its site lives) points at the one release id.
+    for (const u of users) {
+      const www = (JSON.parse(readFileSync(join(homeOf(u), REGISTRY_FILE), 'utf8')) as { paths: { www: string } }).paths.www;
+      expect(execFileSync('readlink', [join(www, 'current')], { encoding: 'utf8' }).trim()).toBe(`releases/${m.static!.releaseId}`);
+    }
+    const page = await getThroughLb(fleet.address, readLocalFleet().domain);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(`fleet site ${process.pid}`);
   }, 240_000);
 
   test('remove-service --fleet takes the service off every server, then out of the manifest', async () => {

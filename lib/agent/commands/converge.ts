@@ -9,22 +9,24 @@
 // terminate the instance. A booting server has no marker (the boot hook removes any left from before)
 // until this command has succeeded; a failure here leaves the marker as it was.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { keepHandWritten, renderCaddyfile, serviceUrl } from '../../caddy';
+import { keepHandWritten, renderCaddyfile, serviceUrl, siteUrl } from '../../caddy';
 import { verifyUrlOnServer } from '../../deploy/verify-url';
 import type { ServerStore } from '../../fleet/server-store';
 import type { FleetManifest, ManifestService, ReleaseDescriptor } from '../../fleet/store-layout';
 import { ConvergedService, ConvergeHeader, ConvergeResult, CurrentRelease, PlanMessage, Routes, WireObject } from '../../protocol';
 import { parseRegistry, renderRegistry, withService } from '../../registry';
-import { CONVERGED_MARKER_FILE } from '../../remote/layout';
+import { CONVERGED_MARKER_FILE, RELEASE_MANIFEST } from '../../remote/layout';
 import { pm2Port } from '../../remote/pm2-list';
 import * as procs from '../procs';
 import { AgentError, Input, note } from '../protocol-io';
+import * as rel from '../releases';
 import { writeAtomic } from '../releases';
 import { deploy } from './deploy';
+import { deployFiles } from './deploy-files';
 import { registryPaths, registryState, serviceAt, stateOf } from './shared';
 
 /** How long a kept release may take to answer its health check. */
@@ -39,6 +41,7 @@ export async function converge(header: ConvergeHeader): Promise<ConvergeResult> 
   if (!exists) note(`the store (${store.bucket}) has no manifest yet: nothing to run; this server is ready for a first deploy`);
   const services: ConvergedService[] = [];
   for (const [name, entry] of Object.entries(manifest.services)) services.push(await convergeService(store, header, name, entry));
+  if (manifest.static?.releaseId) await convergeSite(store, header, manifest.static.release, manifest.static.releaseId);
   writeMarker(marker, manifest);
   return { services, manifest: exists ? manifest.updatedAt : null };
 }
@@ -77,12 +80,61 @@ async function convergeService(store: ServerStore, header: ConvergeHeader, name:
   note(`${name}: installing release ${entry.releaseId} from the store (${before.id ? `was ${before.id}` : 'not on this server yet'})`);
   const descriptor = await store.readDescriptor(name, entry.release);
   const archive = await store.readRelease(name, entry.release);
-  const sha = createHash('sha256').update(archive).digest('hex');
-  if (sha !== entry.release) throw new AgentError(`${name}: the store's release archive has sha256 ${sha}, not ${entry.release} as its name says`, 'The object was changed or cut short: deploy the service again.', 'STORE_CORRUPT');
+  checkSha(archive, entry.release, name);
   const env = header.env?.[name] ?? await store.serviceEnv(name);
-  const plan = deployPlan(name, entry, descriptor, before, env);
-  await deploy({ service: name, who: header.who || 'converge', what: `converge ${name}` }, planInput(plan, gunzipSync(archive)));
+  await withStaleAside(svc.l, entry.releaseId, async () => {
+    const plan = deployPlan(name, entry, descriptor, stateOf(svc.l), env);
+    await deploy({ service: name, who: header.who || 'converge', what: `converge ${name}` }, planInput(plan, gunzipSync(archive)));
+  });
   return { name, release: entry.releaseId, action: 'installed' };
+}
+
+/**
+ * A folder of the release id being installed may be on the server already: one a rollback left, or the
+ * current one whose process is gone (a service removed without --purge). A release is staged into a new
+ * folder of its id, so that one is moved aside for the install, deleted after it, put back if it fails.
+ */
+async function withStaleAside(l: rel.ReleaseLayout, id: string, install: () => Promise<void>): Promise<void> {
+  const dir = l.dir(id);
+  if (!existsSync(dir)) return install();
+  const aside = `${dir}.stale-${process.pid}`;
+  renameSync(dir, aside);
+  try {
+    await install();
+  } catch (e) {
+    if (!existsSync(dir)) renameSync(aside, dir);
+    throw e;
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+/** The static site on the manifest's release (deploy-files' own steps), unless it is on it already. */
+async function convergeSite(store: ServerStore, header: ConvergeHeader, sha256: string, releaseId: string): Promise<void> {
+  const state = registryState();
+  const site = rel.layout(registryPaths(state.registry).www);
+  const current = stateOf(site).id;
+  if (current === releaseId) return;
+  if (existsSync(join(site.dir(releaseId), RELEASE_MANIFEST))) {
+    // Static files need no probe: a release still on the server (a deploy-files put back) is switched to.
+    note(`site: back to release ${releaseId} (still on this server)`);
+    rel.switchTo(site, releaseId);
+    return;
+  }
+  note(`site: installing release ${releaseId} from the store (was ${current ?? 'none'})`);
+  const { descriptor, archive } = await store.readStatic(sha256);
+  checkSha(archive, sha256, 'the static site');
+  const registry = parseRegistry(state.registry);
+  const plan: PlanMessage<'deploy-files'> = {
+    type: 'plan', upload: true, id: releaseId, unchanged: false, keep: [], files: descriptor.files,
+    verifyUrl: verifyUrlOnServer(registry, siteUrl(registry, '127.0.0.1')),
+  };
+  await deployFiles({ who: header.who || 'converge', what: 'converge site' }, planInput(plan, gunzipSync(archive)));
+}
+
+/** An archive read from the store must be the bytes its name (its sha256) says. */
+function checkSha(archive: Buffer, expected: string, what: string): void {
+  const sha = createHash('sha256').update(archive).digest('hex');
+  if (sha !== expected) throw new AgentError(`${what}: the store's release archive has sha256 ${sha}, not ${expected} as its name says`, 'The object was changed or cut short: deploy again.', 'STORE_CORRUPT');
 }
 
 /** The plan the CLI would send for this release, from the descriptor and this server's registry. */
@@ -106,8 +158,8 @@ function routesFor(name: string, port: number): { routes: Routes | null; url: st
   return { routes: same ? null : { registry: renderRegistry(next), caddyfile: renderCaddyfile(next) }, url };
 }
 
-/** `deploy`'s input, as the CLI would send it: the plan, then the release's tar bytes. */
-function planInput(plan: PlanMessage<'deploy'>, tar: Buffer): Input {
+/** A command's input, as the CLI would send it: the plan, then the release's tar bytes. */
+function planInput(plan: PlanMessage<'deploy'> | PlanMessage<'deploy-files'>, tar: Buffer): Input {
   let sent = false;
   return {
     next: async () => {
