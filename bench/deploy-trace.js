@@ -25,6 +25,18 @@ Module._load = function traced(request, parent, isMain) {
   return m;
 };
 
+// ssh2 is bundled into dist/cli.js (scripts/build.js), so it is never required by name: its Client is
+// found when one is constructed (every EventEmitter runs EventEmitter.init) and patched then, before
+// its connect() is called.
+const EventEmitter = require('events');
+const init = EventEmitter.init;
+EventEmitter.init = function tracedInit() {
+  const r = init.apply(this, arguments);
+  const C = this.constructor;
+  if (C && /^Client\d*$/.test(C.name) && !C.__traced && typeof C.prototype.forwardOut === 'function' && typeof C.prototype.exec === 'function' && typeof C.prototype.connect === 'function') patch(C);
+  return r;
+};
+
 function patch(Client) {
   Client.__traced = true;
   const connect = Client.prototype.connect;

@@ -12,6 +12,12 @@ if (existsSync(join(root, '.git')) || !existsSync(join(root, 'dist', 'cli.js')))
   const build = require('../scripts/build.js');
   if (!build.isFresh()) build.build();
 }
-// Node 22+ keeps V8's compiled code for the bundle and its packages between runs (Node 20 has no such cache).
-require('module').enableCompileCache?.();
-require('../dist/cli.js');
+// Node 22+ keeps V8's compiled code for the bundle and its packages between runs; Node 20 has no such
+// cache, so the bundle (which includes ssh2) is loaded with V8's code cache by scripts/code-cache.js.
+const Module = require('module');
+if (Module.enableCompileCache) {
+  Module.enableCompileCache();
+  require('../dist/cli.js');
+} else {
+  require('../scripts/code-cache.js').requireWithCodeCache(join(root, 'dist', 'cli.js'));
+}

@@ -38,13 +38,44 @@ function fingerprint() {
   return parts.sort().join('\n');
 }
 
+/**
+ * npm packages stay external (node_modules has them), except ssh2 and what it requires: every deploy
+ * loads it, and bundled it is one file that bin/portside.js's code cache covers (measured: require('ssh2')
+ * ~38 ms from node_modules, resolving and compiling ~40 files). ssh2's optional native parts stay out,
+ * required inside try blocks: cpu-features from node_modules as before, sshcrypto.node (by a path relative
+ * to ssh2's own file) is not found from dist/, so ssh2 uses Node's own AES-GCM, as it does on every
+ * checkout where npm did not build it (package.json's allowScripts denies ssh2's install script).
+ */
+function externalExceptSsh2() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n !== 'ssh2');
+  return [...names.flatMap((n) => [n, `${n}/*`]), 'cpu-features', '*.node'];
+}
+
+/**
+ * The agent bundle's version as lib/deploy/agent-client.ts computes it (sha256 of each file's name and
+ * bytes), with each file's size and mtime: a deploy then stats the files instead of hashing ~2 MB.
+ */
+function serverVersion() {
+  const dir = path.join(DIST, 'server');
+  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.js')).sort();
+  const h = require('crypto').createHash('sha256');
+  const files = names.map((n) => {
+    const f = path.join(dir, n);
+    h.update(n).update('\0').update(fs.readFileSync(f));
+    const st = fs.statSync(f);
+    return { name: n, size: st.size, mtimeMs: st.mtimeMs };
+  });
+  return { version: h.digest('hex').slice(0, 16), files };
+}
+
 function build() {
   const esbuild = require('esbuild');
   // Taken before bundling: a file edited during the build leaves dist/ stale, not falsely fresh.
   const sources = fingerprint();
   const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none', write: false };
   const outputs = [
-    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), packages: 'external' }).outputFiles,
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), external: externalExceptSsh2() }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(DIST, 'server', 'agent.js') }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(DIST, 'server', 'preload.js') }).outputFiles,
     // A fleet server's access to the release store and SSM (the AWS SDK, ~2 MB): loaded by `converge` only.
@@ -56,12 +87,14 @@ function build() {
   ];
   // Each file is renamed into place whole, and build.json last: a CLI starting mid-build (or a second
   // build running at once) reads old or new files, never a half-written one.
-  for (const out of [...outputs, { path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources })) }]) {
+  const write = (out) => {
     fs.mkdirSync(path.dirname(out.path), { recursive: true });
     const tmp = `${out.path}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, out.contents);
     fs.renameSync(tmp, out.path);
-  }
+  };
+  outputs.forEach(write);
+  write({ path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources, server: serverVersion() })) });
 }
 
 /** Whether dist/ was built from the sources as they are now. */
