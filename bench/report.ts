@@ -61,7 +61,8 @@ export interface BenchResult {
   /** Where a nothing-changed deploy's time goes; null when not measured. */
   readonly breakdown: Breakdown | null;
   /** The first deploy of a new service, each flow's (one each). */
-  readonly cold: { portside: { ms: number; buildMs: number; note: string }; scp: { ms: number; buildMs: number } };
+  /** Medians of the cold deploys (`values`: each one's ms; absent in results from before they were repeated). */
+  readonly cold: { portside: { ms: number; buildMs: number; note: string; values?: number[] }; scp: { ms: number; buildMs: number; values?: number[] } };
 }
 
 const s1 = (ms: number): string => (ms / 1000).toFixed(2);
@@ -99,12 +100,20 @@ function goalsMd(r: BenchResult): string[] {
   ];
 }
 
+/** How many cold deploys the figures are made of, with each one's time. */
+function coldCount(r: BenchResult): string {
+  const { portside, scp } = r.cold;
+  if (!portside.values || portside.values.length < 2) return 'one each.';
+  const list = (v: readonly number[]): string => v.map((ms) => s1(ms)).join(', ');
+  return `medians of ${portside.values.length} each (both services removed in between, the order alternating): Portside ${list(portside.values)} s; the course's ${list(scp.values ?? [])} s.`;
+}
+
 function redeployTimesMd(r: BenchResult): string[] {
   return [
     '', '## Redeploy times', '', '| scenario | scp flow: s | Portside (npm run): s | speed-up | bare CLI: s | speed-up | npm launcher | scp bytes | Portside bytes | bytes ratio |', '|---|---|---|---|---|---|---|---|---|---|',
     ...r.scenarios.map(redeployRowMd),
     '', 'npm launcher: the npm-run median minus the bare CLI\'s (different deploys of the same kind, so a difference of medians, not a per-deploy figure). The bare CLI is not timed when a dependency is added (each timing installs another package).',
-    '', `First (cold) deploy of a new service: Portside ${s1(r.cold.portside.ms)} s (its build ${s1(r.cold.portside.buildMs)} s, npm run), the course's flow ${s1(r.cold.scp.ms)} s (its build ${s1(r.cold.scp.buildMs)} s); one each.`,
+    '', `First (cold) deploy of a new service: Portside ${s1(r.cold.portside.ms)} s (its build ${s1(r.cold.portside.buildMs)} s, npm run), the course's flow ${s1(r.cold.scp.ms)} s (its build ${s1(r.cold.scp.buildMs)} s); ${coldCount(r)}`,
   ];
 }
 

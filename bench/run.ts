@@ -30,7 +30,7 @@ import { DeployResult, standIn, knownHostsFor, portsideDeploy, portsideRemove, R
 import { Breakdown, breakdown } from './breakdown';
 import { benchGoals } from './goals';
 import { quantile, startLoad, summarize, tlsHandshakes } from './load';
-import { BenchResult, Flow, LoadResult, markdown, svg } from './report';
+import { BenchResult, Flow, LoadResult, markdown, stat, svg } from './report';
 import { runScale } from './scale';
 import { Deployers, runScenarios } from './scenarios';
 import { openWs, writeWsService } from './ws';
@@ -67,7 +67,7 @@ interface Bench {
 }
 
 type FrontDoor = BenchResult['frontDoor']['before'];
-type FirstDeploys = { first: DeployResult; scpFirst: DeployResult };
+type FirstDeploys = { first: DeployResult; portside: DeployResult[]; scp: DeployResult[] };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -89,7 +89,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   b.log(`Caddy's front door: ${doorBefore.listeners443} listening sockets on :443; ${doorBefore.refused} of ${doorBefore.handshakes} fresh TLS handshakes refused`);
   await prepareApps(b);
   await cleanSlate(b);
-  const { first, scpFirst } = await firstDeploys(b);
+  const { first, portside: coldPortside, scp: coldScp } = await firstDeploys(b);
   const deployers = makeDeployers(b);
   const scenarios = await runScenarios(deployers, { app: b.app, reps: o.reps, fake: o.fake, bareScenarios: o.bareScenarios, log: b.log });
   const timeBreakdown = await timeBreakdownOf(b);
@@ -99,7 +99,10 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   const latency = await caddyVsDirect(b, first);
   const doorAfter = await frontDoor(b);
   b.log(`Caddy's front door at the end: ${doorAfter.listeners443} listening sockets on :443; ${doorAfter.refused} of ${doorAfter.handshakes} fresh TLS handshakes refused`);
-  const cold: BenchResult['cold'] = { portside: { ms: first.ms, buildMs: first.buildMs, note: first.note }, scp: { ms: scpFirst.ms, buildMs: scpFirst.buildMs } };
+  const cold: BenchResult['cold'] = {
+    portside: { ms: stat(coldPortside.map((r) => r.ms)).median, buildMs: stat(coldPortside.map((r) => r.buildMs)).median, note: first.note, values: coldPortside.map((r) => r.ms) },
+    scp: { ms: stat(coldScp.map((r) => r.ms)).median, buildMs: stat(coldScp.map((r) => r.buildMs)).median, values: coldScp.map((r) => r.ms) },
+  };
   const goals = benchGoals({ scenarios, load, websocket, latency, cold, loadRedeploys: o.loadRedeploys });
   const date = startedAt.toISOString().slice(0, 10);
   const result: BenchResult = {
@@ -143,9 +146,9 @@ async function prepareApps(b: Bench): Promise<void> {
 }
 
 /** Remove what an earlier run left on the server. */
-async function cleanSlate(b: Bench): Promise<void> {
-  b.log('removing what an earlier run left on the server');
-  for (const n of Object.values(b.names)) await portsideRemove(n);
+async function cleanSlate(b: Bench, names: readonly string[] = Object.values(b.names)): Promise<void> {
+  b.log(`removing ${names.join(', ')} from the server`);
+  for (const n of names) await portsideRemove(n);
   const scp = b.names.scp;
   await ssh(b.server, b.knownHosts, `pm2 delete ${scp} >/dev/null 2>&1; rm -rf course/${scp}; pm2 save --force >/dev/null; echo ok\n`);
 }
@@ -153,20 +156,38 @@ async function cleanSlate(b: Bench): Promise<void> {
 /**
  * The first deploys: Portside's is timed as a cold one (a new service on the server, and no record of
  * an earlier local build; the course's first deploy builds too), npm's launcher included, as for every
- * timed Portside deploy; then the course's own first deploy, and the WebSocket service (not timed).
+ * timed Portside deploy; then the course's own first deploy. Repeated `reps` times (both services
+ * removed in between, the order alternating, so neither flow always runs on the other's warm-up) and
+ * reported as medians; then the WebSocket service (not timed).
  */
 async function firstDeploys(b: Bench): Promise<FirstDeploys> {
   const { names, o, log } = b;
-  rmSync(join(b.app, 'node_modules', '.cache', 'portside'), { recursive: true, force: true });
-  log(`first (cold) deploy of ${names.portside} with Portside`);
-  const first = await portsideDeploy(b.app, names.portside, [String(o.portBase)], 'npm');
-  log(`  ${first.note} (${(first.ms / 1000).toFixed(2)} s)`);
-  log(`setting up ${names.scp} the course's way`);
-  const scpFirst = await setupScpService(b.app, names.scp, o.portBase + 1, b.server, b.knownHosts, log);
-  log(`  the course's first deploy: ${(scpFirst.ms / 1000).toFixed(2)} s`);
+  const portside: DeployResult[] = [];
+  const scp: DeployResult[] = [];
+  for (let i = 0; i < Math.max(1, o.reps); i++) {
+    if (i > 0) await cleanSlate(b, [names.portside, names.scp]);
+    const coldPortside = async (): Promise<void> => {
+      rmSync(join(b.app, 'node_modules', '.cache', 'portside'), { recursive: true, force: true });
+      log(`first (cold) deploy of ${names.portside} with Portside (${i + 1} of ${o.reps})`);
+      portside.push(await portsideDeploy(b.app, names.portside, [String(o.portBase)], 'npm'));
+      log(`  ${portside[i].note} (${(portside[i].ms / 1000).toFixed(2)} s)`);
+    };
+    const coldScp = async (): Promise<void> => {
+      log(`setting up ${names.scp} the course's way (${i + 1} of ${o.reps})`);
+      scp.push(await setupScpService(b.app, names.scp, o.portBase + 1, b.server, b.knownHosts, log));
+      log(`  the course's first deploy: ${(scp[i].ms / 1000).toFixed(2)} s`);
+    };
+    if (i % 2 === 0) {
+      await coldPortside();
+      await coldScp();
+    } else {
+      await coldScp();
+      await coldPortside();
+    }
+  }
   log(`first deploy of ${names.ws} (a WebSocket service) with Portside`);
   await portsideDeploy(b.wsDir, names.ws, [String(o.portBase + 2)]);
-  return { first, scpFirst };
+  return { first: portside[portside.length - 1], portside, scp };
 }
 
 /**

@@ -18,6 +18,11 @@ export const BUILD_USER = 'portside-build';
 const STAMP = '.portside-scripts.json';
 // A t3.micro has 1 GiB: no audit, no fund, no dev dependencies.
 const FLAGS = ['--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', '--ignore-scripts'];
+// With a lockfile every package is pinned by version and integrity, so a tarball npm has cached is the
+// one the lockfile names: --prefer-offline takes it without asking the registry first (measured on the
+// stand-in, the course app's back end: npm ci 3.4–4.5 s → 2.0–2.7 s with a warm cache). Only for `npm ci`:
+// without a lockfile, cached metadata could resolve a range to an older version than the registry's.
+const CI_FLAGS = [...FLAGS, '--prefer-offline'];
 /** The deploy user's ~/.npmrc, as it travels in the tar to BUILD_USER. */
 const USER_NPMRC = '.portside-user-npmrc';
 
@@ -29,7 +34,7 @@ d=$1; root=$2; shift 2
 cd "$d"
 tar -x -f - --no-same-owner
 [ -f ${USER_NPMRC} ] && export NPM_CONFIG_USERCONFIG="$d/${USER_NPMRC}"
-if [ -f package-lock.json ]; then npm ci ${FLAGS.join(' ')}; else npm install --no-package-lock ${FLAGS.join(' ')}; fi
+if [ -f package-lock.json ]; then npm ci ${CI_FLAGS.join(' ')}; else npm install --no-package-lock ${FLAGS.join(' ')}; fi
 if [ $# -gt 0 ]; then npm rebuild --foreground-scripts "$@"; fi
 for s in $root; do npm run --ignore-scripts --foreground-scripts "$s"; done`;
 
@@ -55,7 +60,7 @@ export async function install(dir: string, lockfileChanged: boolean): Promise<vo
   const stamp = runs ? JSON.stringify({ rebuild: plan.rebuild, root: plan.root.map((n) => [n, pkg.scripts?.[n]]) }) : null;
   if (!lockfileChanged && reuseModules(dir, stamp)) return;
   if (runs) await installAsBuildUser(dir, plan, lock, stamp as string);
-  else if (lock) await run('npm', ['ci', ...FLAGS], { cwd: dir, echo: true });
+  else if (lock) await run('npm', ['ci', ...CI_FLAGS], { cwd: dir, echo: true });
   else await run('npm', ['install', '--no-package-lock', ...FLAGS], { cwd: dir, echo: true });
   // Without a lockfile, npm's hidden lockfile says which installed packages have scripts.
   const skipped = lock ? plan.skipped : policy.planScripts(pkg, readJson(path.join(dir, 'node_modules', '.package-lock.json'))).skipped;

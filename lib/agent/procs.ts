@@ -141,6 +141,8 @@ interface ProbeChild {
   log: string;
   readonly listens: Array<{ port: number }>;
   exited: { code: number | null; signal: NodeJS.Signals | null } | null;
+  /** Resolves the pending pause of the probe's poll early: the process said it listens, or it exited. */
+  wake: () => void;
 }
 
 /** Start the release on `port`, in a process group of its own, recording what it prints and does. */
@@ -152,15 +154,19 @@ function spawnProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, port:
   // failed or finished probe must end all of them, or one keeps holding a port.
   const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   recordProbe(child.pid!);
-  const p: ProbeChild = { child, port, log: '', listens: [], exited: null };
+  const p: ProbeChild = { child, port, log: '', listens: [], exited: null, wake: () => undefined };
   const keep = (d: Buffer): void => {
     p.log = (p.log + d).slice(-8000);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  child.on('message', (m: { portside?: string; port: number }) => m && m.portside === 'listening' && p.listens.push(m));
+  child.on('message', (m: { portside?: string; port: number }) => {
+    if (m && m.portside === 'listening') p.listens.push(m);
+    p.wake();
+  });
   child.on('exit', (code, signal) => {
     p.exited = { code, signal };
+    p.wake();
   });
   return p;
 }
@@ -193,8 +199,16 @@ export async function probe(dir: string, start: StartSpec, env: NodeJS.ProcessEn
       const answer = await askHealth(p.port, healthPath, 2000);
       last = answer.status;
       if (healthy(last) && answeredBy(answer, [p.child.pid!], p.port) === null) return { port: p.port, status: last };
-      // Polled often: a Node app starts in ~0.1–0.3 s, and every 100 ms of granularity is deploy time.
-      await sleep(20);
+      // Polled often: a Node app starts in ~0.1–0.3 s, and every 100 ms of granularity is deploy time;
+      // the preload's "listening" message (or an exit) ends the pause at once (~10 ms a deploy).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 20);
+        p.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      p.wake = () => undefined;
     }
     const listened = p.listens.some((l) => l.port === p.port);
     throw new AgentError(listened
@@ -260,7 +274,8 @@ async function endGroup(pgid: number): Promise<void> {
   if (!signal('SIGINT')) return;
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline) {
-    await sleep(20);
+    // A probe exits within milliseconds of SIGINT (the preload lingers 0 ms in a probe): look often.
+    await sleep(5);
     if (!signal(0)) return;
   }
   signal('SIGKILL');
