@@ -9,14 +9,15 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { UserError } from '../errors';
 import { releaseFiles } from '../deploy/file-list';
-import { BuildResult, checkDeployInput, DeployOutcome, DeployServiceOptions, deployService, newReleaseId, startBuild } from '../deploy/deploy-service';
+import { BuildResult, checkDeployInput, DeployOutcome, DeployServiceOptions, deployService, newReleaseId, startBuild, who } from '../deploy/deploy-service';
+import { parseRegistry } from '../registry';
 import { removeService, rollbackService } from '../deploy/manage-service';
 import type { ReleaseSpec } from '../deploy/service-folder';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { convergeOverSsh, serviceRelease } from './converge-client';
 import type { Fleet, FleetServer } from './fleet-target';
 import { convergeRequest, onServer, serverLog } from './on-server';
-import { agentBundle } from '../deploy/agent-client';
+import { agentBundle, callAgent } from '../deploy/agent-client';
 import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
@@ -84,7 +85,7 @@ async function prepare(fleet: Fleet, o: FleetDeployOptions, spec: ReleaseSpec, e
     const current = manifest.services[o.name];
     // The same bytes as the fleet runs: the same release id, so each server finds nothing changed.
     const releaseId = current?.release === archive.sha256 ? current.releaseId : newReleaseId();
-    const port = fleetPort(manifest, o);
+    const port = fleetPort(manifest, o, o.port === undefined && !current ? await serverPorts(fleet) : []);
     const descriptor: ReleaseDescriptor = {
       version: 1, service: o.name, release: archive.sha256, releaseId, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })),
       start: spec.start, healthPath: o.healthPath ?? spec.healthPath ?? '/',
@@ -115,13 +116,22 @@ export async function storeAgent(store: ReleaseStore): Promise<string> {
   }
 }
 
-/** The service's port on every server: asked for, else the manifest's, else the fleet's next free one. */
-function fleetPort(m: FleetManifest, o: Pick<FleetDeployOptions, 'name' | 'port'>): number {
-  const ports = Object.fromEntries(Object.entries(m.services).map(([n, s]) => [n, s.port]));
+/** The service's port on every server: asked for, else the manifest's (or a server's), else the next one free on all. */
+export function fleetPort(m: FleetManifest, o: Pick<FleetDeployOptions, 'name' | 'port'>, onServers: ReadonlyArray<Readonly<Record<string, number>>> = []): number {
+  // The servers' registries count too: a service put on them some other way holds its port there.
+  const ports: Record<string, number> = Object.assign({}, ...onServers, Object.fromEntries(Object.entries(m.services).map(([n, s]) => [n, s.port])));
   const port = o.port ?? ports[o.name] ?? nextFreePort(ports);
   const problem = servicePortProblem(port, ports, o.name);
   if (problem) throw new UserError(`cannot deploy "${o.name}" on port ${port}: ${problem}`);
   return port;
+}
+
+/** Each server's registered services and ports (a new service's port must be free on all of them). */
+function serverPorts(fleet: Fleet): Promise<Array<Record<string, number>>> {
+  return Promise.all(fleet.servers.map((s) => onServer(s, async (ssh) => {
+    const r = await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } });
+    return { ...parseRegistry(JSON.stringify(r.registry)).services };
+  })));
 }
 
 /** What each server gets: today's deploy over SSH; on failure, its rollback; the catch-up, converge. */

@@ -29,3 +29,18 @@ describe('fleet disagreements', () => {
     expect(disagreements(manifest, [server('s1', [row('simon', A), row('startup', B)])])).toEqual(['s1: startup runs here but is not in the manifest']);
   });
 });
+
+describe('a fleet service\'s port', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { fleetPort } = require('../../lib/fleet/fleet-deploy') as typeof import('../../lib/fleet/fleet-deploy');
+  test('is the manifest\'s for a service it has; the next free on every server for a new one', () => {
+    expect(fleetPort(manifest, { name: 'simon' })).toBe(3000);
+    expect(fleetPort(manifest, { name: 'startup' }, [{ other: 3001 }, { another: 3002 }])).toBe(3003);
+  });
+  test('keeps the port a server already gives the service', () => {
+    expect(fleetPort(emptyManifest(), { name: 'startup' }, [{ startup: 4000 }])).toBe(4000);
+  });
+  test('refuses a port taken in the manifest, saying which service has it', () => {
+    expect(() => fleetPort(manifest, { name: 'startup', port: 3000 })).toThrow(/port 3000 is already assigned to "simon"/);
+  });
+});
