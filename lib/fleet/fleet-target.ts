@@ -93,16 +93,22 @@ async function localServerTarget(s: LocalFleetServerFacts, env: NodeJS.ProcessEn
 }
 
 /**
- * The fleet a command's target names, or null for a single server. `--fleet` asks for the local fleet
- * (an error when it is not up). Without it, `--target local` (or PORTSIDE_TARGET=local) means the local
+ * The fleet a command's target names, or null for a single server. `--fleet` asks for the fleet: the local
+ * one with --target local (an error when it is not up), else the AWS one (instances tagged
+ * portside:fleet=<stack>). Without it, `--target local` (or PORTSIDE_TARGET=local) means the local
  * fleet only while the single stand-in is not up too: with both up it keeps meaning the single server,
- * so nothing aimed at that server lands on the fleet. (An AWS fleet is not looked up by the CLI yet.)
+ * so nothing aimed at that server lands on the fleet. An AWS fleet is looked up only with --fleet (no
+ * extra EC2 call for a single server).
  */
-export async function targetFleet(values: { target?: string; host?: string; fleet?: boolean }, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet | null> {
+export async function targetFleet(values: { target?: string; host?: string; fleet?: boolean; key?: string; user?: string }, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Fleet | null> {
   const local = (values.target ?? env.PORTSIDE_TARGET ?? 'aws') === 'local';
   if (values.fleet) {
-    if (values.host !== undefined || !local) throw new UsageError('--fleet is the local fleet: use it with --target local (a fleet on AWS is not deployed to by the CLI yet)', 'e.g. portside deploy-service simon --target local --fleet');
-    return localFleet(env, log);
+    if (values.host !== undefined) throw new UsageError('--fleet finds the fleet\'s servers itself: drop --host', 'e.g. portside deploy-service simon --fleet (AWS) or --target local --fleet');
+    if (local) return localFleet(env, log);
+    // Loaded here: the EC2 and SSM clients cost ~0.5 s that no other path pays.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { awsFleet } = require('./aws-fleet') as typeof import('./aws-fleet');
+    return awsFleet({ env, key: values.key, user: values.user, log });
   }
   if (values.host !== undefined || !local || !localFleetIsUp() || singleServerIsUp()) return null;
   return localFleet(env, log);

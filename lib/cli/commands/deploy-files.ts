@@ -19,7 +19,7 @@ release are sent.
 Options:
   --dir PATH           the site's folder (default: ./dist if it exists, else ./public)
   --dry-run            say what would be sent; change nothing
-  --fleet              with --target local: every server of the local fleet (--parallel N at a time);
+  --fleet              every server of the fleet (AWS, or --target local; --parallel N at a time);
                        the site is stored once and the fleet's manifest moves last
 ${TARGET_USAGE}
 

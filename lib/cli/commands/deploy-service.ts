@@ -31,8 +31,9 @@ Options:
   --dry-run            print the plan; change nothing
   --force              restart (and rebuild) even when nothing changed
   --parallel N         a fleet: deploy to N servers at a time (default 1: one at a time)
-  --fleet              with --target local: the local fleet (\`portside local up --servers N\`); without it,
-                       --target local means the fleet only when the single stand-in is not up
+  --fleet              every server of the fleet: on AWS the instances tagged portside:fleet=<stack>, with
+                       --target local the local fleet (without --fleet, --target local means the local
+                       fleet only when the single stand-in is not up)
 ${TARGET_USAGE}
   With a fleet, the release is uploaded to
   the fleet's store once, then each server gets the steps above in turn; a failure on one puts the

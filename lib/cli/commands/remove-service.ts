@@ -17,7 +17,7 @@ gracefully) and frees its port. Its releases stay on the server unless --purge.
 Options:
   --purge              also delete its releases and settings on the server
   --dry-run            say what would be stopped, removed and deleted; change nothing
-  --fleet              with --target local: from every server of the local fleet (--parallel N at a
+  --fleet              from every server of the fleet (AWS, or --target local; --parallel N at a
                        time), then out of the fleet's manifest
 ${TARGET_USAGE}
 

@@ -20,7 +20,7 @@ to the release the first one left (like \`cd -\`). The server keeps the last 5 r
 Options:
   --to RELEASE   go to this release (one of those the server keeps; --dry-run lists them)
   --dry-run      say which release it would go to, and list the others; change nothing
-  --fleet        with --target local: every server of the local fleet, one at a time (--parallel N),
+  --fleet        every server of the fleet (AWS, or --target local), one at a time (--parallel N),
                  to a release the fleet's store has; the fleet's manifest moves last
 ${TARGET_USAGE}
 

@@ -12,8 +12,9 @@ export const servicesCommand: Command = {
 One row per service: name, port, URL, process state, health, current release, deployed at.
 --json prints an array of objects with name, port, url, status, health, release, deployedAt.
 
---fleet (with --target local): the local fleet, \`portside local up --servers N\` (without it, --target local
-means the fleet only when the single stand-in is not up). With a fleet: one block per server (converged
+--fleet: every server of the fleet (on AWS the instances tagged portside:fleet=<stack>; with --target local
+the local fleet, \`portside local up --servers N\`; without --fleet, --target local means the local fleet
+only when the single stand-in is not up). With a fleet: one block per server (converged
 or not: what the load balancer checks), the manifest's release for each service, and a line for each
 way the fleet disagrees (exit 1 when it does). --json prints {manifest, servers, disagreements}.
 
