@@ -42,14 +42,31 @@ function fingerprint() {
  * npm packages stay external (node_modules has them), except ssh2 and what it requires: every deploy
  * loads it, and bundled it is one file that bin/portside.js's code cache covers (measured: require('ssh2')
  * ~38 ms from node_modules, resolving and compiling ~40 files). ssh2's optional native parts stay out,
- * required inside try blocks: cpu-features from node_modules as before, sshcrypto.node (by a path relative
- * to ssh2's own file) is not found from dist/, so ssh2 uses Node's own AES-GCM, as it does on every
- * checkout where npm did not build it (package.json's allowScripts denies ssh2's install script).
+ * required inside try blocks at run time: cpu-features from node_modules as before, sshcrypto.node from
+ * the copy copySsh2Binding puts beside the bundle (absent where npm did not build it: package.json's
+ * allowScripts denies ssh2's install script; ssh2 then uses its JS fallback, as it did unbundled).
  */
 function externalExceptSsh2() {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n !== 'ssh2');
   return [...names.flatMap((n) => [n, `${n}/*`]), 'cpu-features', '*.node'];
+}
+
+/**
+ * ssh2's native crypto (AES-GCM, ChaCha20-Poly1305), when npm built it: the bundled ssh2 requires it by
+ * a path relative to its own file, which from dist/cli.js is dist/crypto/build/Release/. Copied there, so
+ * the CLI runs with it exactly where it did before ssh2 was bundled (its JS fallback decrypts ~2× slower);
+ * removed when node_modules has none, so a stale copy never outlives an ssh2 upgrade.
+ */
+function copySsh2Binding() {
+  const rel = path.join('crypto', 'build', 'Release', 'sshcrypto.node');
+  const from = path.join(ROOT, 'node_modules', 'ssh2', 'lib', 'protocol', rel);
+  const to = path.join(DIST, rel);
+  if (!fs.existsSync(from)) return fs.rmSync(to, { force: true });
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  const tmp = `${to}.tmp-${process.pid}`;
+  fs.copyFileSync(from, tmp);
+  fs.renameSync(tmp, to);
 }
 
 /**
@@ -94,6 +111,7 @@ function build() {
     fs.renameSync(tmp, out.path);
   };
   outputs.forEach(write);
+  copySsh2Binding();
   write({ path: path.join(DIST, 'build.json'), contents: Buffer.from(JSON.stringify({ sources, server: serverVersion() })) });
 }
 

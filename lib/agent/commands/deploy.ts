@@ -43,10 +43,12 @@ interface Switched {
 export async function deploy(header: ServiceHeader, input: Input): Promise<DeployResult> {
   const svc = serviceAt(header.service);
   const before = stateOf(svc.l);
-  // Asked while the CLI builds its plan: the CLI does not need the process to plan.
+  // The state goes out first (exchange sends it before it waits): the CLI does not need the process to
+  // plan, and asking pm2's daemon first loads pm2's RPC modules (~16 ms, synchronous), now while the CLI plans.
+  const planned = exchange('deploy', input, { ...registryState(), current: before });
   const procAsked = procs.pm2Find(svc.name);
   procAsked.catch(() => {});
-  const plan = await exchange('deploy', input, { ...registryState(), current: before });
+  const plan = await planned;
   if (!plan) return { aborted: true };
   const proc = await procAsked;
   const liveOk = proc?.pm2_env?.status === 'online' && pm2Port(proc) === plan.port;
