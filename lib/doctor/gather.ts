@@ -30,6 +30,8 @@ export interface GatherOptions {
   readonly local?: { readonly probeFrom: string; readonly readSockets: () => string };
   /** AWS: the instance whose security group to read. */
   readonly aws?: { readonly ec2: EC2Client; readonly instanceId: string };
+  /** One server of a fleet: also ask it the load balancer's health check. @default false */
+  readonly fleetMember?: boolean;
   /** @default node:dns resolve4 */
   readonly resolve?: (name: string) => Promise<string[]>;
   readonly now?: Date;
@@ -119,7 +121,7 @@ function listeningSockets(o: GatherOptions, read: RemoteRead): ListeningSocket[]
 }
 
 async function probeOnServer(o: GatherOptions, script: string, reg: Registry, read: RemoteRead, pm2: readonly Pm2Process[]): Promise<ProbeAnswers> {
-  const request = probeRequest(reg, read.folders, pm2, o.address);
+  const request = probeRequest(reg, read.folders, pm2, o.address, o.fleetMember);
   return remote<ProbeAnswers>(o.ssh, script, 'probe', JSON.stringify(request))
     .catch((e: Error) => ({ direct: {}, viaCaddy: {}, certificates: request.certificates.map((host) => ({ host, error: e.message })) }));
 }

@@ -4,7 +4,7 @@
  */
 import { serviceUrl, siteUrl } from '../caddy';
 import type { Registry } from '../registry';
-import { SERVER_PORTS } from '../remote/layout';
+import { HEALTH_PATH, HTTP_PORT, SERVER_PORTS } from '../remote/layout';
 import { SITE_KEY } from './checks';
 import type { ProbeRequest } from './remote/messages';
 import type { ListeningSocket, Pm2Process, ServiceFolder } from './types';
@@ -29,12 +29,23 @@ export function servedNames(reg: Registry): string[] {
 /**
  * What to GET on the server: each deployed service (a release or a pm2 process) directly at its
  * health path and through Caddy at its URL, the site at the root; and each served name's certificate.
+ * A fleet server (or `fleetMember`) is also asked the load balancer's health check.
  */
-export function probeRequest(reg: Registry, folders: readonly ServiceFolder[], pm2: readonly Pm2Process[], address: string): ProbeRequest {
+export function probeRequest(reg: Registry, folders: readonly ServiceFolder[], pm2: readonly Pm2Process[], address: string, fleetMember = false): ProbeRequest {
   const deployed = Object.entries(reg.services).filter(([name]) => folders.some((d) => d.name === name && d.release) || pm2.some((p) => p.name === name));
+  const direct = deployed.map(([name, port]) => ({ name, port, path: folders.find((d) => d.name === name)?.healthPath ?? '/' }));
+  const viaCaddy = [...deployed.map(([name]) => ({ name, url: serviceUrl(reg, name, address) })), { name: SITE_KEY, url: siteUrl(reg, address) }];
+  const health = { name: LB_HEALTH_KEY, url: `http://127.0.0.1:${HTTP_PORT}${HEALTH_PATH}` };
+  // A fleet member is asked the health check even when its registry lost `loadBalancer`: the fleet's report shows the answer.
+  if (!reg.loadBalancer) return { direct, viaCaddy: fleetMember ? [...viaCaddy, health] : viaCaddy, certificates: servedNames(reg) };
+  // Behind a load balancer Caddy serves the same names over plain HTTP on port 80, holds no certificate,
+  // and answers the load balancer's health check itself.
   return {
-    direct: deployed.map(([name, port]) => ({ name, port, path: folders.find((d) => d.name === name)?.healthPath ?? '/' })),
-    viaCaddy: [...deployed.map(([name]) => ({ name, url: serviceUrl(reg, name, address) })), { name: SITE_KEY, url: siteUrl(reg, address) }],
-    certificates: servedNames(reg),
+    direct,
+    viaCaddy: [...viaCaddy.map((v) => ({ ...v, url: v.url.replace(/^https:/, 'http:') })), health],
+    certificates: [],
   };
 }
+
+/** Key in `viaCaddy` for a fleet server's answer to the load balancer's health check (GET HEALTH_PATH on port 80). */
+export const LB_HEALTH_KEY = '@lb-health';

@@ -4,12 +4,16 @@ const MARK: Record<CheckStatus, string> = { pass: 'PASS', info: 'INFO', warn: 'W
 
 /** The text report: one line per check, the fix indented under every warning and failure, then a summary. */
 export function formatReport(results: readonly CheckResult[]): string[] {
+  return [...formatResults(results), '', summary(results)];
+}
+
+/** One line per check and the fix under every warning and failure, each line indented by `indent`. */
+export function formatResults(results: readonly CheckResult[], indent = ''): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    lines.push(`${MARK[r.status]}  ${r.message}`);
-    if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`      fix: ${r.fix}`);
+    lines.push(`${indent}${MARK[r.status]}  ${r.message}`);
+    if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`${indent}      fix: ${r.fix}`);
   }
-  lines.push('', summary(results));
   return lines;
 }
 

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { CheckResult, GatherOptions } from '../../doctor';
-import { Command } from '../command';
+import type { FleetGatherOptions } from '../../doctor/fleet';
+import type { Fleet } from '../../fleet/fleet-target';
+import { targetFleet } from '../../fleet/fleet-target';
+import { Command, CommandContext } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, quietAwsSdkNodeNotice } from '../connect';
 import { CONTEXT_OPTION, CONTEXT_USAGE, contextOverrides } from '../context-option';
 import { printJson } from '../output';
@@ -27,19 +31,32 @@ failure with its fix. It only reads: nothing on the server or in AWS is changed.
 Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 when the command
 line is wrong.
 
+A fleet (--fleet with --target local: the local fleet, \`portside local up --servers N\`; without it
+--target local means the fleet only when the single stand-in is not up): every check above on each
+server, then the fleet's own: the store's manifest; per server its address, its answer to the load
+balancer's health check (GET /_portside/health) and each service's release; one release of each service
+on every server, the manifest's; the site through the load balancer and the load balancer's certificates.
+A fleet server serves plain HTTP on 80 behind the load balancer, so 443, certificates and DNS are
+checked at the load balancer, not on each server.
+
 Options:
   --json               print {"ok", "summary", "results": [{id, status, message, fix}]} instead
+                       (a fleet: {"ok", "summary", "servers": [{server, address, results}], "fleet": [...]})
+  --fleet              with --target local: the local fleet
 ${CONTEXT_USAGE}
 ${TARGET_USAGE}
 
 Examples:
   npx portside doctor --target local
+  npx portside doctor --target local --fleet
   npx portside doctor -c domain=example.click
   npx portside doctor --json | jq '.results[] | select(.status == "fail")'`,
   async run(ctx) {
-    const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, ...CONTEXT_OPTION, json: { type: 'boolean' } } });
+    const { values } = parseArgs({ args: [...ctx.argv], options: { ...TARGET_OPTIONS, ...CONTEXT_OPTION, json: { type: 'boolean' }, fleet: { type: 'boolean' } } });
     const context = contextOverrides(values.context);
     await checkTargetOptions(values);
+    const fleet = await targetFleet(values, ctx.env, ctx.err);
+    if (fleet) return doctorFleet(ctx, fleet, context, !!values.json);
     // lib/doctor reads AWS security groups: loaded only when doctor runs.
     const { formatReport, summary } = await import('../../doctor');
     const results = await diagnose(ctx.cwd, ctx.env, values, context, ctx.err);
@@ -49,6 +66,42 @@ Examples:
     return ok ? 0 : 1;
   },
 };
+
+/** The fleet's doctor: each server's checks and the fleet's; exit 1 when any failed. */
+async function doctorFleet(ctx: CommandContext, fleet: Fleet, context: Record<string, string>, json: boolean): Promise<number> {
+  // The store's client (the AWS SDK) and the fleet's modules are loaded only for a fleet.
+  quietAwsSdkNodeNotice();
+  const [{ gatherFleetFacts, diagnoseFleet, formatFleetReport, allResults }, { summary }] = await Promise.all([import('../../doctor/fleet'), import('../../doctor')]);
+  const report = diagnoseFleet(await gatherFleetFacts({ ...(await localFleetReading(fleet)), cwd: ctx.cwd, context }));
+  const results = allResults(report);
+  const ok = !results.some((r) => r.status === 'fail');
+  if (json) printJson(ctx, { ok, summary: summary(results), ...report });
+  else for (const line of formatFleetReport(report)) ctx.out(line);
+  return ok ? 0 : 1;
+}
+
+/**
+ * What the doctor needs of the local fleet beyond its SSH targets (fleet.json, lib/targets/local): each
+ * server's namespace (its sockets are read there as root), the load balancer's address, domain and CA.
+ */
+async function localFleetReading(fleet: Fleet): Promise<Omit<FleetGatherOptions, 'cwd' | 'context'>> {
+  const [{ readLocalFleet }, { FLEET_HOST_ADDRESS }, { runOrThrow, inNetns }] = await Promise.all([
+    import('../../targets/local/fleet-description'), import('../../targets/local/fleet-constants'), import('../../targets/local/exec'),
+  ]);
+  const described = readLocalFleet();
+  const root = process.getuid?.() === 0;
+  const servers = fleet.servers.map((s, i) => {
+    const d = described.servers[i];
+    return {
+      label: s.label, address: d.address, target: s.target,
+      ...(root ? { local: { probeFrom: FLEET_HOST_ADDRESS, readSockets: () => runOrThrow(inNetns(['ss', '-ltnpH'], d.netns)) } } : {}),
+    };
+  });
+  return {
+    kind: 'local', servers, store: fleet.store,
+    loadBalancer: { address: described.loadBalancer.address, domain: described.domain, ca: readFileSync(described.caCertPath) },
+  };
+}
 
 async function diagnose(cwd: string, env: NodeJS.ProcessEnv, values: TargetValues, context: Record<string, string>, log: (l: string) => void): Promise<CheckResult[]> {
   const [{ gatherFacts, runChecks }, { openSsh }, { resolveTarget }] = await Promise.all([

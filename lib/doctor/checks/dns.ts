@@ -1,10 +1,12 @@
 import { CheckResult, DoctorFacts, failed } from '../types';
 import type { CheckFamily } from './family';
+import { behindLoadBalancer } from './fleet-mode';
 
 /** Each name Caddy serves resolves to the server, before Caddy spends ACME attempts on it. */
 export function dnsChecks(f: DoctorFacts): CheckResult[] {
   if ('skipped' in f.dns) return [{ id: 'dns', status: 'skip', message: f.dns.skipped }];
   if (failed(f.registry)) return [];
+  if (behindLoadBalancer(f)) return [{ id: 'dns', status: 'skip', message: 'a fleet server is reached through the load balancer, not at its own address: the names are checked once for the fleet' }];
   return f.dns.map((d): CheckResult => {
     const fix = `create an A record ${d.name} → ${f.address} (with -c hostedZoneId=… the stack manages the records for you)`;
     if (d.addresses.includes(f.address)) {

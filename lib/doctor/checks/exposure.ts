@@ -2,6 +2,7 @@ import { RESERVED_PORTS, ReservedPort } from '../../ports';
 import { HTTP_PORT, HTTPS_PORT, SSH_PORT } from '../../remote/layout';
 import { CheckResult, DoctorFacts, ProbeOutcome, failed } from '../types';
 import type { CheckFamily } from './family';
+import { behindLoadBalancer, LB_TERMINATES_TLS } from './fleet-mode';
 import { plainHttpOnly } from './sockets';
 
 /** The ports the model faces outward (SSH for the school, HTTP and HTTPS for the world), by port. */
@@ -30,6 +31,8 @@ export function exposureChecks(f: DoctorFacts): CheckResult[] {
 /** A port that faces outward must accept connections (HTTPS only once there is a domain). */
 function outwardCheck(f: DoctorFacts, r: ReservedPort, outcome: ProbeOutcome): CheckResult {
   const port = r.port;
+  const fleet = behindLoadBalancer(f) ? fleetOutwardCheck(f, r, outcome) : null;
+  if (fleet) return fleet;
   if (outcome === 'open') {
     return { id: `exposure.open.${port}`, status: 'pass', message: `${f.address}:${port} (${r.protocol}) accepts connections from outside, as it should` };
   }
@@ -46,6 +49,23 @@ function outwardCheck(f: DoctorFacts, r: ReservedPort, outcome: ProbeOutcome): C
     fix: port === HTTPS_PORT || port === HTTP_PORT
       ? `check that Caddy is running (systemctl status caddy) and that the security group allows ${HTTP_PORT} and ${HTTPS_PORT} from anywhere`
       : 'check the listener and the security group' };
+}
+
+/**
+ * A fleet server's 80 and 443 (null: judged as on a single server). 443 should be closed: TLS ends at
+ * the load balancer. On AWS, 80 takes only the load balancer's security group, so closed from here is
+ * the design; the fleet's own checks ask through the load balancer.
+ */
+function fleetOutwardCheck(f: DoctorFacts, r: ReservedPort, outcome: ProbeOutcome): CheckResult | null {
+  if (r.port === HTTPS_PORT && outcome === 'open') {
+    return { id: `exposure.open.${HTTPS_PORT}`, status: 'warn', message: `${f.address}:${HTTPS_PORT} accepts connections, but this server is behind a load balancer: ${LB_TERMINATES_TLS}`,
+      fix: 'something serves TLS beside the load balancer: see the sockets checks; `portside caddyfile -c servers=N` shows what Caddy should serve (http:// sites only)' };
+  }
+  if (r.port === HTTPS_PORT) return { id: `exposure.open.${HTTPS_PORT}`, status: 'pass', message: `${f.address}:${HTTPS_PORT} is ${outcome}, as it should be on a fleet server: ${LB_TERMINATES_TLS}` };
+  if (r.port === HTTP_PORT && outcome !== 'open' && f.target === 'aws') {
+    return { id: `exposure.open.${HTTP_PORT}`, status: 'info', message: `${f.address}:${HTTP_PORT} is ${outcome} from here: only the load balancer may connect to it (its security group); the fleet checks ask through the load balancer` };
+  }
+  return null;
 }
 
 /** Any other port open from outside: whatever holds it is reachable without Caddy. */

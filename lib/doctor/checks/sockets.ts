@@ -3,6 +3,7 @@ import { CADDY_ADMIN_PORT, HTTP_PORT, HTTPS_PORT, PROBE_PORT_MIN, SERVER_PORTS }
 import { CheckResult, DoctorFacts, ListeningSocket, failed } from '../types';
 import { hostPort, isLoopback } from './addresses';
 import type { CheckFamily } from './family';
+import { behindLoadBalancer, LB_TERMINATES_TLS } from './fleet-mode';
 
 /** Loopback listeners that belong to the operating system, not to anyone's mistake. */
 const SYSTEM_LOOPBACK: ReadonlyArray<{ port: number; process: RegExp }> = [
@@ -36,6 +37,7 @@ export function socketChecks(f: DoctorFacts): CheckResult[] {
 
 /** A port the server holds for itself: held by the right program, on the right addresses, once. */
 function reservedPortCheck(f: DoctorFacts, r: ReservedPort, socks: readonly ListeningSocket[]): CheckResult {
+  if (r.port === HTTPS_PORT && behindLoadBalancer(f)) return fleetHttpsSockets(socks);
   if (socks.length === 0) return reservedPortMissing(f, r);
   const name = r.holder === 'sshd' ? /^sshd/ : /^caddy/;
   const stranger = socks.find((s) => s.processes.length > 0 && !s.processes.some((p) => name.test(p)));
@@ -59,6 +61,15 @@ function reservedPortCheck(f: DoctorFacts, r: ReservedPort, socks: readonly List
     };
   }
   return { id: `sockets.ok.${r.port}`, status: 'pass', message: `${r.holder} listens on ${addresses(socks, r.port)} (${r.protocol})` };
+}
+
+/** A fleet server's 443: nothing should listen there (a TLS site beside the load balancer is a wrong Caddyfile). */
+function fleetHttpsSockets(socks: readonly ListeningSocket[]): CheckResult {
+  if (socks.length === 0) return { id: `sockets.missing.${HTTPS_PORT}`, status: 'pass', message: `nothing listens on ${HTTPS_PORT}, as it should on a fleet server: ${LB_TERMINATES_TLS}` };
+  return {
+    id: `sockets.fleet.${HTTPS_PORT}`, status: 'warn', message: `${describeHolder(socks[0])} listens on ${addresses(socks, HTTPS_PORT)}, but this server is behind a load balancer: ${LB_TERMINATES_TLS}`,
+    fix: 'the live Caddyfile has a TLS site: compare it with the registry (the drift checks); `portside caddyfile -c servers=N` shows what a fleet server serves',
+  };
 }
 
 /** Nothing on a port the server holds: a failure, except HTTPS without a domain and the admin API. */

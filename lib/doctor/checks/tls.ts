@@ -1,6 +1,7 @@
 import { HTTP_PORT, HTTPS_PORT } from '../../remote/layout';
 import { CheckResult, DoctorFacts, failed } from '../types';
 import type { CheckFamily } from './family';
+import { behindLoadBalancer, LB_TERMINATES_TLS } from './fleet-mode';
 
 const HOUR = 3600_000;
 
@@ -15,6 +16,7 @@ function left(ms: number): string {
  */
 export function tlsChecks(f: DoctorFacts): CheckResult[] {
   if (failed(f.registry)) return [];
+  if (behindLoadBalancer(f)) return [{ id: 'tls', status: 'skip', message: `a fleet server has no certificate: ${LB_TERMINATES_TLS} (its certificate is checked once for the fleet)` }];
   if (!f.registry.domain) return [{ id: 'tls', status: 'skip', message: 'no domain: the server serves plain HTTP on its address, there is no certificate' }];
   const out: CheckResult[] = [];
   for (const c of f.certificates) {
