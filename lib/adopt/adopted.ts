@@ -3,11 +3,15 @@ import { Registry, RegistryKept } from '../registry/registry';
 import { CURRENT_LINK, DEPLOYS_FILE, onServer, PM2_FILE, PORTSIDE_DIR, PRELOAD_FILE, RELEASES_SUBDIR, serviceDir } from '../remote/layout';
 import { Pm2App, pm2App } from '../remote/pm2-app';
 import type { AdoptPlan, PlannedService } from './plan-types';
+import { ADOPTED_WWW } from './caddy-reach';
+export { ADOPTED_WWW } from './caddy-reach';
 
-/** Portside's own Caddyfile on an adopted server: in a folder the deploy user owns, so the agent can swap it atomically. */
+/**
+ * Portside's own Caddyfile as the agent, doctor and the registry name it (`paths.caddyfile`): a link,
+ * ~/.portside/caddy → adoptedCaddyDir(plan), the folder Caddy's user can read, which the deploy user
+ * writes (the agent swaps the file by rename there).
+ */
 export const ADOPTED_CADDYFILE = `${PORTSIDE_DIR}/caddy/Caddyfile`;
-/** The static site's releases, inside the static root Caddy already reads (a home folder may be closed to Caddy's user). */
-export const ADOPTED_WWW = '.portside-www';
 /** Names adopt adds to a service's folder (and undo removes); a folder that has one already is refused. */
 export const ADDED_TO_FOLDER = [RELEASES_SUBDIR, CURRENT_LINK, DEPLOYS_FILE, PM2_FILE] as const;
 
@@ -45,9 +49,25 @@ export function scriptOf(s: PlannedService): string {
   return s.folder && script.startsWith(`${s.folder}/`) ? script.slice(s.folder.length + 1) : script.replace(/^.*\//, '');
 }
 
-/** Where the adopted static site lives: inside the root Caddy serves now, or Portside's folder when there is none. */
+/**
+ * Where the adopted static site's releases and Portside's Caddyfile live: `.portside-www` in the plan's
+ * portsideRoot (a folder Caddy's user can read: caddy-reach.ts). A plan recorded before portsideRoot
+ * existed keeps the place it was adopted with, so its undo removes what it made.
+ */
 export function adoptedWww(plan: AdoptPlan): string {
+  if (plan.portsideRoot) return `${plan.portsideRoot}/${ADOPTED_WWW}`;
+  if (plan.portsideRoot === null) throw new Error('this plan has no folder Caddy\'s user can read (its caddy-cannot-read problem): it cannot be applied');
   return plan.staticSite ? `${plan.staticSite.root.replace(/\/+$/, '')}/${ADOPTED_WWW}` : onServer(plan.server.home, `${PORTSIDE_DIR}/www`);
+}
+
+/** The folder that holds Portside's Caddyfile on an adopted server (ADOPTED_CADDYFILE's folder links here). */
+export function adoptedCaddyDir(plan: AdoptPlan): string {
+  return `${adoptedWww(plan)}/caddy`;
+}
+
+/** The line /etc/caddy/Caddyfile holds once adopted: Caddy started afresh (a restart, a reboot) loads Portside's Caddyfile. */
+export function adoptedImport(plan: AdoptPlan): string {
+  return `import ${adoptedCaddyDir(plan)}/Caddyfile`;
 }
 
 /** The registry an adoption writes: the plan's, plus paths and everything kept verbatim. */

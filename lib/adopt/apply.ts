@@ -2,7 +2,7 @@ import { UserError } from '../errors';
 import { newReleaseId } from '../protocol/release-id';
 import { renderRegistry } from '../registry/registry';
 import { DEPLOYS_FILE, NODE_LINK, onServer, PM2_FILE, RELEASE_MANIFEST, RELEASES_SUBDIR, REGISTRY_FILE } from '../remote/layout';
-import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, scriptOf, Steps } from './adopted';
+import { ADDED_TO_FOLDER, ADOPTED_CADDYFILE, adoptedApp, adoptedCaddyDir, adoptedImport, adoptedRegistry, adoptedWww, caddyfileWith, handoverName, scriptOf, Steps } from './adopted';
 export type { Say, Steps } from './adopted';
 import type { AdoptPlan, PlannedService, ProblemKind } from './plan-types';
 import { ADOPTED_FILE, AdoptedRecord, BeforeRecord, recordBefore, refuseIfRecorded } from './record';
@@ -21,7 +21,7 @@ export interface ApplyOutcome {
 /** Why this plan cannot be applied as it is, or null. */
 export function applyRefusal(plan: AdoptPlan): string | null {
   const blocking = plan.problems.filter((p) => !APPLICABLE.includes(p.kind));
-  if (blocking.length) return `the plan has problems to fix first: ${blocking.map((p) => p.message).join('; ')}`;
+  if (blocking.length) return `the plan has problems to fix first: ${blocking.map((p) => `${p.message} (fix: ${p.fix})`).join('; ')}`;
   const nameless = plan.services.find((s) => !s.folder || !s.process.script || s.process.status !== 'online');
   if (nameless) return `"${nameless.name}" has no folder, no script or is not online: adopt makes its first release from its folder`;
   return null;
@@ -76,8 +76,9 @@ async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRe
   for (const s of plan.services) await makeServiceRelease(ops, s, id, who);
   await makeStaticRelease(ops, plan, id);
   // Caddy restarted (a reboot) reads the import as its own user, to whom a home is often closed (Ubuntu's 0750):
-  // Portside's Caddyfile lives in the static root Caddy already reads; ~/.portside/caddy links there (test/e2e/adopt-reboot).
-  await ops.sh('set -e; mkdir -p -- "$1" "${2%/*}"; ln -sfn -- "$1" "$2"', [`${adoptedWww(plan)}/caddy`, onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '')]);
+  // Portside's Caddyfile lives in the folder the plan found Caddy's user can read; ~/.portside/caddy links there
+  // (test/e2e/adopt-reboot, adopt-no-static). umask 022: whatever the user's umask, Caddy's user must pass through.
+  await ops.sh('set -e; umask 022; mkdir -p -- "$1" "${2%/*}"; ln -sfn -- "$1" "$2"', [adoptedCaddyDir(plan), onServer(home, ADOPTED_CADDYFILE).replace(/\/[^/]+$/, '')]);
   const registry = adoptedRegistry(plan);
   const standIns = await ops.freePorts(plan.services.length);
   const ports = Object.fromEntries(plan.services.map((s, i) => [s.name, standIns[i]]));
@@ -97,7 +98,7 @@ async function applyRecorded(ops: AdoptServer, plan: AdoptPlan, record: BeforeRe
   for (const s of plan.services) await ops.pm2('delete', handoverName(s.name));
   await ops.writeFile(onServer(home, REGISTRY_FILE), renderRegistry(registry));
   // Caddy restarted (or the server rebooted) starts from this file: it must load Portside's.
-  await ops.writeInPlace(plan.basis.caddyfile, `# Portside manages this server's Caddy configuration (portside adopt). Undo: portside adopt --undo.\nimport ${adoptedWww(plan)}/caddy/Caddyfile\n`);
+  await ops.writeInPlace(plan.basis.caddyfile, `# Portside manages this server's Caddy configuration (portside adopt). Undo: portside adopt --undo.\n${adoptedImport(plan)}\n`);
   await ops.sh('rm -f -- "$1.handover"', [caddyfile]);
   await ops.pm2('save', '--force');
   const releases = Object.fromEntries(plan.services.map((s) => [s.name, id]));
@@ -121,7 +122,7 @@ async function makeServiceRelease(ops: AdoptServer, s: PlannedService, id: strin
 async function makeStaticRelease(ops: AdoptServer, plan: AdoptPlan, id: string): Promise<void> {
   const www = adoptedWww(plan);
   const root = plan.staticSite?.root ?? '';
-  await ops.sh('set -e; mkdir -p -- "$2/releases/$3"; [ -n "$1" ] || exit 0; cd -- "$1"; for f in * .[!.]* ..?*; do case "$f" in "*"|".[!.]*"|"..?*"|"$4") continue;; esac; [ -e "$f" ] || [ -L "$f" ] || continue; cp -al -- "$f" "$2/releases/$3/"; done',
+  await ops.sh('set -e; umask 022; mkdir -p -- "$2/releases/$3"; [ -n "$1" ] || exit 0; cd -- "$1"; for f in * .[!.]* ..?*; do case "$f" in "*"|".[!.]*"|"..?*"|"$4") continue;; esac; [ -e "$f" ] || [ -L "$f" ] || continue; cp -al -- "$f" "$2/releases/$3/"; done',
     [root, www, id, www.replace(/^.*\//, '')]);
   await linkCurrent(ops, www, id);
 }

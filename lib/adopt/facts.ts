@@ -1,4 +1,5 @@
 import type { ListeningSocket, ProbeOutcome } from '../doctor/types';
+import type { PortsideRootFacts } from './caddy-reach';
 
 /** Something that could not be read, and why (kept so the plan or the refusal can say it). */
 export interface Unread {
@@ -79,6 +80,8 @@ export interface ServerFacts {
   readonly serviceFolders: readonly string[];
   /** ~/public_html resolved, when it exists. */
   readonly publicHtml: string | null;
+  /** Caddy's user and the folders that could hold Portside's Caddyfile (every static root, Caddy's default root). */
+  readonly portsideRoots: PortsideRootFacts | Unread;
   /**
    * Connection attempts from where adopt runs to each port the server listens on beyond loopback
    * (22, 80 and 443 aside): what "reachable from outside" means in fact, security group included.

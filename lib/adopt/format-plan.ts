@@ -1,3 +1,4 @@
+import { ADOPTED_WWW } from './caddy-reach';
 import type { Directive } from './caddyfile-sites';
 import type { AdoptPlan, PlannedService, Refusal, SiteDirectives } from './plan-types';
 
@@ -13,6 +14,7 @@ export function formatPlan(plan: AdoptPlan, where: string): string[] {
     `          found from ${s.caddy.config.how}`,
     `  Node    ${home(s.node.path)}: ${s.node.how}${s.node.onPath ? '' : '; not on the PATH of a non-interactive SSH session'}`,
     `  pm2     ${home(s.pm2.bin)}, daemon pid ${s.pm2.daemonPid}`,
+    `  Files   ${plan.portsideRoot ? `Portside's Caddyfile and static releases in ${plan.portsideRoot}/${ADOPTED_WWW} (Caddy's user can read it, ${s.user} can write it)` : 'no folder found that Caddy\'s user can read and this user can write (see Problems)'}`,
     '',
   ];
   if (plan.staticSite) {

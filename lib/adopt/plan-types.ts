@@ -23,7 +23,9 @@ export type ProblemKind =
   /** A site proxies to a port a process outside pm2 listens on. */
   | 'route-to-unmanaged'
   /** The configuration file is not what Caddy runs (edited since the last reload). */
-  | 'config-not-loaded';
+  | 'config-not-loaded'
+  /** No folder both Caddy's user can read and the deploy user can write: Portside's Caddyfile would not load at Caddy's next start. */
+  | 'caddy-cannot-read';
 
 export interface Problem {
   readonly kind: ProblemKind;
@@ -103,6 +105,12 @@ export interface AdoptPlan {
   readonly routing: Routing;
   readonly services: readonly PlannedService[];
   readonly staticSite: StaticSite | null;
+  /**
+   * The folder Portside's Caddyfile and static releases go in (`<root>/.portside-www`): one Caddy's user can
+   * read and the deploy user can write (caddy-reach.ts). null when there is none (a `caddy-cannot-read` problem).
+   * @default - absent in plans recorded before it existed: the static root, else ~/.portside/www (adoptedWww)
+   */
+  readonly portsideRoot?: string | null;
   readonly keep: { readonly globalOptions: string | null; readonly blocks: readonly KeptBlock[] };
   readonly problems: readonly Problem[];
   readonly notes: readonly string[];

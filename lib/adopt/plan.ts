@@ -6,6 +6,7 @@ import { Directive, FileBlock, readCaddyfile } from './caddyfile-sites';
 import { Pm2Process, ServerFacts, unread } from './facts';
 import { AdoptPlan, KeptBlock, PlannedService, Problem, SiteDirectives, StaticSite } from './plan-types';
 import { refusalOf } from './refusal';
+import { portsideRootOf } from './caddy-reach';
 
 /** What plan building works from: the facts, with what refusalOf guarantees made explicit. */
 interface Input {
@@ -36,6 +37,8 @@ export function planAdoption(facts: ServerFacts): AdoptPlan {
   const claimed = new Set<CaddySite>();
   const services = input.processes.map((p) => serviceOf(input, p, domain, claimed, problems));
   problems.push(...siteProblems(input, services, claimed), ...folderProblems(input), ...configProblems(facts));
+  const root = portsideRootOf(staticSite?.root ?? null, facts.portsideRoots, facts.user);
+  if (root.root === null) problems.push(root.problem);
   const global = input.blocks.find((b) => b.kind === 'global');
   const email = global?.directives.find((d) => d.name === 'email')?.text.split(/\s+/)[1];
   const internal = !!global?.directives.some((d) => d.name === 'local_certs');
@@ -46,7 +49,7 @@ export function planAdoption(facts: ServerFacts): AdoptPlan {
       node: { path: facts.node.path!, how: facts.node.how, onPath: facts.node.onPath },
       pm2: { bin: facts.pm2.bin!, daemonPid: facts.pm2.daemonPid! },
     },
-    domain, routing: domain ? 'subdomain' : 'path', services, staticSite,
+    domain, routing: domain ? 'subdomain' : 'path', services, staticSite, portsideRoot: root.root,
     keep: { globalOptions: global?.block.text ?? null, blocks: keptBlocks(input, services, staticSite) },
     problems, notes: notes(facts, services),
     basis: {

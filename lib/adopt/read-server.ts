@@ -1,8 +1,10 @@
 import { parseSs } from '../doctor/parse-ss';
 import type { SshSession } from '../ssh';
+import { sitesOf } from './caddy-config';
+import { CADDY_DEFAULT_ROOT, parseRootFacts, PortsideRootFacts, READ_SCRIPT } from './caddy-reach';
 import { caddyConfigSource } from './caddy-source';
 import { Discovery, DISCOVER_SCRIPT, parseDiscovery, pickNode, pickPm2 } from './discover';
-import { ServerFacts, Unread } from './facts';
+import { ServerFacts, Unread, unread } from './facts';
 import { parsePm2List } from './pm2-list';
 
 const TIMEOUT_MS = 30_000;
@@ -31,13 +33,21 @@ export async function readServer(ssh: SshSession): Promise<ServerFacts> {
     d.pm2.daemonPid && node.path && pm2Bin ? output(ssh, [node.path, pm2Bin, 'jlist']).then((r) => (typeof r === 'string' ? parsePm2List(r) : r)).catch(asUnread) : null,
     output(ssh, ['ss', '-ltnpH']).then((r) => (typeof r === 'string' ? parseSs(r) : r)),
   ]);
+  const portsideRoots = await readRoots(ssh, d.caddyProcesses[0]?.pid ?? null, adapted);
   return {
     user: d.user, home: d.home,
     caddy: { binary, processes: d.caddyProcesses, source, text, adapted, running },
     node: { ...node, onPath: d.which.node !== null },
     pm2: { bin: pm2Bin, daemonPid: d.pm2.daemonPid, processes },
-    sockets, serviceFolders: d.serviceFolders, publicHtml: d.publicHtml,
+    sockets, serviceFolders: d.serviceFolders, publicHtml: d.publicHtml, portsideRoots,
   };
+}
+
+/** Caddy's user and the folders that could hold Portside's Caddyfile: each absolute root a site serves, and Caddy's default root. */
+async function readRoots(ssh: SshSession, caddyPid: number | null, adapted: unknown): Promise<PortsideRootFacts | Unread> {
+  const roots = sitesOf(unread(adapted) ? null : adapted).map((s) => s.root?.replace(/\/+$/, '')).filter((r): r is string => !!r && r.startsWith('/'));
+  const r = await output(ssh, ['sh', '-c', READ_SCRIPT, 'read-roots', String(caddyPid ?? ''), ...new Set([...roots, CADDY_DEFAULT_ROOT])]);
+  return typeof r === 'string' ? parseRootFacts(r) : r;
 }
 
 /** stdout of a command, or what went wrong (its last line of stderr). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ListeningSocket } from '../../lib/doctor/types';
 import type { Pm2Process, ServerFacts } from '../../lib/adopt';
+import type { PortsideRootFacts } from '../../lib/adopt/caddy-reach';
 import { courseShape } from '../../lib/targets/course/layout';
 
 /** `caddy adapt` of a Caddyfile, by the real binary (Caddy 2.6.2 here): the configuration as Caddy parses it. */
@@ -38,8 +39,17 @@ export function socket(port: number, pid: number | null, address = '127.0.0.1'):
 /** Caddy's own sockets as the user sees them (no process: Caddy runs as another user). */
 export const CADDY_SOCKETS: ListeningSocket[] = [socket(2019, null), socket(80, null, '*'), socket(443, null, '*'), socket(22, null, '0.0.0.0')];
 
+/** Caddy's user (caddy.service's User=caddy) and /usr/share/caddy, which the course chowns to ubuntu (uid 1000): Caddy reads it, ubuntu writes it. */
+export function courseRoots(): PortsideRootFacts {
+  const dir = (path: string, mode = 0o755, uid = 0) => ({ path, mode, uid, gid: uid });
+  return {
+    caddyUser: { name: 'caddy', uid: 998, gids: [998], how: 'caddy.service\'s User=caddy' },
+    folders: [{ path: '/usr/share/caddy', exists: true, writable: true, chain: [dir('/'), dir('/usr'), dir('/usr/share'), dir('/usr/share/caddy', 0o755, 1000)] }],
+  };
+}
+
 /** The course server as its material describes it: a valid baseline. */
-export function courseFacts(over: { caddyfile?: string; processes?: Pm2Process[]; sockets?: ListeningSocket[]; folders?: string[]; running?: unknown } = {}): ServerFacts {
+export function courseFacts(over: { caddyfile?: string; processes?: Pm2Process[]; sockets?: ListeningSocket[]; folders?: string[]; running?: unknown; roots?: ServerFacts['portsideRoots'] } = {}): ServerFacts {
   const caddyfile = over.caddyfile ?? courseShape('course').caddyfile;
   const adapted = adapt(caddyfile);
   const processes = over.processes ?? [pm2Process('simon', 3000, 101), pm2Process('startup', 4000, 102)];
@@ -55,5 +65,6 @@ export function courseFacts(over: { caddyfile?: string; processes?: Pm2Process[]
     sockets: over.sockets ?? [...CADDY_SOCKETS, ...processes.map((p) => socket(Number(p.args[0]), p.pid))],
     serviceFolders: over.folders ?? processes.map((p) => p.name),
     publicHtml: '/usr/share/caddy',
+    portsideRoots: over.roots ?? courseRoots(),
   };
 }

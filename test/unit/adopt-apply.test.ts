@@ -47,8 +47,10 @@ test('a plan with a port that Caddy and pm2 disagree on is not applied; an expos
   expect(applyRefusal(exposed)).toBeNull();
 });
 
-test('without a static site, the static releases live in ~/.portside/www', () => {
-  expect(adoptedWww({ ...plan(), staticSite: null })).toBe('/home/ubuntu/.portside/www');
+test('Portside\'s files go in the plan\'s portsideRoot; a plan recorded before it existed keeps its old place (its undo removes what it made)', () => {
+  expect(adoptedWww({ ...plan(), staticSite: null, portsideRoot: '/usr/share/caddy' })).toBe('/usr/share/caddy/.portside-www');
+  expect(adoptedWww({ ...plan(), staticSite: null, portsideRoot: undefined })).toBe('/home/ubuntu/.portside/www');
+  expect(() => adoptedWww({ ...plan(), portsideRoot: null })).toThrow(/no folder Caddy's user can read/);
 });
 
 test('an adopted service\'s pm2 definition is the agent\'s, key for key and in the same order (a later deploy reloads it), apart from the student\'s arguments', () => {

@@ -1,7 +1,11 @@
 import { COURSE_DOMAIN, COURSE_UID, COURSE_USER, NODE_VERSION_DIR, ON_SERVER } from './constants';
 
-/** Which course server to build: as the course's material describes it, or with a student's typical mistakes. */
-export type CourseVariant = 'course' | 'mistakes';
+/**
+ * Which course server to build: as the course's material describes it, with a student's typical mistakes,
+ * or with no static site (`no-static`: one `:80` site routing /simon/ and /startup/, no domain yet, nothing
+ * served from files: adopt then has no static root to keep its Caddyfile in).
+ */
+export type CourseVariant = 'course' | 'mistakes' | 'no-static';
 
 /** One service started by hand with `pm2 start index.js -n <name> -- <port> <name> [<bind address>]`. */
 export interface CourseService {
@@ -43,6 +47,11 @@ export function courseShape(variant: CourseVariant): CourseShape {
     const services: CourseService[] = [{ name: 'simon', port: 3000, bind: '127.0.0.1' }, { name: 'startup', port: 4000, bind: '127.0.0.1' }];
     const caddyfile = [...GLOBAL, '', ...rootSite(), '', ...serviceSite('startup', 4000, true), '', ...serviceSite('simon', 3000, true), ''].join('\n');
     return { variant, services, caddyfile };
+  }
+  if (variant === 'no-static') {
+    const services: CourseService[] = [{ name: 'simon', port: 3000, bind: '127.0.0.1' }, { name: 'startup', port: 4000, bind: '127.0.0.1' }];
+    const routes = services.flatMap((s) => [`\thandle_path /${s.name}/* {`, `\t\treverse_proxy localhost:${s.port}`, '\t}']);
+    return { variant, services, caddyfile: [...GLOBAL, '', ':80 {', ...routes, ...HEADERS, '}', ''].join('\n') };
   }
   const services: CourseService[] = [
     { name: 'simon', port: 3000, bind: '0.0.0.0' },
