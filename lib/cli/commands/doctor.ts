@@ -5,6 +5,7 @@ import type { CheckResult, GatherOptions } from '../../doctor';
 import type { FleetGatherOptions } from '../../doctor/fleet';
 import type { Fleet } from '../../fleet/fleet-target';
 import { targetFleet } from '../../fleet/fleet-target';
+import { UserError } from '../../errors';
 import { Command, CommandContext } from '../command';
 import { TARGET_OPTIONS, TARGET_USAGE, TargetValues, checkTargetOptions, quietAwsSdkNodeNotice } from '../connect';
 import { CONTEXT_OPTION, CONTEXT_USAGE, contextOverrides } from '../context-option';
@@ -31,8 +32,9 @@ failure with its fix. It only reads: nothing on the server or in AWS is changed.
 Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 when the command
 line is wrong.
 
-A fleet (--fleet with --target local: the local fleet, \`portside local up --servers N\`; without it
---target local means the fleet only when the single stand-in is not up): every check above on each
+A fleet (--fleet: the AWS fleet, every running instance tagged portside:fleet=<stack>; with --target local
+the local fleet, \`portside local up --servers N\`, which --target local also means without --fleet when the
+single stand-in is not up): every check above on each
 server, then the fleet's own: the store's manifest; per server its address, its answer to the load
 balancer's health check (GET /_portside/health) and each service's release; one release of each service
 on every server, the manifest's; the site through the load balancer and the load balancer's certificates.
@@ -42,13 +44,15 @@ checked at the load balancer, not on each server.
 Options:
   --json               print {"ok", "summary", "results": [{id, status, message, fix}]} instead
                        (a fleet: {"ok", "summary", "servers": [{server, address, results}], "fleet": [...]})
-  --fleet              with --target local: the local fleet
+  --fleet              the fleet: on AWS (the load balancer is reached at cdk.json's domain), or with
+                       --target local the local fleet
 ${CONTEXT_USAGE}
 ${TARGET_USAGE}
 
 Examples:
   npx portside doctor --target local
   npx portside doctor --target local --fleet
+  npx portside doctor --fleet --json | jq '.fleet[] | select(.status == "fail")'
   npx portside doctor -c domain=example.click
   npx portside doctor --json | jq '.results[] | select(.status == "fail")'`,
   async run(ctx) {
@@ -72,7 +76,8 @@ async function doctorFleet(ctx: CommandContext, fleet: Fleet, context: Record<st
   // The store's client (the AWS SDK) and the fleet's modules are loaded only for a fleet.
   quietAwsSdkNodeNotice();
   const [{ gatherFleetFacts, diagnoseFleet, formatFleetReport, allResults }, { summary }] = await Promise.all([import('../../doctor/fleet'), import('../../doctor')]);
-  const report = diagnoseFleet(await gatherFleetFacts({ ...(await localFleetReading(fleet)), cwd: ctx.cwd, context }));
+  const reading = fleet.kind === 'local' ? await localFleetReading(fleet) : await awsFleetReading(fleet, ctx.cwd, context, ctx.env);
+  const report = diagnoseFleet(await gatherFleetFacts({ ...reading, cwd: ctx.cwd, context }));
   const results = allResults(report);
   const ok = !results.some((r) => r.status === 'fail');
   if (json) printJson(ctx, { ok, summary: summary(results), ...report });
@@ -101,6 +106,22 @@ async function localFleetReading(fleet: Fleet): Promise<Omit<FleetGatherOptions,
     kind: 'local', servers, store: fleet.store,
     loadBalancer: { address: described.loadBalancer.address, domain: described.domain, ca: readFileSync(described.caCertPath) },
   };
+}
+
+/**
+ * An AWS fleet (`--fleet`, lib/fleet/aws-fleet.ts): each instance's security group is read by its id;
+ * the load balancer is reached at the declared domain (a fleet needs one), verified with the system's CAs.
+ */
+async function awsFleetReading(fleet: Fleet, cwd: string, context: Record<string, string>, env: NodeJS.ProcessEnv): Promise<Omit<FleetGatherOptions, 'cwd' | 'context'>> {
+  const { contextFromCdkJson, loadConfig } = await import('../../config');
+  const domain = loadConfig(contextFromCdkJson(cwd, context)).domain;
+  if (!domain) throw new UserError('doctor --fleet on AWS reaches the load balancer at the fleet\'s domain, and cdk.json has none', 'run it in the folder whose cdk.json deployed the fleet, or add -c domain=<the fleet\'s domain>');
+  const ec2 = await awsClient(env);
+  const servers = fleet.servers.map((s) => ({
+    label: s.label, address: s.target.host, target: s.target,
+    ...(s.target.hostKeyAlias ? { aws: { ec2, instanceId: s.target.hostKeyAlias } } : {}),
+  }));
+  return { kind: 'aws', servers, store: fleet.store, loadBalancer: { address: domain, domain } };
 }
 
 async function diagnose(cwd: string, env: NodeJS.ProcessEnv, values: TargetValues, context: Record<string, string>, log: (l: string) => void): Promise<CheckResult[]> {

@@ -2,6 +2,7 @@ import { serviceUrl, siteUrl } from '../../caddy';
 import { describeHealth, healthKind } from '../../health/describe-health';
 import { CheckResult, DoctorFacts, HttpOutcome, failed } from '../types';
 import type { CheckFamily } from './family';
+import { behindLoadBalancer } from './fleet-mode';
 
 const ok = (r: HttpOutcome | undefined): r is number => typeof r === 'number' && r < 500;
 const show = (r: HttpOutcome | undefined) => (r === undefined ? 'not checked' : typeof r === 'number' ? `HTTP ${r}` : r);
@@ -13,6 +14,8 @@ export const SITE_KEY = '@site';
 export function healthChecks(f: DoctorFacts): CheckResult[] {
   if (failed(f.registry)) return [];
   const reg = f.registry;
+  // A fleet server's Caddy serves the same names over plain HTTP (the probe asks them so): show what was asked.
+  const asked = (url: string) => (behindLoadBalancer(f) ? url.replace(/^https:/, 'http:') : url);
   const out: CheckResult[] = [];
   const running = failed(f.pm2) ? [] : f.pm2;
   for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => a.localeCompare(b))) {
@@ -23,10 +26,10 @@ export function healthChecks(f: DoctorFacts): CheckResult[] {
     }
     const path = folder?.healthPath ?? '/';
     const direct = f.direct[name];
-    out.push(directHealth(name, port, path, direct), caddyHealth(serviceUrl(reg, name, f.address), name, path, direct, f.viaCaddy[name]));
+    out.push(directHealth(name, port, path, direct), caddyHealth(asked(serviceUrl(reg, name, f.address)), name, path, direct, f.viaCaddy[name]));
   }
   const site = f.viaCaddy[SITE_KEY];
-  const url = siteUrl(reg, f.address);
+  const url = asked(siteUrl(reg, f.address));
   out.push(ok(site)
     ? { id: 'health.site', status: 'pass', message: `${url} answers through Caddy (HTTP ${site})` }
     : { id: 'health.site', status: 'fail', message: `${url} does not answer through Caddy (${show(site)})`, fix: 'read Caddy\'s log; redeploy the site with portside deploy-files <folder>' });
