@@ -129,7 +129,11 @@ async function diagnose(cwd: string, env: NodeJS.ProcessEnv, values: TargetValue
     import('../../doctor'), import('../../ssh'), import('../../targets/resolve-target'),
   ]);
   if (values.host === undefined && (values.target ?? env.PORTSIDE_TARGET ?? 'aws') === 'aws') quietAwsSdkNodeNotice();
-  const target = await resolveTarget({ ...values, env, log });
+  const target = await resolveTarget({ ...values, env, log }).catch((e: Error) => {
+    // A fleet's instances all carry the server tag too: the single-server lookup finds several.
+    if (e.name === 'AwsTargetError' && /EC2 instances are tagged/.test(e.message)) throw new UserError(e.message, 'if this stack is a fleet (-c servers=N), check all of it: portside doctor --fleet');
+    throw e;
+  });
   let ssh;
   try {
     ssh = await openSsh(target);
