@@ -184,41 +184,75 @@ function probeFailure(p: ProbeChild): AgentError | null {
   return null;
 }
 
+/** A probe that answered healthily and is still left running (startProbe): the stay-up check watches it. */
+export interface RunningProbe {
+  readonly port: number;
+  readonly status: number;
+  /** The probe's process (the root of its group: node, or npm for an npm script). */
+  readonly pid: number;
+  /** When it first answered healthily (Date.now()). */
+  readonly answeredAt: number;
+  /** How it exited, or null while it runs. */
+  exited(): { code: number | null; signal: NodeJS.Signals | null } | null;
+  /** The last lines it printed (stdout and stderr). */
+  log(): string;
+  /** End its whole process group and forget its record; safe to call again. */
+  end(): Promise<void>;
+}
+
 /**
  * Start the release on a throwaway port and wait until it answers HTTP. Says exactly what went
  * wrong: crashed (with its log), listened on another port, or listened but never answered.
  */
 export async function probe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, healthPath: string, timeoutMs: number): Promise<{ port: number; status: number }> {
+  const p = await startProbe(dir, start, env, healthPath, timeoutMs);
+  await p.end();
+  return { port: p.port, status: p.status };
+}
+
+/**
+ * probe(), but a probe that answered is left running, so that whether it stays up after its first answer
+ * can be watched while the live process is handed over (the caller ends it). A failed one is ended here.
+ */
+export async function startProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, healthPath: string, timeoutMs: number): Promise<RunningProbe> {
   const p = spawnProbe(dir, start, env, await freeDynamicPort());
+  let ended: Promise<void> | undefined;
+  const end = (): Promise<void> => (ended ??= endGroup(p.child.pid!).then(() => rmSync(join(PROBES, String(p.child.pid)), { force: true })));
+  try {
+    const status = await firstHealthyAnswer(p, healthPath, timeoutMs);
+    return { port: p.port, status, pid: p.child.pid!, answeredAt: Date.now(), exited: () => p.exited, log: () => tail(p.log, 15), end };
+  } catch (e) {
+    await end();
+    throw e;
+  }
+}
+
+/** Poll the probe until it answers healthily (its status); throws what went wrong otherwise. */
+async function firstHealthyAnswer(p: ProbeChild, healthPath: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last: number | string | undefined;
-  try {
-    while (Date.now() < deadline) {
-      const failed = probeFailure(p);
-      if (failed) throw failed;
-      const answer = await askHealth(p.port, healthPath, 2000);
-      last = answer.status;
-      if (healthy(last) && answeredBy(answer, [p.child.pid!], p.port) === null) return { port: p.port, status: last };
-      // Polled often: a Node app starts in ~0.1–0.3 s, and every 100 ms of granularity is deploy time;
-      // the preload's "listening" message (or an exit) ends the pause at once (~10 ms a deploy).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 20);
-        p.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      p.wake = () => undefined;
-    }
-    const listened = p.listens.some((l) => l.port === p.port);
-    throw new AgentError(listened
-      ? `the new release listens on its port but did not answer GET ${healthPath} with a status below 500 within ${timeoutMs / 1000}s (last: ${last})`
-      : `the new release never listened on its port within ${timeoutMs / 1000}s (last check: ${last})`,
-    `last lines of its output:\n${tail(p.log, 15)}`, listened ? 'UNHEALTHY' : 'NEVER_LISTENED');
-  } finally {
-    await endGroup(p.child.pid!);
-    rmSync(join(PROBES, String(p.child.pid)), { force: true });
+  while (Date.now() < deadline) {
+    const failed = probeFailure(p);
+    if (failed) throw failed;
+    const answer = await askHealth(p.port, healthPath, 2000);
+    last = answer.status;
+    if (healthy(last) && answeredBy(answer, [p.child.pid!], p.port) === null) return last;
+    // Polled often: a Node app starts in ~0.1–0.3 s, and every 100 ms of granularity is deploy time;
+    // the preload's "listening" message (or an exit) ends the pause at once (~10 ms a deploy).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 20);
+      p.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    p.wake = () => undefined;
   }
+  const listened = p.listens.some((l) => l.port === p.port);
+  throw new AgentError(listened
+    ? `the new release listens on its port but did not answer GET ${healthPath} with a status below 500 within ${timeoutMs / 1000}s (last: ${last})`
+    : `the new release never listened on its port within ${timeoutMs / 1000}s (last check: ${last})`,
+  `last lines of its output:\n${tail(p.log, 15)}`, listened ? 'UNHEALTHY' : 'NEVER_LISTENED');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

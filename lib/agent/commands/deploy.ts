@@ -11,7 +11,7 @@ import { pageProblems } from '../page-check';
 import * as procs from '../procs';
 import { AgentError, currentStep, Input, note, step } from '../protocol-io';
 import * as rel from '../releases';
-import { reloadable, stillRunning, STAY_UP_MS, verifyThroughCaddy } from './live-checks';
+import { probeExited, probeStillRunning, reloadable, stillRunning, STAY_UP_MS, verifyThroughCaddy } from './live-checks';
 import { restoreProcess } from './restore';
 import { drain, exchange, now, readOr, registryState, serviceAt, stateOf } from './shared';
 
@@ -73,12 +73,14 @@ function sameCode(d: Deploy): boolean {
 
 /** Every step up to verify; on any failure, undo what was done and remove the unfinished release. */
 async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
+  let probe: procs.RunningProbe | null = null;
   try {
     const dir = await step('upload', () => upload(d, input));
     await step('install', () => install(dir, d.plan.lockfileChanged));
     if (sameCode(d)) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
-    else await step('probe', () => procs.probe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000));
-    const switched = await step('switch', () => switchOver(d));
+    // Left running after its first answer: the stay-up check watches it while the port is handed over.
+    else probe = await step('probe', () => procs.startProbe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000));
+    const switched = await step('switch', () => switchOver(d, probe));
     const newRoutes = d.plan.routes;
     if (newRoutes) await step('route', async () => d.undo.push(await routes.applyRoutes(newRoutes.registry, newRoutes.caddyfile)));
     await step('verify', () => verify(d, switched));
@@ -86,6 +88,8 @@ async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
   } catch (e) {
     await undo(d);
     throw e;
+  } finally {
+    await probe?.end();
   }
 }
 
@@ -107,8 +111,11 @@ async function upload(d: Deploy, input: Input): Promise<string> {
 }
 
 /** Point `current` at the new release and hand the port over (reload, or a fresh start); health-check it there. */
-async function switchOver(d: Deploy): Promise<Switched> {
+async function switchOver(d: Deploy, probe: procs.RunningProbe | null): Promise<Switched> {
   const { plan, svc } = d;
+  // A probe that has already stopped after its first answer: refused before the live process is touched.
+  const exited = probe && probeExited(probe, plan.healthPath);
+  if (exited) throw exited;
   const config = procs.appConfig(svc.name, svc.base, plan.start, plan.port);
   const reloaded = reloadable(d.proc, plan.port, d.prevConfig, config);
   // A stray process on the port would answer in the new release's place: refuse before switching.
@@ -121,10 +128,23 @@ async function switchOver(d: Deploy): Promise<Switched> {
   // is replaced by pm2 within milliseconds, and the replacement must not pass for it.
   const started = await procs.pm2Find(svc.name);
   await procs.waitHealthy(plan.port, plan.healthPath, plan.probeTimeoutMs || 30000, 0);
-  // Only front-end files changed: the code is the running release's, which has stayed up already (the
-  // same reason the probe is skipped), so the new worker is checked at once rather than after the wait.
-  const stayUpMs = sameCode(d) ? 0 : STAY_UP_MS;
-  return { reloaded, stayedUp: stillRunning(svc.name, plan.port, plan.healthPath, started, Date.now(), stayUpMs) };
+  return { reloaded, stayedUp: stayedUp(d, probe, started, Date.now()) };
+}
+
+/**
+ * Whether the new release stays up after its first answer. The STAY_UP_MS moment is watched on the probe
+ * (the same files, left running through the handover, so the wait overlaps it), and the live process is
+ * checked when that moment has passed: still pm2's same process, online, answering itself. Without a
+ * probe (only front-end files changed: the code is the running release's, which has stayed up already),
+ * the live process is checked at once. The probe is ended once its check is done.
+ */
+function stayedUp(d: Deploy, probe: procs.RunningProbe | null, started: procs.Pm2Process | null, answeredAt: number): Promise<AgentError | null> {
+  const { plan, svc } = d;
+  if (!probe) return stillRunning(svc.name, plan.port, plan.healthPath, started, answeredAt, 0);
+  const probeChecked = probeStillRunning(probe, plan.healthPath).finally(() => probe.end());
+  const live = stillRunning(svc.name, plan.port, plan.healthPath, started, answeredAt, Math.max(0, probe.answeredAt + STAY_UP_MS - answeredAt));
+  // The probe's finding first: it is the same whatever the handover's timing (one cause, one message).
+  return Promise.all([probeChecked, live]).then(([fromProbe, fromLive]) => fromProbe ?? fromLive);
 }
 
 /**

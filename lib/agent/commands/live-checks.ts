@@ -42,6 +42,35 @@ export async function stillRunning(name: string, port: number, healthPath: strin
     `Its log (portside logs ${name}) says why; a service must keep running after its first answer.`, 'EXITED');
 }
 
+/**
+ * The new release's probe (the same files on a spare port, left running by startProbe), still running
+ * and answering `stayUpMs` after its first answer. Waited out while pm2 hands the live port over, so
+ * the stay-up moment costs a deploy little beyond the handover. Resolves null or the error, as
+ * stillRunning does, with the same words: one cause, one message.
+ */
+export async function probeStillRunning(probe: procs.RunningProbe, healthPath: string, stayUpMs = STAY_UP_MS): Promise<AgentError | null> {
+  await new Promise((r) => setTimeout(r, Math.max(0, probe.answeredAt + stayUpMs - Date.now())));
+  return probeExited(probe, healthPath) ?? probeAnswer(probe, healthPath);
+}
+
+/** The error for a probe that has exited since its first answer, else null (no waiting: before a switch). */
+export function probeExited(probe: procs.RunningProbe, healthPath: string): AgentError | null {
+  const exit = probe.exited();
+  return exit ? probeStopped(probe, healthPath, `it exited: ${exit.signal || `exit code ${exit.code}`}`) : null;
+}
+
+/** Null when the probe answers healthily itself now, else the error. */
+async function probeAnswer(probe: procs.RunningProbe, healthPath: string): Promise<AgentError | null> {
+  const answer = await procs.askHealth(probe.port, healthPath, 2000);
+  if (procs.healthy(answer.status) && procs.answeredBy(answer, [probe.pid], probe.port) === null) return null;
+  return probeExited(probe, healthPath) ?? probeStopped(probe, healthPath, `GET ${healthPath}: ${answer.status}`);
+}
+
+function probeStopped(probe: procs.RunningProbe, healthPath: string, what: string): AgentError {
+  return new AgentError(`the new release stopped running right after it started answering GET ${healthPath} on 127.0.0.1:${probe.port} (its check on a spare port; ${what})`,
+    `A service must keep running after its first answer. Last lines of its output:\n${probe.log()}`, 'EXITED');
+}
+
 /** GET the URL through Caddy until it answers below 500 (a TLS error only notes: a certificate may be on its way). */
 export async function verifyThroughCaddy(url: string | undefined): Promise<void> {
   if (!url) return;
