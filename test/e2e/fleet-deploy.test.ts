@@ -187,6 +187,21 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     expect(users.map(releaseOn)).toEqual(users.map(() => m.services[NAME].releaseId));
   }, 240_000);
 
+  test('measured: a rollout over 1 server, over 3 one at a time, and over 3 with --parallel 3 (the bench goal: ≤ 1.6× one server)', async () => {
+    const time = async (servers: Fleet['servers'], parallel: number, text: string): Promise<number> => {
+      const dir = appSaying(text);
+      // The fleet as these servers alone (no catch-up of the others, which would be timed too).
+      const o = await deployToFleet({ ...fleet, servers, discover: async () => servers }, { name: NAME, dir, probeTimeoutMs: 30_000, parallel, log: () => undefined });
+      return o.totalMs;
+    };
+    await time(fleet.servers, SERVERS, 'fleet says warm'); // every server has the service: each timing is a redeploy
+    const one = await time(fleet.servers.slice(0, 1), 1, 'fleet says timed one');
+    const sequential = await time(fleet.servers, 1, 'fleet says timed three');
+    const parallel = await time(fleet.servers, SERVERS, 'fleet says timed parallel');
+    console.log(`rollout: 1 server ${one} ms; ${SERVERS} one at a time ${sequential} ms; ${SERVERS} with --parallel ${SERVERS} ${parallel} ms (${(parallel / one).toFixed(2)}× one server)`);
+    expect(Math.min(one, sequential, parallel)).toBeGreaterThan(0);
+  }, 240_000);
+
   test('a failure on server 2 puts server 1 back, never touches server 3, and leaves the manifest as it was', async () => {
     const before = await readManifest(fleet);
     const releasesBefore = users.map(releaseOn);
