@@ -59,8 +59,8 @@ export function phasesOf(wallMs: number, marks: ReadonlyArray<[string, number]>,
     { name: `Node start-up and bin/portside.js's freshness check, to the CLI bundle (node -e 0 alone: ${nodeStartMs.toFixed(0)} ms)`, ms: cliStart },
     { name: 'module load, argument and folder checks, target, build-skip check', ms: connect - cliStart },
     { name: 'SSH connect (TCP, key exchange, auth)', ms: ready - connect },
-    // The agent's launch checks that it is there itself (one exec): this is only the CLI's own work then.
-    { name: 'agent bundle version, launch asked', ms: agentAsked - ready },
+    // The agent's launch checks that it is there itself (one exec): this is the CLI's own work up to it.
+    { name: 'agent present? (checked by the launch itself: the CLI\'s work up to the launch)', ms: agentAsked - ready },
     { name: 'agent start on the server (exec → its first line; the presence check is part of it)', ms: agentFirst - agentAsked },
     { name: 'agent reads the server state (lock, registry, current release)', ms: state - agentFirst },
     { name: "file manifest, plan, agent's answer", ms: result - state },
