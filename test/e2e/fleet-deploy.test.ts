@@ -179,6 +179,17 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     expect(services.out).toContain('the fleet agrees');
   }, 240_000);
 
+  test('the same files again: the same archive and release id, nothing uploaded, nothing restarted on any server', async () => {
+    const dir = appSaying('fleet says the same');
+    expect(await deployFleet('--dir', dir)).toExitWith(0);
+    const before = await readManifest(fleet);
+    const again = await deployFleet('--dir', dir);
+    expect(again).toExitWith(0);
+    expect(again.err).toMatch(/already in the store/);
+    expect(again.out.match(/already on it/g)).toHaveLength(SERVERS);
+    expect((await readManifest(fleet)).services[NAME]).toEqual(before.services[NAME]);
+  }, 240_000);
+
   test('--parallel 3 deploys to every server at once and still ends with one release everywhere', async () => {
     const r = await deployFleet('--dir', appSaying('fleet says parallel'), '--parallel', String(SERVERS));
     expect(r).toExitWith(0);
