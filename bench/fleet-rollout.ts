@@ -90,7 +90,9 @@ function portside(args: string[]): string {
 function writeApp(dir: string, text: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: NAME, version: '1.0.0', main: 'index.js' }));
+  // x-bench-app names the server's deploy user: an answer without it did not come from the app.
   writeFileSync(join(dir, 'index.js'), `require('http').createServer((req, res) => {
+  res.setHeader('x-bench-app', require('os').userInfo().username);
   let n = 0;
   req.on('data', (c) => { n += c.length; });
   req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(${JSON.stringify(text)} + ' ' + req.method + ' ' + n + '\\n'); });
@@ -138,7 +140,7 @@ function loadThroughLb(address: string, domain: string, ca: Buffer, rate: number
       let text = '';
       res.on('data', (c) => { text += c; });
       res.on('end', () => {
-        if (res.statusCode !== 200 || !text.endsWith(` ${method} ${body.length}\n`)) failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${JSON.stringify(text.slice(0, 60))}`);
+        if (res.statusCode !== 200 || !text.endsWith(` ${method} ${body.length}\n`)) failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${JSON.stringify(text.slice(0, 60))} (content-length ${res.headers['content-length'] ?? 'none'}, from the app: ${res.headers['x-bench-app'] ?? 'no'}, reused connection: ${req.reusedSocket})`);
         else answers.push({ at: Date.now(), text });
         done();
       });
