@@ -118,4 +118,12 @@ describeE2E('adopting a course server with no static site', () => {
     await reboot();
     await answering(['notes', 'simon', 'startup']);
   });
+
+  test('doctor reads Portside\'s Caddyfile where the registry names it (~/.portside/caddy, the link): drift.caddyfile passes, nothing fails', async () => {
+    const r = await portside(home, 'doctor', '--json', ...connection(), '--user', 'ubuntu');
+    expect(r).toExitWith(0);
+    const results = (JSON.parse(r.stdout) as { results: Array<{ id: string; status: string }> }).results;
+    expect(results.find((x) => x.id === 'drift.caddyfile')?.status).toBe('pass');
+    expect(results.filter((x) => x.status === 'fail')).toEqual([]);
+  });
 });
