@@ -126,8 +126,9 @@ export type RootChoice = { readonly root: string } | { readonly root: null; read
  * release, so it must be the same file system), else Caddy's default root. It must exist, the deploy
  * user must be able to write it, and Caddy's user to pass through every folder down to it.
  * Mode bits only: an ACL that lets Caddy in is not seen (the fix names chmod, which is).
+ * @param caddyfile the file Caddy starts from, which will import Portside's @default '/etc/caddy/Caddyfile'
  */
-export function portsideRootOf(staticRoot: string | null, facts: PortsideRootFacts | Unread, deployUser: string): RootChoice {
+export function portsideRootOf(staticRoot: string | null, facts: PortsideRootFacts | Unread, deployUser: string, caddyfile = '/etc/caddy/Caddyfile'): RootChoice {
   const path = (staticRoot ?? CADDY_DEFAULT_ROOT).replace(/(.)\/+$/, '$1');
   const what = staticRoot ? `${path}, the static site's root,` : `${path}, Caddy's default root (this server has no static site),`;
   const file = `${path}/${ADOPTED_WWW}/caddy/Caddyfile`;
@@ -144,7 +145,7 @@ export function portsideRootOf(staticRoot: string | null, facts: PortsideRootFac
   const blocked = user ? folder.chain.find((d) => !mayTraverse(d, user)) : undefined;
   if (!user || blocked) {
     const why = blocked ? `: ${blocked.path} is mode ${blocked.mode.toString(8)}, owner uid ${blocked.uid}, group ${blocked.gid}, and lets ${user!.name} neither in as owner, group nor other` : ': its user could not be read';
-    return refuse(`${who} could not read ${file}, which /etc/caddy/Caddyfile would import at Caddy's next start (a restart or a reboot)${why}`,
+    return refuse(`${who} could not read ${file}, which ${caddyfile} would import at Caddy's next start (a restart or a reboot)${why}`,
       blocked ? `let it through (sudo chmod o+x ${blocked.path})${staticRoot ? ', or serve the site from /usr/share/caddy' : ''}, then run adopt again` : 'check that Caddy runs (sudo systemctl status caddy), then run adopt again');
   }
   if (!folder.writable) {

@@ -37,7 +37,7 @@ export function planAdoption(facts: ServerFacts): AdoptPlan {
   const claimed = new Set<CaddySite>();
   const services = input.processes.map((p) => serviceOf(input, p, domain, claimed, problems));
   problems.push(...siteProblems(input, services, claimed), ...folderProblems(input), ...configProblems(facts));
-  const root = portsideRootOf(staticSite?.root ?? null, facts.portsideRoots, facts.user);
+  const root = portsideRootOf(staticSite?.root ?? null, facts.portsideRoots, facts.user, facts.caddy.source!.file!);
   if (root.root === null) problems.push(root.problem);
   const global = input.blocks.find((b) => b.kind === 'global');
   const email = global?.directives.find((d) => d.name === 'email')?.text.split(/\s+/)[1];
