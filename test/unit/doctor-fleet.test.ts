@@ -94,7 +94,8 @@ const manifest = (simon = 'r1', startup = 'r2'): FleetManifest => ({
 
 function fleet(servers: FleetFacts['servers'], m: FleetFacts['manifest'] = manifest()): FleetFacts {
   const certificates = ['example.click', 'simon.example.click', 'startup.example.click'].map((host) => ({ host, validFrom: '2026-05-01T00:00:00Z', validTo: '2027-05-01T00:00:00Z', issuer: 'Amazon RSA 2048 M02' }));
-  return { kind: 'aws', servers, manifest: m, loadBalancer: { address: 'example.click', certificates, site: { url: 'https://example.click/', outcome: 200 } }, now: NOW };
+  const dns = ['example.click', 'simon.example.click'].map((name) => ({ name, addresses: ['198.51.100.10', '198.51.100.11'] }));
+  return { kind: 'aws', servers, manifest: m, loadBalancer: { address: 'example.click', certificates, site: { url: 'https://example.click/', outcome: 200 } }, dns, now: NOW };
 }
 const member = (name: string, address: string, facts: DoctorFacts | { error: string }) => ({ label: `${name} (${address})`, address, facts });
 
@@ -140,6 +141,14 @@ describe('the fleet checks', () => {
     const f = fleet(s);
     const lb = { ...(f.loadBalancer as Exclude<FleetFacts['loadBalancer'], { error: string }>), certificates: [{ host: 'example.click', validFrom: '2025-06-10T00:00:00Z', validTo: '2026-06-05T00:00:00Z' }] };
     expect(byId(fleetChecks({ ...f, loadBalancer: lb }), 'fleet.lb.tls.example.click')!.status).toBe('warn');
+  });
+
+  test('DNS: a name resolving to a server\'s own address bypasses the load balancer and fails; none resolving fails', () => {
+    const f = fleet([member('s1', '203.0.113.21', fleetServer('203.0.113.21'))]);
+    expect(byId(fleetChecks(f), 'fleet.dns.example.click')!.status).toBe('pass');
+    const direct = fleetChecks({ ...f, dns: [{ name: 'example.click', addresses: ['203.0.113.21'] }, { name: 'simon.example.click', addresses: [], error: 'ENOTFOUND' }] });
+    expect(byId(direct, 'fleet.dns.example.click')).toMatchObject({ status: 'fail', message: 'example.click resolves to s1 (203.0.113.21): requests reach that server without the load balancer' });
+    expect(byId(direct, 'fleet.dns.simon.example.click')!.status).toBe('fail');
   });
 
   test('the report: a block per server with its own checks, the fleet block, one summary over all', () => {

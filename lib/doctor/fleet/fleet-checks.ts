@@ -30,7 +30,24 @@ export function diagnoseFleet(ff: FleetFacts): FleetReport {
 
 /** The fleet's own checks, in report order. */
 export function fleetChecks(ff: FleetFacts): CheckResult[] {
-  return [manifestCheck(ff), ...ff.servers.flatMap((s) => serverChecks(ff, s)), ...releaseChecks(ff), ...loadBalancerChecks(ff)];
+  return [manifestCheck(ff), ...ff.servers.flatMap((s) => serverChecks(ff, s)), ...releaseChecks(ff), ...loadBalancerChecks(ff), ...dnsChecks(ff)];
+}
+
+/**
+ * Each served name resolves, and never to a server's own address: the stack's records are aliases to the
+ * load balancer, so a server's address there is a hand-made record that bypasses it (and dies with the server).
+ */
+function dnsChecks(ff: FleetFacts): CheckResult[] {
+  if ('skipped' in ff.dns) return [{ id: 'fleet.dns', status: 'skip', message: ff.dns.skipped }];
+  const servers = new Map(ff.servers.map((s) => [s.address, serverId(s.label)]));
+  return ff.dns.map((d): CheckResult => {
+    const id = `fleet.dns.${d.name}`;
+    const fix = `the stack writes ${d.name} as an alias to the load balancer (-c hostedZoneId=…): remove hand-made records for it and run npx cdk deploy`;
+    if (d.addresses.length === 0) return { id, status: 'fail', message: `${d.name} does not resolve (${d.error ?? 'no A record'})`, fix };
+    const direct = d.addresses.filter((a) => servers.has(a));
+    if (direct.length) return { id, status: 'fail', message: `${d.name} resolves to ${direct.map((a) => `${servers.get(a)} (${a})`).join(', ')}: requests reach that server without the load balancer`, fix };
+    return { id, status: 'pass', message: `${d.name} resolves to ${d.addresses.join(', ')} (the load balancer's, no server's)` };
+  });
 }
 
 /** How a user moves the fleet, in fixes: the local fleet needs its flags; an AWS fleet is named by the stack. */

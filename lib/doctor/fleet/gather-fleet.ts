@@ -3,6 +3,7 @@
  * SSH session, in parallel), the store's manifest, and the load balancer from outside (its certificates
  * and the site through it). Read-only, like the single server's doctor.
  */
+import { resolve4 } from 'node:dns/promises';
 import https from 'node:https';
 import tls from 'node:tls';
 import { ReleaseStore, storeClient, type StoreLocation } from '../../fleet/release-store';
@@ -11,7 +12,7 @@ import { openSsh } from '../../ssh';
 import type { SshTarget } from '../../ssh/connection';
 import { gatherFacts, GatherOptions } from '../gather';
 import { servedNames } from '../probe-plan';
-import { DoctorFacts, failed, HttpOutcome, SiteCertificate } from '../types';
+import { DnsAnswer, DoctorFacts, failed, HttpOutcome, SiteCertificate } from '../types';
 import type { FleetFacts, FleetMemberFacts, LoadBalancerFacts } from './types';
 
 /** One server to read: how to reach it, and the per-target extras the single server's doctor takes. */
@@ -35,6 +36,8 @@ export interface FleetGatherOptions {
   readonly cwd: string;
   readonly context?: Readonly<Record<string, string>>;
   readonly now?: Date;
+  /** @default node:dns resolve4 */
+  readonly resolve?: (name: string) => Promise<string[]>;
 }
 
 /** Everything the fleet checks need. */
@@ -42,7 +45,21 @@ export async function gatherFleetFacts(o: FleetGatherOptions): Promise<FleetFact
   const now = o.now ?? new Date();
   const [servers, manifest] = await Promise.all([Promise.all(o.servers.map((s) => readMember(o, s, now))), readManifest(o.store)]);
   const names = namesOf(servers, o.loadBalancer.domain);
-  return { kind: o.kind, servers, manifest, loadBalancer: await readLoadBalancer(o.loadBalancer, names), now };
+  const [loadBalancer, dns] = await Promise.all([readLoadBalancer(o.loadBalancer, names), resolveNames(o, names)]);
+  return { kind: o.kind, servers, manifest, loadBalancer, dns, now };
+}
+
+/** AWS: what each name resolves to publicly. The local fleet's domain is in no public DNS. */
+async function resolveNames(o: FleetGatherOptions, names: readonly string[]): Promise<FleetFacts['dns']> {
+  if (o.kind === 'local') return { skipped: 'the local fleet\'s domain is in no public DNS: the load balancer is reached at its address' };
+  const lookup = o.resolve ?? resolve4;
+  return Promise.all(names.map(async (name): Promise<DnsAnswer> => {
+    try {
+      return { name, addresses: await lookup(name) };
+    } catch (e) {
+      return { name, addresses: [], error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+    }
+  }));
 }
 
 async function readMember(o: FleetGatherOptions, s: FleetGatherServer, now: Date): Promise<FleetMemberFacts> {

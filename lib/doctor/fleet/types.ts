@@ -1,5 +1,5 @@
 import type { FleetManifest } from '../../fleet/store-layout';
-import type { CheckResult, DoctorFacts, HttpOutcome, SiteCertificate } from '../types';
+import type { CheckResult, DnsAnswer, DoctorFacts, HttpOutcome, SiteCertificate } from '../types';
 
 /** One server of the fleet: its own facts (the single server's, gathered the same way), or why not. */
 export interface FleetMemberFacts {
@@ -26,6 +26,8 @@ export interface FleetFacts {
   /** The store's manifest: null when nothing was rolled out yet. */
   readonly manifest: FleetManifest | null | { readonly error: string };
   readonly loadBalancer: LoadBalancerFacts | { readonly error: string };
+  /** What each served name resolves to (AWS: it should be the load balancer, never a server). */
+  readonly dns: readonly DnsAnswer[] | { readonly skipped: string };
   readonly now: Date;
 }
 
