@@ -35,6 +35,15 @@ function fingerprint() {
     }
   };
   SOURCES.forEach(walk);
+  // ssh2 is bundled into dist/cli.js: an upgraded ssh2 (or a native part npm built since) makes it stale too.
+  for (const f of ['node_modules/ssh2/package.json', 'node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node']) {
+    try {
+      const st = fs.statSync(path.join(ROOT, f));
+      parts.push(`${f}:${st.size}:${Math.trunc(st.mtimeMs)}`);
+    } catch {
+      parts.push(`${f}:absent`);
+    }
+  }
   return parts.sort().join('\n');
 }
 
