@@ -62,13 +62,18 @@ function emptyLockAge(): number | null {
   }
 }
 
-/** Take the lock, waiting (visibly) up to waitMs for a live holder; returns the stale holder recovered, if any. */
+/**
+ * Take the lock, waiting (visibly) up to waitMs for a live holder; returns the stale holder recovered, if
+ * any. A stale lock is removed and then taken like any free one (the loop goes round again), so the caller
+ * always holds the lock when this returns.
+ */
 export async function acquire(who: string, what: string, waitMs = LOCK_WAIT_MS): Promise<LockOwner | null> {
   mkdirSync(dirname(LOCK), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + waitMs;
   let announced = false;
+  let recovered: LockOwner | null = null;
   for (;;) {
-    if (tryTake(who, what)) return null;
+    if (tryTake(who, what)) return recovered;
     const owner = readOwner();
     if (!owner) {
       // Made but not yet written by another agent, or left empty by a kill between the two calls.
@@ -80,9 +85,12 @@ export async function acquire(who: string, what: string, waitMs = LOCK_WAIT_MS):
         continue;
       }
     } else if (!alive(owner.pid, owner.start)) {
+      // Read again just before removing: another agent may have recovered it and taken it meanwhile.
+      if (!sameOwner(readOwner(), owner)) continue;
       rmSync(LOCK, { recursive: true, force: true });
       note(`recovered a stale deploy lock: ${owner.who} started "${owner.what}" at ${owner.at} and was killed before it finished`);
-      return owner;
+      recovered = owner;
+      continue;
     } else if (Date.now() >= deadline) {
       throw new AgentError(`the server is busy: ${owner.who} has been running "${owner.what}" since ${owner.at}`,
         'Wait for it to finish and run this again (Portside never steals a live lock).', 'LOCKED');
@@ -92,6 +100,10 @@ export async function acquire(who: string, what: string, waitMs = LOCK_WAIT_MS):
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+function sameOwner(a: LockOwner | null, b: LockOwner): boolean {
+  return !!a && a.pid === b.pid && String(a.start) === String(b.start);
 }
 
 /** Release the lock if this process holds it. */
