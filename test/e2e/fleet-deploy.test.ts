@@ -65,16 +65,25 @@ function releaseOn(user: string): string | null {
   }
 }
 
-interface Tally { sent: number; ok: number; failures: string[] }
+interface Tally {
+  sent: number;
+  ok: number;
+  /** 200s with an empty body, listed apart to name them (they fail the test too; see loadThroughLb). */
+  empty: string[];
+  failures: string[];
+}
 
 /**
- * GET and POST through the load balancer (HTTPS, `<NAME>.<domain>`) every `everyMs` until stopped: at the
- * default 20 ms, 100 requests a second. Anything but the app's whole answer (a 200 that names the method
- * and the body's size) is a failure, with its time.
+ * GET and POST through the load balancer (HTTPS, `<NAME>.<domain>`, keep-alive as browsers do) every
+ * `everyMs` until stopped: at the default 20 ms, 100 requests a second. Anything but the app's whole answer
+ * (a 200 naming the method and the body's size) is a failure, with its time. One kind is listed apart only
+ * to say what it is, and fails too: a 200 with an empty body. Seen with NO deploy running through the
+ * stand-in load balancer (1 in ~3000–4000 requests), never straight to a server's Caddy (0 in 2970), and
+ * more often during a rollout (1 in ~330 in 2 of 3 runs at 15:00): not explained yet (the report says so).
  */
 function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: () => Promise<Tally> } {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
-  const tally: Tally = { sent: 0, ok: 0, failures: [] };
+  const tally: Tally = { sent: 0, ok: 0, empty: [], failures: [] };
   const inFlight = new Set<Promise<void>>();
   const t0 = Date.now();
   const host = `${NAME}.${domain}`;
@@ -84,6 +93,7 @@ function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: (
       res.on('data', (c) => { body += c; });
       res.on('end', () => {
         if (res.statusCode === 200 && body.includes(`says`) && body.includes(`(${method}, ${method === 'POST' ? 200 : 0} bytes)`)) tally.ok++;
+        else if (res.statusCode === 200 && body === '') tally.empty.push(`${Date.now() - t0} ms ${method}`);
         else tally.failures.push(`${Date.now() - t0} ms ${method}: ${res.statusCode} ${JSON.stringify(body.slice(0, 80))} (content-length ${res.headers['content-length']}, via ${res.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'server').length} Caddy, reused ${req.reusedSocket})`);
         resolve();
       });
@@ -166,9 +176,10 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     const rolloutMs = Date.now() - t0;
     await new Promise((r2) => setTimeout(r2, 1000));
     const tally = await load.stop();
-    console.log(`rollout over ${SERVERS} servers: ${rolloutMs} ms; load: ${tally.sent} requests (${(tally.sent / ((rolloutMs + 2000) / 1000)).toFixed(0)}/s), ${tally.failures.length} failed`);
+    console.log(`rollout over ${SERVERS} servers: ${rolloutMs} ms; load: ${tally.sent} requests (${(tally.sent / ((rolloutMs + 2000) / 1000)).toFixed(0)}/s), ${tally.failures.length} failed; ${tally.empty.length} empty 200s from the stand-in load balancer (${tally.empty.join(', ')})`);
     expect(r).toExitWith(0);
     expect(tally.failures).toEqual([]);
+    expect(tally.empty).toEqual([]);
     expect(tally.sent / ((rolloutMs + 2000) / 1000)).toBeGreaterThanOrEqual(50);
     const after = await readManifest(fleet);
     expect(after.services[NAME].releaseId).not.toBe(before.services[NAME].releaseId);
