@@ -16,7 +16,7 @@ import type { Fleet, FleetServer } from './fleet-target';
 import { convergeRequest, onServer, serverLog } from './on-server';
 import { archiveMtime, buildArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
-import { rollOut } from './rollout';
+import { rollOut, RolloutSteps } from './rollout';
 
 export interface FleetFilesOutcome {
   readonly url: string;
@@ -41,30 +41,45 @@ export async function deployFilesToFleet(fleet: Fleet, dir: string, o: { paralle
     const agent = await storeAgent(store);
     o.log(`site release ${releaseId}: ${files.length} files, archive ${archive.sha256.slice(0, 12)}… ${uploaded ? 'uploaded to the store' : 'already in the store'}`);
     const outcomes = new Map<string, DeployFilesOutcome>();
-    const r = await rollOut<FleetServer, DeployFilesOutcome>(fleet.servers, o.parallel ?? 1, {
-      label: (s) => s.label,
-      deploy: (s) => onServer(s, async (ssh) => {
-        const done = await deployFiles(ssh, folder, fleet.address, serverLog(o.log, s), { releaseId });
-        outcomes.set(s.label, done);
-        return done;
-      }),
-      restore: (s, done) => onServer(s, async (ssh) => {
-        if (done.unchanged) return;
-        if (!manifest.static?.releaseId) throw new UserError('the fleet had no site release before this one to go back to', 'Publish the site again with deploy-files.');
-        await convergeOverSsh(ssh, convergeRequest(fleet), serverLog(o.log, s));
-      }),
-      writeManifest: async () => {
-        const latest = (await store.readManifest()).manifest;
-        await store.writeManifest({ ...latest, updatedAt: new Date().toISOString(), static: { release: archive.sha256, releaseId }, agent });
-      },
-      discover: () => fleet.discover(),
-      isOnRelease: (s) => onServer(s, async (ssh) => (await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } })).site.release === releaseId),
-      catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(o.log, s))),
-      log: o.log,
-    });
+    const r = await rollOut(fleet.servers, o.parallel ?? 1, siteSteps(fleet, store, { folder, releaseId, sha256: archive.sha256, agent, hadSite: !!manifest.static?.releaseId }, outcomes, o.log));
     const first = outcomes.get(r.switched[0]?.label ?? '');
     return { url: first?.url ?? '', release: archive.sha256, releaseId, files: files.length, uploaded, servers: r.switched.map((s) => s.label), caughtUp: r.caughtUp.map((s) => s.label) };
   } finally {
     archive.remove();
   }
+}
+
+/** The site's release as every server gets it. */
+interface SiteRelease {
+  readonly folder: string;
+  readonly releaseId: string;
+  readonly sha256: string;
+  readonly agent: string;
+  /** The manifest named a site release before this one (a failure can go back to it). */
+  readonly hadSite: boolean;
+}
+
+/** What each server gets: today's deploy-files over SSH; on failure, converge back to the manifest's site. */
+function siteSteps(fleet: Fleet, store: ReleaseStore, rel: SiteRelease, outcomes: Map<string, DeployFilesOutcome>, log: (line: string) => void): RolloutSteps<FleetServer, DeployFilesOutcome> {
+  return {
+    label: (s) => s.label,
+    deploy: (s) => onServer(s, async (ssh) => {
+      const done = await deployFiles(ssh, rel.folder, fleet.address, serverLog(log, s), { releaseId: rel.releaseId });
+      outcomes.set(s.label, done);
+      return done;
+    }),
+    restore: (s, done) => onServer(s, async (ssh) => {
+      if (done.unchanged) return;
+      if (!rel.hadSite) throw new UserError('the fleet had no site release before this one to go back to', 'Publish the site again with deploy-files.');
+      await convergeOverSsh(ssh, convergeRequest(fleet), serverLog(log, s));
+    }),
+    writeManifest: async () => {
+      const latest = (await store.readManifest()).manifest;
+      await store.writeManifest({ ...latest, updatedAt: new Date().toISOString(), static: { release: rel.sha256, releaseId: rel.releaseId }, agent: rel.agent });
+    },
+    discover: () => fleet.discover(),
+    isOnRelease: (s) => onServer(s, async (ssh) => (await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } })).site.release === rel.releaseId),
+    catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(log, s))),
+    log,
+  };
 }

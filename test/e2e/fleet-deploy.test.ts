@@ -283,7 +283,7 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     expect(users.map(releaseOn)).toEqual(users.map(() => after.services[NAME].releaseId));
   }, 240_000);
 
-  test('deploy-files --fleet publishes the site on every server through the load balancer; a caught-up server converges to it', async () => {
+  test('deploy-files --fleet publishes the site on every server under one release id, served through the load balancer', async () => {
     const site = mkdtempSync(join(work, 'site-'));
     writeFileSync(join(site, 'index.html'), `<h1>fleet site ${process.pid}</h1>\n`);
     const r = await cli('deploy-files', '--dir', site, '--target', 'local', '--fleet');
