@@ -79,7 +79,7 @@ interface Tally {
  * (a 200 naming the method and the body's size) is a failure, with its time. One kind is listed apart only
  * to say what it is, and fails too: a 200 with an empty body. Seen with NO deploy running through the
  * stand-in load balancer (1 in ~3000–4000 requests), never straight to a server's Caddy (0 in 2970), and
- * more often during a rollout (1 in ~330 in 2 of 3 runs at 15:00): not explained yet (the report says so).
+ * more often during a rollout (1 in ~330 in 2 of 3 runs): not explained yet (the report says so).
  */
 function loadThroughLb(address: string, domain: string, everyMs = 20): { stop: () => Promise<Tally> } {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
