@@ -275,3 +275,57 @@ function addDeclared(services: Record<string, number>, declared: Registry, notes
     }
   }
 }
+
+/** A running `caddy run --config <file>` as the agent sees it in /proc (registry-store.ts reads it). */
+export interface CaddyProcess {
+  readonly pid: number;
+  /** The real path of its --config file. */
+  readonly config: string;
+  /** Its network namespace (`net:[…]`), or null when /proc/<pid>/ns/net is not readable (another user's process). */
+  readonly netns: string | null;
+  /** The inodes of the listening TCP sockets its namespace shows (/proc/<pid>/net/tcp{,6}, readable by anyone). */
+  readonly listening: readonly number[];
+  /** Whether the deploy user owns the Caddyfile's folder (a deploy renames a new Caddyfile into it). */
+  readonly ownedByMe: boolean;
+}
+
+/** The agent's own network namespace, seen the same two ways. */
+export interface OwnNetwork {
+  readonly netns: string | null;
+  readonly listening: readonly number[];
+}
+
+/**
+ * Whether a Caddy runs in the agent's network namespace: by the namespace link when both are readable, else
+ * by its listening sockets (an inode names one socket on the whole host, so a shared one means a shared
+ * namespace; two non-empty disjoint sets mean two namespaces). null: it cannot be told.
+ */
+export function sameNetwork(caddy: CaddyProcess, own: OwnNetwork): boolean | null {
+  if (caddy.netns && own.netns) return caddy.netns === own.netns;
+  if (!caddy.listening.length || !own.listening.length) return null;
+  const mine = new Set(own.listening);
+  return caddy.listening.some((inode) => mine.has(inode));
+}
+
+/**
+ * The Caddyfile of the Caddy that serves THIS server, among every Caddy the host runs. On EC2 there is one;
+ * on a host with several (the local fleet: one network namespace per server, one pid namespace for all),
+ * another server's Caddy must never be taken for ours (its Caddyfile is not ours to write). Keeps the Caddys
+ * in our network namespace, else those whose namespace cannot be told; several left: the one whose folder
+ * the deploy user owns. Null when none runs here; throws (value, rule, fix) when it cannot be told which.
+ */
+export function chooseRunningCaddy(caddys: readonly CaddyProcess[], own: OwnNetwork, user: string): string | null {
+  const judged = caddys.map((c) => ({ c, here: sameNetwork(c, own) }));
+  const here = judged.filter((j) => j.here === true).map((j) => j.c);
+  const pool = here.length ? here : judged.filter((j) => j.here === null).map((j) => j.c);
+  const configs = [...new Set(pool.map((c) => c.config))];
+  if (configs.length === 0) return null;
+  if (here.length && configs.length === 1) return configs[0];
+  const owned = [...new Set(pool.filter((c) => c.ownedByMe).map((c) => c.config))];
+  if (owned.length === 1) return owned[0];
+  const seen = pool.map((c) => `pid ${c.pid} --config ${c.config}`).join(', ');
+  throw new Error(`the registry cannot be rebuilt from the running Caddy: ${seen} could each serve this server `
+    + `(${here.length ? 'all in its network namespace' : 'their network namespace cannot be read'}) and ${owned.length ? 'the user owns the folder of more than one' : `${user} owns the folder of none`}; `
+    + 'the registry is rebuilt only from this server\'s own Caddy, never another server\'s. '
+    + 'Fix: put a saved version back (cp ~/.portside/registry.history/<newest> ~/.portside/registry.json), or set PORTSIDE_CADDYFILE to this server\'s Caddyfile for the agent');
+}

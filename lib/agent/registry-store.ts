@@ -14,7 +14,9 @@ import {
 } from '../remote/layout';
 import { Pm2Process, pm2Port } from '../remote/pm2-list';
 import { note } from './protocol-io';
-import { parseRegistryText, RebuildFacts, rebuildRegistry, ReleaseFact, renderRegistry } from './registry-rebuild';
+import {
+  CaddyProcess, chooseRunningCaddy, parseRegistryText, RebuildFacts, rebuildRegistry, ReleaseFact, renderRegistry,
+} from './registry-rebuild';
 
 /** How many versions of the registry, and of the Caddyfile, are kept. */
 export const KEEP = REGISTRY_HISTORY_KEEP;
@@ -86,21 +88,44 @@ function writeAtomic(file: string, text: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-/** The Caddyfile Caddy was started with, from its command line (`caddy run --config <file>`). */
-export function runningCaddyfile(): string | null {
+/** The inodes of the listening TCP sockets (state 0A) in the network namespace /proc/<pid>/net shows. */
+function listeningInodes(pid: string): number[] {
+  return ['tcp', 'tcp6'].flatMap((f) => (readOr(`/proc/${pid}/net/${f}`) || '').split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/)).filter((cols) => cols[3] === '0A' && Number(cols[9]) > 0).map((cols) => Number(cols[9]));
+}
+
+function netnsOf(pid: string): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return null; // another user's process: only root (or the same user) may read its namespace link
+  }
+}
+
+/** Every running `caddy run --config <file>` on the host, with what tells whose it is (see chooseRunningCaddy). */
+export function runningCaddys(uid = process.getuid ? process.getuid() : -1): CaddyProcess[] {
+  const found: CaddyProcess[] = [];
   for (const pid of list('/proc').filter((n) => /^\d+$/.test(n))) {
     const argv = (readOr(`/proc/${pid}/cmdline`) || '').split('\0');
     if (path.basename(argv[0] || '') !== 'caddy' || argv[1] !== 'run') continue;
     const i = argv.indexOf('--config');
-    if (i > 0 && argv[i + 1]) {
-      try {
-        return fs.realpathSync(argv[i + 1]);
-      } catch {
-        /* gone: try the next */
-      }
+    if (i < 0 || !argv[i + 1]) continue;
+    try {
+      const config = fs.realpathSync(argv[i + 1]);
+      found.push({ pid: Number(pid), config, netns: netnsOf(pid), listening: listeningInodes(pid), ownedByMe: fs.statSync(path.dirname(config)).uid === uid });
+    } catch {
+      /* gone, or its config is not reachable: not one we could use */
     }
   }
-  return null;
+  return found;
+}
+
+/**
+ * The Caddyfile this server's Caddy was started with (`caddy run --config <file>`): only a Caddy in the
+ * agent's network namespace, or whose Caddyfile's folder the deploy user owns, counts (chooseRunningCaddy).
+ */
+export function runningCaddyfile(): string | null {
+  return chooseRunningCaddy(runningCaddys(), { netns: netnsOf('self'), listening: listeningInodes('self') }, os.userInfo().username);
 }
 
 /** ~/services/<name>/current and its manifest's port, for each service folder. */
@@ -160,9 +185,19 @@ export function createStore(home: string, { runningCaddy = runningCaddyfile }: S
     const history = list(HISTORY).reverse().map((name) => ({ file: `~/${REGISTRY_HISTORY_DIR}/${name}`, text: readOr(path.join(HISTORY, name)) }))
       .filter((h): h is { file: string; text: string } => h.text !== null);
     const savedPath = history.map((h) => parseRegistryText(h.text).registry).find(Boolean);
-    const candidates = [savedPath && savedPath.paths.caddyfile, runningCaddy(), process.env.PORTSIDE_CADDYFILE,
-      declared && declared.paths && declared.paths.caddyfile, EC2_PATHS.caddyfile].filter((p): p is string => Boolean(p));
-    const caddyPath = candidates.find((p) => readOr(p) !== null) || null;
+    // In order, each asked only when the ones before it gave nothing readable: a saved path or PORTSIDE_CADDYFILE
+    // spares the running-Caddy choice, which refuses on a host where it cannot tell this server's Caddy.
+    const candidates: Array<() => string | null | undefined> = [() => savedPath && savedPath.paths.caddyfile,
+      () => (process.env.PORTSIDE_CADDYFILE && readOr(process.env.PORTSIDE_CADDYFILE) !== null ? null : runningCaddy()),
+      () => process.env.PORTSIDE_CADDYFILE, () => declared && declared.paths && declared.paths.caddyfile, () => EC2_PATHS.caddyfile];
+    let caddyPath: string | null = null;
+    for (const candidate of candidates) {
+      const p = candidate();
+      if (p && readOr(p) !== null) {
+        caddyPath = p;
+        break;
+      }
+    }
     const processes = (await pm2List().catch(() => [])).map((p) => ({ name: p.name, status: p.pm2_env?.status, port: pm2Port(p) }));
     return {
       history,
