@@ -6,17 +6,19 @@
  * checks that nothing is left), so the single-server suites that follow see no fleet.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from 'ssh2';
 import { PACKAGE_ROOT } from '../../lib/package-root';
-import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
+import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT, REGISTRY_FILE } from '../../lib/remote/layout';
 import { fingerprintOf } from '../../lib/ssh/fingerprint';
 import { LocalFleet, LocalFleetServer, localFleetDown, s3Settings } from '../../lib/targets/local';
 import { FLEET_DIR, FLEET_JSON, fleetServerSpec } from '../../lib/targets/local/fleet-constants';
+import { fleetServerRegistry } from '../../lib/targets/local/fleet-server';
 import { isAlive } from '../../lib/targets/local/processes';
 import { lookupAccount } from '../../lib/targets/local/deploy-user';
 import { asUserInNetns } from '../../lib/targets/local/exec';
@@ -33,8 +35,13 @@ interface Run { code: number | null; out: string; err: string }
 
 /** The built CLI in its own process, as a user runs it (dist/ is built before e2e runs). */
 function portside(...args: string[]): Promise<Run> {
+  return portsideWith(process.env, ...args);
+}
+
+/** The same with its own environment (e.g. a PORTSIDE_HOME, as a user's shell may export). */
+function portsideWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -306,6 +313,45 @@ describeE2E('local fleet: portside local up --servers 3', () => {
     expect(single).toExitWith(0);
     expect(JSON.parse(single.out)).not.toHaveProperty('fleet');
   }, 120_000);
+
+  test('down --fleet then up --servers 2: each server has its own registry and a deploy to s2 works', async () => {
+    // The CLI's own state dir in PORTSIDE_HOME, as a user's shell may export it: it once reached bootstrap.sh,
+    // which took it for the deploy user's home, so the servers got no registry; the agent then rebuilt s2's
+    // from the first Caddy on the host (s1's) and the deploy failed with EACCES on s1's folder.
+    const cliHome = mkdtempSync(join(tmpdir(), 'portside-fleet-cli-home-'));
+    const env = { ...process.env, PORTSIDE_HOME: cliHome };
+    const up = await portsideWith(env, 'local', 'up', '--servers', '2', '--json');
+    expect(up).toExitWith(0);
+    const two = JSON.parse(up.out) as LocalFleet;
+    for (const server of two.servers) {
+      const spec = fleetServerSpec(Number(server.name.slice(1)));
+      const home = lookupAccount(spec.user)!.home;
+      expect(JSON.parse(readFileSync(join(home, REGISTRY_FILE), 'utf8'))).toEqual(fleetServerRegistry(spec));
+    }
+    expect(existsSync(join(cliHome, REGISTRY_FILE))).toBe(false);
+    // s2 loses its registry: the agent rebuilds it from s2's own Caddy, not from s1's (the first on the host).
+    const s2 = fleetServerSpec(2);
+    rmSync(join(lookupAccount(s2.user)!.home, REGISTRY_FILE));
+    const app = mkdtempSync(join(tmpdir(), 'portside-fleet-app-'));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fleet-rebuild', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(join(app, 'index.js'), 'require("http").createServer((q, r) => r.end("fleet-rebuild here\\n")).listen(Number(process.argv[2]));\n');
+    const deploy = await portsideWith(env, 'deploy-service', 'fleet-rebuild', '--dir', app, '--target', 'local', '--fleet');
+    expect(deploy).toExitWith(0);
+    const rebuilt = JSON.parse(readFileSync(join(lookupAccount(s2.user)!.home, REGISTRY_FILE), 'utf8'));
+    expect(rebuilt.paths).toEqual({ www: s2.www, caddyfile: s2.caddyfile });
+    expect(rebuilt.loadBalancer).toEqual(fleetServerRegistry(s2).loadBalancer);
+    const { request } = await import('node:http');
+    const body = await new Promise<string>((resolve, reject) => {
+      request({ host: s2.address, port: HTTP_PORT, path: '/', headers: { Host: `fleet-rebuild.${two.domain}` }, agent: false, timeout: 5000 }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      }).on('error', reject).end();
+    });
+    expect(body).toBe('200 fleet-rebuild here\n');
+    rmSync(cliHome, { recursive: true, force: true });
+    rmSync(app, { recursive: true, force: true });
+  }, 180_000);
 });
 
 /** GET /_portside/health on a server's port 80 directly (not through the load balancer): the status code. */

@@ -34,6 +34,8 @@ export function ensureBuildUser(log: (line: string) => void, script = BOOTSTRAP_
     env: {
       ...process.env, PORTSIDE_USER: rule.user, PORTSIDE_WWW: rule.www, PORTSIDE_CADDY_DIR: rule.caddyDir, PORTSIDE_LOG: rule.log,
       PORTSIDE_BUILD_SUDOERS: rule.sudoers,
+      // The deploy user's home (bootstrap.sh chmods it), never the CLI's own PORTSIDE_HOME (its state dir).
+      PORTSIDE_HOME: lookupAccount(rule.user)?.home,
     },
   });
 }

@@ -58,7 +58,7 @@ const hasCa = (site: CaddySite): boolean => site.caCert === undefined || existsS
 export async function ensureCaddy(account: Account, log: (line: string) => void, bootstrapScript = BOOTSTRAP_SCRIPT, site: CaddySite = STAND_IN_CADDY): Promise<boolean> {
   const bootstrapped = existsSync(join(account.home, REGISTRY_PATH)) && existsSync(site.caddyfile);
   if (bootstrapped && caddyPids(site).length > 0 && (await answersHttp(site)) && hasCa(site)) return false;
-  await bootstrap(bootstrapScript, bootstrapped, log, site);
+  await bootstrap(bootstrapScript, bootstrapped, log, site, account.home);
   const deadline = Date.now() + 15000;
   while (!(await answersHttp(site)) || !hasCa(site)) {
     if (Date.now() > deadline) {
@@ -69,7 +69,7 @@ export async function ensureCaddy(account: Account, log: (line: string) => void,
   return true;
 }
 
-async function bootstrap(script: string, again: boolean, log: (line: string) => void, site: CaddySite): Promise<void> {
+async function bootstrap(script: string, again: boolean, log: (line: string) => void, site: CaddySite, home: string): Promise<void> {
   if (!existsSync(script)) {
     throw new Error(`${script} is missing: the stand-in is laid out by the same bootstrap script as EC2 (run with --local)`);
   }
@@ -81,6 +81,9 @@ async function bootstrap(script: string, again: boolean, log: (line: string) => 
     ...process.env, XDG_DATA_HOME: site.xdgData, XDG_CONFIG_HOME: site.xdgConfig,
     PORTSIDE_USER: site.user, PORTSIDE_WWW: site.www, PORTSIDE_CADDY_DIR: site.caddyDir, PORTSIDE_SEED_DIR: seed,
     PORTSIDE_CADDY_LOG: site.caddyLog,
+    // bootstrap.sh reads PORTSIDE_HOME as the deploy user's home; the CLI's own PORTSIDE_HOME (its state dir,
+    // lib/ssh/paths.ts) must not reach it, or the registry is seeded there and the deploy user gets none.
+    PORTSIDE_HOME: home,
   };
   const fd = openSync(site.bootstrapLog, 'a');
   try {

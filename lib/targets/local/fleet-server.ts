@@ -94,8 +94,20 @@ export async function ensureFleetServer(spec: FleetServerSpec, fresh: boolean, c
   writeUserFile(account, '.npmrc', renderNpmrc(ctx.registryUrl, ctx.proxyUrl), 0o644);
   await ensureSshd(ctx.path, ctx.log, sshdSite(spec));
   await ensureCaddy(account, ctx.log, ctx.bootstrapScript ?? BOOTSTRAP_SCRIPT, caddySite(spec));
+  assertLaidOut(spec, account);
   markConvergedIfEmpty(spec, account);
   return hostKeyFingerprint(sshdSite(spec));
+}
+
+/**
+ * A fresh server has its registry in its deploy user's home (bootstrap.sh seeds it, as on EC2): without it the
+ * agent's first command would rebuild one, from a host where every fleet server's Caddy is visible.
+ */
+function assertLaidOut(spec: FleetServerSpec, account: Account): void {
+  const registry = join(account.home, REGISTRY_FILE);
+  if (!existsSync(registry)) {
+    throw new Error(`fleet server ${spec.name}: ${registry} is missing after bootstrap.sh --local: every server starts with its seeded registry (${spec.seedDir}/registry.json); see ${spec.bootstrapLog} for where the script wrote it, then run \`portside local up --servers N\` again`);
+  }
 }
 
 /**
