@@ -28,6 +28,7 @@ fleet.portside.test, *.fleet.portside.test {
 \ttls internal
 \treverse_proxy 10.77.1.11:80 10.77.1.12:80 10.77.1.13:80 {
 \t\tlb_policy round_robin
+\t\tbuffer_requests
 \t\tlb_try_duration 5s
 \t\tlb_try_interval 100ms
 \t\thealth_uri /_portside/health
