@@ -45,20 +45,25 @@ const INJECTIONS: Record<string, Injection> = {
 };
 
 /**
- * The boot's steps, read from the scripts themselves (so a new step is rehearsed without a change here):
- * the stub's `STEP="…"` names, then the `step NAME` lines of the bootstrap's main_ec2.
+ * The single server's boot steps, read from the scripts themselves (so a new step is rehearsed without a
+ * change here): the stub's `STEP="…"` names, then the `step NAME` lines at main_ec2's top level (two
+ * spaces in). A step nested in an `if` runs on a fleet server only (PORTSIDE_SIGNAL_RESOURCE: its Auto
+ * Scaling group's signal, the converge hook); the rehearsal boots a single server, which never runs them.
  */
 export function bootSteps(stub = readUserDataStub(), bootstrap = readBootstrapScript()): BootStep[] {
   const stubSteps = [...stub.matchAll(/^\s*STEP="([^"]+)"/gm)].map((m) => m[1]);
   const main = /^main_ec2\(\) \{\n([\s\S]*?)\n\}/m.exec(bootstrap)?.[1];
   if (!main) throw new Error('assets/bootstrap.sh has no main_ec2() { … } block: the rehearsal reads its steps from there');
-  const bootstrapSteps = [...main.matchAll(/^\s*step (\w+)/gm)].map((m) => m[1]);
+  const bootstrapSteps = [...main.matchAll(TOP_LEVEL_STEP)].map((m) => m[1]);
   const fallback: Injection = { kind: 'step-runner', how: "the bootstrap's step runner fails it (PORTSIDE_REHEARSAL_FAIL_AT)" };
   return [
     ...stubSteps.map((name) => ({ name, source: 'user-data' as const, injection: INJECTIONS[name] ?? { kind: 'none' as const, how: 'no stand-in fails it' } })),
     ...bootstrapSteps.map((name) => ({ name, source: 'bootstrap' as const, injection: INJECTIONS[name] ?? fallback })),
   ];
 }
+
+/** A `step NAME` line at main_ec2's top level; deeper ones are conditional (a fleet server's). */
+export const TOP_LEVEL_STEP = /^ {2}step (\w+)/gm;
 
 /** The steps `--fail-at` accepts. */
 export function failableSteps(steps = bootSteps()): BootStep[] {
