@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from 'ssh2';
 import { PACKAGE_ROOT } from '../../lib/package-root';
-import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT, REGISTRY_FILE } from '../../lib/remote/layout';
+import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT, REGISTRY_FILE, REGISTRY_HISTORY_DIR } from '../../lib/remote/layout';
 import { fingerprintOf } from '../../lib/ssh/fingerprint';
 import { LocalFleet, LocalFleetServer, localFleetDown, s3Settings } from '../../lib/targets/local';
 import { FLEET_DIR, FLEET_JSON, fleetServerSpec } from '../../lib/targets/local/fleet-constants';
@@ -329,14 +329,18 @@ describeE2E('local fleet: portside local up --servers 3', () => {
       expect(JSON.parse(readFileSync(join(home, REGISTRY_FILE), 'utf8'))).toEqual(fleetServerRegistry(spec));
     }
     expect(existsSync(join(cliHome, REGISTRY_FILE))).toBe(false);
+    const app = mkdtempSync(join(tmpdir(), 'portside-fleet-app-'));
+    const deploySaying = (text: string) => {
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fleet-rebuild', version: '1.0.0', main: 'index.js' }));
+      writeFileSync(join(app, 'index.js'), `require("http").createServer((q, r) => r.end(${JSON.stringify(text + '\n')})).listen(Number(process.argv[2]));\n`);
+      return portsideWith(env, 'deploy-service', 'fleet-rebuild', '--dir', app, '--target', 'local', '--fleet');
+    };
+    expect(await deploySaying('fleet-rebuild one')).toExitWith(0);
     // s2 loses its registry: the agent rebuilds it from s2's own Caddy, not from s1's (the first on the host).
     const s2 = fleetServerSpec(2);
-    rmSync(join(lookupAccount(s2.user)!.home, REGISTRY_FILE));
-    const app = mkdtempSync(join(tmpdir(), 'portside-fleet-app-'));
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fleet-rebuild', version: '1.0.0', main: 'index.js' }));
-    writeFileSync(join(app, 'index.js'), 'require("http").createServer((q, r) => r.end("fleet-rebuild here\\n")).listen(Number(process.argv[2]));\n');
-    const deploy = await portsideWith(env, 'deploy-service', 'fleet-rebuild', '--dir', app, '--target', 'local', '--fleet');
-    expect(deploy).toExitWith(0);
+    // Its saved versions too, or the rebuild would start from them and never ask which Caddy runs.
+    for (const f of [REGISTRY_FILE, REGISTRY_HISTORY_DIR]) rmSync(join(lookupAccount(s2.user)!.home, f), { recursive: true, force: true });
+    expect(await deploySaying('fleet-rebuild here')).toExitWith(0);
     const rebuilt = JSON.parse(readFileSync(join(lookupAccount(s2.user)!.home, REGISTRY_FILE), 'utf8'));
     expect(rebuilt.paths).toEqual({ www: s2.www, caddyfile: s2.caddyfile });
     expect(rebuilt.loadBalancer).toEqual(fleetServerRegistry(s2).loadBalancer);
