@@ -13,6 +13,9 @@ set +a
 : "${PORTSIDE_STORE_BUCKET:?no release store (PORTSIDE_STORE_BUCKET) in /etc/default/portside}"
 : "${PORTSIDE_USER:?no deploy user (PORTSIDE_USER) in /etc/default/portside}"
 REGION="${AWS_REGION:-${PORTSIDE_REGION:?no region (PORTSIDE_REGION) in /etc/default/portside}}"
+# The role's temporary credentials: an IMDSv2 token (PUT api/token), then iam/security-credentials/ names the
+# role and iam/security-credentials/<role> gives AccessKeyId, SecretAccessKey and Token (AWS: "Retrieve
+# security credentials from instance metadata", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html).
 IMDS=http://169.254.169.254/latest
 TOKEN=$(curl -sSf -X PUT "$IMDS/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
 imds() { curl -sSf -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/$1"; }
@@ -20,6 +23,9 @@ ROLE=$(imds meta-data/iam/security-credentials/)
 CREDS=$(imds "meta-data/iam/security-credentials/$ROLE")
 field() { printf '%s' "$2" | node -e 'let s="";process.stdin.on("data",(c)=>s+=c).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v==null?"":String(v))})' "$1"; }
 # An object of the store into $2, signed with the role's temporary credentials; prints the HTTP status.
+# SigV4 by curl; temporary credentials add their session token as X-Amz-Security-Token (AWS: "Authenticating
+# Requests (AWS Signature Version 4)", https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html);
+# the bucket's virtual-hosted-style URL (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
 s3get() {
   curl -sS --aws-sigv4 "aws:amz:$REGION:s3" --user "$(field AccessKeyId "$CREDS"):$(field SecretAccessKey "$CREDS")" \
     -H "x-amz-security-token: $(field Token "$CREDS")" -o "$2" -w '%{http_code}' "https://$PORTSIDE_STORE_BUCKET.s3.$REGION.amazonaws.com/$1"
