@@ -9,6 +9,7 @@ import { withServerNode } from '../remote/server-node';
 import { AgentCommand, AgentMessage, ClientMessage, encodeLine, HeaderOf, LineDecoder, PlanMessage, PlanOf, ResultMessage, ResultOf, StateOf } from '../protocol';
 import type { ExecResult, SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
+import { interruptScope } from './interrupt-scope';
 import { tarStream } from './tar-stream';
 
 /** The agent's files: the bundles `npm run build` makes from lib/agent (dist/server); a fleet stores them too. */
@@ -100,7 +101,9 @@ export interface AgentCall<C extends AgentCommand> {
 export async function callAgent<C extends AgentCommand>(ssh: SshSession, call: AgentCall<C>): Promise<ResultOf<C>> {
   // Ctrl-C is handled for the whole call: the agent finishes on its own, so the CLI must say what happens.
   const ctrlC = new CtrlC(ssh, call.log ?? ((l) => process.stderr.write(`${l}\n`)));
-  const unlisten = ctrlC.listen();
+  // Within a fleet rollout the rollout owns Ctrl-C: this call only asks its agent to stop when told.
+  const outer = interruptScope.getStore();
+  const unlisten = outer ? outer.onStop(() => ctrlC.askToStop()) : ctrlC.listen();
   try {
     return await talkToAgent(ssh, call, ctrlC);
   } finally {

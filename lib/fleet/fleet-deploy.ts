@@ -21,6 +21,7 @@ import { agentBundle, callAgent } from '../deploy/agent-client';
 import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
+import { RolloutInterrupt } from './rollout-interrupt';
 import { checkServiceEnv, putServiceEnv } from './secrets';
 import { FleetManifest, ReleaseDescriptor, withRelease } from './store-layout';
 
@@ -159,6 +160,7 @@ function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes:
       const { manifest } = await p.store.readManifest();
       await p.store.writeManifest({ ...withRelease(manifest, o.name, { port: p.port, release: p.archive.sha256, releaseId: p.releaseId }), agent: p.agent });
     },
+    interrupt: new RolloutInterrupt(o.log),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, o.name)) === p.releaseId),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet, p.env !== null ? { [o.name]: p.env } : undefined), logFor(s))),
