@@ -20,15 +20,17 @@ export const LB_TRY_INTERVAL = '100ms';
  * How long Caddy keeps an idle connection to a service for reuse: shorter than any Node service keeps it, so
  * Caddy, not the service, always closes an idle connection and never sends a request on one the service is
  * closing at that moment. A Node server closes an idle keep-alive socket after `keepAliveTimeout` (5 s by
- * default) plus its own 1 s buffer (Node ≥ 20; measured here on Node 20.20: 6.0 s; nodejs/node#54863, #59243);
+ * default) plus a 1 s buffer of its own (measured here on Node 20.20: 6.0 s; Node 24 names it keepAliveTimeoutBuffer,
+ * nodejs/node#59243; older Node has no buffer);
  * Caddy's default keeps one 2 minutes ("Default: 2m. Requests to HTTP/1.1 upstreams may fail … if the keepalive
  * duration exceeds the upstream server's keepalive timeout. Idempotent requests will be retried …, but Caddy
  * will respond with status code 502 in other cases",
  * https://caddyserver.com/docs/caddyfile/directives/reverse_proxy#keepalive). Measured with Caddy 2.6.2, the
  * preload and a service with keepAliveTimeout 2500 ms, bursts of 30 POSTs as the service closed its idle
- * connections: 28 of 360 answered 502 (connection reset / broken pipe) with the default, 0 of 360 with 2s
- * (test/e2e/upstream-keepalive.test.ts). A service that sets its own keepAliveTimeout below 1 s (2 s before
- * Node 20) is still exposed. Each connection idle longer than this is a new loopback connect: negligible.
+ * connections: 28 and 41 of 360 answered 502 in two runs (connection reset / broken pipe) with the default,
+ * 0 of 360 with 2s (test/e2e/upstream-keepalive.test.ts). A service that sets its own keepAliveTimeout below
+ * 1 s (2 s without the buffer) is still exposed. A request after more than 2 s of silence opens a new loopback
+ * connection: negligible.
  */
 export const UPSTREAM_KEEPALIVE = '2s';
 
