@@ -88,6 +88,11 @@ export function launchAgentArgv(agentPath: string, command: string): string[] {
 export interface AgentCall<C extends AgentCommand> {
   readonly command: C;
   readonly header: HeaderOf<C>;
+  /**
+   * A message sent after the header as soon as it resolves (the deploy's digest, see DeployHeader): it
+   * must resolve, never reject, when the header says one follows (the agent waits for it). @default - none
+   */
+  readonly afterHeader?: Promise<ClientMessage<C>>;
   /** Called with the server's state; returns the plan (and an optional upload), or null to stop and change nothing. */
   readonly onState?: (state: StateOf<C>) => Promise<{ plan: PlanOf<C>; upload?: Readable } | null>;
   readonly onMessage?: (m: AgentMessage<C>) => void;
@@ -119,6 +124,8 @@ class Requests<C extends AgentCommand> {
 
   constructor(private readonly call: AgentCall<C>) {
     this.stdin.write(encodeLine(call.header));
+    // The agent sends its state only after this message: the plan (an answer to the state) always comes later.
+    call.afterHeader?.then((m) => this.stdin.writable && this.stdin.write(encodeLine(m)));
     if (!call.onState) this.stdin.end();
   }
 
