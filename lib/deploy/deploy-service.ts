@@ -236,7 +236,9 @@ async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: stri
   const bytes = sent.reduce((n, f) => n + f.s, 0);
   if (!c.unchanged) o.log(`  release ${id}: ${files.length} files, ${c.send.length} to send (${formatBytes(bytes)}), ${c.keep.length} unchanged`);
   const plan: DeployPlan = {
-    id, port: r.port, start: spec.start, healthPath, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep, lockfileChanged: c.lockfileChanged,
+    id, port: r.port, start: spec.start, healthPath, lockfileChanged: c.lockfileChanged,
+    // Unchanged: the agent has these files already (its current release's manifest); a 5,000-file list is not sent back.
+    ...(c.unchanged ? { files: [], keep: [], sameFilesAsCurrent: true } : { files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep }),
     env, routes: r.routes, verifyUrl: verifyUrlOnServer(r.next, r.url), unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
   };
   const upload = sent.length ? uploadProgress(tarStream(sent.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined;

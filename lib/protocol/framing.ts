@@ -39,7 +39,8 @@ export type DecodedLine = { readonly message: WireObject; readonly text?: undefi
  * newline, and every later chunk, are raw data.
  */
 export class LineDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+  /** The bytes of an unfinished line, as they came: joined once its newline arrives (a 1 MB plan in 32 kB chunks was copied and searched again at every chunk). */
+  private pending: Buffer[] = [];
   private rawMode = false;
 
   /** @param startsRaw whether a message switches the stream to raw bytes. @default - never */
@@ -53,28 +54,40 @@ export class LineDecoder {
   /** Feed a chunk: the whole lines it completes, and the raw bytes it holds after the switch (may be empty). */
   push(chunk: Buffer): { lines: DecodedLine[]; raw: Buffer } {
     if (this.rawMode) return { lines: [], raw: chunk };
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const lines: DecodedLine[] = [];
+    let start = 0;
     let i: number;
-    while (!this.rawMode && (i = this.pending.indexOf(10)) >= 0) {
-      const text = this.pending.subarray(0, i).toString('utf8');
-      this.pending = this.pending.subarray(i + 1);
-      const message = parseLine(text);
-      lines.push(message ? { message } : { text });
-      if (message && this.startsRaw(message)) this.rawMode = true;
+    // Only the new chunk is searched: the pending bytes hold no newline.
+    while (!this.rawMode && (i = chunk.indexOf(10, start)) >= 0) {
+      lines.push(this.decode(this.take(chunk.subarray(start, i))));
+      start = i + 1;
     }
-    if (!this.rawMode) return { lines, raw: Buffer.alloc(0) };
-    const raw = this.pending;
-    this.pending = Buffer.alloc(0);
-    return { lines, raw };
+    const rest = chunk.subarray(start);
+    if (this.rawMode) return { lines, raw: rest };
+    if (rest.length) this.pending.push(rest);
+    return { lines, raw: Buffer.alloc(0) };
   }
 
   /** What is left when the stream ends: an unterminated last line. */
   end(): DecodedLine[] {
-    const text = this.pending.toString('utf8');
-    this.pending = Buffer.alloc(0);
-    if (this.rawMode || !text) return [];
+    const bytes = this.take(Buffer.alloc(0));
+    if (this.rawMode || !bytes.length) return [];
+    return [this.decode(bytes, false)];
+  }
+
+  /** The pending bytes and `last`, as one line's bytes; nothing is pending after. */
+  private take(last: Buffer): Buffer {
+    if (!this.pending.length) return last;
+    const whole = Buffer.concat([...this.pending, last]);
+    this.pending = [];
+    return whole;
+  }
+
+  /** One line's bytes (decoded whole: a multi-byte character may have been cut between chunks) as a message or text. */
+  private decode(bytes: Buffer, mayStartRaw = true): DecodedLine {
+    const text = bytes.toString('utf8');
     const message = parseLine(text);
-    return [message ? { message } : { text }];
+    if (mayStartRaw && message && this.startsRaw(message)) this.rawMode = true;
+    return message ? { message } : { text };
   }
 }

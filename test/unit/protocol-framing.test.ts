@@ -78,3 +78,21 @@ describe('framing', () => {
     expect(parseLine('{"cut":')).toBeNull();
   });
 });
+
+describe('a long line in many chunks', () => {
+  test('arrives once, whole, and the raw bytes after it in the same chunk are raw', () => {
+    const d = new LineDecoder(startsUpload);
+    const big = encodeLine({ type: 'plan', upload: true, files: Array.from({ length: 3000 }, (_, i) => ({ p: `public/é${i}.txt`, h: 'a'.repeat(64), s: i, m: 420 })) });
+    const bytes = Buffer.concat([Buffer.from(big), Buffer.from('TARBYTES')]);
+    const lines = [];
+    const raw = [];
+    for (let i = 0; i < bytes.length; i += 7777) {
+      const out = d.push(bytes.subarray(i, i + 7777));
+      lines.push(...out.lines);
+      if (out.raw.length) raw.push(out.raw);
+    }
+    expect(lines).toHaveLength(1);
+    expect((lines[0].message as { files: unknown[] }).files).toHaveLength(3000);
+    expect(Buffer.concat(raw).toString()).toBe('TARBYTES');
+  });
+});

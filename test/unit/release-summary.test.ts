@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { withCurrentFiles } from '../../lib/agent/commands/deploy';
 import { expectedDigest, stateOf } from '../../lib/agent/commands/shared';
 import type { Input } from '../../lib/agent/protocol-io';
 import { layout, readSummary, stage, switchTo, writeManifest } from '../../lib/agent/releases';
@@ -122,5 +123,39 @@ describe('the digest message after a deploy header', () => {
     await expect(expectedDigest(header, input({ type: 'plan', id: 'x' }))).rejects.toThrow(/expected the CLI's digest message after the header, got \{"type":"plan","id":"x"\}/);
     await expect(expectedDigest(header, input({ type: 'digest', digest: '../etc' }))).rejects.toThrow(/expected the CLI's digest message/);
     await expect(expectedDigest(header, input())).rejects.toThrow(/connection to the CLI ended before it sent its plan; nothing was changed/);
+  });
+});
+
+describe('an unchanged plan leaves its files out (the agent has them)', () => {
+  let base: string;
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'portside-same-files-'));
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+  const plan = (extra: object) => ({
+    type: 'plan' as const, upload: false, id: 'r1', port: 3000, start: { script: 'index.js' }, healthPath: '/', files: [], keep: [], lockfileChanged: false,
+    env: null, routes: null, verifyUrl: '', unchanged: true, staticOnly: false, probeTimeoutMs: 30000, ...extra,
+  });
+
+  test('its files and kept paths are the current release\'s manifest', async () => {
+    const l = layout(base);
+    writeManifest(await stage(l, 'r1', null, [], null, false), { id: 'r1', files, by: 'me@here', at: '2026-11-30T00:00:00Z' });
+    switchTo(l, 'r1');
+    const full = withCurrentFiles(plan({ sameFilesAsCurrent: true }), l, stateOf(l));
+    expect(full.files).toEqual(files);
+    expect(full.keep).toEqual(files.map((f) => f.p));
+  });
+
+  test('a plan with its files is taken as it is', () => {
+    const p = plan({ files: files.slice(0, 1), keep: ['index.js'], unchanged: false });
+    expect(withCurrentFiles(p, layout(base), { id: null, files: null, meta: null })).toBe(p);
+  });
+
+  test('no readable manifest for the current release: refused before anything changes, with what to do', async () => {
+    const l = layout(base);
+    await stage(l, 'r1', null, [], null, false);
+    switchTo(l, 'r1');
+    expect(() => withCurrentFiles(plan({ sameFilesAsCurrent: true }), l, stateOf(l)))
+      .toThrow(/planned release r1's files again, but the server has no readable manifest for it; nothing was changed/);
   });
 });

@@ -48,14 +48,15 @@ export async function deploy(header: DeployHeader, input: Input): Promise<Deploy
   const planned = exchange('deploy', input, { ...registryState(), current: before });
   const procAsked = procs.pm2Find(svc.name);
   procAsked.catch(() => {});
-  const plan = await planned;
-  if (!plan) return { aborted: true };
+  const asked = await planned;
+  if (!asked) return { aborted: true };
   const proc = await procAsked;
-  const liveOk = proc?.pm2_env?.status === 'online' && pm2Port(proc) === plan.port;
-  if (plan.unchanged && liveOk && !plan.routes) {
+  const liveOk = proc?.pm2_env?.status === 'online' && pm2Port(proc) === asked.port;
+  if (asked.unchanged && liveOk && !asked.routes) {
     note('nothing changed: same files, same port, same routes, and the service is running; nothing to send or restart (use --force to restart anyway)');
-    return { unchanged: true, id: before.id, port: plan.port };
+    return { unchanged: true, id: before.id, port: asked.port };
   }
+  const plan = withCurrentFiles(asked, svc.l, before);
   mkdirSync(svc.base, { recursive: true, mode: 0o750 });
   // Same files as the current release, but its process is not running or the routes must be rendered
   // again: start a copy of it as a new release (staging into the current release's own folder fails).
@@ -64,6 +65,20 @@ export async function deploy(header: DeployHeader, input: Input): Promise<Deploy
   const switched = await goLiveOrUndo(d, input);
   await step('save', () => save(d, switched.reloaded));
   return { id, port: plan.port, previous: before.id };
+}
+
+/**
+ * The plan with its files: a plan of the current release's files again (`sameFilesAsCurrent`) leaves
+ * them out, and they are read from that release's manifest here, before anything is changed.
+ */
+export function withCurrentFiles(plan: PlanMessage<'deploy'>, l: rel.ReleaseLayout, before: CurrentRelease): PlanMessage<'deploy'> {
+  if (!plan.sameFilesAsCurrent) return plan;
+  const files = before.id ? rel.readManifest(l, before.id)?.files : undefined;
+  if (!files) {
+    throw new AgentError(`the CLI planned release ${before.id ?? '(none)'}'s files again, but the server has no readable manifest for it; nothing was changed`,
+      'Deploy again; with --force every file is sent.');
+  }
+  return { ...plan, files, keep: files.map((f) => f.p) };
 }
 
 /** Only built front-end files changed and the running release is live: its code is already proven. */
