@@ -109,7 +109,9 @@ async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
 }
 
 async function undo(d: Deploy): Promise<void> {
-  note(d.undo.length ? `${currentStep()} failed: putting the previous version back` : `${currentStep()} failed: nothing was switched; the running version was not touched`);
+  // No current step: the deploy was refused before its first one (a Ctrl-C stop asked for at the start).
+  const what = currentStep() === null ? 'stopped before its first step' : `${currentStep()} failed`;
+  note(d.undo.length ? `${what}: putting the previous version back` : `${what}: nothing was switched; the running version was not touched`);
   for (const fn of d.undo.reverse()) await fn().catch((err: Error) => note(`undo step failed: ${err.message}`));
   // Also when staging itself failed (a full disk, a cut upload): its partial folder must not stay behind.
   if (rel.currentId(d.svc.l) !== d.id) rmSync(d.svc.l.dir(d.id), { recursive: true, force: true });
