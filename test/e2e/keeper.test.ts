@@ -4,7 +4,7 @@
  * log counts the logins: a command served by the keeper opens no new connection.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { withServer } from '../../lib/cli/connect';
@@ -225,6 +225,17 @@ describeSshd('the kept SSH connection', () => {
     for (const f of [files().socket, files().info, files().log]) expect(statSync(f).mode & 0o777).toBe(0o600);
     // No key material in the keeper's environment (it reads the key file itself).
     expect(readFileSync(`/proc/${keeperPid()}/environ`, 'utf8')).not.toContain('PRIVATE KEY');
+  });
+
+  test('a keeper socket in a folder others can enter is not trusted: the command connects directly', async () => {
+    await keeper();
+    chmodSync(files().dir, 0o755);
+    try {
+      expect(await tryKeeper(files(), 'the test sshd')).toBeUndefined();
+    } finally {
+      chmodSync(files().dir, 0o700);
+    }
+    expect(await tryKeeper(files(), 'the test sshd')).toBeDefined();
   });
 
   test('a killed keeper, a hung keeper, or a keeper whose server connection died: the next command connects directly, at once', async () => {

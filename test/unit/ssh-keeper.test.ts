@@ -9,6 +9,8 @@ describe('PORTSIDE_SSH_PERSIST', () => {
     expect(persistIdleMs({})).toBe(DEFAULT_IDLE_MS);
     expect(DEFAULT_IDLE_MS).toBe(600_000);
     expect(persistIdleMs({ CI: 'true' })).toBeNull();
+    expect(persistIdleMs({ CI: '1' })).toBeNull();
+    expect(persistIdleMs({ CI: 'false' })).toBe(DEFAULT_IDLE_MS);
   });
 
   test.each([['0'], ['off'], ['no'], ['false'], [' OFF ']])('%j turns it off', (v) => {

@@ -11,7 +11,7 @@ import type { KeeperConfig } from './config';
 import { encodeFrame, frameJson, FrameDecoder, FROM_KEEPER, TO_KEEPER } from './frames';
 import { identityHash, keeperFiles, keepersDir, type KeeperFiles } from './identity';
 import { KeptSession } from './kept-session';
-import { ensurePrivateDir } from './private-dir';
+import { ensurePrivateDir, isOwnSocket } from './private-dir';
 
 /**
  * How long the CLI gives a keeper to prove its connection (socket, then a round trip to the server)
@@ -41,7 +41,7 @@ export function keeperFor(target: KeepableTarget, env: NodeJS.ProcessEnv): (Keep
  * checked by a round trip to the server); else undefined, and a keeper that did not answer is stopped.
  */
 export async function tryKeeper(files: KeeperFiles, where: string): Promise<KeptSession | undefined> {
-  if (!existsSync(files.socket)) return undefined;
+  if (!isOwnSocket(files.socket)) return undefined;
   const fingerprint = await hello(files.socket);
   if (fingerprint !== undefined) return new KeptSession(files.socket, fingerprint, where);
   stopStale(files);

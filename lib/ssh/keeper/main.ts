@@ -17,12 +17,14 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as KeeperConfig;
   const files = keeperFiles(config.home, config.hash);
   if (!files.socketFits || ensurePrivateDir(files.dir)) return;
-  writeFileSync(files.log, '', { mode: 0o600 });
   const log = (line: string): void => appendFileSync(files.log, `${new Date().toISOString()} ${line}\n`);
+  // Two CLIs may each leave a keeper behind at once: the second leaves the first (and its log) alone.
+  if (await answers(files.socket)) return;
+  writeFileSync(files.log, '');
   const privateKey = await readPrivateKeyFile(config.keyPath, 'the key file');
   if (identityHash({ ...config, privateKey }) !== config.hash) return log('the key file changed since the CLI read it: not keeping');
-  if (await answers(files.socket)) return log('another keeper already serves this connection');
   const session = await openSsh({ ...config, privateKey });
+  if (await answers(files.socket)) return void (await session.close()); // another one got there while this one connected
   rmSync(files.socket, { force: true });
   const { server, ended } = await serveKeeper({ session, socketPath: files.socket, idleMs: config.idleMs, agentPath: config.agentPath, log });
   chmodSync(files.socket, 0o600); // in a 0700 folder already; OpenSSH makes its control socket 0600 too

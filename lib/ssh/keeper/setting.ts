@@ -25,7 +25,7 @@ const MAX_IDLE_MS = 24 * 3_600_000;
  */
 export function persistIdleMs(env: NodeJS.ProcessEnv): number | null {
   const raw = env[PERSIST_ENV];
-  if (raw === undefined || raw === '') return env.CI ? null : DEFAULT_IDLE_MS;
+  if (raw === undefined || raw === '') return isCi(env) ? null : DEFAULT_IDLE_MS;
   const value = raw.trim().toLowerCase();
   if (['0', 'off', 'no', 'false'].includes(value)) return null;
   const m = /^(\d+)(s|m|h)?$/.exec(value);
@@ -34,4 +34,10 @@ export function persistIdleMs(env: NodeJS.ProcessEnv): number | null {
     throw new UserError(`${PERSIST_ENV}="${raw}" is not a duration: use 0 (off) or a time up to 24h such as 90s, 10m or 1h (a bare number is seconds)`);
   }
   return ms;
+}
+
+/** CI set to anything but an explicit no (CI systems set CI=true; some users set CI=false to say otherwise). */
+function isCi(env: NodeJS.ProcessEnv): boolean {
+  const ci = env.CI?.trim().toLowerCase();
+  return !!ci && ci !== 'false' && ci !== '0';
 }
