@@ -3,7 +3,7 @@
 // checks it), serves the CLI's commands on a Unix socket only this user can open, keeps a standby agent
 // started, and exits when idle, when the connection closes, or when asked. scripts/build.js bundles it
 // to dist/keeper.js.
-import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { openSsh } from '../connection';
 import { readPrivateKeyFile } from '../key-file';
@@ -28,7 +28,9 @@ async function main(): Promise<void> {
   rmSync(files.socket, { force: true });
   const { server, ended } = await serveKeeper({ session, socketPath: files.socket, idleMs: config.idleMs, agentPath: config.agentPath, log });
   chmodSync(files.socket, 0o600); // in a 0700 folder already; OpenSSH makes its control socket 0600 too
-  writeFileSync(files.info, JSON.stringify({ pid: process.pid, host: config.host, port: config.port, user: config.user }), { mode: 0o600 });
+  // Whole or not at all (a CLI or `local down` may read it at any moment): written aside, then renamed.
+  writeFileSync(`${files.info}.tmp`, JSON.stringify({ pid: process.pid, host: config.host, port: config.port, user: config.user }));
+  renameSync(`${files.info}.tmp`, files.info);
   log(`connected to ${config.label ?? config.host} as ${config.user}; serving ${files.socket}; idle limit ${Math.round(config.idleMs / 1000)} s`);
   process.once('SIGTERM', () => void shutDown('SIGTERM'));
   async function shutDown(why: string): Promise<never> {
