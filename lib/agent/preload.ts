@@ -4,7 +4,8 @@
 // to know about:
 // 1. loopback only: a server that listens on all interfaces is bound to 127.0.0.1 (loopback.ts);
 // 2. graceful handover: on SIGINT/SIGTERM (pm2 reload/stop) it stops accepting, lets in-flight
-//    requests finish with `Connection: close`, closes idle keep-alive sockets, then exits;
+//    requests finish with `Connection: close`, closes keep-alive sockets once they have been idle a
+//    moment (idle-connections.ts says why not at once), then exits;
 // 3. the release's env file is loaded into process.env without any shell (service-env.ts);
 // 4. identity: Portside's own health checks are answered with this process's pid.
 // It also reports what the app listened on to the Portside agent when run as a probe (IPC).
@@ -14,6 +15,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { HEALTH_TOKEN_FILE } from '../remote/layout';
+import { IDLE_CLOSE_MS, IdleConnections } from './idle-connections';
 import { toLoopback } from './loopback';
 import { envAdditions, envFileName, parseEnv } from './service-env';
 
@@ -21,6 +23,7 @@ export { parseEnv, toLoopback };
 
 const DRAIN_MS = Number(process.env.PORTSIDE_DRAIN_MS || 4000);
 const servers = new Set<net.Server>();
+const connections = new Map<net.Server, IdleConnections>();
 let draining = false;
 
 loadEnvFile(envFileName(process.env, process.cwd()));
@@ -41,9 +44,12 @@ const originalListen = net.Server.prototype.listen as unknown as Listen;
   servers.add(this);
   this.once('listening', () => report(this));
   if (typeof this.on === 'function' && this.constructor && /Server/.test(this.constructor.name)) {
+    const idle = new IdleConnections();
+    connections.set(this, idle);
     // First in line, before the app's own handler answers (an app may end the response at once).
     (this as HttpServer).prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+      idle.track(req, res);
       identify(req, res);
     });
   }
@@ -87,7 +93,10 @@ const exitSoon = (): void => {
   setTimeout(() => process.exit(0), LINGER_MS);
 };
 
-/** Stop accepting, let in-flight requests finish, close idle keep-alive sockets, then exit (at most DRAIN_MS). */
+/**
+ * Stop accepting, let in-flight requests finish (answered with `Connection: close`), close keep-alive
+ * sockets once idle for IDLE_CLOSE_MS, then exit (at most DRAIN_MS).
+ */
 function drain(): void {
   if (draining) return;
   draining = true;
@@ -97,18 +106,23 @@ function drain(): void {
   for (const server of servers) {
     if (!server.listening) continue;
     open++;
-    server.close(() => {
+    stopListening(server, () => {
       if (--open === 0) exitSoon();
     });
-    const http = server as Partial<HttpServer>;
-    if (typeof http.closeIdleConnections === 'function') {
-      http.closeIdleConnections();
-      // Keep-alive sockets that finish a request while we drain become idle later: close them too.
-      const sweep = setInterval(() => http.closeIdleConnections?.(), 50);
-      sweep.unref();
-    }
+    const idle = connections.get(server);
+    if (idle) setInterval(() => idle.closeIdle(Date.now(), IDLE_CLOSE_MS), 50).unref();
   }
   if (open === 0) exitSoon();
+}
+
+/**
+ * Close the listening socket; `done` runs once every connection has ended. An HTTP server's own close()
+ * (Node ≥ 19) would also close every idle keep-alive connection at once, racing a request being written
+ * on one: net.Server's close stops listening only, and the sweep in drain() closes idle connections.
+ */
+function stopListening(server: net.Server, done: () => void): void {
+  if (connections.has(server)) net.Server.prototype.close.call(server, done);
+  else server.close(done);
 }
 
 // Only take over shutdown when the app has not: an app with its own handler knows best. An app that

@@ -20,10 +20,13 @@ export function readUserDataStub(): string {
   return readFileSync(join(ASSETS_DIR, 'user-data.sh'), 'utf8');
 }
 
+/** Where the fleet's converge hook is in this package (the local fleet runs it from here). */
+export const CONVERGE_HOOK_SCRIPT = join(PACKAGE_ROOT, 'lib', 'fleet', 'portside-converge.sh');
+
 /**
  * The fleet's converge hook (lib/fleet/portside-converge.sh, the fleet contract): a fleet server installs it
  * from its launch template's metadata and runs it at boot, before it reports success.
  */
 export function readConvergeHook(): string {
-  return readFileSync(join(PACKAGE_ROOT, 'lib', 'fleet', 'portside-converge.sh'), 'utf8');
+  return readFileSync(CONVERGE_HOOK_SCRIPT, 'utf8');
 }

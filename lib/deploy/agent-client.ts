@@ -9,6 +9,7 @@ import { AGENT_MISSING_CODE, AGENT_MISSING_LINE, launchAgentArgv } from '../remo
 import { AgentCommand, AgentMessage, ClientMessage, encodeLine, HeaderOf, LineDecoder, PlanMessage, PlanOf, ResultMessage, ResultOf, StateOf } from '../protocol';
 import type { ExecResult, SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
+import { interruptScope } from './interrupt-scope';
 import { tarStream } from './tar-stream';
 
 /** The agent's files: the bundles `npm run build` makes from lib/agent (dist/server); a fleet stores them too. */
@@ -75,6 +76,11 @@ async function installAgent(ssh: SshSession, dir: string, files: ReturnType<type
 export interface AgentCall<C extends AgentCommand> {
   readonly command: C;
   readonly header: HeaderOf<C>;
+  /**
+   * A message sent after the header as soon as it resolves (the deploy's digest, see DeployHeader): it
+   * must resolve, never reject, when the header says one follows (the agent waits for it). @default - none
+   */
+  readonly afterHeader?: Promise<ClientMessage<C>>;
   /** Called with the server's state; returns the plan (and an optional upload), or null to stop and change nothing. */
   readonly onState?: (state: StateOf<C>) => Promise<{ plan: PlanOf<C>; upload?: Readable } | null>;
   readonly onMessage?: (m: AgentMessage<C>) => void;
@@ -88,7 +94,9 @@ export interface AgentCall<C extends AgentCommand> {
 export async function callAgent<C extends AgentCommand>(ssh: SshSession, call: AgentCall<C>): Promise<ResultOf<C>> {
   // Ctrl-C is handled for the whole call: the agent finishes on its own, so the CLI must say what happens.
   const ctrlC = new CtrlC(ssh, call.log ?? ((l) => process.stderr.write(`${l}\n`)));
-  const unlisten = ctrlC.listen();
+  // Within a fleet rollout the rollout owns Ctrl-C: this call only asks its agent to stop when told.
+  const outer = interruptScope.getStore();
+  const unlisten = outer ? outer.onStop(() => ctrlC.askToStop()) : ctrlC.listen();
   try {
     return await talkToAgent(ssh, call, ctrlC);
   } finally {
@@ -104,6 +112,8 @@ class Requests<C extends AgentCommand> {
 
   constructor(private readonly call: AgentCall<C>) {
     this.stdin.write(encodeLine(call.header));
+    // The agent sends its state only after this message: the plan (an answer to the state) always comes later.
+    call.afterHeader?.then((m) => this.stdin.writable && this.stdin.write(encodeLine(m)));
     if (!call.onState) this.stdin.end();
   }
 

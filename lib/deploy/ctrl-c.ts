@@ -27,6 +27,9 @@ export class CtrlC {
   private agreed = false;
   private answer?: (stopping: boolean | null) => void;
   private result?: (r: { ok: boolean; code?: string }) => void;
+  /** askToStop was called (an outer command's Ctrl-C), and the agent was sent its stop. */
+  private stopWanted = false;
+  private stopSent = false;
   /** True once Ctrl-C was pressed: the command's own output stops, this class ends the process. */
   interrupted = false;
   readonly progress: AgentProgress = { committed: false };
@@ -46,7 +49,10 @@ export class CtrlC {
 
   /** Feed every agent message here. */
   seen(m: AgentMessage): void {
-    if (m.type === 'agent') this.progress.pid = m.pid;
+    if (m.type === 'agent') {
+      this.progress.pid = m.pid;
+      if (this.stopWanted) void this.sendStop();
+    }
     if (m.type === 'step' && m.status === 'start') {
       this.progress.step = m.name;
       // Steps that commit are marked in lib/protocol/steps.ts, the list the agent's interrupt.ts reads too.
@@ -54,6 +60,22 @@ export class CtrlC {
     }
     if (m.type === 'interrupt') this.answer?.(m.stopping);
     if (m.type === 'result') this.result?.({ ok: m.ok, code: m.ok ? undefined : m.code });
+  }
+
+  /**
+   * Asked by a command that owns Ctrl-C around this call (a fleet rollout, lib/deploy/interrupt-scope.ts):
+   * ask the agent to stop before its switch, now or as soon as it says its pid. Never leaves and never
+   * hides the result: the agent stops and undoes (the call fails) or, past its switch, finishes.
+   */
+  askToStop(): void {
+    this.stopWanted = true;
+    void this.sendStop();
+  }
+
+  private async sendStop(): Promise<void> {
+    if (this.stopSent || this.progress.pid === undefined || this.progress.committed) return;
+    this.stopSent = true;
+    await this.ssh.exec(['kill', '-USR2', String(this.progress.pid)]).catch(() => undefined);
   }
 
   /** What one press does; exported behaviour for tests through a real SIGINT. */

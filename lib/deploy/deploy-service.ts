@@ -4,7 +4,7 @@ import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UsageError, UserError } from '../errors';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
-import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
+import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, DigestMessage, manifestDigest, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
@@ -121,26 +121,43 @@ interface ReleasePlan {
   readonly sent: readonly ReleaseFile[];
 }
 
+/** The release's files as listed once the build (or its skip check) is done, and their digest. */
+interface Listing {
+  readonly files: readonly ReleaseFile[];
+  readonly digest: string;
+}
+
+/** List the release once the build is done; the agent is told the digest (or null when the build failed: nothing will be planned). */
+function listAfterBuild(spec: ReleaseSpec, building: Promise<BuildResult>, hashes?: HashCache): { listing: Promise<Listing>; message: Promise<DigestMessage> } {
+  const listing = building.then(() => releaseFiles(spec.sources, hashes)).then((files) => ({ files, digest: manifestDigest(files) }));
+  listing.catch(() => {});
+  return { listing, message: listing.then(({ digest }) => ({ type: 'digest', digest }), () => ({ type: 'digest', digest: null })) };
+}
+
 /** Deploy a service folder to the server over one SSH session. */
 export async function deployService(ssh: SshSession, o: DeployServiceOptions): Promise<DeployOutcome> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const { spec, env } = checkDeployInput(o);
   const building = o.dryRun ? null : (o.building ?? startBuild(spec, o.log, o.force, undefined, o.hashes));
+  const listed = building && listAfterBuild(spec, building, o.hashes);
   let routing: RoutePlan | undefined;
   let release: ReleasePlan | undefined;
   const result = await callAgent(ssh, {
     command: 'deploy',
-    header: { service: o.name, who: who(), what: `deploy-service ${o.name}`, readOnly: !!o.dryRun },
+    header: { service: o.name, who: who(), what: `deploy-service ${o.name}`, readOnly: !!o.dryRun, digestFollows: !!listed },
+    afterHeader: listed?.message,
     onMessage: printer(o.log, timings),
     onLog: (text) => text.split('\n').filter((l) => l.trim()).forEach((l) => o.log(`    ${l}`)),
     onState: async (state) => {
       routing = planRoutes(o, state);
-      if (!building) {
+      if (!building || !listed) {
         printDryRun(o, spec, env, state.current, routing);
         return null;
       }
-      release = await planRelease(o, spec, env, state.current, routing, await finishBuild(o, spec, routing, building, timings), timings);
+      const built = await finishBuild(o, spec, routing, building, timings);
+      const files = built.rebuilt ? releaseFiles(spec.sources, o.hashes) : listed.listing.then((l) => l.files);
+      release = await planRelease(o, spec, env, await withListedFiles(state.current, listed.listing), routing, built.build, files, timings);
       return release;
     },
   }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
@@ -179,24 +196,38 @@ function printDryRun(o: DeployServiceOptions, spec: ReleaseSpec, env: string | n
   COMMAND_STEPS.deploy.filter((name) => name !== 'route' || r.routes).forEach((name, i) => o.log(`    ${i + 1}. ${name}: ${stepInfo(name).does}`));
 }
 
+/**
+ * The current release with its files: the agent leaves them out when they have the digest this CLI
+ * sent (CurrentRelease.digest), i.e. they are the files of `listing`. Kept as that listing even when
+ * the front end is built again for another base: they are what the server has.
+ */
+async function withListedFiles(current: CurrentRelease, listing: Promise<Listing>): Promise<CurrentRelease> {
+  if (current.files !== null || current.digest === undefined) return current;
+  const { files, digest } = await listing;
+  if (current.digest !== digest) throw new UserError(`the server left out the current release's files for digest ${current.digest}, but this deploy sent ${digest}`, 'Deploy again; if it happens again, report it: the CLI and the agent disagree.');
+  return { ...current, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })) };
+}
+
 /** The front-end build, built again when the server routes the service under another base than guessed. */
-async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RoutePlan, building: Promise<BuildResult>, timings: Record<string, number>): Promise<BuildResult['build']> {
+async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RoutePlan, building: Promise<BuildResult>, timings: Record<string, number>): Promise<{ build: BuildResult['build']; rebuilt: boolean }> {
   let built = await building;
+  let rebuilt = false;
   const base = servedBase(r.next.routing, o.name);
   if (built.build !== 'none' && built.base !== base) {
     o.log(`  the server routes by ${r.next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
     const first = built.ms;
     built = await startBuild(spec, o.log, o.force, base, o.hashes);
     built = { ...built, ms: first + built.ms };
+    rebuilt = true;
   }
   timings.build = built.ms;
-  return built.build;
+  return { build: built.build, rebuilt };
 }
 
-/** The release's files against the current one's, the plan the agent carries out, and the upload. */
-async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, current: CurrentRelease, r: RoutePlan, build: BuildResult['build'], timings: Record<string, number>): Promise<ReleasePlan> {
+/** The release's files (listed once the build was done) against the current one's, the plan the agent carries out, and the upload. */
+async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, current: CurrentRelease, r: RoutePlan, build: BuildResult['build'], listed: Promise<readonly ReleaseFile[]>, timings: Record<string, number>): Promise<ReleasePlan> {
   const tm = Date.now();
-  const files = await releaseFiles(spec.sources, o.hashes);
+  const files = await listed;
   const healthPath = o.healthPath ?? spec.healthPath ?? '/';
   const c = compareRelease({ files, current, start: spec.start, port: r.port, healthPath, env, force: !!o.force, staticPrefixes: spec.sources.map((s) => s.prefix).filter((p) => p !== '') });
   timings.manifest = Date.now() - tm;

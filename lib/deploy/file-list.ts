@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, Stats, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { UserError } from '../errors';
 import type { FileStamp, HashCache } from './hash-cache';
 
@@ -64,8 +64,15 @@ interface Walk {
   readonly out: ListedFile[];
 }
 
-/** Entries looked at between two pauses of an asynchronous listing (~1 ms of lstat calls). */
-const ENTRIES_PER_PAUSE = 256;
+/**
+ * Entries looked at between two pauses of an asynchronous listing (~0.3 ms of lstat calls): while the
+ * listing runs, each message of the SSH handshake waits for the chunk under way (256 entries, ~3 ms a
+ * chunk, made a 5,000-file app's handshake ~40 ms slower).
+ */
+const ENTRIES_PER_PAUSE = 64;
+
+/** Names in code-unit order: the listing's order must not depend on the machine's locale, and localeCompare costs ~1 µs a call. */
+const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
  * List the files under `dir` (minus exclusions), mapped to `prefix` in the release. A symlink that
@@ -96,12 +103,13 @@ function startWalk(dir: string, prefix: string, skip: (rel: string) => boolean):
 /** Walk one folder into `w.out`, depth first in name order; yields where a listing may pause. */
 function* walkFolder(w: Walk, abs: string, rel: string, count: { seen: number }): Generator<void, void> {
   w.open.push(realpathSync(abs));
-  for (const entry of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of readdirSync(abs, { withFileTypes: true }).sort(byName)) {
     if (++count.seen % ENTRIES_PER_PAUSE === 0) yield;
     if (isExcluded(entry.name)) continue;
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     if (w.skip(childRel)) continue;
-    const childAbs = join(abs, entry.name);
+    // `abs` is a real path and a name has no separator: joined without path.join's normalising (~1 µs a file).
+    const childAbs = abs + sep + entry.name;
     const st = statInside(w, childAbs, childRel);
     if (st.isDirectory()) yield* walkFolder(w, childAbs, childRel, count);
     else if (st.isFile()) w.out.push(listed(w.prefix + childRel, childAbs, childRel, st));
@@ -176,7 +184,7 @@ export async function buildManifest(files: readonly ListedFile[], cache?: HashCa
       const i = next++;
       // Cached and small files are hashed synchronously: let the SSH handshake and the agent's
       // messages through now and then (the build-skip check runs while the CLI connects).
-      if (i % 256 === 255) await new Promise((r) => setImmediate(r));
+      if (i % ENTRIES_PER_PAUSE === ENTRIES_PER_PAUSE - 1) await new Promise((r) => setImmediate(r));
       const f = files[i];
       let h = cache && f.stat ? cache.lookup(f.source, f.stat) : undefined;
       if (h === undefined) {

@@ -48,32 +48,29 @@ export function hashCacheFile(env: NodeJS.ProcessEnv, folder: string): string {
  * deploy lists and hashes each folder once although the build-skip check and the manifest both need it.
  */
 export class HashCache {
-  /** Path → its line (see above). */
-  private readonly lines = new Map<string, string>();
+  /** Path → its line (see above); read from the file at the first use. */
+  private linesRead: Map<string, string> | undefined;
   private readonly runResults = new Map<string, Promise<unknown>>();
   private dirty = false;
 
-  /** @param file where the cache lives (see hashCacheFile); @param now the clock (tests move it) */
-  constructor(public readonly file: string, private readonly now: () => number = Date.now) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return; // no cache yet
-    }
-    const lines = text.split('\n');
-    if (lines[0] !== HEADER) return;
-    for (let i = 1; i < lines.length; i++) {
-      const tab = lines[i].indexOf('\t');
-      if (tab > 0) this.lines.set(lines[i].slice(0, tab), lines[i]);
-    }
+  /**
+   * @param file where the cache lives (see hashCacheFile); read at the first lookup, not here: the
+   *   deploy builds its cache just before it starts connecting, and 10,000 lines take ~10 ms to read.
+   * @param now the clock (tests move it)
+   */
+  constructor(public readonly file: string, private readonly now: () => number = Date.now) {}
+
+  private get lines(): Map<string, string> {
+    this.linesRead ??= readLines(this.file);
+    return this.linesRead;
   }
 
   /** The remembered hash of `path` if the file, as `st` shows it, is unchanged since it was taken. */
   lookup(path: string, st: FileStamp): string | undefined {
     const line = this.lines.get(path);
+    if (line === undefined) return undefined;
     const head = `${path}\t${validFor(st)}\t`;
-    if (line === undefined || !line.startsWith(head) || line.length < head.length + 66) return undefined;
+    if (!line.startsWith(head) || line.length < head.length + 66) return undefined;
     const h = line.slice(head.length, head.length + 64);
     if (!/^[0-9a-f]{64}$/.test(h)) return undefined;
     const now = this.now();
@@ -146,6 +143,24 @@ export class HashCache {
       /* read-only home, full disk: the next deploy hashes again */
     }
   }
+}
+
+/** The cache file's lines by path; a missing, unreadable or foreign file is an empty cache. */
+function readLines(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return out; // no cache yet
+  }
+  const lines = text.split('\n');
+  if (lines[0] !== HEADER) return out;
+  for (let i = 1; i < lines.length; i++) {
+    const tab = lines[i].indexOf('\t');
+    if (tab > 0) out.set(lines[i].slice(0, tab), lines[i]);
+  }
+  return out;
 }
 
 /** What a remembered hash is valid for, as its line spells it: device, inode, size, mtime and ctime. */

@@ -69,7 +69,11 @@ async function instanceTarget(i: FleetInstance, ec2: EC2Client, o: { env: NodeJS
   if (!keyPath && !i.keyName) throw new UserError(`fleet instance ${i.instanceId} was launched without an EC2 key pair: pass --key <private key file>`);
   const privateKey = keyPath
     ? await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log)
-    : (await fetchPrivateKey({ keyName: i.keyName!, ec2, ssm: new SSMClient({}), cacheDir: join(home, 'keys') })).privateKey;
+    // The key pair's private key is a parameter in the EC2 client's region, which may have come from
+    // AWS_DEFAULT_REGION: an SSMClient left to the SDK's own chain would not see that variable (it reads
+    // AWS_REGION, then the shared config, https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/setting-region.html).
+    // The single server's lookup does the same (resolve-target.ts).
+    : (await fetchPrivateKey({ keyName: i.keyName!, ec2, ssm: new SSMClient({ region: await ec2.config.region() }), cacheDir: join(home, 'keys') })).privateKey;
   const label = `${i.instanceId} (${i.publicIp})`;
   return {
     label,

@@ -21,7 +21,8 @@ import { agentBundle, callAgent } from '../deploy/agent-client';
 import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
-import { putServiceEnv } from './secrets';
+import { RolloutInterrupt } from './rollout-interrupt';
+import { checkServiceEnv, putServiceEnv } from './secrets';
 import { FleetManifest, ReleaseDescriptor, withRelease } from './store-layout';
 
 export interface FleetDeployOptions extends Omit<DeployServiceOptions, 'address' | 'releaseId' | 'dryRun'> {
@@ -60,6 +61,8 @@ interface Prepared {
 export async function deployToFleet(fleet: Fleet, o: FleetDeployOptions): Promise<FleetDeployOutcome> {
   const t0 = Date.now();
   const { spec, env } = checkDeployInput(o);
+  // Before the build and any upload: an env file Parameter Store would refuse stops the deploy here.
+  if (env !== null && fleet.secrets) checkServiceEnv(o.name, env);
   const p = await prepare(fleet, o, spec, env);
   try {
     const outcomes = new Map<string, DeployOutcome>();
@@ -157,6 +160,7 @@ function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes:
       const { manifest } = await p.store.readManifest();
       await p.store.writeManifest({ ...withRelease(manifest, o.name, { port: p.port, release: p.archive.sha256, releaseId: p.releaseId }), agent: p.agent });
     },
+    interrupt: new RolloutInterrupt(o.log),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, o.name)) === p.releaseId),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet, p.env !== null ? { [o.name]: p.env } : undefined), logFor(s))),

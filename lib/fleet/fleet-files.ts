@@ -17,6 +17,7 @@ import { convergeRequest, onServer, serverLog } from './on-server';
 import { archiveMtime, buildArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
+import { RolloutInterrupt } from './rollout-interrupt';
 
 export interface FleetFilesOutcome {
   readonly url: string;
@@ -77,6 +78,7 @@ function siteSteps(fleet: Fleet, store: ReleaseStore, rel: SiteRelease, outcomes
       const latest = (await store.readManifest()).manifest;
       await store.writeManifest({ ...latest, updatedAt: new Date().toISOString(), static: { release: rel.sha256, releaseId: rel.releaseId }, agent: rel.agent });
     },
+    interrupt: new RolloutInterrupt(log),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } })).site.release === rel.releaseId),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(log, s))),

@@ -10,6 +10,7 @@ import type { Fleet, FleetServer } from './fleet-target';
 import { convergeRequest, onServer, serverLog } from './on-server';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut } from './rollout';
+import { RolloutInterrupt } from './rollout-interrupt';
 import { FleetManifest, withoutService, withRelease } from './store-layout';
 
 export interface FleetRollbackOutcome {
@@ -57,6 +58,7 @@ export async function rollbackFleet(fleet: Fleet, name: string, o: { to?: string
       const latest = (await store.readManifest()).manifest;
       await store.writeManifest(withRelease(latest, name, { port: entry.port, release: target.release, releaseId: to }));
     },
+    interrupt: new RolloutInterrupt(o.log),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, name)) === to),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(o.log, s))),
@@ -83,6 +85,7 @@ export async function removeFromFleet(fleet: Fleet, name: string, o: { purge: bo
       if (done.removed) await convergeOverSsh(ssh, convergeRequest(fleet), serverLog(o.log, s));
     }),
     writeManifest: async () => store.writeManifest(withoutService((await store.readManifest()).manifest, name)),
+    interrupt: new RolloutInterrupt(o.log),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, name)) === null),
     catchUp: (s) => onServer(s, (ssh) => removeService(ssh, name, o.purge, serverLog(o.log, s))),

@@ -6,6 +6,7 @@
  */
 import { UserError } from '../errors';
 import { batches, catchUpSet, rollbackSet } from './rollout-plan';
+import type { RolloutInterrupt } from './rollout-interrupt';
 
 /** What the rollout does to one server (`R`: what a deploy there did), and to the fleet. */
 export interface RolloutSteps<S, R> {
@@ -20,6 +21,8 @@ export interface RolloutSteps<S, R> {
   restore(server: S, deployed: R): Promise<void>;
   /** Bring a server found by the catch-up pass to the new release. @default - deploy */
   catchUp?(server: S): Promise<unknown>;
+  /** Ctrl-C during the rollout: stop, put the switched servers back. @default - each agent call's own Ctrl-C */
+  interrupt?: RolloutInterrupt;
   /** Write the manifest: called once, only after every server switched. */
   writeManifest(): Promise<void>;
   /** The fleet as it is now (the catch-up pass), and whether a server runs the new release. */
@@ -42,45 +45,116 @@ export class RolloutFailed extends UserError {
   }
 }
 
+/** A rollout stopped by Ctrl-C: the switched servers were put back; exit status 130, as after SIGINT. */
+export class RolloutInterrupted extends UserError {
+  constructor(message: string, detail: string | undefined, public readonly restored: readonly string[]) {
+    super(message, detail, 130);
+    this.name = 'RolloutInterrupted';
+  }
+}
+
+/** A server that switched, and what its step did there (what putting it back needs). */
+interface Switched<S, R> {
+  readonly server: S;
+  readonly deployed: R;
+}
+
+/** Each server's state by label, in the fleet's order: what Ctrl-C's lines say. */
+class Where {
+  private readonly states = new Map<string, string>();
+  constructor(labels: readonly string[]) {
+    for (const l of labels) this.states.set(l, 'not started: as before');
+  }
+  set(label: string, state: string): void {
+    this.states.set(label, state);
+  }
+  toString(): string {
+    return [...this.states].map(([l, state]) => `${l} ${state}`).join('; ');
+  }
+}
+
 /** Roll the release over `servers` in batches of `parallel`, then write the manifest, then catch up. */
 export async function rollOut<S, R>(servers: readonly S[], parallel: number, steps: RolloutSteps<S, R>): Promise<RolloutResult<S>> {
   if (servers.length === 0) throw new UserError('the fleet has no running server to deploy to', 'Start one (portside local up --servers N, or the Auto Scaling group\'s desired capacity) and deploy again.');
-  const switched: Array<{ server: S; deployed: R }> = [];
-  const plan = batches(servers, parallel);
-  for (const [i, batch] of plan.entries()) {
-    const first = i * parallel + 1;
-    const which = batch.length === 1 ? `server ${first}` : `servers ${first}–${first + batch.length - 1}`;
-    steps.log(`${which} of ${servers.length}: ${batch.map((s) => steps.label(s)).join(', ')}`);
-    const results = await Promise.allSettled(batch.map((s) => steps.deploy(s)));
-    results.forEach((r, j) => r.status === 'fulfilled' && switched.push({ server: batch[j], deployed: r.value }));
-    const failedAt = results.findIndex((r) => r.status === 'rejected');
-    if (failedAt >= 0) await failRollout(steps, batch[failedAt], (results[failedAt] as PromiseRejectedResult).reason, switched);
+  const where = new Where(servers.map((s) => steps.label(s)));
+  steps.interrupt?.track(() => String(where));
+  const unlisten = steps.interrupt?.listen();
+  let switched: Array<Switched<S, R>>;
+  try {
+    switched = await rollBatches(servers, parallel, steps, where);
+    // The manifest moves only now: every server has switched. A server booting from here on converges
+    // to the new release by itself; one that booted before read the old manifest, which the catch-up finds.
+    await steps.writeManifest();
+  } finally {
+    unlisten?.();
   }
-  // The manifest moves only now: every server has switched. A server booting from here on converges
-  // to the new release by itself; one that booted before read the old manifest, which the catch-up finds.
-  await steps.writeManifest();
   steps.log('manifest: moved to the new release');
+  if (steps.interrupt?.stopping) {
+    throw new UserError('interrupted (Ctrl-C) as the manifest was written: the rollout had finished, every server is on the new release; the catch-up pass did not run', 'portside services --fleet shows a server that joined meanwhile and is behind.', 130);
+  }
   return { switched: switched.map((s) => s.server), caughtUp: await catchUp(steps, switched.map((s) => s.server)) };
 }
 
+/** Each batch in turn; after a failure or Ctrl-C, the switched servers are put back and this throws. */
+async function rollBatches<S, R>(servers: readonly S[], parallel: number, steps: RolloutSteps<S, R>, where: Where): Promise<Array<Switched<S, R>>> {
+  const switched: Array<Switched<S, R>> = [];
+  const stop = steps.interrupt;
+  for (const [i, batch] of batches(servers, parallel).entries()) {
+    const first = i * parallel + 1;
+    const which = batch.length === 1 ? `server ${first}` : `servers ${first}–${first + batch.length - 1}`;
+    steps.log(`${which} of ${servers.length}: ${batch.map((s) => steps.label(s)).join(', ')}`);
+    batch.forEach((s) => where.set(steps.label(s), 'in progress'));
+    const results = await Promise.allSettled(batch.map((s) => (stop ? stop.guard(() => steps.deploy(s)) : steps.deploy(s))));
+    results.forEach((r, j) => {
+      where.set(steps.label(batch[j]), r.status === 'fulfilled' ? 'switched' : 'not switched: its agent put it back');
+      if (r.status === 'fulfilled') switched.push({ server: batch[j], deployed: r.value });
+    });
+    const failedAt = results.findIndex((r) => r.status === 'rejected');
+    const reason = failedAt >= 0 ? (results[failedAt] as PromiseRejectedResult).reason : undefined;
+    if (stop?.stopping) await stopRollout(steps, switched, where, failedAt >= 0 ? `${steps.label(batch[failedAt])}: ${(reason as Error)?.message ?? String(reason)}` : undefined);
+    if (failedAt >= 0) await failRollout(steps, batch[failedAt], reason, switched, where);
+  }
+  return switched;
+}
+
+/** Put the switched servers back, newest first: the ones put back, and the ones that could not be (with why). */
+async function putBack<S, R>(steps: RolloutSteps<S, R>, switched: ReadonlyArray<Switched<S, R>>, where: Where): Promise<{ restored: string[]; notRestored: string[] }> {
+  const restored: string[] = [];
+  const notRestored: string[] = [];
+  for (const s of rollbackSet(switched)) {
+    const label = steps.label(s.server);
+    where.set(label, 'being put back');
+    try {
+      const restore = () => steps.restore(s.server, s.deployed);
+      await (steps.interrupt ? steps.interrupt.shield(restore) : restore());
+      restored.push(label);
+      where.set(label, 'put back: as before');
+    } catch (e) {
+      notRestored.push(`${label}: ${(e as Error).message}`);
+      where.set(label, 'switched, not put back');
+    }
+  }
+  return { restored, notRestored };
+}
+
 /** Put every switched server back (newest first), then throw what failed and what was put back. */
-async function failRollout<S, R>(steps: RolloutSteps<S, R>, failed: S, reason: unknown, switched: ReadonlyArray<{ server: S; deployed: R }>): Promise<never> {
+async function failRollout<S, R>(steps: RolloutSteps<S, R>, failed: S, reason: unknown, switched: ReadonlyArray<Switched<S, R>>, where: Where): Promise<never> {
   const name = steps.label(failed);
   const back = rollbackSet(switched);
   steps.log(`${name} failed: ${back.length ? `putting ${back.map((s) => steps.label(s.server)).join(', ')} back on the previous release` : 'no other server had switched'}; the manifest stays as it was`);
-  const restored: string[] = [];
-  const notRestored: string[] = [];
-  for (const s of back) {
-    try {
-      await steps.restore(s.server, s.deployed);
-      restored.push(steps.label(s.server));
-    } catch (e) {
-      notRestored.push(`${steps.label(s.server)}: ${(e as Error).message}`);
-    }
-  }
+  const { restored, notRestored } = await putBack(steps, switched, where);
   const why = (reason as Error)?.message ?? String(reason);
   const detail = [(reason as UserError)?.detail, notRestored.length ? `not put back (run portside rollback there): ${notRestored.join('; ')}` : undefined].filter(Boolean).join('\n') || undefined;
   throw new RolloutFailed(`deploy failed on ${name}: ${why}; ${restored.length ? `${restored.join(', ')} back on the previous release` : 'no other server had changed'}, manifest unchanged`, detail, name, restored);
+}
+
+/** Ctrl-C: put every switched server back (newest first), then throw, saying where each server is. */
+async function stopRollout<S, R>(steps: RolloutSteps<S, R>, switched: ReadonlyArray<Switched<S, R>>, where: Where, failure: string | undefined): Promise<never> {
+  const back = rollbackSet(switched);
+  steps.log(`stopped (Ctrl-C): ${back.length ? `putting ${back.map((s) => steps.label(s.server)).join(', ')} back on the previous release` : 'no server had switched'}; the manifest stays as it was`);
+  const { restored, notRestored } = await putBack(steps, switched, where);
+  const detail = [`now: ${String(where)}`, failure && `failed meanwhile: ${failure}`, notRestored.length ? `not put back (run portside rollback there): ${notRestored.join('; ')}` : undefined].filter(Boolean).join('\n');
+  throw new RolloutInterrupted(`interrupted (Ctrl-C): ${restored.length ? `${restored.join(', ')} back on the previous release` : 'no server had switched'}, manifest unchanged`, detail, restored);
 }
 
 /** Deploy to each server found now that is not on the new release; a failure here leaves the manifest moved. */

@@ -6,3 +6,4 @@ export * from './messages';
 export * from './framing';
 export * from './steps';
 export * from './release-id';
+export * from './manifest-digest';

@@ -62,6 +62,14 @@ export interface BaseHeader {
 export interface ServiceHeader extends BaseHeader {
   readonly service: string;
 }
+export interface DeployHeader extends ServiceHeader {
+  /**
+   * A `digest` message follows the header, and the agent waits for it before sending its state: when
+   * the current release's files have that digest, the state leaves them out (see CurrentRelease.digest).
+   * @default false
+   */
+  readonly digestFollows?: boolean;
+}
 export interface RollbackHeader extends ServiceHeader {
   /** The release to go back to. @default - the newest other release the history knows */
   readonly to?: string;
@@ -74,8 +82,22 @@ export interface RollbackHeader extends ServiceHeader {
 /** A kind of release's current state: its id, its manifest's files and the rest of its manifest. */
 export interface CurrentRelease {
   readonly id: string | null;
+  /** The manifest's files; null when there is no readable manifest, or when they are left out (see digest). */
   readonly files: readonly WireFile[] | null;
   readonly meta: Omit<ReleaseManifest, 'files'> | null;
+  /**
+   * Set (with `files` null) when the release's files have exactly the digest the CLI sent
+   * (manifestDigest): they are the CLI's own files, so they are not sent back. @default - files are sent
+   */
+  readonly digest?: string;
+}
+
+/** What `.portside-release-summary.json` beside a release's manifest records: the manifest without its files, and their digest. */
+export interface ReleaseSummary extends Omit<ReleaseManifest, 'files'> {
+  /** manifestDigest of the manifest's files. */
+  readonly digest: string;
+  /** SHA-256 of the manifest file's bytes: a summary is trusted only beside the manifest it was written with. */
+  readonly manifestSha256: string;
 }
 interface RoutesState {
   /** The registry's text as it is on disk. */
@@ -234,7 +256,7 @@ export interface RepairResult {
 
 /** For each command: its header, state, plan and result. `never`: the command has no such message. */
 export interface Conversations {
-  deploy: { header: ServiceHeader; state: ReleaseState; plan: DeployPlan; result: DeployResult };
+  deploy: { header: DeployHeader; state: ReleaseState; plan: DeployPlan; result: DeployResult };
   'deploy-files': { header: BaseHeader; state: ReleaseState; plan: DeployFilesPlan; result: DeployFilesResult };
   rollback: { header: RollbackHeader; state: never; plan: never; result: RollbackResult };
   remove: { header: ServiceHeader; state: RemoveState; plan: RemovePlan; result: RemoveResult };
@@ -253,7 +275,12 @@ export type PlannedCommand = { [C in AgentCommand]: [StateOf<C>] extends [never]
 // ------------------------------------------------------------------ the messages themselves
 
 /** CLI → agent after the header: the plan (then raw tar bytes when `upload`), or stop here. */
-export type ClientMessage<C extends AgentCommand = AgentCommand> = PlanMessage<C> | { readonly type: 'abort' };
+export type ClientMessage<C extends AgentCommand = AgentCommand> = PlanMessage<C> | { readonly type: 'abort' } | DigestMessage;
+/** CLI → agent right after a deploy header that says `digestFollows`: the new release's manifestDigest, or null when it has none (a failed build). */
+export interface DigestMessage {
+  readonly type: 'digest';
+  readonly digest: string | null;
+}
 /**
  * The first line a standby agent reads (one started ahead of time by the kept connection, lib/ssh/keeper,
  * with STANDBY_ARG instead of a command): which command to run. The header follows as usual.
@@ -261,7 +288,6 @@ export type ClientMessage<C extends AgentCommand = AgentCommand> = PlanMessage<C
 export type StandbyRequest = { readonly type: 'run'; readonly command: AgentCommand };
 /** The argument that starts the agent as a standby: Node started and the bundle loaded, waiting for a StandbyRequest. */
 export const STANDBY_ARG = '--standby';
-
 /** The plan as it travels: `upload` says whether raw tar bytes follow the line. */
 export type PlanMessage<C extends AgentCommand = AgentCommand> = { readonly type: 'plan'; readonly upload: boolean } & PlanOf<C>;
 

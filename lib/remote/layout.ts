@@ -45,6 +45,8 @@ export const ADOPT_DIR = `${PORTSIDE_DIR}/adopt`;
 
 /** Files inside a release folder (and, for the env file, beside it as the service's last one). */
 export const RELEASE_MANIFEST = '.portside-release.json';
+/** Beside the manifest: the same without the file list, with the files' digest (a deploy reads this, not 5,000 entries). */
+export const RELEASE_SUMMARY = '.portside-release-summary.json';
 export const RELEASE_ENV_FILE = '.portside.env';
 /**
  * Files beside the live Caddyfile: the configuration a later `cdk deploy` declared (written by

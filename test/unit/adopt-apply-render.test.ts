@@ -19,7 +19,8 @@ test('kept directives go into the global options, the root site and each service
   const text = renderCaddyfile(adopted);
   expect(text).toContain(['{', '\tlocal_certs', '\tskip_install_trust', '\tgrace_period 10s', '\temail student@example.com', '}'].join('\n'));
   expect(text).toContain(['\tfile_server', '\theader Cache-Control no-store', '\theader -etag', '}'].join('\n'));
-  expect(text).toContain(['simon.course.test {', '\timport portside_headers', '\treverse_proxy 127.0.0.1:3000 {', '\t\tlb_try_duration 5s', '\t\tlb_try_interval 100ms', '\t}',
+  expect(text).toContain(['simon.course.test {', '\timport portside_headers', '\treverse_proxy 127.0.0.1:3000 {', '\t\tlb_try_duration 5s', '\t\tlb_try_interval 100ms',
+    '\t\ttransport http {', '\t\t\tkeepalive 2s', '\t\t\tkeepalive_interval 30s', '\t\t\tkeepalive_idle_conns_per_host 32', '\t\t}', '\t}',
     '\theader Access-Control-Allow-Origin *', '}'].join('\n'));
 });
 

@@ -3,11 +3,11 @@
  * (no root): ids, staging by hard links, which releases pruning removes, orphans after a killed deploy.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { doomedReleases, layout, prune, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
+import { doomedReleases, layout, prune, pruneAside, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
 import { newReleaseId } from '../../lib/protocol';
 import { KEEP_RELEASES, RELEASE_ENV_FILE, RELEASE_MANIFEST } from '../../lib/remote/layout';
 
@@ -100,5 +100,30 @@ describe('releases on disk', () => {
     expect(removeOrphans(l)).toEqual(['r7']);
     expect(prune(l, 2)).toEqual(['r2', 'r3', 'r4']);
     expect(existsSync(l.dir('r1'))).toBe(true);
+  });
+});
+
+describe('pruneAside', () => {
+  test('moves the releases beyond the newest ones aside at once, and a detached low-priority rm deletes them', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portside-prune-aside-'));
+    try {
+      const l = layout(base);
+      const ids = Array.from({ length: KEEP_RELEASES + 2 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`);
+      for (const id of ids) {
+        mkdirSync(join(l.dir(id), 'public'), { recursive: true });
+        writeFileSync(join(l.dir(id), 'public', 'f.txt'), id);
+      }
+      switchTo(l, ids[ids.length - 1]);
+      expect(pruneAside(l, KEEP_RELEASES)).toEqual(ids.slice(0, 2));
+      expect(existsSync(l.dir(ids[0]))).toBe(false);
+      expect(existsSync(l.dir(ids[2]))).toBe(true);
+      // The trash goes away by itself (bounded wait: the rm runs at the lowest priority).
+      const trash = (): string[] => readdirSync(l.releases).filter((n) => n.startsWith('.trash-'));
+      const until = Date.now() + 10_000;
+      while (trash().length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(trash()).toEqual([]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

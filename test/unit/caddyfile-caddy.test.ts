@@ -49,4 +49,17 @@ describeCaddy('rendered Caddyfiles, checked by the real caddy', () => {
     expect(fmt.status).toBe(0);
     expect(fmt.stdout).toBe(text);
   });
+
+  // What Caddy itself makes of the transport lines: a `keepalive` line alone would leave the per-host idle
+  // connections at Go's default of 2 (only idle_timeout in the JSON), so all three must arrive.
+  test('every reverse_proxy\'s transport: idle connections kept 2 s, 32 per host, probed every 30 s', () => {
+    const file = join(dir, 'transport.Caddyfile');
+    writeFileSync(file, renderCaddyfile(VARIANTS['path, no domain']));
+    const adapt = spawnSync('caddy', ['adapt', '--config', file, '--adapter', 'caddyfile'], { env, encoding: 'utf8' });
+    expect(adapt.status).toBe(0);
+    const transports = [...adapt.stdout.matchAll(/"transport":(\{[^{}]*\{[^{}]*\}[^{}]*\})/g)].map((m) => JSON.parse(m[1]));
+    expect(transports).toEqual([0, 1].map(() => ({
+      protocol: 'http', keep_alive: { idle_timeout: 2_000_000_000, max_idle_conns_per_host: 32, probe_interval: 30_000_000_000 },
+    })));
+  });
 });

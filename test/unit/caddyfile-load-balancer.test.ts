@@ -50,6 +50,15 @@ describe('behind a load balancer, the Caddyfile', () => {
     expect(single).not.toMatch(/trusted_proxies|http:\/\/|_portside\/health/);
   });
 
+  // AWS: "configure the idle timeout of your application to be larger than the idle timeout configured for the
+  // load balancer" (60 s by default), or the ALB may send a request on a connection the target just closed and
+  // answer 502 (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout).
+  // Caddy keeps an idle client connection 5 minutes unless `servers { timeouts { idle } }` says otherwise
+  // (https://caddyserver.com/docs/caddyfile/options#timeouts): the fleet's Caddyfile must not shorten it.
+  test('sets no server timeouts, so Caddy keeps idle connections from the load balancer 5 minutes (longer than the ALB\'s 60 s)', () => {
+    for (const routing of ['subdomain', 'path'] as const) expect(renderCaddyfile(routes({ routing }))).not.toMatch(/\b(timeouts|idle)\b/);
+  });
+
   test('refuses to render without the Caddyfile path the health marker sits beside', () => {
     expect(() => renderCaddyfile(routes({ paths: { www: '/var/www/portside' } }))).toThrow('needs paths.caddyfile');
   });

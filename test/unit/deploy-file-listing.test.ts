@@ -87,6 +87,16 @@ describe('a listing that pauses (the build-skip check runs while the CLI connect
   });
 });
 
+describe('the listing\'s order', () => {
+  test('names in code-unit order at every level, whatever the locale would say (upper case before lower, "a-b" before "a.b" before "a_b")', () => {
+    for (const name of ['b.txt', 'B.txt', 'a_b', 'a.b', 'a-b', 'é.txt', 'e.txt']) writeFileSync(join(app, 'src', name), name);
+    mkdirSync(join(app, 'src', 'Z'));
+    writeFileSync(join(app, 'src', 'Z', 'z'), 'z');
+    const names = listFiles(join(app, 'src')).map((f) => f.path);
+    expect(names).toEqual(['B.txt', 'Z/z', 'a-b', 'a.b', 'a_b', 'b.txt', 'e.txt', 'page.html', 'é.txt']);
+  });
+});
+
 describe('remembered hashes: one file per service folder', () => {
   test('two folders keep their hashes in two files under PORTSIDE_HOME/file-hashes/', () => {
     const env = { PORTSIDE_HOME: join(work, 'home') };

@@ -1,6 +1,10 @@
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { fleetInstances } from '../../lib/fleet/aws-fleet';
+import { awsFleet, fleetInstances } from '../../lib/fleet/aws-fleet';
 
 const ec2 = new EC2Client({ region: 'us-east-1' });
 const ec2Mock = mockClient(ec2);
@@ -24,5 +28,27 @@ describe('fleetInstances', () => {
     const calls = ec2Mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
     expect(calls[0].Filters).toEqual([{ Name: 'tag:portside:fleet', Values: ['Portside'] }, { Name: 'instance-state-name', Values: ['running'] }]);
     expect(calls[1].NextToken).toBe('page2');
+  });
+});
+
+describe('awsFleet', () => {
+  test('reads a key pair\'s private key from SSM in the region the fleet was found in, even from AWS_DEFAULT_REGION', async () => {
+    // ap-southeast-4 is in no one's AWS_REGION here: an SSMClient on the SDK's own chain would not be in it.
+    const regional = new EC2Client({ region: 'ap-southeast-4' });
+    const regionalMock = mockClient(regional);
+    const ssmMock = mockClient(SSMClient);
+    try {
+      regionalMock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-a', PublicIpAddress: '203.0.113.1', KeyName: 'k' }] }] });
+      regionalMock.on(DescribeKeyPairsCommand).resolves({ KeyPairs: [{ KeyPairId: 'key-0123' }] });
+      ssmMock.on(GetParameterCommand).rejects(Object.assign(new Error('no such parameter'), { name: 'ParameterNotFound' }));
+      const env = { AWS_DEFAULT_REGION: 'ap-southeast-4', PORTSIDE_HOME: mkdtempSync(join(tmpdir(), 'fleet-aws-')) };
+      await expect(awsFleet({ env, ec2: regional })).rejects.toThrow(/\/ec2\/keypair\/key-0123 does not exist/);
+      const call = ssmMock.send.getCall(0);
+      expect(call.args[0].input).toEqual({ Name: '/ec2/keypair/key-0123', WithDecryption: true });
+      expect(await (call.thisValue as SSMClient).config.region()).toBe('ap-southeast-4');
+    } finally {
+      regionalMock.restore();
+      ssmMock.restore();
+    }
   });
 });

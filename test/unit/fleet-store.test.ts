@@ -11,7 +11,10 @@ import { releaseFiles } from '../../lib/deploy/file-list';
 import { inspectServiceFolder } from '../../lib/deploy/service-folder';
 import { buildReleaseArchive } from '../../lib/fleet/release-archive';
 import { ReleaseStore } from '../../lib/fleet/release-store';
-import { getServiceEnv, putServiceEnv } from '../../lib/fleet/secrets';
+import { getServiceEnv, putServiceEnv, serviceEnvProblem } from '../../lib/fleet/secrets';
+import { deployToFleet, FleetDeployOptions } from '../../lib/fleet/fleet-deploy';
+import type { Fleet } from '../../lib/fleet/fleet-target';
+import { UserError } from '../../lib/errors';
 import { emptyManifest, MANIFEST_KEY, renderManifest, withRelease } from '../../lib/fleet/store-layout';
 
 const SECRET = 'DATABASE_PASSWORD=hunter2-very-secret';
@@ -122,9 +125,43 @@ describe('service env in SSM', () => {
     ssmMock.on(GetParameterCommand).rejects(Object.assign(new Error('not found'), { name: 'ParameterNotFound' }));
     expect(await getServiceEnv(ssm, 'Portside', 'simon')).toBeNull();
   });
-  test('refuses an env file larger than a standard parameter, without printing it', async () => {
+  test('refuses an env file larger than a standard parameter, without printing it or calling SSM', async () => {
     const big = `K=${'x'.repeat(5000)}`;
     await expect(putServiceEnv(ssm, 'Portside', 'simon', big)).rejects.toThrow(/is 5002 bytes; an SSM standard parameter holds at most 4096/);
     await expect(putServiceEnv(ssm, 'Portside', 'simon', big)).rejects.not.toThrow(/xxxx/);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+  test('counts the limit in UTF-8 bytes: 4096 pass, 4097 do not, a multi-byte character counts its bytes', () => {
+    expect(serviceEnvProblem('simon', `K=${'x'.repeat(4094)}`)).toBeNull();
+    expect(serviceEnvProblem('simon', `K=${'x'.repeat(4095)}`)?.message).toMatch(/is 4097 bytes/);
+    expect(serviceEnvProblem('simon', `K=${'é'.repeat(2047)}`)).toBeNull();
+    expect(serviceEnvProblem('simon', `K=${'é'.repeat(2048)}`)?.message).toMatch(/is 4098 bytes/); // 2050 characters
+  });
+  test('refuses text in double braces, which PutParameter rejects, naming the line and not the value', async () => {
+    const env = `A=1\n# a comment\nGREETING=hello {{name}} from hunter2\n`;
+    const problem = serviceEnvProblem('simon', env);
+    expect(problem?.message).toMatch(/"simon" has text in double braces \{\{…\}\} on line 3; Parameter Store/);
+    expect(`${problem?.message} ${problem?.detail}`).not.toMatch(/hunter2|name\}/);
+    await expect(putServiceEnv(ssm, 'Portside', 'simon', env)).rejects.toThrow(UserError);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(serviceEnvProblem('simon', 'A={x}\nB=}}{{\nC={ {y} }\n')).toBeNull();
+  });
+});
+
+describe('deploy-service --fleet with an env file Parameter Store would refuse', () => {
+  test('stops before the build, so before any upload', async () => {
+    const dir = serviceFolder();
+    const envFile = join(dir, 'big.env');
+    writeFileSync(envFile, `K=${'x'.repeat(5000)}\n`);
+    // A build that never ends: had the deploy reached it (or the uploads after it), this would not settle.
+    const building = new Promise<never>(() => {});
+    const logged: string[] = [];
+    const fleet: Fleet = {
+      kind: 'aws', servers: [], address: '192.0.2.1', discover: async () => [],
+      store: { bucket: 'b', region: 'us-east-1' }, secrets: { stackName: 'Portside', region: 'us-east-1' },
+    };
+    const o: FleetDeployOptions = { name: 'simon', dir, envFile, log: (l) => logged.push(l), building };
+    await expect(deployToFleet(fleet, o)).rejects.toThrow(/is 5003 bytes; an SSM standard parameter holds at most 4096/);
+    expect(logged).toEqual([]);
   });
 });

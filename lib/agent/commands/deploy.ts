@@ -2,7 +2,7 @@
 // each does are listed in lib/protocol/steps.ts; each has its own function here.
 import { chmodSync, constants, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CurrentRelease, DeployResult, newReleaseId, PlanMessage, ServiceHeader } from '../../protocol';
+import { CurrentRelease, DeployHeader, DeployResult, newReleaseId, PlanMessage } from '../../protocol';
 import { KEEP_RELEASES, PM2_FILE, RELEASE_ENV_FILE } from '../../remote/layout';
 import { pm2Port } from '../../remote/pm2-list';
 import { install } from '../install';
@@ -13,11 +13,11 @@ import { AgentError, currentStep, Input, note, step } from '../protocol-io';
 import * as rel from '../releases';
 import { probeExited, probeStillRunning, reloadable, stillRunning, STAY_UP_MS, verifyThroughCaddy } from './live-checks';
 import { restoreProcess } from './restore';
-import { drain, exchange, now, readOr, registryState, serviceAt, stateOf } from './shared';
+import { drain, exchange, expectedDigest, now, readOr, registryState, serviceAt, stateOf } from './shared';
 
 /** One deploy under way: what it started from and what it was asked to do. */
 interface Deploy {
-  readonly header: ServiceHeader;
+  readonly header: DeployHeader;
   readonly plan: PlanMessage<'deploy'>;
   readonly svc: ReturnType<typeof serviceAt>;
   readonly before: CurrentRelease;
@@ -40,9 +40,9 @@ interface Switched {
   readonly stayedUp: Promise<AgentError | null>;
 }
 
-export async function deploy(header: ServiceHeader, input: Input): Promise<DeployResult> {
+export async function deploy(header: DeployHeader, input: Input): Promise<DeployResult> {
   const svc = serviceAt(header.service);
-  const before = stateOf(svc.l);
+  const before = stateOf(svc.l, await expectedDigest(header, input));
   // The state goes out first (exchange sends it before it waits): the CLI does not need the process to
   // plan, and asking pm2's daemon first loads pm2's RPC modules (~16 ms, synchronous), now while the CLI plans.
   const planned = exchange('deploy', input, { ...registryState(), current: before });

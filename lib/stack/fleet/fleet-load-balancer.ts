@@ -9,10 +9,12 @@ import { HEALTH_PATH, HTTP_PORT, HTTPS_PORT } from '../../remote/layout';
 
 /**
  * The target group's health check. The load balancer sends `GET HEALTH_PATH` to port 80 of every server;
- * Caddy answers 200 only once the server has converged (the fleet contract). Two passes make a server
- * healthy, two failures unhealthy, one check every 10 s (the defaults are 30 s, 5 and 2). When every server
- * is unhealthy at once the load balancer "fails open" and sends requests to all of them; health checks do not
- * support WebSockets (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+ * Caddy answers 200 only once the server has converged (the fleet contract). Two failures make a server
+ * unhealthy and two passes healthy again, one check every 10 s (the defaults are 30 s, 5 and 2); a newly
+ * registered server needs one pass ("After your target is registered, it must pass one health check to be
+ * considered healthy"). When every server is unhealthy at once the load balancer "fails open" and sends
+ * requests to all of them; health checks do not support WebSockets
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
  */
 export const FLEET_HEALTH_CHECK = {
   path: HEALTH_PATH,
@@ -28,7 +30,9 @@ export const FLEET_HEALTH_CHECK = {
  * requests it already has: the load balancer "stops sending requests to targets that are deregistering, but
  * uses connection draining to ensure that in-flight traffic completes" (DeregisterTargets,
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeregisterTargets.html).
- * The default is 300 s; a course service's requests take far less than 30 s.
+ * The default is 300 s (`deregistration_delay.timeout_seconds`, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay,
+ * which also warns that a target closing a connection before the delay ends gives its client a 5xx); a course
+ * service's requests take far less than 30 s.
  */
 export const FLEET_DEREGISTRATION_DELAY = Duration.seconds(30);
 
@@ -60,8 +64,12 @@ export class FleetLoadBalancer extends Construct {
 
     // DNS validation in the zone: with HostedZoneId, ACM adds the validation CNAME itself ("causes ACM to add
     // your CNAME to the domain record", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-certificatemanager-certificate-domainvalidationoption.html),
-    // and the stack waits until the certificate is issued. The apex and the wildcard share one record (CDK
-    // lists the name once).
+    // and the stack waits until the certificate is issued; automatically only when the zone is in Route 53 in
+    // this account, else the stack stays CREATE_IN_PROGRESS until someone adds the record
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-certificatemanager-certificate.html).
+    // The apex and the wildcard share one record: ACM's validation name for *.<domain> is the apex's
+    // (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html), so CDK lists the name once
+    // (aws/aws-cdk#9291; a duplicate failed with Route 53's InvalidChangeBatch, aws/aws-cdk#9248).
     this.certificate = new acm.Certificate(this, 'Certificate', {
       domainName: props.domain,
       subjectAlternativeNames: [`*.${props.domain}`],
@@ -88,6 +96,10 @@ export class FleetLoadBalancer extends Construct {
       securityGroup: this.securityGroup,
       // Requests with header names that are not valid HTTP are refused at the door, not passed to a service.
       dropInvalidHeaderFields: true,
+      // Idle timeout: AWS's default, 60 s. AWS asks that a target's own idle timeout be longer, or the load
+      // balancer may send a request on a connection the target just closed and answer 502
+      // (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout):
+      // the servers' Caddy keeps idle connections 5 minutes (its default; the fleet's Caddyfile sets no `idle`).
     });
     Validations.of(this.loadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',

@@ -184,10 +184,13 @@ export class FleetServers extends Construct {
    * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatepolicy.html).
    * With either policy CloudFormation "suspends work on the stack until the resource receives the required
    * number of signals or until the timeout period is exceeded" (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/cfn-signal.html).
-   * MinInstancesInService must be less than the group's MaxSize (else the update fails with "MinInstancesInService
-   * must be less than the autoscaling group's MaxSize", https://github.com/awsdocs/aws-cloudformation-user-guide/pull/164),
-   * so with no room above the minimum one server at a time is out of service; with room, a new one starts
-   * before an old one stops.
+   * MinInstancesInService "must be less than the MaxSize of the Auto Scaling group" (the UpdatePolicy page above;
+   * the update fails otherwise, https://github.com/awsdocs/aws-cloudformation-user-guide/pull/164), so with no
+   * room above the minimum one server at a time is out of service; with room, a new one starts before an old
+   * one stops. PauseTime is at most one hour (PT1H, the same page; bootTimeout's 20 minutes fit). aws-cdk-lib
+   * suspends HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification, ScheduledActions and InstanceRefresh
+   * during the update (seen in the synthesized template), as that page advises (SuspendProcesses), so a
+   * scaling alarm cannot disturb a rolling update.
    */
   private autoScalingGroup(props: FleetServersProps, bootTimeout: Duration): autoscaling.AutoScalingGroup {
     const minInService = props.maxServers > props.minServers ? props.minServers : props.minServers - 1;

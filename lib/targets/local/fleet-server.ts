@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { renderCaddyfile } from '../../caddy';
 import { Registry, renderRegistry } from '../../registry';
@@ -7,6 +7,7 @@ import { BuildRule, ensureBuildUser } from './build-user';
 import { BOOTSTRAP_SCRIPT, CaddySite, caddyHealth, ensureCaddy, stopCaddy } from './caddy';
 import { Account, authorizeKey, ensureAccount, lookupAccount, removeAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
+import { bootFleetServer } from './fleet-boot';
 import { FLEET_DOMAIN, FLEET_HOST_ADDRESS, FleetServerSpec, LB_ADDRESS } from './fleet-constants';
 import { FleetMember, removeMember } from './fleet-network';
 import { netnsId, PartHealth } from './netns';
@@ -95,7 +96,7 @@ export async function ensureFleetServer(spec: FleetServerSpec, fresh: boolean, c
   await ensureSshd(ctx.path, ctx.log, sshdSite(spec));
   await ensureCaddy(account, ctx.log, ctx.bootstrapScript ?? BOOTSTRAP_SCRIPT, caddySite(spec));
   assertLaidOut(spec, account);
-  markConvergedIfEmpty(spec, account);
+  if (isNewServer(spec, account)) await bootFleetServer(spec, ctx.path, ctx.log);
   return hostKeyFingerprint(sshdSite(spec));
 }
 
@@ -111,17 +112,15 @@ function assertLaidOut(spec: FleetServerSpec, account: Account): void {
 }
 
 /**
- * A server with no registered service has converged by definition (every registered service passed its
- * probe): write the health marker, as the converge step would at boot. A server with services is left to
- * the converge step (lib/fleet), which alone knows whether they passed.
+ * A server with no registered service and no health marker has just been laid out (created, or re-created
+ * after it was removed): it boots, as an EC2 fleet server does, through the converge hook (fleet-boot.ts),
+ * which marks it converged at once when the store has no manifest, else converges it from the store in the
+ * background. A server with services, or with the marker, is left to the converge step (lib/fleet).
  */
-function markConvergedIfEmpty(spec: FleetServerSpec, account: Account): void {
+function isNewServer(spec: FleetServerSpec, account: Account): boolean {
   const registry = join(account.home, REGISTRY_FILE);
   const services = existsSync(registry) ? Object.keys((JSON.parse(readFileSync(registry, 'utf8')) as Registry).services ?? {}) : [];
-  const marker = join(spec.caddyDir, CONVERGED_MARKER_FILE);
-  if (services.length > 0 || existsSync(marker)) return;
-  writeFileSync(marker, JSON.stringify({ by: 'portside local up', services: 0, at: new Date().toISOString() }) + '\n', { mode: 0o644 });
-  chownSync(marker, account.uid, account.gid);
+  return services.length === 0 && !existsSync(join(spec.caddyDir, CONVERGED_MARKER_FILE));
 }
 
 /** Take one fleet server down completely: pm2, Caddy, sshd, any process left, its namespace, user and files. */

@@ -68,14 +68,17 @@ async function startStore(log: (line: string) => void): Promise<void> {
 }
 
 /**
- * The HTTP status of HEAD /<bucket> (S3's HeadBucket, path style), or undefined without an answer. Plain
- * HTTP, unsigned: the store checks no signature, and status must not load the AWS SDK.
+ * The HTTP status of HEAD /<bucket>[/<key>] (S3's HeadBucket or HeadObject, path style), or undefined without
+ * an answer. Plain HTTP, unsigned: the store checks no signature, and status must not load the AWS SDK.
  */
-async function bucketAnswer(): Promise<number | undefined> {
-  const reply = await tcpExchange(STORE_ADDRESS, STORE_PORT, `HEAD /${STORE_BUCKET} HTTP/1.1\r\nHost: ${STORE_ADDRESS}:${STORE_PORT}\r\nConnection: close\r\n\r\n`, 2000, false, FLEET_HOST_ADDRESS);
+export async function storeHeadStatus(key?: string): Promise<number | undefined> {
+  const path = key === undefined ? `/${STORE_BUCKET}` : `/${STORE_BUCKET}/${key}`;
+  const reply = await tcpExchange(STORE_ADDRESS, STORE_PORT, `HEAD ${path} HTTP/1.1\r\nHost: ${STORE_ADDRESS}:${STORE_PORT}\r\nConnection: close\r\n\r\n`, 2000, false, FLEET_HOST_ADDRESS);
   const m = /^HTTP\/[\d.]+ (\d{3})/.exec(reply ?? '');
   return m ? Number(m[1]) : undefined;
 }
+
+const bucketAnswer = (): Promise<number | undefined> => storeHeadStatus();
 
 /** S3Client settings for the local store: exactly what a caller on AWS passes, plus the endpoint and path style. */
 export function s3Settings(store: LocalStore): { endpoint: string; region: string; forcePathStyle: true; credentials: { accessKeyId: string; secretAccessKey: string } } {

@@ -1,0 +1,193 @@
+/**
+ * Issue #10: a killed fleet server replaced by a new one converges on its own. Against `portside local up
+ * --servers 3`: a service is rolled out, server 2 is removed entirely (namespace, processes, user, files:
+ * a terminated instance), and `local up --servers 3` makes a new server 2, which boots as an EC2 fleet
+ * server does: lib/fleet/portside-converge.sh fetches the manifest and the agent from the store and
+ * converges. No deploy command runs after the kill. Load goes through the load balancer the whole time the
+ * new server converges; the load balancer's own log says when it took the server in.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localFleet } from '../../lib/fleet/fleet-target';
+import { ReleaseStore, storeClient } from '../../lib/fleet/release-store';
+import type { FleetManifest } from '../../lib/fleet/store-layout';
+import { PACKAGE_ROOT } from '../../lib/package-root';
+import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
+import { lookupAccount } from '../../lib/targets/local/deploy-user';
+import { bootPaths } from '../../lib/targets/local/fleet-boot';
+import { FLEET_DOMAIN, FLEET_HOST_ADDRESS, FLEET_PATHS, fleetServerSpec, FleetServerSpec, LB_ADDRESS } from '../../lib/targets/local/fleet-constants';
+import { removeFleetServer } from '../../lib/targets/local/fleet-server';
+import { withLock } from '../../lib/targets/local/lock';
+import { tcpExchange } from '../../lib/targets/local/probe';
+import { livePid, sleep } from '../../lib/targets/local/processes';
+import { cli, testHome } from '../support/cli';
+import { releaseOn } from '../support/fleet-app';
+import { loadProbe, Tally } from '../support/load-probe';
+import { localServerUnavailable } from '../support/local-server';
+
+const why = localServerUnavailable();
+const describeE2E = why ? describe.skip : describe;
+if (why) console.warn(`test/e2e/fleet-replace.test.ts skipped: ${why}`);
+
+const NAME = 'e2e-replace';
+const SERVERS = 3;
+const work = mkdtempSync(join(tmpdir(), 'portside-fleet-replace-'));
+const specs = Array.from({ length: SERVERS }, (_, i) => fleetServerSpec(i + 1));
+const s2 = specs[1];
+
+/** The built CLI in its own process: `local up` blocks its event loop, which must not stall the probe here. */
+function portside(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** A service that says which server (deploy user) and which release (its folder's name) answered. */
+function appSayingWho(): string {
+  const dir = mkdtempSync(join(work, 'app-'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: NAME, version: '1.0.0', main: 'index.js' }));
+  writeFileSync(join(dir, 'index.js'), `const who = require('os').userInfo().username;
+const release = require('path').basename(require('fs').realpathSync(__dirname));
+require('http').createServer((req, res) => {
+  let n = 0;
+  req.on('data', (c) => { n += c.length; });
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('replace says ' + who + ' ' + release + ' (' + req.method + ', ' + n + ' bytes)\\n'); });
+}).listen(Number(process.argv[2]));
+`);
+  return dir;
+}
+
+/** What a server's /_portside/health answers now (asked from the host, as `local status` does), or 0 without an answer. */
+async function healthOf(spec: FleetServerSpec): Promise<number> {
+  const reply = await tcpExchange(spec.address, HTTP_PORT, `GET ${HEALTH_PATH} HTTP/1.1\r\nHost: ${spec.address}\r\nConnection: close\r\n\r\n`, 1000, false, FLEET_HOST_ADDRESS);
+  const m = /^HTTP\/[\d.]+ (\d{3})/.exec(reply ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+/** Ask a server's health every 50 ms until stopped; every answer with the time it arrived. */
+function pollHealth(spec: FleetServerSpec): { seen: Array<{ at: number; status: number }>; stop: () => Promise<void> } {
+  const seen: Array<{ at: number; status: number }> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      seen.push({ status: await healthOf(spec), at: Date.now() });
+      await sleep(50);
+    }
+  })();
+  return { seen, stop: async () => { running = false; await loop; } };
+}
+
+/** The load balancer's active health checks of one server since byte `from` of its log (time in ms). */
+function lbChecks(address: string, from: number): Array<{ at: number; msg: string }> {
+  const text = readFileSync(FLEET_PATHS.lbLog).subarray(from).toString('utf8');
+  return text.split('\n').filter((l) => l.includes('health_checker.active') && l.includes(`"${address}:${HTTP_PORT}"`))
+    .map((l) => JSON.parse(l) as { ts: number; msg: string }).map((e) => ({ at: e.ts * 1000, msg: e.msg }));
+}
+
+/** Wait (bounded) for `done`; the error says what was awaited and shows `context()`. */
+async function waitFor(what: string, done: () => boolean, limitMs: number, context: () => string = () => ''): Promise<number> {
+  const started = Date.now();
+  while (!done()) {
+    if (Date.now() - started > limitMs) throw new Error(`not within ${limitMs} ms: ${what}\n${context()}`);
+    await sleep(50);
+  }
+  return Date.now() - started;
+}
+
+const bootLog = (spec: FleetServerSpec): string => (existsSync(bootPaths(spec).log) ? readFileSync(bootPaths(spec).log, 'utf8') : '(no boot log)');
+
+describeE2E('a fleet server killed and replaced by a new one converges on its own', () => {
+  beforeAll(async () => {
+    // From nothing: the store starts empty, so the first boot of every server finds no manifest.
+    await cli('local', 'down', '--fleet');
+    const up = await portside('local', 'up', '--servers', String(SERVERS));
+    expect(up.code).toBe(0);
+  }, 300_000);
+
+  afterAll(async () => {
+    await cli('local', 'down', '--fleet');
+  }, 120_000);
+
+  test('a server that boots while the store has no manifest runs the boot hook and is healthy at once', async () => {
+    for (const spec of specs) {
+      expect(await healthOf(spec)).toBe(200);
+      expect(bootLog(spec)).toContain('portside-converge: no manifest in s3://portside-fleet-releases yet');
+    }
+  });
+
+  test('the replacement answers 503 while it converges from the store, gets no request before, then serves the current release', async () => {
+    const deployed = await cli('deploy-service', NAME, '--dir', appSayingWho(), '--target', 'local', '--fleet');
+    expect(deployed).toExitWith(0);
+    const fleet = await localFleet({ ...process.env, PORTSIDE_HOME: testHome });
+    const manifest: FleetManifest = (await new ReleaseStore(storeClient(fleet.store), fleet.store.bucket).readManifest()).manifest;
+    const release = manifest.services[NAME].releaseId;
+
+    // Kill s2 entirely, then wait until the load balancer's check has failed on it (it is out of the rotation).
+    const lbLogAt = statSync(FLEET_PATHS.lbLog).size;
+    await withLock(() => removeFleetServer(s2, () => undefined));
+    expect(existsSync(`/run/netns/${s2.netns}`)).toBe(false);
+    expect(lookupAccount(s2.user)).toBeUndefined();
+    await waitFor('the load balancer fails s2\'s health check', () => lbChecks(s2.address, lbLogAt).some((e) => e.msg !== 'host is up'), 10_000);
+
+    const answers: Array<{ at: number; server: string; release: string }> = [];
+    const load = loadProbe({
+      address: LB_ADDRESS, domain: FLEET_DOMAIN, names: [NAME],
+      accept: (_name, method, status, body) => {
+        const m = /^replace says (portside-s\d+) (\S+) \((GET|POST), (\d+) bytes\)$/.exec(body.trim());
+        if (status !== 200 || !m || m[3] !== method) return false;
+        answers.push({ at: Date.now(), server: m[1], release: m[2] });
+        return true;
+      },
+    });
+    const health = pollHealth(s2);
+    const t0 = Date.now();
+    let upMs = 0;
+    let tally: Tally = { sent: 0, ok: 0, retried: [], failures: [] };
+    try {
+      const up = await portside('local', 'up', '--servers', String(SERVERS));
+      upMs = Date.now() - t0;
+      expect(up.err).toMatch(/s2: booting: the store has a manifest; converging to it in the background/);
+      expect(up.code).toBe(0);
+      // Until its health passes, or its boot ended without (then the log says why).
+      const healthy = (): boolean => health.seen.some((h) => h.status === 200);
+      await waitFor('s2 converges and its health answers 200', () => healthy() || !livePid(bootPaths(s2).pid), 180_000, () => bootLog(s2));
+      await waitFor('s2\'s health answers 200 after its boot', healthy, 2000, () => bootLog(s2));
+      await waitFor('the load balancer sends s2 requests', () => answers.some((a) => a.server === s2.user), 20_000);
+    } finally {
+      await health.stop();
+      tally = await load.stop();
+    }
+    const marker = join(s2.caddyDir, CONVERGED_MARKER_FILE);
+
+    const first503 = health.seen.find((h) => h.status === 503);
+    const first200 = health.seen.find((h) => h.status === 200)!;
+    const lbUp = lbChecks(s2.address, lbLogAt).filter((e) => e.msg === 'host is up');
+    const fromS2 = answers.filter((a) => a.server === s2.user);
+    console.log(`replacement: local up --servers ${SERVERS} ${upMs} ms; s2 healthy ${first200.at - t0} ms after it started (503 from ${first503 ? first503.at - t0 : '-'} ms); `
+      + `in the load balancer at ${lbUp.length ? Math.round(lbUp[lbUp.length - 1].at - t0) : '-'} ms; load: ${tally.sent} requests, ${tally.failures.length} failed, ${fromS2.length} answered by s2`);
+    expect(tally.failures).toEqual([]);
+    // Unhealthy while converging, and never again once healthy.
+    expect(first503).toBeDefined();
+    expect(first503!.at).toBeLessThan(first200.at);
+    expect(health.seen.filter((h) => h.at > first200.at).every((h) => h.status === 200)).toBe(true);
+    // The load balancer took s2 in once, after its marker was written, and s2 answered nothing before that.
+    expect(lbUp).toHaveLength(1);
+    expect(lbUp[0].at).toBeGreaterThanOrEqual(statSync(marker).mtimeMs);
+    expect(fromS2.every((a) => a.at >= lbUp[0].at)).toBe(true);
+    // The current release, installed by the boot hook alone (its log), and the fleet agrees.
+    expect(fromS2.every((a) => a.release === release)).toBe(true);
+    expect(releaseOn(s2.user, NAME)).toBe(release);
+    expect(bootLog(s2)).toMatch(new RegExp(`${NAME}: installing release ${release} from the store`));
+    const services = await cli('services', '--target', 'local', '--fleet', '--json');
+    expect(services).toExitWith(0);
+    expect(JSON.parse(services.out).disagreements).toEqual([]);
+  }, 420_000);
+});
