@@ -95,7 +95,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   const { first, portside: coldPortside, scp: coldScp } = await firstDeploys(b);
   const deployers = makeDeployers(b);
   const scenarios = await runScenarios(deployers, { app: b.app, reps: o.reps, fake: o.fake, bareScenarios: o.bareScenarios, log: b.log });
-  const keptConnection = keptConnectionOf();
+  const keptConnection = keptConnectionOf(startedAt);
   const unkept = await unkeptRedeploys(b);
   const timeBreakdown = await timeBreakdownOf(b);
   const websocket = await websocketCheck(b, deployers);
@@ -222,12 +222,16 @@ function makeDeployers(b: Bench): Deployers {
  * The kept SSH connection as the timed deploys had it (lib/ssh/keeper): its setting in this process's
  * environment, and how many agent commands its keepers handed a standby agent (their logs say so).
  */
-function keptConnectionOf(): NonNullable<BenchResult['keptConnection']> {
+function keptConnectionOf(since: Date): NonNullable<BenchResult['keptConnection']> {
   const idle = persistIdleMs(process.env);
   const dir = keepersDir(portsideHome());
   let handovers = 0;
   try {
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) handovers += (readFileSync(join(dir, f), 'utf8').match(/: handed the standby agent/g) ?? []).length;
+    // Only this run's lines: a log of an earlier keeper (another identity) may still be in the folder.
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+      handovers += readFileSync(join(dir, f), 'utf8').split('\n')
+        .filter((l) => l.endsWith(': handed the standby agent') && new Date(l.slice(0, 24)) >= since).length;
+    }
   } catch {
     // no keeper ever ran
   }
