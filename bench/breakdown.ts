@@ -74,7 +74,9 @@ export async function breakdown(app: string, name: string, port: number, n: numb
   const nodeStarts: number[] = [];
   for (let i = 0; i < n; i++) {
     nodeStarts.push((await runTimed(process.execPath, ['-e', '0'])).ms);
-    const r = await portsideDeploy(app, name, [String(port)], launcher, { nodeOptions: `--require ${TRACE}` });
+    // Without the kept connection (lib/ssh/keeper): the trace marks ssh2's connect and execs, which a
+    // kept connection does not make in the CLI; this is the first command after the idle limit.
+    const r = await portsideDeploy(app, name, [String(port)], launcher, { nodeOptions: `--require ${TRACE}`, env: { PORTSIDE_SSH_PERSIST: '0' } });
     runs.push({ wall: r.ms, marks: parseTrace(r.err) });
   }
   const nodeStart = stat(nodeStarts).median;

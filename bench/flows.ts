@@ -176,12 +176,12 @@ export function deployArgv(launcher: Launcher, app: string, name: string, port: 
  * A Portside deploy of `app` as `name`, timed from spawn to exit. `extra` may hold the port first (a
  * number) and then options. @default launcher - `node` (untimed set-up deploys; the timed ones say which)
  */
-export async function portsideDeploy(app: string, name: string, extra: string[] = [], launcher: Launcher = 'node', opts: { nodeOptions?: string } = {}): Promise<DeployResult & { out: string; err: string }> {
+export async function portsideDeploy(app: string, name: string, extra: string[] = [], launcher: Launcher = 'node', opts: { nodeOptions?: string; env?: Record<string, string> } = {}): Promise<DeployResult & { out: string; err: string }> {
   // Other people's deploys to the same stand-in hold its lock: start when it is free, so the timing
   // is Portside's own (a deploy that still had to wait says so in its note).
   await lockFree();
   const start = Date.now();
-  const env = { ...process.env };
+  const env = { ...process.env, ...opts.env };
   // npm sets INIT_CWD for its own run; one left from `npm run bench` would point the CLI elsewhere.
   delete env.INIT_CWD;
   if (opts.nodeOptions) env.NODE_OPTIONS = opts.nodeOptions;

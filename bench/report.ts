@@ -60,6 +60,10 @@ export interface BenchResult {
   readonly goals: Goal[];
   /** Where a nothing-changed deploy's time goes; null when not measured. */
   readonly breakdown: Breakdown | null;
+  /** The kept SSH connection during the timed deploys (lib/ssh/keeper): its setting, and how many deploys were handed its standby agent. Absent in results from before it. */
+  readonly keptConnection?: { setting: string; standbyHandovers: number };
+  /** Redeploys through npm run with PORTSIDE_SSH_PERSIST=0 (no kept connection), each one's ms; absent when not measured. */
+  readonly unkept?: { unchanged: number[]; backend: number[] };
   /** The first deploy of a new service, each flow's (one each). */
   /** Medians of the cold deploys (`values`: each one's ms; absent in results from before they were repeated). */
   readonly cold: { portside: { ms: number; buildMs: number; note: string; values?: number[] }; scp: { ms: number; buildMs: number; values?: number[] } };
@@ -90,7 +94,19 @@ function introMd(r: BenchResult): string[] {
   return [
     `# Benchmark: Portside vs the course's scp deploy — ${r.date}`, '',
     `One run of \`npm run bench\`, started ${r.startedAt}, ${Math.round(r.durationS)} s. Both flows deploy the same generated app to the same local stand-in server (network namespace, real sshd, Caddy, pm2), interleaved, ${r.options.reps} repetitions each; times are wall-clock for the whole command, medians with (min–max). Portside is timed as users type it, \`npm run deploy-service <name> <port> -- --target local --dir …\` from the repository (npm's launcher included), and as the bare CLI, \`node bin/portside.js deploy-service …\`, beside it.`, '',
+    ...keptMd(r),
   ];
+}
+
+/** Whether the timed redeploys had the kept SSH connection (lib/ssh/keeper), and the figures without it. */
+function keptMd(r: BenchResult): string[] {
+  if (!r.keptConnection) return [];
+  const k = r.keptConnection;
+  const warm = k.setting === 'off'
+    ? 'The kept SSH connection was off (PORTSIDE_SSH_PERSIST=0 or CI): every timed redeploy connected and started the agent itself.'
+    : `The kept SSH connection was ${k.setting}: the first deploy left a keeper behind, so the timed redeploys found it warm (connected, a standby agent started; ${k.standbyHandovers} agent commands were handed a standby).`;
+  const unkept = r.unkept ? ` The Goals table also gives the redeploys made without it (PORTSIDE_SSH_PERSIST=0), as a user's first command after the idle limit runs: ${r.unkept.unchanged.length} of each.` : '';
+  return [warm + unkept, ''];
 }
 
 function goalsMd(r: BenchResult): string[] {
@@ -141,7 +157,7 @@ function frontEndMd(r: BenchResult): string[] {
 function breakdownSectionMd(r: BenchResult): string[] {
   if (!r.breakdown) return [];
   return [
-    '', "## Where a nothing-changed deploy's time goes", '', `${r.breakdown.runs} traced runs of \`npm run deploy-service\` that changed nothing (bench/deploy-trace.js preloaded: it marks the CLI's moments from its process start; \`node -e 0\` timed apart). Medians per phase.`, '',
+    '', "## Where a nothing-changed deploy's time goes", '', `${r.breakdown.runs} traced runs of \`npm run deploy-service\` that changed nothing (bench/deploy-trace.js preloaded: it marks the CLI's moments from its process start; \`node -e 0\` timed apart), without the kept connection (PORTSIDE_SSH_PERSIST=0: each run connects and starts the agent, as the first command after the idle limit does). Medians per phase.`, '',
     ...breakdownMarkdown(r.breakdown),
   ];
 }

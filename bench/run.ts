@@ -21,7 +21,7 @@
  *   --help, -h          print this
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,9 @@ import { BenchResult, Flow, LoadResult, markdown, stat, svg } from './report';
 import { runScale } from './scale';
 import { Deployers, runScenarios } from './scenarios';
 import { openWs, writeWsService } from './ws';
+import { keepersDir } from '../lib/ssh/keeper/identity';
+import { persistIdleMs } from '../lib/ssh/keeper/setting';
+import { portsideHome } from '../lib/ssh/paths';
 
 export interface BenchOptions {
   reps: number;
@@ -92,6 +95,8 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   const { first, portside: coldPortside, scp: coldScp } = await firstDeploys(b);
   const deployers = makeDeployers(b);
   const scenarios = await runScenarios(deployers, { app: b.app, reps: o.reps, fake: o.fake, bareScenarios: o.bareScenarios, log: b.log });
+  const keptConnection = keptConnectionOf(startedAt);
+  const unkept = await unkeptRedeploys(b);
   const timeBreakdown = await timeBreakdownOf(b);
   const websocket = await websocketCheck(b, deployers);
   const load: LoadResult[] = [];
@@ -103,14 +108,14 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     portside: { ms: stat(coldPortside.map((r) => r.ms)).median, buildMs: stat(coldPortside.map((r) => r.buildMs)).median, note: first.note, values: coldPortside.map((r) => r.ms) },
     scp: { ms: stat(coldScp.map((r) => r.ms)).median, buildMs: stat(coldScp.map((r) => r.buildMs)).median, values: coldScp.map((r) => r.ms) },
   };
-  const goals = benchGoals({ scenarios, load, websocket, latency, cold, loadRedeploys: o.loadRedeploys });
+  const goals = benchGoals({ scenarios, load, websocket, latency, cold, loadRedeploys: o.loadRedeploys, keptConnection, unkept });
   const date = startedAt.toISOString().slice(0, 10);
   const result: BenchResult = {
     date, startedAt: startedAt.toISOString(), durationS: (Date.now() - t0) / 1000,
     machine: machineInfo(), app: appInfo(b),
     options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
     scenarios, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
-    breakdown: timeBreakdown, cold,
+    breakdown: timeBreakdown, cold, keptConnection, unkept,
   };
   return { result, files: writeResults(result, o.out, o.label ? `${date}-${o.label}` : date) };
 }
@@ -211,6 +216,43 @@ function makeDeployers(b: Bench): Deployers {
     portside: retried('portside', () => portsideDeploy(b.app, b.names.portside, port, 'npm')),
     bare: retried('bare', () => portsideDeploy(b.app, b.names.portside, port, 'node')),
   };
+}
+
+/**
+ * The kept SSH connection as the timed deploys had it (lib/ssh/keeper): its setting in this process's
+ * environment, and how many agent commands its keepers handed a standby agent (their logs say so).
+ */
+function keptConnectionOf(since: Date): NonNullable<BenchResult['keptConnection']> {
+  const idle = persistIdleMs(process.env);
+  const dir = keepersDir(portsideHome());
+  let handovers = 0;
+  try {
+    // Only this run's lines: a log of an earlier keeper (another identity) may still be in the folder.
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+      handovers += readFileSync(join(dir, f), 'utf8').split('\n')
+        .filter((l) => l.endsWith(': handed the standby agent') && new Date(l.slice(0, 24)) >= since).length;
+    }
+  } catch {
+    // no keeper ever ran
+  }
+  return { setting: idle === null ? 'off' : `on, ${Math.round(idle / 1000)} s idle limit`, standbyHandovers: handovers };
+}
+
+/**
+ * The redeploys users get when no kept connection is there (their first command after its idle
+ * limit, or with PORTSIDE_SSH_PERSIST=0): nothing changed, then one back-end line, `reps` times each.
+ */
+async function unkeptRedeploys(b: Bench): Promise<NonNullable<BenchResult['unkept']>> {
+  const env = { PORTSIDE_SSH_PERSIST: '0' };
+  const port = [String(b.o.portBase)];
+  const unkept: NonNullable<BenchResult['unkept']> = { unchanged: [], backend: [] };
+  for (let rep = 0; rep < b.o.reps; rep++) {
+    unkept.unchanged.push((await portsideDeploy(b.app, b.names.portside, port, 'npm', { env })).ms);
+    changeBackEnd(b.app, `unkept-${rep}-${Date.now()}`);
+    unkept.backend.push((await portsideDeploy(b.app, b.names.portside, port, 'npm', { env })).ms);
+    b.log(`rep ${rep + 1}/${b.o.reps} without the kept connection: nothing changed ${(unkept.unchanged[rep] / 1000).toFixed(2)} s, one back-end line ${(unkept.backend[rep] / 1000).toFixed(2)} s`);
+  }
+  return unkept;
 }
 
 /** Where a nothing-changed deploy's time goes (the service is at the app's current state); null when not asked for. */

@@ -2,6 +2,7 @@
 // Portside's build: three bundles made with esbuild, run by `npm install` (prepare), `npm run build`
 // and `npm test`. dist/ is build output, never committed.
 //   dist/cli.js            the CLI (bin/cli.ts); npm packages stay external (node_modules has them)
+//   dist/keeper.js         the kept SSH connection the CLI leaves behind (lib/ssh/keeper/main.ts)
 //   dist/server/agent.js   the agent the server runs with plain Node: everything bundled, no dependency
 //   dist/server/preload.js the preload each service's process runs with
 //   dist/server/adopt.js   the adopt / undo run on the server (lib/adopt/on-server)
@@ -102,6 +103,8 @@ function build() {
   const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none', write: false };
   const outputs = [
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'bin', 'cli.ts')], outfile: path.join(DIST, 'cli.js'), external: externalExceptSsh2() }).outputFiles,
+    // The kept connection's background process (lib/ssh/keeper), beside cli.js so the bundled ssh2 finds its native part the same way.
+    ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'ssh', 'keeper', 'main.ts')], outfile: path.join(DIST, 'keeper.js'), external: externalExceptSsh2() }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'main.ts')], outfile: path.join(DIST, 'server', 'agent.js') }).outputFiles,
     ...esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'lib', 'agent', 'preload.ts')], outfile: path.join(DIST, 'server', 'preload.js') }).outputFiles,
     // A fleet server's access to the release store and SSM (the AWS SDK, ~2 MB): loaded by `converge` only.

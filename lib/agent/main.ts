@@ -2,7 +2,7 @@
 // dist/server/agent.js, which the CLI runs as `node ~/.portside/bin/<version>/agent.js <command>` over
 // SSH, speaking the protocol of lib/protocol. Each mutating command runs under the server lock and
 // either completes or puts everything back as it was.
-import type { AgentCommand, BaseHeader, HeaderOf } from '../protocol';
+import { STANDBY_ARG, type AgentCommand, type BaseHeader, type HeaderOf } from '../protocol';
 import { Command } from './commands/shared';
 import { converge } from './commands/converge';
 import { deploy } from './commands/deploy';
@@ -14,7 +14,7 @@ import { status } from './commands/status';
 import { sync } from './commands/sync';
 import * as lock from './lock';
 import * as procs from './procs';
-import { AgentError, createInput, currentStep, send } from './protocol-io';
+import { AgentError, createInput, currentStep, send, type Input } from './protocol-io';
 import { ensureRegistry, registryStatus } from './registry-store';
 
 const COMMANDS: { readonly [C in AgentCommand]: Command<C> } = {
@@ -33,8 +33,8 @@ const COMMANDS: { readonly [C in AgentCommand]: Command<C> } = {
 const isCommand = (name: string | undefined): name is AgentCommand => name !== undefined && Object.hasOwn(COMMANDS, name);
 
 async function main(): Promise<void> {
-  const command = process.argv[2];
   const input = createInput();
+  const command = process.argv[2] === STANDBY_ARG ? await standbyCommand(input) : process.argv[2];
   // The first line is the header; its shape is the command's (lib/protocol/messages.ts).
   const header = (await input.next()) as HeaderOf<AgentCommand> | null;
   if (!header) throw new AgentError('no request received');
@@ -49,6 +49,16 @@ async function main(): Promise<void> {
   } finally {
     if (locked) lock.release();
   }
+}
+
+/**
+ * A standby (started ahead by the kept connection) waits here, holding no lock and changing nothing,
+ * for the line that names its command. Its connection closing first (the keeper idled out) ends it quietly.
+ */
+async function standbyCommand(input: Input): Promise<string | undefined> {
+  const request = await input.next();
+  if (!request) process.exit(0);
+  return request.type === 'run' && typeof request.command === 'string' ? request.command : undefined;
 }
 
 /** Take the server lock for the whole command; clean up after a killed holder; rebuild a lost registry. */

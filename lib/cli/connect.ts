@@ -1,4 +1,5 @@
 import type { SshSession } from '../ssh';
+import type { ResolvedTarget } from '../targets/resolve-target';
 import { UsageError } from '../errors';
 import { CommandContext } from './command';
 
@@ -27,6 +28,8 @@ export interface TargetValues {
 
 export interface Connected {
   readonly ssh: SshSession;
+  /** Run once the command is over and the session closed: leaves a keeper behind (lib/ssh/keeper) when this was a direct connection. */
+  readonly after?: () => void;
   /** The address users reach the server at (for URLs when there is no domain). */
   readonly address: string;
   readonly kind: string;
@@ -64,10 +67,32 @@ export function quietAwsSdkNodeNotice(env: NodeJS.ProcessEnv = process.env): voi
 export async function connect(ctx: CommandContext, values: TargetValues): Promise<Connected> {
   await checkTargetOptions(values);
   if (values.host === undefined && (values.target ?? ctx.env.PORTSIDE_TARGET ?? 'aws') === 'aws') quietAwsSdkNodeNotice();
-  const [{ resolveTarget }, { openSsh }] = await Promise.all([import('../targets/resolve-target'), import('../ssh')]);
+  const { resolveTarget } = await import('../targets/resolve-target');
   const target = await resolveTarget({ target: values.target, host: values.host, user: values.user, key: values.key, env: ctx.env, log: ctx.err });
+  return { ...(await openSession(ctx.env, target)), address: target.host, kind: target.kind };
+}
+
+/**
+ * The command's session: through the kept connection when one answers in time (and keeping is on:
+ * PORTSIDE_SSH_PERSIST, off under CI), else a direct connection that leaves a keeper behind afterwards.
+ */
+async function openSession(env: NodeJS.ProcessEnv, target: ResolvedTarget): Promise<{ ssh: SshSession; after?: () => void }> {
+  const [{ openSsh }, { persistIdleMs }, keep, { describeDestination }] = await Promise.all([
+    import('../ssh'), import('../ssh/keeper/setting'), import('../ssh/keeper/keep'), import('../ssh/connect-errors')]);
+  const idleMs = persistIdleMs(env);
+  const files = idleMs === null ? undefined : keep.keeperFor(target, env);
+  const kept = files && await keep.tryKeeper(files, describeDestination(target));
+  if (kept) return { ssh: kept };
   const ssh = await openSsh(target);
-  return { ssh, address: target.host, kind: target.kind };
+  if (!files) return { ssh };
+  return { ssh, after: () => keep.leaveKeeper(target, files, idleMs!, agentPathOnServer()) };
+}
+
+/** The path of this CLI's agent on the server, for the keeper's first standby. */
+function agentPathOnServer(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const [{ agentBundle }, { BIN_DIR }] = [require('../deploy/agent-client'), require('../remote/layout')] as [typeof import('../deploy/agent-client'), typeof import('../remote/layout')];
+  return `${BIN_DIR}/${agentBundle().version}/agent.js`;
 }
 
 /** Run `fn` with a connection, closing it whatever happens. */
@@ -77,5 +102,6 @@ export async function withServer<T>(ctx: CommandContext, values: TargetValues, f
     return await fn(c);
   } finally {
     await c.ssh.close().catch(() => {});
+    c.after?.();
   }
 }

@@ -5,7 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { UserError } from '../errors';
 import { SERVER_BUNDLE_DIR } from '../package-root';
 import { BIN_DIR } from '../remote/layout';
-import { withServerNode } from '../remote/server-node';
+import { AGENT_MISSING_CODE, AGENT_MISSING_LINE, launchAgentArgv } from '../remote/agent-launch';
 import { AgentCommand, AgentMessage, ClientMessage, encodeLine, HeaderOf, LineDecoder, PlanMessage, PlanOf, ResultMessage, ResultOf, StateOf } from '../protocol';
 import type { ExecResult, SshSession } from '../ssh';
 import { CtrlC } from './ctrl-c';
@@ -43,6 +43,7 @@ function builtVersion(files: ReadonlyArray<{ name: string; st: { size: number; m
 }
 
 export type { AgentMessage } from '../protocol';
+export { launchAgentArgv } from '../remote/agent-launch';
 
 /** A failure reported by the agent: what failed and why, with the agent's detail (a log tail). */
 export class AgentFailure extends UserError {
@@ -69,19 +70,6 @@ async function installAgent(ssh: SshSession, dir: string, files: ReturnType<type
   const script = 'set -e; d=$1; rm -rf "$d.tmp"; mkdir -p "$d.tmp"; tar -x -f - -C "$d.tmp" --no-same-owner; '
     + 'cp "$d.tmp/preload.js" "${d%/*}/.preload.tmp"; mv -f "${d%/*}/.preload.tmp" "${d%/*}/preload.js"; rm -rf "$d"; mv "$d.tmp" "$d"';
   await ssh.run(['sh', '-c', script, 'sh', dir], { stdin: tarStream(files) });
-}
-
-/** The exit code and stderr line of an agent launch that found no agent at its path (nothing ran). */
-const AGENT_MISSING_CODE = 86;
-const AGENT_MISSING_LINE = 'portside: no agent at this path';
-
-/**
- * argv that runs the agent at `agentPath` when the server has it, else exits AGENT_MISSING_CODE at once
- * (reading none of its input): the presence check and the launch are one exec, one round trip fewer
- * than checking first (~10 ms of every command). The path comes as a positional parameter.
- */
-export function launchAgentArgv(agentPath: string, command: string): string[] {
-  return ['sh', '-c', `test -f "$1" || { echo '${AGENT_MISSING_LINE}' >&2; exit ${AGENT_MISSING_CODE}; }; shift; exec "$@"`, 'sh', agentPath, ...withServerNode([agentPath, command])];
 }
 
 /** One agent command: its typed header, and how to answer its state (commands that send one). */
@@ -186,7 +174,8 @@ async function runAgent<C extends AgentCommand>(ssh: SshSession, call: AgentCall
     if (!ctrlC.interrupted) call.onMessage?.(m);
   };
   let stderr = '';
-  const exec = await ssh.exec(launchAgentArgv(agentPath, call.command), {
+  // A kept connection (lib/ssh/keeper) may hand over an agent already started; else launch one.
+  const exec = await (ssh.execAgent ? ssh.execAgent.bind(ssh, agentPath, call.command) : ssh.exec.bind(ssh, launchAgentArgv(agentPath, call.command)))({
     stdin: requests.stdin,
     onStdout: (chunk) => {
       said = true;

@@ -287,6 +287,13 @@ export interface DigestMessage {
   readonly type: 'digest';
   readonly digest: string | null;
 }
+/**
+ * The first line a standby agent reads (one started ahead of time by the kept connection, lib/ssh/keeper,
+ * with STANDBY_ARG instead of a command): which command to run. The header follows as usual.
+ */
+export type StandbyRequest = { readonly type: 'run'; readonly command: AgentCommand };
+/** The argument that starts the agent as a standby: Node started and the bundle loaded, waiting for a StandbyRequest. */
+export const STANDBY_ARG = '--standby';
 /** The plan as it travels: `upload` says whether raw tar bytes follow the line. */
 export type PlanMessage<C extends AgentCommand = AgentCommand> = { readonly type: 'plan'; readonly upload: boolean } & PlanOf<C>;
 

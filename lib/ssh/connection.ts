@@ -3,6 +3,7 @@ import { describeDestination, explainConnectError, type Destination } from './co
 import { RemoteCommandError, SshConnectionError } from './errors';
 import { execOnChannel, type ExecOptions, type ExecResult } from './exec-channel';
 import { checkHostKey } from './host-verifier';
+import { pingServer } from './ping';
 import { defaultKnownHostsPath } from './paths';
 import { toShellLine } from './quote';
 import { Semaphore } from './semaphore';
@@ -39,6 +40,11 @@ export interface SshSession {
   readonly hostKeyFingerprint: string;
   /** Run argv (quoted by `toShellLine`); resolves with the exit code whatever it is. */
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Run the agent at `agentPath` with `command`, as exec(launchAgentArgv(agentPath, command)) does, with
+   * the same result; present on a kept connection, which may hand over a standby agent started ahead.
+   */
+  execAgent?(agentPath: string, command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Like exec, but throws RemoteCommandError on a non-zero exit. */
   run(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
@@ -49,6 +55,14 @@ export interface SshSession {
  * leaves room and turns a burst of concurrent execs into a short queue instead of "open failed".
  */
 const MAX_CONCURRENT_CHANNELS = 8;
+
+/** A session that can also tell whether the server still answers: what a kept connection (lib/ssh/keeper) needs. */
+export interface LiveSession extends SshSession {
+  /** One round trip to the server (an SSH keepalive request): true when it answered within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** Settles when the connection has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+}
 const DEFAULT_READY_TIMEOUT_MS = 10_000;
 
 /**
@@ -56,7 +70,7 @@ const DEFAULT_READY_TIMEOUT_MS = 10_000;
  * @throws HostKeyMismatchError before any authentication or command when the key is not the trusted one
  * @throws SshConnectionError for refused / timeout / unreachable / auth failures, with the fix in the message
  */
-export async function openSsh(target: SshTarget): Promise<SshSession> {
+export async function openSsh(target: SshTarget): Promise<LiveSession> {
   const dest: Destination = { ...target, readyTimeoutMs: target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS };
   const where = describeDestination(target);
   const client = new Client();
@@ -148,19 +162,26 @@ function connect(client: Client, config: ConnectConfig, dest: Destination, refus
   });
 }
 
-class Session implements SshSession {
+class Session implements LiveSession {
   private readonly slots = new Semaphore(MAX_CONCURRENT_CHANNELS);
   private gone: Error | undefined;
   private closing: Promise<void> | undefined;
+  readonly closed: Promise<void>;
 
   constructor(private readonly client: Client, public readonly hostKeyFingerprint: string, private readonly where: string) {
     // After connecting, errors surface through the channels; an unhandled 'error' would crash the process.
     client.on('error', (e: Error) => {
       this.gone ??= new Error(`the SSH connection to ${where} failed: ${e.message}`);
     });
-    client.once('close', () => {
+    this.closed = new Promise((resolve) => client.once('close', () => {
       this.gone ??= new Error(`the SSH connection to ${where} closed before the command finished`);
-    });
+      resolve();
+    }));
+  }
+
+  ping(timeoutMs: number): Promise<boolean> {
+    if (this.gone || this.closing) return Promise.resolve(false);
+    return pingServer(this.client, timeoutMs);
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { homedir } from 'node:os';
 // Types only: the AWS SDK costs ~0.5 s to load, and a local or --host deploy never needs it.
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -34,7 +35,11 @@ export interface TargetOptions {
   aws?: { ec2?: EC2Client; ssm?: SSMClient };
 }
 
-export type ResolvedTarget = SshTarget & { kind: 'aws' | 'local' | 'host' };
+export type ResolvedTarget = SshTarget & {
+  kind: 'aws' | 'local' | 'host';
+  /** The file the key was read from (a kept connection reads it again itself); absent when it came from elsewhere. */
+  privateKeyPath?: string;
+};
 
 const DEFAULT_USER = 'ubuntu';
 
@@ -62,6 +67,7 @@ async function resolveHost(o: TargetOptions, home: string): Promise<ResolvedTarg
   return {
     kind: 'host', host, port, user: o.user ?? DEFAULT_USER,
     privateKey: await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log),
+    privateKeyPath: expandHome(keyPath),
     knownHostsPath: join(home, 'known_hosts'),
     label: port === 22 ? host : `${host}:${port}`,
   };
@@ -85,6 +91,7 @@ async function resolveLocal(o: TargetOptions, home: string): Promise<ResolvedTar
   return {
     kind: 'local', host: server.address, port: server.sshPort, user: o.user ?? server.user,
     privateKey: await readPrivateKeyFile(keyPath ?? server.keyPath, keyPath ? (o.key ? '--key' : 'PORTSIDE_KEY') : 'the local server key', o.log),
+    privateKeyPath: expandHome(keyPath ?? server.keyPath),
     knownHostsPath,
     expectedFingerprints: [server.hostKeyFingerprint],
     expectedFingerprintsSource: 'the local server\'s state (`npx portside local status`)',
@@ -99,14 +106,14 @@ async function resolveAws(o: TargetOptions, home: string): Promise<ResolvedTarge
   const stackName = o.stackName ?? (o.env.PORTSIDE_STACK || DEFAULT_STACK_NAME);
   const server = await sdk.aws.findServer({ stackName, ec2 });
   const label = `EC2 ${server.instanceId} (${stackName}) at ${server.publicIp}`;
-  const privateKey = await awsPrivateKey(o, sdk, { server, label, ec2, region, home });
+  const { privateKey, privateKeyPath } = await awsPrivateKey(o, sdk, { server, label, ec2, region, home });
 
   // Pinned by instance id: a rebuilt server that inherits the Elastic IP is a new instance and gets a
   // fresh first-contact check against its console, instead of a false alarm (or a silent trust).
   const knownHostsPath = join(home, 'known_hosts');
   const hostKeyAlias = server.instanceId;
   const target: ResolvedTarget = {
-    kind: 'aws', host: server.publicIp, port: 22, user: o.user ?? DEFAULT_USER, privateKey,
+    kind: 'aws', host: server.publicIp, port: 22, user: o.user ?? DEFAULT_USER, privateKey, privateKeyPath,
     knownHostsPath, hostKeyAlias, label,
   };
   if ((await readPins(knownHostsPath, hostKeyAlias, 22)).length > 0) return target;
@@ -131,14 +138,20 @@ async function awsPrivateKey(
   o: TargetOptions,
   sdk: AwsModules,
   at: { server: FoundServer; label: string; ec2: EC2Client; region?: string; home: string },
-): Promise<Buffer | string> {
+): Promise<{ privateKey: Buffer | string; privateKeyPath: string }> {
   const keyPath = o.key ?? o.env.PORTSIDE_KEY;
-  if (keyPath) return readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log);
+  if (keyPath) return { privateKey: await readPrivateKeyFile(keyPath, o.key ? '--key' : 'PORTSIDE_KEY', o.log), privateKeyPath: expandHome(keyPath) };
   if (!at.server.keyName) {
     throw new Error(`${at.label} was launched without an EC2 key pair, so Portside cannot fetch its key: pass --key <private key file>`);
   }
   const ssm = o.aws?.ssm ?? new sdk.SSMClient(at.region ? { region: at.region } : {});
-  return (await sdk.aws.fetchPrivateKey({ keyName: at.server.keyName, ec2: at.ec2, ssm, cacheDir: join(at.home, 'keys') })).privateKey;
+  const fetched = await sdk.aws.fetchPrivateKey({ keyName: at.server.keyName, ec2: at.ec2, ssm, cacheDir: join(at.home, 'keys') });
+  return { privateKey: fetched.privateKey, privateKeyPath: fetched.path };
+}
+
+/** `~/x` as readPrivateKeyFile reads it, so a keeper started elsewhere reads the same file. */
+function expandHome(path: string): string {
+  return path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }
 
 /** On first contact, expect the host key fingerprints the instance printed to its console (if any yet). */

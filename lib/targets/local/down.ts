@@ -1,7 +1,8 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { stopKeepers } from '../../ssh/keeper/keep';
 import { stopCaddy } from './caddy';
 import { fleetExists, takeFleetDown } from './fleet';
-import { DEPLOY_USER, NETNS, STATE_DIR } from './constants';
+import { DEPLOY_USER, NETNS, PATHS, STATE_DIR } from './constants';
 import { removeBuildUser } from './build-user';
 import { lookupAccount, removeAccount } from './deploy-user';
 import { asUserInNetns, run } from './exec';
@@ -26,6 +27,7 @@ export async function localDown(opts: LocalDownOptions = {}): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   assertHostCanRunStandIn();
   await withLock(async () => {
+    await stopStandInKeepers(log);
     if (fleetExists()) await takeFleetDown(log);
     const account = lookupAccount();
     const nsExists = netnsId() !== undefined;
@@ -55,4 +57,16 @@ export async function localDown(opts: LocalDownOptions = {}): Promise<void> {
     rmSync(STATE_DIR, { recursive: true, force: true });
     log('local server is down');
   });
+}
+
+/** The kept connections to the stand-in (lib/ssh/keeper) in this user's Portside folder: asked to quit before sshd goes. */
+async function stopStandInKeepers(log: (line: string) => void): Promise<void> {
+  let server: { address: string; sshPort: number };
+  try {
+    server = JSON.parse(readFileSync(PATHS.serverJson, 'utf8')) as { address: string; sshPort: number };
+  } catch {
+    return; // no state: nothing was ever kept for it
+  }
+  const stopped = await stopKeepers(server.address, server.sshPort);
+  if (stopped) log(`stopped ${stopped} kept SSH connection(s) to the local server`);
 }

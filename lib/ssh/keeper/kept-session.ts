@@ -1,0 +1,138 @@
+import { connect, type Socket } from 'node:net';
+import { RemoteAbortError, RemoteCommandError, RemoteTimeoutError } from '../errors';
+import type { ExecOptions, ExecResult, SshSession } from '../connection';
+import { toShellLine } from '../quote';
+import { encodeFrame, frameJson, FrameDecoder, FROM_KEEPER, TO_KEEPER, type Frame } from './frames';
+
+/**
+ * The CLI's session over a keeper (serve.ts): each exec is one connection to its Unix socket, which the
+ * keeper relays to a channel of its SSH connection. Results, errors, aborts and timeouts are the same
+ * as a direct session's (connection.ts), so nothing above it can tell the difference.
+ */
+export class KeptSession implements SshSession {
+  constructor(private readonly socketPath: string, public readonly hostKeyFingerprint: string, private readonly where: string) {}
+
+  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.request(encodeFrame(TO_KEEPER.exec, { argv }), toShellLine(argv), opts);
+  }
+
+  execAgent(agentPath: string, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.request(encodeFrame(TO_KEEPER.agent, { agentPath, command }), `the agent's ${command}`, opts);
+  }
+
+  async run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.exec(argv, opts);
+    if (result.code !== 0) throw new RemoteCommandError(toShellLine(argv), result.code, result.stderr, result.stdout, this.where);
+    return result;
+  }
+
+  /** The keeper keeps the connection: nothing to close here. */
+  async close(): Promise<void> {}
+
+  private request(first: Buffer, command: string, opts: ExecOptions): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const call = new KeptCall(command, opts, resolve, reject, this.where);
+      if (!call.start()) return;
+      const sock = connect(this.socketPath, () => call.attach(sock, first));
+      call.watch(sock);
+    });
+  }
+}
+
+/** One exec through the keeper: settles once, on the exit frame, a failure, an abort, a timeout or a lost socket. */
+class KeptCall {
+  private settled = false;
+  private sock: Socket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly out: Buffer[] = [];
+  private readonly errOut: Buffer[] = [];
+  private readonly onAbort = (): void => this.stop(new RemoteAbortError(this.command));
+
+  constructor(
+    private readonly command: string,
+    private readonly opts: ExecOptions,
+    private readonly resolve: (r: ExecResult) => void,
+    private readonly reject: (e: Error) => void,
+    private readonly where: string,
+  ) {}
+
+  start(): boolean {
+    const { signal, timeoutMs } = this.opts;
+    if (signal?.aborted) {
+      this.onAbort();
+      return false;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.stop(new RemoteTimeoutError(this.command, timeoutMs)), timeoutMs);
+    return true;
+  }
+
+  /** Socket errors and an early close: the connection went away before the command finished. */
+  watch(sock: Socket): void {
+    this.sock = sock;
+    const gone = (): void => this.settle(() => this.reject(new Error(`the SSH connection to ${this.where} closed before the command finished`)));
+    sock.on('error', gone);
+    sock.once('close', gone);
+  }
+
+  /** Connected: send the request and stdin, and read the keeper's frames. */
+  attach(sock: Socket, first: Buffer): void {
+    if (this.settled) return void sock.destroy();
+    sock.write(first);
+    const decoder = new FrameDecoder();
+    sock.on('data', (chunk: Buffer) => decoder.push(chunk).forEach((f) => this.frame(f)));
+    feedStdin(sock, this.opts.stdin, (e) => this.stop(new Error(`reading stdin for the remote command failed: ${e.message}; command: ${this.command}`)));
+  }
+
+  private frame(f: Frame): void {
+    if (f.type === FROM_KEEPER.stdout) {
+      this.out.push(f.payload);
+      this.opts.onStdout?.(f.payload);
+    } else if (f.type === FROM_KEEPER.stderr) {
+      this.errOut.push(f.payload);
+      this.opts.onStderr?.(f.payload);
+    } else if (f.type === FROM_KEEPER.exit) {
+      const { code, signal } = frameJson<{ code: number; signal?: string }>(f);
+      const result: ExecResult = { stdout: Buffer.concat(this.out).toString('utf8'), stderr: Buffer.concat(this.errOut).toString('utf8'), code };
+      if (signal) result.signal = signal;
+      this.settle(() => this.resolve(result));
+    } else if (f.type === FROM_KEEPER.failed) {
+      this.settle(() => this.reject(new Error(frameJson<{ message: string }>(f).message)));
+    }
+  }
+
+  /** Reject and hang up the remote command. */
+  private stop(error: Error): void {
+    this.settle(() => this.reject(error));
+    if (this.sock && !this.sock.destroyed) this.sock.end(encodeFrame(TO_KEEPER.hangUp));
+  }
+
+  private settle(fn: () => void): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    fn();
+  }
+}
+
+/** The command's stdin as frames: bytes, then the end (a stream is piped as it comes). */
+function feedStdin(sock: Socket, stdin: ExecOptions['stdin'], onError: (e: Error) => void): void {
+  const end = (): void => void (sock.writable && sock.write(encodeFrame(TO_KEEPER.stdinEnd)));
+  if (stdin === undefined) return end();
+  if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) {
+    sock.write(encodeFrame(TO_KEEPER.stdin, Buffer.from(stdin)));
+    return end();
+  }
+  stdin.once('error', onError);
+  const onData = (chunk: Buffer | string): void => {
+    if (!sock.writable) return;
+    if (!sock.write(encodeFrame(TO_KEEPER.stdin, Buffer.from(chunk)))) {
+      stdin.pause();
+      sock.once('drain', () => stdin.resume());
+    }
+  };
+  stdin.on('data', onData);
+  stdin.once('end', end);
+  sock.once('close', () => stdin.removeListener('data', onData));
+}
