@@ -5,6 +5,11 @@
  * server does: lib/fleet/portside-converge.sh fetches the manifest and the agent from the store and
  * converges. No deploy command runs after the kill. Load goes through the load balancer the whole time the
  * new server converges; the load balancer's own log says when it took the server in.
+ *
+ * Then scale-out: `local up --servers 4` adds a server at a new address. The load balancer gets it only once
+ * its health answers 200 (a new ALB target is in `initial` and gets no request until it passes a check);
+ * Caddy would treat a newly configured upstream as healthy at once. Then `local up --servers 3` takes it
+ * out of the load balancer and removes it. Load goes through the load balancer all along.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { PACKAGE_ROOT } from '../../lib/package-root';
 import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
 import { lookupAccount } from '../../lib/targets/local/deploy-user';
 import { bootPaths } from '../../lib/targets/local/fleet-boot';
+import { registeredServers } from '../../lib/targets/local/fleet-lb';
 import { FLEET_DOMAIN, FLEET_HOST_ADDRESS, FLEET_PATHS, fleetServerSpec, FleetServerSpec, LB_ADDRESS } from '../../lib/targets/local/fleet-constants';
 import { removeFleetServer } from '../../lib/targets/local/fleet-server';
 import { withLock } from '../../lib/targets/local/lock';
@@ -102,6 +108,42 @@ async function waitFor(what: string, done: () => boolean, limitMs: number, conte
   return Date.now() - started;
 }
 
+/** When the load balancer's Caddyfile first listed `address` (polled every 50 ms until stopped), and when it last stopped listing it. */
+function pollRegistration(address: string): { firstListed: () => number | undefined; lastUnlisted: () => number | undefined; stop: () => Promise<void> } {
+  let firstListed: number | undefined;
+  let lastUnlisted: number | undefined;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const listed = registeredServers().includes(address);
+      if (listed && firstListed === undefined) firstListed = Date.now();
+      if (!listed && firstListed !== undefined) lastUnlisted ??= Date.now();
+      await sleep(50);
+    }
+  })();
+  return { firstListed: () => firstListed, lastUnlisted: () => lastUnlisted, stop: async () => { running = false; await loop; } };
+}
+
+/** The load probe over NAME, recording which server answered which release, and when. */
+function probeWho(answers: Array<{ at: number; server: string; release: string }>): ReturnType<typeof loadProbe> {
+  return loadProbe({
+    address: LB_ADDRESS, domain: FLEET_DOMAIN, names: [NAME],
+    accept: (_name, method, status, body) => {
+      const m = /^replace says (portside-s\d+) (\S+) \((GET|POST), (\d+) bytes\)$/.exec(body.trim());
+      if (status !== 200 || !m || m[3] !== method) return false;
+      answers.push({ at: Date.now(), server: m[1], release: m[2] });
+      return true;
+    },
+  });
+}
+
+/** `local status --fleet --json`'s view of one server. */
+async function statusOf(spec: FleetServerSpec): Promise<{ loadBalancer: string; health: { ok: boolean } }> {
+  const r = await portside('local', 'status', '--fleet', '--json');
+  const servers = (JSON.parse(r.out) as { servers: Array<{ name: string; loadBalancer: string; health: { ok: boolean } }> }).servers;
+  return servers.find((s) => s.name === spec.name)!;
+}
+
 const bootLog = (spec: FleetServerSpec): string => (existsSync(bootPaths(spec).log) ? readFileSync(bootPaths(spec).log, 'utf8') : '(no boot log)');
 
 describeE2E('a fleet server killed and replaced by a new one converges on its own', () => {
@@ -138,15 +180,7 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
     await waitFor('the load balancer fails s2\'s health check', () => lbChecks(s2.address, lbLogAt).some((e) => e.msg !== 'host is up'), 10_000);
 
     const answers: Array<{ at: number; server: string; release: string }> = [];
-    const load = loadProbe({
-      address: LB_ADDRESS, domain: FLEET_DOMAIN, names: [NAME],
-      accept: (_name, method, status, body) => {
-        const m = /^replace says (portside-s\d+) (\S+) \((GET|POST), (\d+) bytes\)$/.exec(body.trim());
-        if (status !== 200 || !m || m[3] !== method) return false;
-        answers.push({ at: Date.now(), server: m[1], release: m[2] });
-        return true;
-      },
-    });
+    const load = probeWho(answers);
     const health = pollHealth(s2);
     const t0 = Date.now();
     let upMs = 0;
@@ -186,6 +220,86 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
     expect(fromS2.every((a) => a.release === release)).toBe(true);
     expect(releaseOn(s2.user, NAME)).toBe(release);
     expect(bootLog(s2)).toMatch(new RegExp(`${NAME}: installing release ${release} from the store`));
+    const services = await cli('services', '--target', 'local', '--fleet', '--json');
+    expect(services).toExitWith(0);
+    expect(JSON.parse(services.out).disagreements).toEqual([]);
+  }, 420_000);
+
+  test('scale-out: a server at a new address joins the load balancer only once healthy, then scale-in takes it out cleanly', async () => {
+    const s4 = fleetServerSpec(SERVERS + 1);
+    const fleet = await localFleet({ ...process.env, PORTSIDE_HOME: testHome });
+    const release = (await new ReleaseStore(storeClient(fleet.store), fleet.store.bucket).readManifest()).manifest.services[NAME].releaseId;
+    expect(registeredServers()).toEqual(specs.map((s) => s.address));
+
+    const answers: Array<{ at: number; server: string; release: string }> = [];
+    const load = probeWho(answers);
+    const health = pollHealth(s4);
+    const registration = pollRegistration(s4.address);
+    const t0 = Date.now();
+    const timings: Record<string, number> = {};
+    let tally: Tally = { sent: 0, ok: 0, retried: [], failures: [] };
+    let whileConverging: { loadBalancer: string; health: { ok: boolean } } | undefined;
+    let statusAt = 0;
+    let markerAt = Infinity;
+    try {
+      const up = await portside('local', 'up', '--servers', String(SERVERS + 1));
+      timings.up = Date.now() - t0;
+      expect(up.err).toMatch(/s4: booting: the store has a manifest; converging to it in the background/);
+      expect(up.err).toMatch(/s4: not in the load balancer until its \/_portside\/health answers 200/);
+      expect(up.code).toBe(0);
+      whileConverging = await statusOf(s4);
+      statusAt = Date.now();
+      // A second `local up` while s4 converges: idempotent, it neither boots s4 again nor adds it early.
+      const again = await portside('local', 'up', '--servers', String(SERVERS + 1));
+      expect(again.code).toBe(0);
+      expect(again.err).not.toMatch(/s4: booting/);
+      const healthy = (): boolean => health.seen.some((h) => h.status === 200);
+      await waitFor('s4 converges and its health answers 200', () => healthy() || !livePid(bootPaths(s4).pid), 180_000, () => bootLog(s4));
+      await waitFor('s4\'s health answers 200 after its boot', healthy, 2000, () => bootLog(s4));
+      await waitFor('the load balancer sends s4 requests', () => answers.some((a) => a.server === s4.user), 20_000, () => readFileSync(bootPaths(s4).registrarLog, 'utf8'));
+      timings.scaledOut = Date.now() - t0;
+      markerAt = statSync(join(s4.caddyDir, CONVERGED_MARKER_FILE)).mtimeMs;
+      const four = await cli('services', '--target', 'local', '--fleet', '--json');
+      expect(four).toExitWith(0);
+      expect(JSON.parse(four.out).disagreements).toEqual([]);
+      expect((await statusOf(s4)).loadBalancer).toBe('registered');
+      // Scale-in under the same load: s4 leaves the load balancer, then is removed.
+      const shrink = await portside('local', 'up', '--servers', String(SERVERS));
+      timings.scaledIn = Date.now() - t0;
+      expect(shrink.code).toBe(0);
+      expect(shrink.err).toMatch(/taking 10\.77\.1\.14 out of the load balancer before removing it/);
+      await sleep(1000); // load after the shrink, to see that nothing fails once s4 is gone
+    } finally {
+      await Promise.all([health.stop(), registration.stop()]);
+      tally = await load.stop();
+    }
+    const first503 = health.seen.find((h) => h.status === 503);
+    const first200 = health.seen.find((h) => h.status === 200)!;
+    const listedAt = registration.firstListed();
+    const fromS4 = answers.filter((a) => a.server === s4.user);
+    console.log(`scale-out: local up --servers ${SERVERS + 1} ${timings.up} ms; s4 503 from ${first503 ? first503.at - t0 : '-'} ms, 200 from ${first200.at - t0} ms; `
+      + `in the load balancer's Caddyfile at ${listedAt ? listedAt - t0 : '-'} ms, first answer ${fromS4.length ? fromS4[0].at - t0 : '-'} ms; status while converging: ${whileConverging?.loadBalancer}; `
+      + `scale-in done at ${timings.scaledIn} ms (out of the Caddyfile at ${(registration.lastUnlisted() ?? t0) - t0} ms); `
+      + `load: ${tally.sent} requests, ${tally.failures.length} failed, ${tally.retried.length} resent (keep-alive closed before an answer), ${fromS4.length} answered by s4`);
+    if (tally.retried.length) console.log(tally.retried.join('\n'));
+    expect(tally.failures).toEqual([]);
+    expect(first503).toBeDefined();
+    expect(first503!.at).toBeLessThan(first200.at);
+    // Listed only after its marker was written (it converged), and no request reached it before it was listed.
+    expect(listedAt).toBeDefined();
+    expect(listedAt!).toBeGreaterThanOrEqual(markerAt);
+    expect(fromS4.length).toBeGreaterThan(0);
+    expect(fromS4.every((a) => a.at >= listedAt!)).toBe(true);
+    expect(fromS4.every((a) => a.release === release)).toBe(true);
+    // `local status` said why it was not in the load balancer yet (or, if it was already, it was listed before the status ran).
+    if (whileConverging!.loadBalancer === 'registered') expect(listedAt!).toBeLessThan(statusAt);
+    else expect(['converging', 'registering']).toContain(whileConverging!.loadBalancer);
+    expect(readFileSync(bootPaths(s4).registrarLog, 'utf8')).toMatch(/s4: \/_portside\/health answers 200; registered with the load balancer/);
+    // Scale-in: out of the load balancer, gone, and the three left agree.
+    expect(registration.lastUnlisted()).toBeDefined();
+    expect(registeredServers()).toEqual(specs.map((s) => s.address));
+    expect(existsSync(`/run/netns/${s4.netns}`)).toBe(false);
+    expect(answers.filter((a) => a.at > t0 + timings.scaledIn).every((a) => a.server !== s4.user)).toBe(true);
     const services = await cli('services', '--target', 'local', '--fleet', '--json');
     expect(services).toExitWith(0);
     expect(JSON.parse(services.out).disagreements).toEqual([]);

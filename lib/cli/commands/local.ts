@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   APT_PACKAGES, checkServerCount, fleetExists, HostRequirementError, LOCAL_FLEET_DOMAIN, LOCAL_FLEET_JSON, LOCAL_STATE_DIR, LocalFleetNotUpError,
-  localDown, localFleetDown, localFleetStatus, localFleetUp, LocalServerNotUpError, localStatus, localUp, MAX_FLEET_SERVERS, PM2_PACKAGE,
+  localDown, localFleetDown, localFleetRegister, localFleetStatus, localFleetUp, LocalServerNotUpError, localStatus, localUp, MAX_FLEET_SERVERS, PM2_PACKAGE,
 } from '../../targets/local';
 import type { LocalFleetStatus } from '../../targets/local';
 import { parseRouting, setRouting } from '../../deploy/set-routing';
@@ -11,12 +11,13 @@ import { Command, CommandContext } from '../command';
 import { withServer } from '../connect';
 import { printJson } from '../output';
 
-const SUBCOMMANDS = ['up', 'down', 'status'] as const;
+const SUBCOMMANDS = ['up', 'down', 'status', 'register'] as const;
 
 export const localCommand: Command = {
   usage: `Usage: portside local up|down|status [--json] [--routing subdomain|path]
        portside local up --servers N [--json]      (a fleet: N servers, a load balancer, an S3 store)
        portside local status|down --fleet
+       portside local register s<i>                 (run by \`local up\`: adds a fleet server to the load balancer once healthy)
 
 A stand-in server made of real parts: a network namespace "portside" at 10.77.0.2 with OpenSSH
 (user "portside", a throwaway key), Caddy serving https://portside.test/ with its own CA, node,
@@ -55,6 +56,7 @@ Examples:
       options: { json: { type: 'boolean' }, routing: { type: 'string' }, servers: { type: 'string' }, fleet: { type: 'boolean' } },
     });
     const [sub, ...extra] = positionals;
+    if (sub === 'register') return register(ctx, extra);
     if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub) || extra.length) {
       throw new UsageError(`expected one of ${SUBCOMMANDS.join(', ')}, got ${JSON.stringify(positionals.join(' '))}`,
         'e.g. sudo npx portside local up');
@@ -81,6 +83,24 @@ Examples:
     }
   },
 };
+
+/**
+ * `local register s<i>`: what `local up --servers N` starts in the background for a server whose health
+ * does not answer 200 yet; it adds the server to the load balancer once it does (as a new ALB target
+ * gets requests only after passing its health check). Exits 0 once registered or the server is gone.
+ */
+async function register(ctx: CommandContext, names: readonly string[]): Promise<number> {
+  if (names.length !== 1) throw new UsageError(`\`local register\` takes one fleet server's name, got ${JSON.stringify(names.join(' '))}`, 'e.g. sudo npx portside local register s4');
+  try {
+    const where = await localFleetRegister(names[0], { log: ctx.err });
+    ctx.err(`${names[0]}: ${where}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    if (e instanceof HostRequirementError) throw new UserError(e.message, e.detail);
+    throw e;
+  }
+}
 
 /** --servers' value: a count of fleet servers with \`local up\` only, or a usage error with the rule. */
 function serversOption(text: string | undefined, sub: string, routing: Routing | undefined): number | undefined {
@@ -151,7 +171,7 @@ function printFleetStatus(ctx: CommandContext, f: LocalFleetStatus): void {
   ctx.out(`local fleet: ${fleetState(f)}`);
   partLines(ctx, f.parts, '  ');
   for (const s of f.servers) {
-    ctx.out(`  server ${s.name} (${s.address}): ${s.health.ok ? 'healthy' : 'not healthy'} (${s.health.detail})`);
+    ctx.out(`  server ${s.name} (${s.address}): ${s.health.ok ? 'healthy' : 'not healthy'} (${s.health.detail}); load balancer: ${s.loadBalancer}`);
     partLines(ctx, s.parts, '    ');
   }
   if (!f.up) ctx.out('Run `sudo npx portside local up --servers N` to start or repair it.');

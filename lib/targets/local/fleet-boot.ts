@@ -27,9 +27,12 @@ import { livePid } from './processes';
 /** How long the hook may take when there is nothing to converge to (a few curl calls). */
 const EMPTY_BOOT_TIMEOUT_MS = 30_000;
 
-/** Where one server's boot keeps its settings file, pid and log. */
-export function bootPaths(spec: FleetServerSpec): { defaults: string; pid: string; log: string } {
-  return { defaults: join(spec.dir, 'boot', 'portside.env'), pid: join(spec.dir, 'boot', 'converge.pid'), log: join(FLEET_PATHS.logDir, `${spec.name}-converge.log`) };
+/** Where one server's boot keeps its settings file, pid and log, and its registrar (fleet-register.ts) its pid and log. */
+export function bootPaths(spec: FleetServerSpec): { defaults: string; pid: string; log: string; registrarPid: string; registrarLog: string } {
+  return {
+    defaults: join(spec.dir, 'boot', 'portside.env'), pid: join(spec.dir, 'boot', 'converge.pid'), log: join(FLEET_PATHS.logDir, `${spec.name}-converge.log`),
+    registrarPid: join(spec.dir, 'boot', 'register.pid'), registrarLog: join(FLEET_PATHS.logDir, `${spec.name}-register.log`),
+  };
 }
 
 /**
@@ -79,7 +82,7 @@ export async function bootFleetServer(spec: FleetServerSpec, path: string, log: 
   } finally {
     closeSync(fd);
   }
-  log(`${spec.name}: booting: the store has a manifest; converging to it in the background (lib/fleet/portside-converge.sh, log ${paths.log}); /_portside/health answers 503 and the load balancer sends it nothing until it has`);
+  log(`${spec.name}: booting: the store has a manifest; converging to it in the background (lib/fleet/portside-converge.sh, log ${paths.log}); /_portside/health answers 503 and it joins the load balancer only once it answers 200`);
   return 'converging';
 }
 

@@ -60,3 +60,12 @@ export function renderLbCaddyfile(input: LbCaddyfileInput): string {
     '',
   ].join('\n');
 }
+
+/**
+ * The server addresses a load balancer's Caddyfile (as renderLbCaddyfile writes it) proxies to, in its
+ * order (pure): the servers registered with the load balancer. None when the text has no such line.
+ */
+export function lbUpstreamAddresses(text: string): string[] {
+  const line = /^\treverse_proxy (.+) \{$/m.exec(text)?.[1] ?? '';
+  return line.split(' ').filter(Boolean).map((upstream) => upstream.replace(new RegExp(`:${HTTP_PORT}$`), ''));
+}

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { HTTP_PORT, HTTPS_PORT } from '../../remote/layout';
 import { inNetns, run } from './exec';
 import { FLEET_DOMAIN, FLEET_HOST_ADDRESS, FLEET_PATHS, LB_ADDRESS, LB_HEALTH_INTERVAL_MS, LB_NETNS } from './fleet-constants';
-import { renderLbCaddyfile } from './fleet-lb-caddyfile';
+import { lbUpstreamAddresses, renderLbCaddyfile } from './fleet-lb-caddyfile';
 import { PartHealth } from './netns';
 import { pidsInNetns, processName, sleep, terminate } from './processes';
 import { tcpExchange } from './probe';
@@ -46,6 +46,14 @@ export async function ensureLoadBalancer(servers: readonly string[], log: (line:
     await sleep(100);
   }
   return true;
+}
+
+/**
+ * The servers registered with the load balancer: the addresses its Caddyfile proxies to (the file is what
+ * `ensureLoadBalancer` last started or reloaded it with). None when it has no Caddyfile yet.
+ */
+export function registeredServers(): string[] {
+  return existsSync(FLEET_PATHS.lbCaddyfile) ? lbUpstreamAddresses(readFileSync(FLEET_PATHS.lbCaddyfile, 'utf8')) : [];
 }
 
 /** Run a caddy subcommand inside the load balancer's namespace; its output goes to the log (a file: `caddy start` keeps it). */

@@ -7,11 +7,11 @@ import { BuildRule, ensureBuildUser } from './build-user';
 import { BOOTSTRAP_SCRIPT, CaddySite, caddyHealth, ensureCaddy, stopCaddy } from './caddy';
 import { Account, authorizeKey, ensureAccount, lookupAccount, removeAccount, renderNpmrc, writeUserFile } from './deploy-user';
 import { asUserInNetns, run } from './exec';
-import { bootFleetServer } from './fleet-boot';
+import { bootFleetServer, bootPaths } from './fleet-boot';
 import { FLEET_DOMAIN, FLEET_HOST_ADDRESS, FleetServerSpec, LB_ADDRESS } from './fleet-constants';
 import { FleetMember, removeMember } from './fleet-network';
 import { netnsId, PartHealth } from './netns';
-import { pidsInNetns, pidsOfUid, strandedPids, terminate } from './processes';
+import { livePid, pidsInNetns, pidsOfUid, strandedPids, terminate } from './processes';
 import { tcpExchange } from './probe';
 import { seedFiles } from './seed';
 import { ensureKeyPair, ensureSshd, hostKeyFingerprint, sessionPath, SshdSite, sshdHealth, stopSshd } from './sshd';
@@ -133,7 +133,9 @@ export async function removeFleetServer(spec: FleetServerSpec, log: (line: strin
   }
   await stopCaddy(caddySite(spec));
   await stopSshd(sshdSite(spec));
-  const leftovers = [...pidsInNetns(spec.netns), ...(account ? pidsOfUid(account.uid) : []), ...strandedPids(account?.uid, spec.dir, undefined)]
+  // Its registrar runs on the host (not in the namespace, not as its user): by its pid file.
+  const registrar = livePid(bootPaths(spec).registrarPid);
+  const leftovers = [...pidsInNetns(spec.netns), ...(account ? pidsOfUid(account.uid) : []), ...strandedPids(account?.uid, spec.dir, undefined), ...(registrar ? [registrar] : [])]
     .filter((pid) => pid !== process.pid);
   if (leftovers.length) await terminate([...new Set(leftovers)]);
   removeMember(fleetMember(spec));
@@ -149,7 +151,7 @@ export async function fleetServerHealth(spec: FleetServerSpec): Promise<{ sshd: 
 }
 
 /** GET /_portside/health on the server's port 80: ok when 200 (converged); a 503 (converging) is reported, not repaired. */
-async function healthAnswer(spec: FleetServerSpec): Promise<PartHealth> {
+export async function healthAnswer(spec: FleetServerSpec): Promise<PartHealth> {
   const reply = await tcpExchange(spec.address, HTTP_PORT, `GET ${HEALTH_PATH} HTTP/1.1\r\nHost: ${spec.address}\r\nConnection: close\r\n\r\n`, 2000, false, FLEET_HOST_ADDRESS);
   const status = reply?.startsWith('HTTP/') ? reply.split('\r\n')[0] : undefined;
   if (!status) return { ok: false, detail: `no answer on ${spec.address}:${HTTP_PORT}${HEALTH_PATH}` };

@@ -7,7 +7,8 @@ import {
   STORE_ADDRESS, STORE_NETNS,
 } from './fleet-constants';
 import { describeFleet, LocalFleet, removeFleetJson, writeFleetJson } from './fleet-description';
-import { ensureLoadBalancer, loadBalancerHealth, stopLoadBalancer } from './fleet-lb';
+import { ensureLoadBalancer, loadBalancerHealth, registeredServers, stopLoadBalancer } from './fleet-lb';
+import { deregisterServers, fleetServerNamed, loadBalancerTargets, Registration, registerWhenHealthy, registrationOf } from './fleet-register';
 import { bridgeHealth, ensureBridge, ensureMember, FleetMember, memberHealth, removeBridge, removeMember } from './fleet-network';
 import { ensureFleetServer, fleetMember, fleetServerHealth, removeFleetServer } from './fleet-server';
 import { ensureStore, stopStore, storeHealth } from './fleet-store';
@@ -59,7 +60,9 @@ export async function localFleetUp(opts: LocalFleetUpOptions): Promise<LocalFlee
   return withLock(async () => {
     const specs = Array.from({ length: count }, (_, i) => fleetServerSpec(i + 1));
     const ctx = await prepareHost(specs, log);
-    for (const extra of existingServers().filter((s) => s.index > count)) await removeFleetServer(extra, log);
+    const extras = existingServers().filter((s) => s.index > count);
+    if (extras.length) await deregisterServers(extras.map((s) => s.address), log);
+    for (const extra of extras) await removeFleetServer(extra, log);
     ensureMember(STORE_MEMBER, log);
     await ensureStore(log);
     const fingerprints: string[] = [];
@@ -69,7 +72,8 @@ export async function localFleetUp(opts: LocalFleetUpOptions): Promise<LocalFlee
     }
     // A re-made namespace leaves the old Caddy running outside it (it names the LB's dir): stop it.
     if (ensureMember(LB_MEMBER, log) === 'created') await terminate(strandedPids(undefined, FLEET_PATHS.lbDir, netnsId(LB_NETNS)));
-    await ensureLoadBalancer(specs.map((s) => s.address), log);
+    // A new server joins only once healthy (fleet-register.ts), as a new ALB target gets nothing before.
+    await ensureLoadBalancer(await loadBalancerTargets(specs, log), log);
     const fleet = describeFleet(specs, fingerprints);
     writeFleetJson(fleet);
     log(`local fleet is up: ${count} server(s) behind https://${fleet.domain}/ at ${LB_ADDRESS}; ${FLEET_JSON}`);
@@ -133,6 +137,16 @@ export async function localFleetDown(opts: { readonly log?: (line: string) => vo
   await withLock(() => takeFleetDown(opts.log ?? stderr));
 }
 
+/**
+ * `local register s<i>`, run in the background by `local up` for a server not yet healthy: wait until its
+ * /_portside/health answers 200, then add it to the load balancer (fleet-register.ts). Resolves to where it is.
+ */
+export async function localFleetRegister(name: string, opts: { readonly log?: (line: string) => void } = {}): Promise<Registration> {
+  const spec = fleetServerNamed(name);
+  assertHostCanRunStandIn();
+  return registerWhenHealthy(spec, opts.log ?? stderr);
+}
+
 /** One fleet server's parts, as `local status` reports them. */
 export interface FleetServerStatus {
   readonly name: string;
@@ -140,6 +154,8 @@ export interface FleetServerStatus {
   readonly parts: { readonly netns: PartHealth; readonly sshd: PartHealth; readonly login: PartHealth; readonly caddy: PartHealth };
   /** What GET /_portside/health answers now: ok = 200 (converged); a 503 is the converge step's business, not a fault. */
   readonly health: PartHealth;
+  /** Whether the load balancer proxies to it, or why not yet (a server joins once its health answers 200). */
+  readonly loadBalancer: Registration;
 }
 
 export interface LocalFleetStatus {
@@ -157,16 +173,17 @@ export async function localFleetStatus(): Promise<LocalFleetStatus> {
   const specs = fleet ? fleet.servers.map((s) => fleetServerSpec(Number(s.name.slice(1)))) : existingServers();
   const [proxy, store, loadBalancer] = await Promise.all([proxyHealth(fleetProxy(specs)), storeHealth(), loadBalancerHealth()]);
   const parts = { bridge: bridgeHealth(), proxy, store, loadBalancer };
-  const servers = await Promise.all(specs.map((spec) => serverStatus(spec, fleet)));
+  const registered = registeredServers();
+  const servers = await Promise.all(specs.map((spec) => serverStatus(spec, fleet, registered)));
   const up = Boolean(fleet) && Object.values(parts).every((p) => p.ok) && servers.length > 0 && servers.every((s) => Object.values(s.parts).every((p) => p.ok));
   return { up, ...(fleet ? { fleet } : {}), parts, servers };
 }
 
-async function serverStatus(spec: FleetServerSpec, fleet: LocalFleet | undefined): Promise<FleetServerStatus> {
+async function serverStatus(spec: FleetServerSpec, fleet: LocalFleet | undefined, registered: readonly string[]): Promise<FleetServerStatus> {
   const netns = memberHealth(fleetMember(spec));
   const { sshd, caddy, health } = await fleetServerHealth(spec);
   const recorded = fleet?.servers.find((s) => s.name === spec.name);
   const login = !recorded ? { ok: false, detail: 'not checked: fleet.json does not list this server' }
     : !sshd.ok ? { ok: false, detail: 'not checked: sshd is down' } : await loginHealth(recorded);
-  return { name: spec.name, address: spec.address, parts: { netns, sshd, login, caddy }, health };
+  return { name: spec.name, address: spec.address, parts: { netns, sshd, login, caddy }, health, loadBalancer: registrationOf(spec, registered) };
 }

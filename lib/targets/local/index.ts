@@ -14,7 +14,7 @@ export type { LocalServer } from './local-server';
 export { HostRequirementError, APT_PACKAGES, PM2_PACKAGE } from './host-requirements';
 export type { PartHealth } from './netns';
 export { DOMAIN as LOCAL_DOMAIN, SERVER_ADDRESS as LOCAL_SERVER_ADDRESS, STATE_DIR as LOCAL_STATE_DIR } from './constants';
-export { localFleetUp, localFleetDown, localFleetStatus, fleetExists, checkServerCount } from './fleet';
+export { localFleetUp, localFleetDown, localFleetRegister, localFleetStatus, fleetExists, checkServerCount } from './fleet';
 export type { LocalFleetUpOptions, LocalFleetStatus, FleetServerStatus } from './fleet';
 export { readLocalFleet, LocalFleetNotUpError, localStore } from './fleet-description';
 export type { LocalFleet, LocalFleetServer, LocalStore } from './fleet-description';
