@@ -231,6 +231,7 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
     const release = (await new ReleaseStore(storeClient(fleet.store), fleet.store.bucket).readManifest()).manifest.services[NAME].releaseId;
     expect(registeredServers()).toEqual(specs.map((s) => s.address));
 
+    const lbLogAt = statSync(FLEET_PATHS.lbLog).size;
     const answers: Array<{ at: number; server: string; release: string }> = [];
     const load = probeWho(answers);
     const health = pollHealth(s4);
@@ -291,6 +292,8 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
     expect(fromS4.length).toBeGreaterThan(0);
     expect(fromS4.every((a) => a.at >= listedAt!)).toBe(true);
     expect(fromS4.every((a) => a.release === release)).toBe(true);
+    // The load balancer never saw it fail a check: it had it only once healthy (Caddy logs failed checks, not passed ones).
+    expect(lbChecks(s4.address, lbLogAt).filter((e) => e.at <= t0 + timings.scaledOut)).toEqual([]);
     // `local status` said why it was not in the load balancer yet (or, if it was already, it was listed before the status ran).
     if (whileConverging!.loadBalancer === 'registered') expect(listedAt!).toBeLessThan(statusAt);
     else expect(['converging', 'registering']).toContain(whileConverging!.loadBalancer);
