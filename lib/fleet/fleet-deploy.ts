@@ -18,6 +18,7 @@ import { convergeOverSsh, serviceRelease } from './converge-client';
 import type { Fleet, FleetServer } from './fleet-target';
 import { convergeRequest, onServer, serverLog } from './on-server';
 import { agentBundle, callAgent } from '../deploy/agent-client';
+import { isBooting } from './booting';
 import { archiveMtime, buildArchive, buildReleaseArchive, ReleaseArchive } from './release-archive';
 import { ReleaseStore, storeClient } from './release-store';
 import { rollOut, RolloutSteps } from './rollout';
@@ -161,6 +162,8 @@ function serverSteps(fleet: Fleet, o: FleetDeployOptions, p: Prepared, outcomes:
       await p.store.writeManifest({ ...withRelease(manifest, o.name, { port: p.port, release: p.archive.sha256, releaseId: p.releaseId }), agent: p.agent });
     },
     interrupt: new RolloutInterrupt(o.log),
+    // A server that cannot even be reached is not booting: its deploy says what is wrong, as before.
+    isBooting: (s) => onServer(s, isBooting).catch(() => false),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, o.name)) === p.releaseId),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet, p.env !== null ? { [o.name]: p.env } : undefined), logFor(s))),

@@ -10,6 +10,7 @@ import { buildManifest, listFiles } from '../deploy/file-list';
 import { UserError } from '../errors';
 import { callAgent } from '../deploy/agent-client';
 import { who } from '../deploy/deploy-service';
+import { isBooting } from './booting';
 import { convergeOverSsh } from './converge-client';
 import { storeAgent } from './fleet-deploy';
 import type { Fleet, FleetServer } from './fleet-target';
@@ -79,6 +80,7 @@ function siteSteps(fleet: Fleet, store: ReleaseStore, rel: SiteRelease, outcomes
       await store.writeManifest({ ...latest, updatedAt: new Date().toISOString(), static: { release: rel.sha256, releaseId: rel.releaseId }, agent: rel.agent });
     },
     interrupt: new RolloutInterrupt(log),
+    isBooting: (s) => onServer(s, isBooting).catch(() => false),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await callAgent(ssh, { command: 'status', header: { readOnly: true, who: who() } })).site.release === rel.releaseId),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(log, s))),

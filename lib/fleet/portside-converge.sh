@@ -59,8 +59,12 @@ s3get() {
 }
 # Healthy only once converged: a marker left from before a reboot must not let the load balancer in early.
 rm -f "${PORTSIDE_CONVERGED_MARKER:?no PORTSIDE_CONVERGED_MARKER in /etc/default/portside}"
+# Booting until this script ends (BOOTING_MARKER_FILE in lib/remote/layout.ts, beside the health marker): a
+# rollout meanwhile leaves this server to its converge, which ends on the manifest current when it finishes.
+BOOTING="$(dirname "$PORTSIDE_CONVERGED_MARKER")/portside-booting"
+install -o "$PORTSIDE_USER" -m 0644 /dev/null "$BOOTING"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"; rm -f "$BOOTING"' EXIT
 STATUS=$(s3get manifest/current.json "$WORK/manifest.json")
 if [ "$STATUS" = 404 ]; then
   # Nothing deployed to the fleet yet: nothing to converge to. Healthy (the marker), as the seeded server is.
@@ -80,7 +84,7 @@ install -d -o "$PORTSIDE_USER" -m 0755 "$HOME_DIR/.portside" "$BIN" "$BIN/$AGENT
 tar -xzf "$WORK/agent.tar.gz" -C "$BIN/$AGENT" --no-same-owner
 cp "$BIN/$AGENT/preload.js" "$BIN/preload.js"
 chown -R "$PORTSIDE_USER:" "$BIN"
-printf '{"who":"boot@%s"}\n' "$(hostname)" | runuser -u "$PORTSIDE_USER" -- env HOME="$HOME_DIR" \
+printf '{"who":"boot@%s","boot":true}\n' "$(hostname)" | runuser -u "$PORTSIDE_USER" -- env HOME="$HOME_DIR" \
   PORTSIDE_STORE_BUCKET="$PORTSIDE_STORE_BUCKET" AWS_REGION="$REGION" PORTSIDE_PARAMETER_PREFIX="${PORTSIDE_PARAMETER_PREFIX:-}" \
   PORTSIDE_STORE_ENDPOINT="${PORTSIDE_STORE_ENDPOINT:-}" PORTSIDE_STORE_ACCESS_KEY_ID="${PORTSIDE_STORE_ACCESS_KEY_ID:-}" \
   PORTSIDE_STORE_SECRET_ACCESS_KEY="${PORTSIDE_STORE_SECRET_ACCESS_KEY:-}" \

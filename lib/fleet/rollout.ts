@@ -25,6 +25,11 @@ export interface RolloutSteps<S, R> {
   interrupt?: RolloutInterrupt;
   /** Write the manifest: called once, only after every server switched. */
   writeManifest(): Promise<void>;
+  /**
+   * The server's boot converge is still running (its booting marker): it is joining, not a target; its
+   * converge ends on the manifest current when it finishes. @default - never booting
+   */
+  isBooting?(server: S): Promise<boolean>;
   /** The fleet as it is now (the catch-up pass), and whether a server runs the new release. */
   discover(): Promise<readonly S[]>;
   isOnRelease(server: S): Promise<boolean>;
@@ -99,10 +104,11 @@ export async function rollOut<S, R>(servers: readonly S[], parallel: number, ste
 async function rollBatches<S, R>(servers: readonly S[], parallel: number, steps: RolloutSteps<S, R>, where: Where): Promise<Array<Switched<S, R>>> {
   const switched: Array<Switched<S, R>> = [];
   const stop = steps.interrupt;
-  for (const [i, batch] of batches(servers, parallel).entries()) {
+  for (const [i, listed] of batches(servers, parallel).entries()) {
     const first = i * parallel + 1;
-    const which = batch.length === 1 ? `server ${first}` : `servers ${first}–${first + batch.length - 1}`;
-    steps.log(`${which} of ${servers.length}: ${batch.map((s) => steps.label(s)).join(', ')}`);
+    const which = listed.length === 1 ? `server ${first}` : `servers ${first}–${first + listed.length - 1}`;
+    steps.log(`${which} of ${servers.length}: ${listed.map((s) => steps.label(s)).join(', ')}`);
+    const batch = await leaveBooting(steps, listed, where);
     batch.forEach((s) => where.set(steps.label(s), 'in progress'));
     const results = await Promise.allSettled(batch.map((s) => (stop ? stop.guard(() => steps.deploy(s)) : steps.deploy(s))));
     results.forEach((r, j) => {
@@ -115,6 +121,22 @@ async function rollBatches<S, R>(servers: readonly S[], parallel: number, steps:
     if (failedAt >= 0) await failRollout(steps, batch[failedAt], reason, switched, where);
   }
   return switched;
+}
+
+/** The servers of a batch that are not booting; each booting one is said, and left to its boot. */
+async function leaveBooting<S, R>(steps: RolloutSteps<S, R>, batch: readonly S[], where: Where): Promise<S[]> {
+  if (!steps.isBooting) return [...batch];
+  const booting = await Promise.all(batch.map((s) => steps.isBooting!(s)));
+  batch.filter((_, j) => booting[j]).forEach((s) => {
+    steps.log(bootingLine(steps.label(s)));
+    where.set(steps.label(s), 'booting: left to its boot');
+  });
+  return batch.filter((_, j) => !booting[j]);
+}
+
+/** What a rollout says of a server whose boot converge is running. */
+function bootingLine(label: string): string {
+  return `${label} is booting: it converges to the new release itself`;
 }
 
 /** Put the switched servers back, newest first: the ones put back, and the ones that could not be (with why). */
@@ -163,7 +185,12 @@ async function catchUp<S, R>(steps: RolloutSteps<S, R>, done: readonly S[]): Pro
   const labels = new Set(done.map((s) => steps.label(s)));
   const fresh = found.filter((s) => !labels.has(steps.label(s)));
   const onRelease = new Map<string, boolean>();
-  for (const s of fresh) onRelease.set(steps.label(s), await steps.isOnRelease(s));
+  for (const s of fresh) {
+    const booting = await steps.isBooting?.(s);
+    // Booting: its converge reads the manifest (moved already) again before it ends, so it ends on this release.
+    if (booting) steps.log(`catch-up: ${bootingLine(steps.label(s))}`);
+    onRelease.set(steps.label(s), booting === true || await steps.isOnRelease(s));
+  }
   const behind = catchUpSet(fresh, (s) => onRelease.get(steps.label(s)) === true);
   if (behind.length === 0) return [];
   steps.log(`catch-up: ${behind.map((s) => steps.label(s)).join(', ')} joined during the rollout and run${behind.length === 1 ? 's' : ''} an older release`);

@@ -243,6 +243,12 @@ export interface ConvergeHeader extends BaseHeader {
   readonly parameterPrefix?: string;
   /** Env files sent by the CLI, by service (the local fleet's stand-in for SSM). @default - none */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * This converge is the server's boot (the hook's): it removes the booting marker (BOOTING_MARKER_FILE)
+   * before each last read of the manifest and puts it back when that read finds the manifest moved.
+   * @default false
+   */
+  readonly boot?: boolean;
 }
 /** One service after `converge`: kept (already on the manifest's release and healthy) or installed. */
 export interface ConvergedService {

@@ -64,6 +64,12 @@ export const CADDYFILE_CANDIDATE_PREFIX = '.Caddyfile.new-';
  */
 export const HEALTH_PATH = '/_portside/health';
 export const CONVERGED_MARKER_FILE = 'portside-converged';
+/**
+ * Beside CONVERGED_MARKER_FILE while a fleet server's boot converge runs (lib/fleet/portside-converge.sh
+ * creates it first, the agent's `converge` removes it before its last read of the manifest): a rollout
+ * leaves such a server to its boot, which ends on the manifest current when it finishes.
+ */
+export const BOOTING_MARKER_FILE = 'portside-booting';
 /** Files in a service's folder. */
 export const CURRENT_LINK = 'current';
 export const RELEASES_SUBDIR = 'releases';

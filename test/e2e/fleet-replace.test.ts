@@ -12,14 +12,14 @@
  * out of the load balancer and removes it. Load goes through the load balancer all along.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localFleet } from '../../lib/fleet/fleet-target';
 import { ReleaseStore, storeClient } from '../../lib/fleet/release-store';
 import type { FleetManifest } from '../../lib/fleet/store-layout';
 import { PACKAGE_ROOT } from '../../lib/package-root';
-import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
+import { BOOTING_MARKER_FILE, CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
 import { lookupAccount } from '../../lib/targets/local/deploy-user';
 import { bootPaths } from '../../lib/targets/local/fleet-boot';
 import { registeredServers } from '../../lib/targets/local/fleet-lb';
@@ -57,16 +57,20 @@ function portside(...args: string[]): Promise<{ code: number | null; out: string
 }
 
 /** A service that says which server (deploy user) and which release (its folder's name) answered. */
-function appSayingWho(): string {
+function appSayingWho(holdDir?: string): string {
   const dir = mkdtempSync(join(work, 'app-'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: NAME, version: '1.0.0', main: 'index.js' }));
+  // With holdDir: a server whose deploy user has hold-<user> there does not listen until the file is gone.
+  const hold = holdDir ? `const held = () => require('fs').existsSync(${JSON.stringify(holdDir)} + '/hold-' + who);
+const wait = (then) => (held() ? setTimeout(() => wait(then), 100) : then());
+` : 'const wait = (then) => then();\n';
   writeFileSync(join(dir, 'index.js'), `const who = require('os').userInfo().username;
 const release = require('path').basename(require('fs').realpathSync(__dirname));
-require('http').createServer((req, res) => {
+${hold}wait(() => require('http').createServer((req, res) => {
   let n = 0;
   req.on('data', (c) => { n += c.length; });
   req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('replace says ' + who + ' ' + release + ' (' + req.method + ', ' + n + ' bytes)\\n'); });
-}).listen(Number(process.argv[2]));
+}).listen(Number(process.argv[2])));
 `);
   return dir;
 }
@@ -303,6 +307,61 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
     expect(registeredServers()).toEqual(specs.map((s) => s.address));
     expect(existsSync(`/run/netns/${s4.netns}`)).toBe(false);
     expect(answers.filter((a) => a.at > t0 + timings.scaledIn).every((a) => a.server !== s4.user)).toBe(true);
+    const services = await cli('services', '--target', 'local', '--fleet', '--json');
+    expect(services).toExitWith(0);
+    expect(JSON.parse(services.out).disagreements).toEqual([]);
+  }, 420_000);
+  test('a deploy while a server boots: the rollout leaves it to its boot, which ends on the new release (no further command)', async () => {
+    // Release A holds its start on s2 while hold-portside-s2 exists: s2's boot converge (installing A) runs
+    // for as long as the test says, so the deploy of B lands while it converges.
+    // Not under `work` (0700): the deploy user must see the file.
+    const holdDir = mkdtempSync(join(tmpdir(), 'portside-hold-'));
+    chmodSync(holdDir, 0o755);
+    const hold = join(holdDir, `hold-${s2.user}`);
+    expect(await cli('deploy-service', NAME, '--dir', appSayingWho(holdDir), '--target', 'local', '--fleet')).toExitWith(0);
+    const fleet = await localFleet({ ...process.env, PORTSIDE_HOME: testHome });
+    const store = new ReleaseStore(storeClient(fleet.store), fleet.store.bucket);
+    const releaseA = (await store.readManifest()).manifest.services[NAME].releaseId;
+    writeFileSync(hold, '');
+    const lbLogAt = statSync(FLEET_PATHS.lbLog).size;
+    await withLock(() => removeFleetServer(s2, () => undefined));
+    await waitFor('the load balancer fails s2\'s health check', () => lbChecks(s2.address, lbLogAt).some((e) => e.msg !== 'host is up'), 10_000);
+
+    const answers: Array<{ at: number; server: string; release: string }> = [];
+    const load = probeWho(answers);
+    const health = pollHealth(s2);
+    let tally: Tally = { sent: 0, ok: 0, retried: [], failures: [] };
+    let deployed: { code: number | null; out: string; err: string } | undefined;
+    let releaseB = '';
+    try {
+      expect((await portside('local', 'up', '--servers', String(SERVERS))).code).toBe(0);
+      await waitFor('s2\'s boot converge installs release A', () => bootLog(s2).includes(`${NAME}: installing release ${releaseA} from the store`), 60_000, () => bootLog(s2));
+      expect(existsSync(join(s2.caddyDir, BOOTING_MARKER_FILE))).toBe(true);
+      deployed = await cli('deploy-service', NAME, '--dir', appSayingWho(), '--target', 'local', '--fleet');
+      releaseB = (await store.readManifest()).manifest.services[NAME].releaseId;
+      rmSync(hold, { force: true });
+      const healthy = (): boolean => health.seen.some((h) => h.status === 200);
+      await waitFor('s2 converges and its health answers 200', () => healthy() || !livePid(bootPaths(s2).pid), 120_000, () => bootLog(s2));
+      await waitFor('s2\'s health answers 200 after its boot', healthy, 2000, () => bootLog(s2));
+      await waitFor('the load balancer sends s2 requests', () => answers.some((a) => a.server === s2.user), 20_000);
+    } finally {
+      rmSync(holdDir, { recursive: true, force: true });
+      await health.stop();
+      tally = await load.stop();
+    }
+    const fromS2 = answers.filter((a) => a.server === s2.user);
+    console.log(`deploy while booting: deploy exit ${deployed!.code}; s2 ${releaseOn(s2.user, NAME)} (A ${releaseA}, B ${releaseB}); load: ${tally.sent} requests, ${tally.failures.length} failed, ${fromS2.length} answered by s2`);
+    expect(deployed).toExitWith(0);
+    expect(deployed!.err).toContain(`${s2.name} (${s2.address}) is booting: it converges to the new release itself`);
+    expect(deployed!.err).not.toMatch(/deploy failed on|back on the previous release/);
+    expect(releaseB).not.toBe(releaseA);
+    // s2 finished A, read the manifest again, found B and converged to it: healthy on B, with no command after the deploy.
+    expect(bootLog(s2)).toMatch(/the manifest moved while this server converged/);
+    expect(releaseOn(s2.user, NAME)).toBe(releaseB);
+    expect(fromS2.length).toBeGreaterThan(0);
+    expect(fromS2.every((a) => a.release === releaseB)).toBe(true);
+    expect(existsSync(join(s2.caddyDir, BOOTING_MARKER_FILE))).toBe(false);
+    expect(tally.failures).toEqual([]);
     const services = await cli('services', '--target', 'local', '--fleet', '--json');
     expect(services).toExitWith(0);
     expect(JSON.parse(services.out).disagreements).toEqual([]);

@@ -10,9 +10,10 @@ import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { CONVERGE_HOOK_SCRIPT } from '../../lib/bootstrap/assets';
+import { BOOTING_MARKER_FILE } from '../../lib/remote/layout';
 
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 const ROLE = { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'role/secret+key', Token: 'session-token-of-the-role' };
@@ -37,7 +38,7 @@ class NodeSha256 {
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders }
 
 /** One loopback server as both S3 (`/<bucket>/<key>`) and IMDS (`/latest/...`); S3 answers `s3Status`. */
-async function standIns(s3Status: number, s3Body = ''): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
+async function standIns(s3Status: number, s3Body = '', onS3: () => void = () => undefined): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -46,6 +47,7 @@ async function standIns(s3Status: number, s3Body = ''): Promise<{ url: string; s
     if (imds && req.headers['x-aws-ec2-metadata-token'] !== 'imds-token') return void res.writeHead(401).end();
     if (req.url === '/latest/meta-data/iam/security-credentials/') return void res.end('portside-role');
     if (req.url === '/latest/meta-data/iam/security-credentials/portside-role') return void res.end(JSON.stringify({ Code: 'Success', ...ROLE }));
+    onS3();
     res.writeHead(s3Status, { 'content-type': 'application/xml' }).end(s3Body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -129,6 +131,21 @@ describe('portside-converge.sh (the fleet\'s boot hook)', () => {
       expect(r.code).toBe(1);
       expect(r.err).toContain('reading s3://releases/manifest/current.json answered HTTP 403 (the instance role must allow s3:GetObject and s3:ListBucket)');
       expect(existsSync(m)).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test.each([[404, 0], [403, 1]])('booting while it runs (the marker beside the health marker, for a rollout to see), not after: store answers %i, exit %i', async (status, code) => {
+    const m = marker();
+    const booting = join(dirname(m), BOOTING_MARKER_FILE);
+    const seen: boolean[] = [];
+    const s = await standIns(status, '', () => seen.push(existsSync(booting)));
+    try {
+      const r = await runHook({ ...base(s.url, m), PORTSIDE_STORE_ACCESS_KEY_ID: 'k', PORTSIDE_STORE_SECRET_ACCESS_KEY: 's' });
+      expect(r.code).toBe(code);
+      expect(seen).toEqual([true]);
+      expect(existsSync(booting)).toBe(false);
     } finally {
       await s.close();
     }

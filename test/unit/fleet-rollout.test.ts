@@ -3,8 +3,9 @@ import { batches, parseParallel, rollbackSet } from '../../lib/fleet/rollout-pla
 import { rollOut, RolloutFailed, RolloutSteps } from '../../lib/fleet/rollout';
 
 /** A fleet of named servers whose deploys succeed unless told, recording every call in order. */
-function fakeFleet(o: { fail?: string[]; later?: string[]; onRelease?: string[]; restoreFails?: string[] } = {}) {
+function fakeFleet(o: { fail?: string[]; later?: string[]; onRelease?: string[]; restoreFails?: string[]; booting?: (s: string) => boolean } = {}) {
   const calls: string[] = [];
+  const lines: string[] = [];
   const steps: RolloutSteps<string, { previous: string }> = {
     label: (s) => s,
     deploy: async (s) => {
@@ -21,9 +22,10 @@ function fakeFleet(o: { fail?: string[]; later?: string[]; onRelease?: string[];
     writeManifest: async () => void calls.push('manifest'),
     discover: async () => [...['s1', 's2', 's3', 's4'].slice(0, 4), ...(o.later ?? [])],
     isOnRelease: async (s) => (o.onRelease ?? []).includes(s),
-    log: () => undefined,
+    ...(o.booting ? { isBooting: async (s: string) => o.booting!(s) } : {}),
+    log: (line) => void lines.push(line),
   };
-  return { steps, calls };
+  return { steps, calls, lines };
 }
 
 describe('rollout plan', () => {
@@ -107,6 +109,30 @@ describe('rollOut', () => {
   test('a catch-up failure leaves the manifest moved and says which server is behind', async () => {
     const { steps } = fakeFleet({ later: ['s5'], fail: ['s5'] });
     await expect(rollOut(servers, 1, steps)).rejects.toThrow(/the fleet moved to the new release, but 1 server\(s\) that joined during the rollout did not: s5: probe failed on s5/);
+  });
+
+  test('a booting server is joining, not a target: no deploy there (one would fail), nothing put back, the manifest moves', async () => {
+    const { steps, calls, lines } = fakeFleet({ fail: ['s2'], booting: (s) => s === 's2' });
+    const r = await rollOut(servers, 1, steps);
+    expect(calls).toEqual(['deploy s1', 'switched s1', 'deploy s3', 'switched s3', 'deploy s4', 'switched s4', 'manifest']);
+    expect(lines).toContain('s2 is booting: it converges to the new release itself');
+    // Still booting at the catch-up: left to its boot, which reads the moved manifest before it ends.
+    expect(lines).toContain('catch-up: s2 is booting: it converges to the new release itself');
+    expect(r).toEqual({ switched: ['s1', 's3', 's4'], caughtUp: [] });
+  });
+
+  test('a server booting at its turn whose boot ended before the catch-up, on an older release, is caught up', async () => {
+    let moved = false;
+    const { steps, calls } = fakeFleet({ booting: (s) => s === 's2' && !moved });
+    const r = await rollOut(servers, 1, { ...steps, writeManifest: async () => { moved = true; calls.push('manifest'); } });
+    expect(calls).toEqual(['deploy s1', 'switched s1', 'deploy s3', 'switched s3', 'deploy s4', 'switched s4', 'manifest', 'deploy s2', 'switched s2']);
+    expect(r.caughtUp).toEqual(['s2']);
+  });
+
+  test('a failure elsewhere puts back only the servers that switched, never the booting one', async () => {
+    const { steps, calls } = fakeFleet({ fail: ['s3'], booting: (s) => s === 's2' });
+    await expect(rollOut(servers, 1, steps)).rejects.toThrow('deploy failed on s3: probe failed on s3; s1 back on the previous release, manifest unchanged');
+    expect(calls).toEqual(['deploy s1', 'switched s1', 'deploy s3', 'restore s1 to old-s1']);
   });
 
   test('an empty fleet is an error that says how to start a server', async () => {

@@ -9,7 +9,7 @@
 // terminate the instance. A booting server has no marker (the boot hook removes any left from before)
 // until this command has succeeded; a failure here leaves the marker as it was.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -19,7 +19,7 @@ import type { ServerStore } from '../../fleet/server-store';
 import type { FleetManifest, ManifestService, ReleaseDescriptor } from '../../fleet/store-layout';
 import { ConvergedService, ConvergeHeader, ConvergeResult, CurrentRelease, PlanMessage, Routes, WireObject } from '../../protocol';
 import { parseRegistry, renderRegistry, withService } from '../../registry';
-import { CONVERGED_MARKER_FILE, RELEASE_MANIFEST } from '../../remote/layout';
+import { BOOTING_MARKER_FILE, CONVERGED_MARKER_FILE, RELEASE_MANIFEST } from '../../remote/layout';
 import { pm2Port } from '../../remote/pm2-list';
 import * as procs from '../procs';
 import { AgentError, Input, note } from '../protocol-io';
@@ -34,16 +34,48 @@ const KEPT_HEALTH_MS = 15_000;
 /** How long a release installed here may take to answer its probe. */
 const PROBE_MS = 60_000;
 
+/**
+ * How many passes a converge makes before it gives up: each pass after the first is for a manifest that
+ * moved while the one before ran (a rollout finishing meanwhile). @default 5
+ */
+export const MAX_CONVERGE_PASSES = 5;
+
+/**
+ * Converge to the manifest, then read it again: one that moved meanwhile is converged to in turn, so the
+ * server ends (and marks itself healthy) on the manifest current when it finished, never an older one.
+ */
 export async function converge(header: ConvergeHeader): Promise<ConvergeResult> {
   const marker = markerPath();
   const store = loadStore(header);
-  const { manifest, exists } = await store.readManifest();
+  let { manifest, exists } = await store.readManifest();
   if (!exists) note(`the store (${store.bucket}) has no manifest yet: nothing to run; this server is ready for a first deploy`);
+  for (let pass = 1; ; pass++) {
+    const services = await convergeOnce(store, header, manifest);
+    const booting = header.boot === true ? join(dirname(marker), BOOTING_MARKER_FILE) : null;
+    // At boot the booting marker goes first: a rollout that still sees it afterwards wrote its manifest
+    // before the read below, which finds it.
+    if (booting) rmSync(booting, { force: true });
+    const now = await store.readManifest();
+    if (now.exists === exists && (!exists || JSON.stringify(now.manifest) === JSON.stringify(manifest))) {
+      writeMarker(marker, manifest);
+      return { services, manifest: exists ? manifest.updatedAt : null };
+    }
+    if (pass >= MAX_CONVERGE_PASSES) {
+      throw new AgentError(`the store's manifest moved during each of ${pass} converge passes (last to ${now.manifest.updatedAt}): this server did not settle on one release and is not marked healthy`,
+        'Something writes the manifest continuously (rollouts back to back): let them finish, then run the converge again (at boot: replace the server).', 'CONVERGE_UNSETTLED');
+    }
+    if (booting) writeFileSync(booting, '');
+    note(`the manifest moved while this server converged (${exists ? manifest.updatedAt : 'none'} → ${now.manifest.updatedAt}): converging to it (pass ${pass + 1} of at most ${MAX_CONVERGE_PASSES})`);
+    ({ manifest, exists } = now);
+  }
+}
+
+/** Every service of the manifest, then its static site. */
+async function convergeOnce(store: ServerStore, header: ConvergeHeader, manifest: FleetManifest): Promise<ConvergedService[]> {
   const services: ConvergedService[] = [];
   for (const [name, entry] of Object.entries(manifest.services)) services.push(await convergeService(store, header, name, entry));
   if (manifest.static?.releaseId) await convergeSite(store, header, manifest.static.release, manifest.static.releaseId);
-  writeMarker(marker, manifest);
-  return { services, manifest: exists ? manifest.updatedAt : null };
+  return services;
 }
 
 /**
