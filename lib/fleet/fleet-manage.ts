@@ -5,6 +5,7 @@
  */
 import { UserError } from '../errors';
 import { removeService, rollbackService } from '../deploy/manage-service';
+import { isBooting } from './booting';
 import { convergeOverSsh, serviceRelease } from './converge-client';
 import type { Fleet, FleetServer } from './fleet-target';
 import { convergeRequest, onServer, serverLog } from './on-server';
@@ -59,6 +60,8 @@ export async function rollbackFleet(fleet: Fleet, name: string, o: { to?: string
       await store.writeManifest(withRelease(latest, name, { port: entry.port, release: target.release, releaseId: to }));
     },
     interrupt: new RolloutInterrupt(o.log),
+    // Not for remove-service: a converge installs what the manifest names and removes nothing.
+    isBooting: (s) => onServer(s, isBooting).catch(() => false),
     discover: () => fleet.discover(),
     isOnRelease: (s) => onServer(s, async (ssh) => (await serviceRelease(ssh, name)) === to),
     catchUp: (s) => onServer(s, (ssh) => convergeOverSsh(ssh, convergeRequest(fleet), serverLog(o.log, s))),
