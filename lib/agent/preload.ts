@@ -17,6 +17,7 @@ import * as path from 'path';
 import { HEALTH_TOKEN_FILE } from '../remote/layout';
 import { IDLE_CLOSE_MS, IdleConnections } from './idle-connections';
 import { toLoopback } from './loopback';
+import { VERIFY_HEADER } from './verify-request';
 import { envAdditions, envFileName, parseEnv } from './service-env';
 
 export { parseEnv, toLoopback };
@@ -48,7 +49,9 @@ const originalListen = net.Server.prototype.listen as unknown as Listen;
     connections.set(this, idle);
     // First in line, before the app's own handler answers (an app may end the response at once).
     (this as HttpServer).prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+      // Draining: the client opens its next request elsewhere. The agent's verify: Caddy's upstream
+      // connection should not be left idle in this worker for the next deploy's drain (verify-request.ts).
+      if ((draining || req.headers[VERIFY_HEADER]) && !res.headersSent) res.setHeader('Connection', 'close');
       idle.track(req, res);
       identify(req, res);
     });
@@ -110,7 +113,11 @@ function drain(): void {
       if (--open === 0) exitSoon();
     });
     const idle = connections.get(server);
-    if (idle) setInterval(() => idle.closeIdle(Date.now(), IDLE_CLOSE_MS), 50).unref();
+    if (!idle) continue;
+    // Sweep now too: a connection already idle that long need not wait for the first tick (up to 50 ms).
+    const sweep = (): number => idle.closeIdle(Date.now(), IDLE_CLOSE_MS);
+    sweep();
+    setInterval(sweep, 50).unref();
   }
   if (open === 0) exitSoon();
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWildcardHost, toLoopback } from '../../lib/agent/loopback';
 import { envAdditions, envFileName } from '../../lib/agent/service-env';
+import { VERIFY_HEADER } from '../../lib/agent/verify-request';
 import { RELEASE_ENV_FILE } from '../../lib/remote/layout';
 import { bundlePreload } from '../support/preload-bundle';
 
@@ -96,5 +97,28 @@ describe('the bundle, run by plain node inside a service', () => {
       encoding: 'utf8', env: { PATH: process.env.PATH, PORTSIDE_ENV_FILE: envFile, KEPT: 'from-pm2' }, timeout: 10_000,
     });
     expect(JSON.parse(out)).toEqual({ address: '127.0.0.1', greeting: 'hello there', kept: 'from-pm2' });
+  });
+
+  test('the agent\'s verify (its header) is answered with Connection: close; any other request keeps its connection', () => {
+    // Both on one keep-alive agent: Caddy's pool to the service behaves the same (verify-request.ts says why).
+    const app = `const http = require('http');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const ask = (headers) => new Promise((ok) => http.get({ port: s.address().port, host: '127.0.0.1', agent, headers }, (r) => {
+        const socket = r.socket; r.resume(); r.on('end', () => ok({ connection: r.headers.connection, socket }));
+      }));
+      const s = http.createServer((q, r) => r.end('ok')).listen(0, async () => {
+        const plain = await ask({});
+        const verify = await ask({ '${VERIFY_HEADER}': '1' });
+        // A kept-alive socket would stay open (the agent's default idle time is 5 s).
+        const closed = await new Promise((ok) => {
+          const t = setTimeout(() => ok(false), 2000);
+          const yes = () => { clearTimeout(t); ok(true); };
+          verify.socket.destroyed ? yes() : verify.socket.once('close', yes);
+        });
+        console.log(JSON.stringify({ plain: plain.connection, verify: verify.connection, closed }));
+        agent.destroy(); s.close();
+      });`;
+    const out = execFileSync(process.execPath, ['--require', bundle, '-e', app], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 10_000 });
+    expect(JSON.parse(out)).toEqual({ plain: 'keep-alive', verify: 'close', closed: true });
   });
 });
