@@ -1,6 +1,6 @@
 import type { Client, ClientChannel } from 'ssh2';
 import { constants } from 'node:os';
-import { RemoteAbortError, RemoteTimeoutError } from './errors';
+import { CallLifetime } from './call-lifetime';
 
 export interface ExecResult {
   stdout: string;
@@ -41,62 +41,25 @@ export function execOnChannel(
 
 type Exit = { code: number | null; signal?: string };
 
-/** One exec's lifetime: it settles once, on whichever comes first of exit, abort, timeout or a channel error. */
-class ExecCall {
-  private settled = false;
+/** One exec on its own channel: it settles once, on whichever comes first of exit, abort, timeout or a channel error. */
+class ExecCall extends CallLifetime {
   private channel: ClientChannel | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort = () => this.stop(new RemoteAbortError(this.command));
-
-  constructor(
-    private readonly command: string,
-    private readonly opts: ExecOptions,
-    private readonly resolve: (result: ExecResult) => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
-
-  /** Listen for abort and start the timeout; false (and rejected) when the signal has already fired. */
-  start(): boolean {
-    const { signal, timeoutMs } = this.opts;
-    if (signal?.aborted) {
-      this.onAbort();
-      return false;
-    }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.stop(new RemoteTimeoutError(this.command, timeoutMs)), timeoutMs);
-    return true;
-  }
 
   /** The channel has opened: collect its output and feed its stdin (or hang up, if stopped meanwhile). */
   attach(ch: ClientChannel, connectionGone: () => Error | undefined): void {
     this.channel = ch;
-    if (this.settled) return hangUp(ch); // aborted or timed out while the channel was opening
+    if (this.isSettled) return hangUp(ch); // aborted or timed out while the channel was opening
     collectOutput(ch, this.opts, (out, errOut, exit) => {
       const gone = connectionGone();
       if (!exit && gone) return this.fail(gone);
-      this.settle(() => this.resolve(toResult(out, errOut, exit)));
+      this.succeed(toResult(out, errOut, exit));
     });
     ch.on('error', (e: Error) => this.stop(new Error(`SSH channel error while running: ${this.command}: ${e.message}`)));
     feedStdin(ch, this.opts.stdin, (e) => this.stop(new Error(`reading stdin for the remote command failed: ${e.message}; command: ${this.command}`)));
   }
 
-  /** Reject, unless already settled. */
-  fail(error: Error): void {
-    this.settle(() => this.reject(error));
-  }
-
-  /** Reject and hang up the remote process. */
-  private stop(error: Error): void {
-    this.fail(error);
+  protected hangUp(): void {
     if (this.channel) hangUp(this.channel);
-  }
-
-  private settle(fn: () => void): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
-    fn();
   }
 }
 

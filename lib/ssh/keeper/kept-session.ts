@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { RemoteAbortError, RemoteCommandError, RemoteTimeoutError } from '../errors';
+import { CallLifetime } from '../call-lifetime';
+import { RemoteCommandError } from '../errors';
 import type { ExecOptions, ExecResult, SshSession } from '../connection';
 import { toShellLine } from '../quote';
 import { encodeFrame, frameJson, FrameDecoder, FROM_KEEPER, TO_KEEPER, type Frame } from './frames';
@@ -40,44 +41,26 @@ export class KeptSession implements SshSession {
 }
 
 /** One exec through the keeper: settles once, on the exit frame, a failure, an abort, a timeout or a lost socket. */
-class KeptCall {
-  private settled = false;
+class KeptCall extends CallLifetime {
   private sock: Socket | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private readonly out: Buffer[] = [];
   private readonly errOut: Buffer[] = [];
-  private readonly onAbort = (): void => this.stop(new RemoteAbortError(this.command));
 
-  constructor(
-    private readonly command: string,
-    private readonly opts: ExecOptions,
-    private readonly resolve: (r: ExecResult) => void,
-    private readonly reject: (e: Error) => void,
-    private readonly where: string,
-  ) {}
-
-  start(): boolean {
-    const { signal, timeoutMs } = this.opts;
-    if (signal?.aborted) {
-      this.onAbort();
-      return false;
-    }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.stop(new RemoteTimeoutError(this.command, timeoutMs)), timeoutMs);
-    return true;
+  constructor(command: string, opts: ExecOptions, resolve: (r: ExecResult) => void, reject: (e: Error) => void, private readonly where: string) {
+    super(command, opts, resolve, reject);
   }
 
   /** Socket errors and an early close: the connection went away before the command finished. */
   watch(sock: Socket): void {
     this.sock = sock;
-    const gone = (): void => this.settle(() => this.reject(new Error(`the SSH connection to ${this.where} closed before the command finished`)));
+    const gone = (): void => this.fail(new Error(`the SSH connection to ${this.where} closed before the command finished`));
     sock.on('error', gone);
     sock.once('close', gone);
   }
 
   /** Connected: send the request and stdin, and read the keeper's frames. */
   attach(sock: Socket, first: Buffer): void {
-    if (this.settled) return void sock.destroy();
+    if (this.isSettled) return void sock.destroy();
     sock.write(first);
     const decoder = new FrameDecoder();
     sock.on('data', (chunk: Buffer) => decoder.push(chunk).forEach((f) => this.frame(f)));
@@ -95,24 +78,15 @@ class KeptCall {
       const { code, signal } = frameJson<{ code: number; signal?: string }>(f);
       const result: ExecResult = { stdout: Buffer.concat(this.out).toString('utf8'), stderr: Buffer.concat(this.errOut).toString('utf8'), code };
       if (signal) result.signal = signal;
-      this.settle(() => this.resolve(result));
+      this.succeed(result);
     } else if (f.type === FROM_KEEPER.failed) {
-      this.settle(() => this.reject(new Error(frameJson<{ message: string }>(f).message)));
+      this.fail(new Error(frameJson<{ message: string }>(f).message));
     }
   }
 
-  /** Reject and hang up the remote command. */
-  private stop(error: Error): void {
-    this.settle(() => this.reject(error));
+  /** The keeper hangs the remote command up when asked. */
+  protected hangUp(): void {
     if (this.sock && !this.sock.destroyed) this.sock.end(encodeFrame(TO_KEEPER.hangUp));
-  }
-
-  private settle(fn: () => void): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
-    fn();
   }
 }
 
