@@ -2,28 +2,25 @@
  * The SSH layer against a real OpenSSH server: a private sshd on 127.0.0.1 with throwaway keys,
  * started for this file only and removed afterwards.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   HostKeyMismatchError, openSsh, RemoteAbortError, RemoteCommandError, RemoteTimeoutError,
   SshConnectionError, SshSession, SshTarget,
 } from '../../lib/ssh';
+import { freePort, privateSshdUnavailable, startPrivateSshd, type PrivateSshd } from '../support/private-sshd';
 
-const SSHD = '/usr/sbin/sshd';
-const skipReason = process.getuid?.() !== 0 ? 'needs root (sshd must run as root to log in as root)'
-  : !existsSync(SSHD) ? `needs ${SSHD} (apt-get install openssh-server)` : '';
+const skipReason = privateSshdUnavailable();
 const describeSshd = skipReason ? describe.skip : describe;
 if (skipReason) console.warn(`test/e2e/ssh.test.ts skipped: ${skipReason}`);
 
+let srv: PrivateSshd | undefined;
 let dir = '';
 let port = 0;
-let sshd: ChildProcess | undefined;
-let sshdLog = '';
 let clientKey = '';
 let hostFingerprint = '';
 
@@ -32,14 +29,6 @@ function keygen(path: string): void {
 }
 function fingerprintOfFile(pubPath: string): string {
   return execFileSync('ssh-keygen', ['-lf', pubPath], { encoding: 'utf8' }).split(' ')[1];
-}
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    }).on('error', reject);
-  });
 }
 let knownHostsCounter = 0;
 /** A target with a fresh, empty known-hosts file unless one is given. */
@@ -50,7 +39,7 @@ function target(over: Partial<SshTarget> = {}): SshTarget {
     readyTimeoutMs: 5000, ...over,
   };
 }
-const acceptedLogins = () => (sshdLog.match(/Accepted publickey/g) ?? []).length;
+const acceptedLogins = () => srv?.logins() ?? 0;
 
 async function expectProcessGone(s: SshSession, pid: string): Promise<void> {
   expect(pid).toMatch(/^\d+$/);
@@ -61,36 +50,14 @@ async function expectProcessGone(s: SshSession, pid: string): Promise<void> {
 
 beforeAll(async () => {
   if (skipReason) return;
-  dir = mkdtempSync(join(tmpdir(), 'portside-sshd-'));
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
-  keygen(join(dir, 'host_ed25519'));
-  keygen(join(dir, 'client'));
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
-  clientKey = readFileSync(join(dir, 'client'), 'utf8');
-  hostFingerprint = fingerprintOfFile(join(dir, 'host_ed25519.pub'));
-  port = await freePort();
-  const cfg = join(dir, 'sshd_config');
-  writeFileSync(cfg, [
-    'ListenAddress 127.0.0.1', `Port ${port}`, `HostKey ${join(dir, 'host_ed25519')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'StrictModes no', 'UsePAM no',
-    `PidFile ${join(dir, 'sshd.pid')}`, 'LogLevel INFO', '',
-  ].join('\n'));
-  sshd = spawn(SSHD, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${sshdLog}`)), 5000);
-    sshd!.stderr!.on('data', (d: Buffer) => {
-      sshdLog += d.toString();
-      if (sshdLog.includes('Server listening')) { clearTimeout(timer); resolve(); }
-    });
-    sshd!.once('exit', (code) => { clearTimeout(timer); reject(new Error(`sshd exited with ${code}:\n${sshdLog}`)); });
-  });
+  srv = await startPrivateSshd();
+  ({ dir, port, hostFingerprint } = srv);
+  clientKey = readFileSync(srv.keyPath, 'utf8');
 });
 
 afterAll(() => {
-  if (process.env.SSHD_LOG) console.log(sshdLog);
-  sshd?.kill("SIGTERM");
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (process.env.SSHD_LOG) console.log(srv?.log());
+  srv?.stop();
 });
 
 describeSshd('an SSH session against a real sshd', () => {
