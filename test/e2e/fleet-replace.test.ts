@@ -11,14 +11,13 @@
  * Caddy would treat a newly configured upstream as healthy at once. Then `local up --servers 3` takes it
  * out of the load balancer and removes it. Load goes through the load balancer all along.
  */
-import { spawn } from 'node:child_process';
+import { cliProcess, type CliProcessRun } from '../support/cli-process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localFleet } from '../../lib/fleet/fleet-target';
 import { ReleaseStore, storeClient } from '../../lib/fleet/release-store';
 import type { FleetManifest } from '../../lib/fleet/store-layout';
-import { PACKAGE_ROOT } from '../../lib/package-root';
 import { BOOTING_MARKER_FILE, CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT } from '../../lib/remote/layout';
 import { lookupAccount } from '../../lib/targets/local/deploy-user';
 import { bootPaths } from '../../lib/targets/local/fleet-boot';
@@ -44,16 +43,8 @@ const specs = Array.from({ length: SERVERS }, (_, i) => fleetServerSpec(i + 1));
 const s2 = specs[1];
 
 /** The built CLI in its own process: `local up` blocks its event loop, which must not stall the probe here. */
-function portside(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+function portside(...args: string[]): Promise<CliProcessRun> {
+  return cliProcess(process.env, ...args);
 }
 
 /** A service that says which server (deploy user) and which release (its folder's name) answered. */

@@ -4,7 +4,8 @@
  * standby agent; it prints what a deploy without the keeper prints; the standby holds no lock; stopping
  * the stand-in's keepers (what `portside local down` does first) ends the keeper and its standby.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { cliProcess, type CliProcessRun } from '../support/cli-process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,22 +20,14 @@ const why = localServerUnavailable();
 const describeE2E = why ? describe.skip : describe;
 if (why) console.warn(`e2e kept-connection tests skipped: ${why}`);
 
-const ROOT = join(__dirname, '..', '..');
 const NAME = 'keeper-app';
 const work = mkdtempSync(join(tmpdir(), 'portside-keeper-local-'));
 const home = join(work, 'home');
 const appSaying = sampleAppSaying(work);
 
 /** The real CLI, as a user runs it, with the kept connection on (or off: PORTSIDE_SSH_PERSIST=0). */
-function portside(persist: string, ...argv: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'portside.js'), ...argv], {
-    env: { ...process.env, PORTSIDE_HOME: home, PORTSIDE_SSH_PERSIST: persist, PORTSIDE_TARGET: 'local', CI: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+function portside(persist: string, ...argv: string[]): Promise<CliProcessRun> {
+  return cliProcess({ ...process.env, PORTSIDE_HOME: home, PORTSIDE_SSH_PERSIST: persist, PORTSIDE_TARGET: 'local', CI: '' }, ...argv);
 }
 
 /** A deploy's output with its timings taken out: what must not differ between a kept and a direct connection. */

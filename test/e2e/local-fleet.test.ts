@@ -5,7 +5,8 @@
  * state dir, so the shared single stand-in keeps running; the suite takes its fleet down at the end (and
  * checks that nothing is left), so the single-server suites that follow see no fleet.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { cliProcess, type CliProcessRun } from '../support/cli-process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request as httpsRequest } from 'node:https';
@@ -13,7 +14,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from 'ssh2';
-import { PACKAGE_ROOT } from '../../lib/package-root';
 import { CONVERGED_MARKER_FILE, HEALTH_PATH, HTTP_PORT, REGISTRY_FILE, REGISTRY_HISTORY_DIR } from '../../lib/remote/layout';
 import { fingerprintOf } from '../../lib/ssh/fingerprint';
 import { LocalFleet, LocalFleetServer, localFleetDown, s3Settings } from '../../lib/targets/local';
@@ -31,7 +31,7 @@ if (why) console.warn(`test/e2e/local-fleet.test.ts skipped: ${why}`);
 
 const SERVERS = 3;
 
-interface Run { code: number | null; out: string; err: string }
+type Run = CliProcessRun;
 
 /** The built CLI in its own process, as a user runs it (dist/ is built before e2e runs). */
 function portside(...args: string[]): Promise<Run> {
@@ -40,15 +40,7 @@ function portside(...args: string[]): Promise<Run> {
 
 /** The same with its own environment (e.g. a PORTSIDE_HOME, as a user's shell may export). */
 function portsideWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'portside.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+  return cliProcess(env, ...args);
 }
 
 /** `whoami` over a fresh ssh2 connection that accepts only `fingerprint` as the host key. */
