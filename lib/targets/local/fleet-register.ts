@@ -57,7 +57,11 @@ export async function loadBalancerTargets(specs: readonly FleetServerSpec[], log
   const registered = registeredServers();
   const unregistered = specs.filter((s) => !registered.includes(s.address));
   const answers = await Promise.all(unregistered.map(async (s) => [s.address, (await healthAnswer(s)).ok] as const));
-  const targets = lbTargets(specs, registered, new Set(answers.filter(([, ok]) => ok).map(([address]) => address)));
+  const healthy = new Set(answers.filter(([, ok]) => ok).map(([address]) => address));
+  const targets = lbTargets(specs, registered, healthy);
+  // A server that became healthy before this `local up` (its registrar had not got there yet) is added here:
+  // say so in the registrar's words, as its registrar then finds it registered and has nothing to add.
+  for (const spec of unregistered.filter((s) => healthy.has(s.address))) log(`${spec.name}: ${HEALTH_PATH} answers 200; registered with the load balancer`);
   for (const spec of specs.filter((s) => !targets.includes(s.address))) startRegistrar(spec, log);
   return targets;
 }
@@ -127,7 +131,10 @@ async function registerNow(spec: FleetServerSpec, log: (line: string) => void): 
     return 'not registered';
   }
   const registered = registeredServers();
-  if (registered.includes(spec.address)) return 'registered';
+  if (registered.includes(spec.address)) {
+    log(`${new Date().toISOString()} ${spec.name}: already registered with the load balancer (a later \`local up\` found it healthy first)`);
+    return 'registered';
+  }
   if (!(await healthAnswer(spec)).ok) return 'unhealthy';
   await ensureLoadBalancer(inServerOrder(new Set([...registered, spec.address])), log);
   log(`${new Date().toISOString()} ${spec.name}: ${HEALTH_PATH} answers 200; registered with the load balancer`);
