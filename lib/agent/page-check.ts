@@ -4,7 +4,7 @@
 // index.html through Caddy, then every file it references, and reports the ones that do not arrive.
 import http from 'node:http';
 import https from 'node:https';
-import { VERIFY_HEADER } from './verify-request';
+import { unverifiedTls, VERIFY_HEADER } from './verify-request';
 
 const MAX_PAGE_BYTES = 1 << 20;
 const MAX_ASSETS = 40;
@@ -79,7 +79,7 @@ function get(url: string, { body = false } = {}): Promise<Answer> {
   return new Promise((resolve) => {
     const req = lib.get({
       host: '127.0.0.1', port: u.port || (u.protocol === 'https:' ? 443 : 80), path: u.pathname + u.search,
-      servername: u.hostname, headers: { host: u.host, 'user-agent': 'portside-verify', accept: '*/*', [VERIFY_HEADER]: '1' }, rejectUnauthorized: false, timeout: 5000,
+      servername: u.hostname, headers: { host: u.host, 'user-agent': 'portside-verify', accept: '*/*', [VERIFY_HEADER]: '1' }, ...unverifiedTls(), timeout: 5000,
     }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

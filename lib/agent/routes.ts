@@ -10,7 +10,7 @@ import { AgentError } from './protocol-io';
 import * as store from './registry-store';
 import { writeAtomic } from './releases';
 import { run, RunResult, tail } from './run';
-import { VERIFY_HEADER } from './verify-request';
+import { unverifiedTls, VERIFY_HEADER } from './verify-request';
 
 /** The deploy user's registry file. */
 export const REGISTRY = store.REGISTRY;
@@ -84,7 +84,7 @@ export function viaCaddy(url: string): Promise<CaddyAnswer> {
   return new Promise((resolve) => {
     const req = get({
       host: '127.0.0.1', port: u.port || (secure ? HTTPS_PORT : HTTP_PORT), path: u.pathname + u.search,
-      servername: u.hostname, headers: { host: u.host, 'user-agent': 'portside-verify', [VERIFY_HEADER]: '1' }, rejectUnauthorized: false, timeout: 8000,
+      servername: u.hostname, headers: { host: u.host, 'user-agent': 'portside-verify', [VERIFY_HEADER]: '1' }, ...unverifiedTls(), timeout: 8000,
     }, (res) => {
       res.resume();
       resolve({ status: res.statusCode });

@@ -139,7 +139,7 @@ async function switchOver(d: Deploy, probe: procs.RunningProbe | null): Promise<
   if (!reloaded) await procs.assertPortFree(plan.port, d.proc);
   rel.switchTo(svc.l, d.id);
   d.undo.push(() => restoreProcess(svc.l, svc.base, d.before.id, d.proc, d.prevConfig));
-  if (reloaded) await procs.pm2Reload(svc.name);
+  if (reloaded) await procs.pm2Reload(svc.name, d.proc);
   else await procs.pm2StartFresh(svc.base, config);
   // The process pm2 runs now, taken before its first answer: a worker that exits after answering
   // is replaced by pm2 within milliseconds, and the replacement must not pass for it.
