@@ -35,8 +35,8 @@ export interface ScaleOptions {
   readonly fileCounts?: readonly number[];
 }
 
-/** What a point is: the baseline, a point of one of the two curves, or the goal point (both at once). */
-export type ScaleRole = 'baseline' | 'services' | 'files' | 'combined';
+/** What a point is: the baseline (measured first, and again at the end), a point of one of the two curves, or the goal point (both at once). */
+export type ScaleRole = 'baseline' | 'baseline-again' | 'services' | 'files' | 'combined';
 
 export interface ScalePoint {
   readonly role: ScaleRole;
@@ -191,6 +191,9 @@ async function withFiles(s: Scale): Promise<ScalePoint[]> {
       setStaticFiles(s.app, s.o.fake, files);
       points.push(await measure(s, 'files', 0, files));
     }
+    s.o.log('the baseline again (1 service, the course-sized app)');
+    setStaticFiles(s.app, s.o.fake, 0);
+    points.push(await measure(s, 'baseline-again', 0, 0));
   } finally {
     setStaticFiles(s.app, s.o.fake, 0);
     await portsideRemove(s.name);

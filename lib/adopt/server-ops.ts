@@ -1,7 +1,7 @@
 import { UserError } from '../errors';
 import type { SshSession } from '../ssh';
 import { RemoteCommandError } from '../ssh/errors';
-import { PROBE_PORT_MAX, PROBE_PORT_MIN } from '../remote/layout';
+import { EPHEMERAL_RANGE_FILE, parseEphemeralRange, probeRange } from '../ports/probe-range';
 
 /**
  * Where adopt's commands run: an SSH session from the laptop, or LocalCommands (on-server/) in the
@@ -77,10 +77,11 @@ export class AdoptServer {
     await this.cmd.run([this.node, '-e', WAIT_SCRIPT, String(port), String(ms)], { timeoutMs: ms + TIMEOUT_MS });
   }
 
-  /** Free ports of the dynamic range (PROBE_PORT_MIN–MAX): never a service's port. */
+  /** Free ports of the dynamic range outside the server's ephemeral range (lib/ports/probe-range.ts): never a service's port. */
   async freePorts(n: number): Promise<number[]> {
     if (n === 0) return [];
-    const out = await this.cmd.run([this.node, '-e', FREE_PORTS_SCRIPT, String(n), String(PROBE_PORT_MIN), String(PROBE_PORT_MAX)], { timeoutMs: TIMEOUT_MS });
+    const range = probeRange(await this.cmd.run(['cat', EPHEMERAL_RANGE_FILE], { timeoutMs: TIMEOUT_MS }).then((r) => parseEphemeralRange(r.stdout), () => null));
+    const out = await this.cmd.run([this.node, '-e', FREE_PORTS_SCRIPT, String(n), String(range.min), String(range.max)], { timeoutMs: TIMEOUT_MS });
     return out.stdout.trim().split(/\s+/).map(Number);
   }
 

@@ -10,6 +10,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { StartSpec } from '../protocol';
 import { Pm2App, pm2App } from '../remote/pm2-app';
 import { parsePm2Jlist, Pm2Process, pm2Port } from '../remote/pm2-list';
+import { EPHEMERAL_RANGE_FILE, parseEphemeralRange, PortRange, probeRange } from '../ports/probe-range';
 import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, PROBES_DIR, RELEASE_ENV_FILE } from '../remote/layout';
 import * as owner from './port-owner';
 import { AgentError } from './protocol-io';
@@ -115,17 +116,27 @@ export function strangerMessage(port: number, stranger: number | 'unknown', root
 export const healthy = (status: number | string | null | undefined): status is number => typeof status === 'number' && status < 500;
 
 /** A port of the dynamic range for a random number in [0, 1): every port of the range can come out. Pure. */
-export function probePortFor(random: number): number {
-  return PROBE_PORT_MIN + Math.floor(random * (PROBE_PORT_MAX - PROBE_PORT_MIN + 1));
+export function probePortFor(random: number, range: PortRange = { min: PROBE_PORT_MIN, max: PROBE_PORT_MAX }): number {
+  return range.min + Math.floor(random * (range.max - range.min + 1));
 }
 
-/** A free port in the dynamic range (PROBE_PORT_MIN–PROBE_PORT_MAX), for the probe: never a service's port. */
+/** This machine's ephemeral port range, or null when it cannot be read (not Linux). */
+function ephemeralRange(): PortRange | null {
+  try {
+    return parseEphemeralRange(readFileSync(EPHEMERAL_RANGE_FILE, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** A free port for the probe, in probeRange: never a service's port, never one the kernel hands out. */
 function freeDynamicPort(): Promise<number> {
+  const range = probeRange(ephemeralRange());
   return new Promise((resolve, reject) => {
     const attempt = (n: number): void => {
-      const port = probePortFor(Math.random());
+      const port = probePortFor(Math.random(), range);
       const srv = createServer();
-      srv.once('error', () => (n > 0 ? attempt(n - 1) : reject(new Error(`no free port in ${PROBE_PORT_MIN}–${PROBE_PORT_MAX}`))));
+      srv.once('error', () => (n > 0 ? attempt(n - 1) : reject(new Error(`no free port in ${range.min}–${range.max}`))));
       srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
     };
     attempt(50);

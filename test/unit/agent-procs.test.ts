@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { appConfig, probePortFor } from '../../lib/agent/procs';
+import { parseEphemeralRange, probeRange } from '../../lib/ports/probe-range';
 import { whatChanged } from '../../lib/agent/commands/live-checks';
 import { CURRENT_LINK, onServer, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, serviceDir } from '../../lib/remote/layout';
 
@@ -11,6 +12,22 @@ describe('the probe port', () => {
     expect(PROBE_PORT_MAX).toBe(65535);
     expect(probePortFor(0)).toBe(49152);
     expect(probePortFor(0.999999999)).toBe(65535);
+  });
+
+  test('outside the kernel\'s ephemeral range, where outgoing connections take their local ports', () => {
+    expect(probeRange({ min: 32768, max: 60999 })).toEqual({ min: 61000, max: 65535 }); // Linux's default
+    expect(probeRange({ min: 1024, max: 65535 })).toEqual({ min: 49152, max: 65535 }); // nothing left: the whole range
+    expect(probeRange({ min: 55000, max: 65535 })).toEqual({ min: 49152, max: 54999 }); // the part below
+    expect(probeRange({ min: 50000, max: 60000 })).toEqual({ min: 60001, max: 65535 }); // the larger part
+    expect(probeRange(null)).toEqual({ min: 49152, max: 65535 });
+    expect(parseEphemeralRange('32768\t60999\n')).toEqual({ min: 32768, max: 60999 });
+    expect(parseEphemeralRange('60999 32768')).toBeNull();
+    expect(parseEphemeralRange('')).toBeNull();
+    for (let i = 0; i < 1000; i++) {
+      const port = probePortFor(Math.random(), probeRange({ min: 32768, max: 60999 }));
+      expect(port).toBeGreaterThanOrEqual(61000);
+      expect(port).toBeLessThanOrEqual(65535);
+    }
   });
 
   test('every draw lands inside the range', () => {

@@ -34,6 +34,16 @@ describe('scale bench goals (issue #12)', () => {
     expect(md).toContain('measured, with no goal');
   });
 
+  test('the baseline measured again at the end: every ratio is against the faster of the two', () => {
+    const withAgain = [...points, point('baseline-again', 1, 0, 380, 820)];
+    const goals = scaleGoals(withAgain);
+    expect(goals[0].measured).toBe('1.32× (0.50 s vs 0.38 s, +0.12 s)');
+    expect(goals[1].measured).toBe('1.63× (1.30 s vs 0.80 s, +0.50 s)');
+    const md = scaleMarkdown(withAgain, goals, null, { date: '2026-11-30', durationS: 100, reps: 3, fake: false });
+    expect(md).toContain('| baseline, again at the end | 1 | 0 | 0.38 (0.37–0.39) | 1.00× | 0.82 (0.81–0.83) | 1.02× |');
+    expect(md).toContain('| baseline | 1 | 0 | 0.40 (0.39–0.41) | 1.05× | 0.80 (0.79–0.81) | 1.00× |');
+  });
+
   test('a run without its baseline is refused, naming what is missing', () => {
     expect(() => scaleGoals(points.slice(1))).toThrow(/without its baseline point \(1 service, the course-sized app\)/);
   });
