@@ -129,7 +129,11 @@ interface Listing {
 
 /** List the release once the build is done; the agent is told the digest (or null when the build failed: nothing will be planned). */
 function listAfterBuild(spec: ReleaseSpec, building: Promise<BuildResult>, hashes?: HashCache): { listing: Promise<Listing>; message: Promise<DigestMessage> } {
-  const listing = building.then(() => releaseFiles(spec.sources, hashes)).then((files) => ({ files, digest: manifestDigest(files) }));
+  const listing = building.then(() => releaseFiles(spec.sources, hashes)).then((files) => {
+    // The build's inputs were listed before it (or its skip check), the release now: nothing else is this app's.
+    hashes?.listedEverything();
+    return { files, digest: manifestDigest(files) };
+  });
   listing.catch(() => {});
   return { listing, message: listing.then(({ digest }) => ({ type: 'digest', digest }), () => ({ type: 'digest', digest: null })) };
 }

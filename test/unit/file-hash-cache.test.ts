@@ -87,6 +87,31 @@ describe('file hash cache', () => {
     expect(await hashesOf(cacheAt(LATER))).toEqual({ 'a.txt': sha('hello') });
   });
 
+  test('after a run that listed the whole app, the paths it did not look up are dropped; after any other run, kept', async () => {
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(site, name), name);
+    const first = cacheAt(LATER);
+    await hashesOf(first);
+    first.save();
+    expect(cacheAt(LATER).size).toBe(3);
+    const unlinked = join(work, 'gone');
+    mkdirSync(unlinked);
+    renameSync(join(site, 'c.txt'), join(unlinked, 'c.txt')); // no longer in the app
+    // A run that did not say it listed everything (a dry run, a failed listing) drops nothing.
+    const partial = cacheAt(LATER);
+    await hashesOf(partial);
+    partial.save();
+    expect(cacheAt(LATER).size).toBe(3);
+    const whole = cacheAt(LATER);
+    await hashesOf(whole);
+    whole.listedEverything();
+    whole.save();
+    const after = cacheAt(LATER);
+    expect(after.size).toBe(2);
+    // What stayed is still trusted: the files are not read again.
+    expect(after.lookup(join(site, 'a.txt'), statSync(join(site, 'a.txt')))).toBe(sha('a.txt'));
+    expect(after.lookup(join(unlinked, 'c.txt'), statSync(join(unlinked, 'c.txt')))).toBeUndefined();
+  });
+
   test('without a cache every file is hashed, as before', async () => {
     writeFileSync(join(site, 'a.txt'), 'hello');
     writeFileSync(join(site, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
