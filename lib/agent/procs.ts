@@ -11,7 +11,7 @@ import type { StartSpec } from '../protocol';
 import { Pm2App, pm2App } from '../remote/pm2-app';
 import { parsePm2Jlist, Pm2Process, pm2Port } from '../remote/pm2-list';
 import { EPHEMERAL_RANGE_FILE, parseEphemeralRange, PortRange, probeRange } from '../ports/probe-range';
-import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBE_PORT_MAX, PROBE_PORT_MIN, PROBES_DIR, RELEASE_ENV_FILE } from '../remote/layout';
+import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBES_DIR, RELEASE_ENV_FILE } from '../remote/layout';
 import * as owner from './port-owner';
 import { AgentError } from './protocol-io';
 import { run, tail } from './run';
@@ -116,7 +116,7 @@ export function strangerMessage(port: number, stranger: number | 'unknown', root
 export const healthy = (status: number | string | null | undefined): status is number => typeof status === 'number' && status < 500;
 
 /** A port of the dynamic range for a random number in [0, 1): every port of the range can come out. Pure. */
-export function probePortFor(random: number, range: PortRange = { min: PROBE_PORT_MIN, max: PROBE_PORT_MAX }): number {
+export function probePortFor(random: number, range: PortRange = probeRange(null)): number {
   return range.min + Math.floor(random * (range.max - range.min + 1));
 }
 

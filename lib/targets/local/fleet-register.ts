@@ -61,7 +61,7 @@ export async function loadBalancerTargets(specs: readonly FleetServerSpec[], log
   const targets = lbTargets(specs, registered, healthy);
   // A server that became healthy before this `local up` (its registrar had not got there yet) is added here:
   // say so in the registrar's words, as its registrar then finds it registered and has nothing to add.
-  for (const spec of unregistered.filter((s) => healthy.has(s.address))) log(`${spec.name}: ${HEALTH_PATH} answers 200; registered with the load balancer`);
+  for (const spec of unregistered.filter((s) => healthy.has(s.address))) log(registeredLine(spec));
   for (const spec of specs.filter((s) => !targets.includes(s.address))) startRegistrar(spec, log);
   return targets;
 }
@@ -137,8 +137,13 @@ async function registerNow(spec: FleetServerSpec, log: (line: string) => void): 
   }
   if (!(await healthAnswer(spec)).ok) return 'unhealthy';
   await ensureLoadBalancer(inServerOrder(new Set([...registered, spec.address])), log);
-  log(`${new Date().toISOString()} ${spec.name}: ${HEALTH_PATH} answers 200; registered with the load balancer`);
+  log(`${new Date().toISOString()} ${registeredLine(spec)}`);
   return 'registered';
+}
+
+/** What `local up` and a registrar say when they add a healthy server to the load balancer: the same words. */
+function registeredLine(spec: FleetServerSpec): string {
+  return `${spec.name}: ${HEALTH_PATH} answers 200; registered with the load balancer`;
 }
 
 /** A server's registration now, for `local status` (registered: the load balancer's servers). */
