@@ -12,6 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localStatus, localUp, readLocalServer } from '../lib/targets/local';
+import { settle } from './settle';
 
 export const REPO = join(__dirname, '..');
 export const WORK = join(REPO, 'bench', 'work');
@@ -148,6 +149,7 @@ export async function setupScpService(app: string, name: string, port: number, s
   await portsideDeploy(app, name, [String(port), '--force']);
   log(`  ${name}: routed by Portside to port ${port}; replacing its process with the course's first deploy`);
   await ssh(server, knownHosts, `pm2 delete ${name} >/dev/null 2>&1; rm -rf course/${name}; mkdir -p course; echo ok\n`);
+  await settle();
   return scpDeploy(app, name, server, knownHosts, { buildCmd, firstPort: port });
 }
 

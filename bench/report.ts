@@ -67,6 +67,8 @@ export interface BenchResult {
   /** The first deploy of a new service, each flow's (one each). */
   /** Medians of the cold deploys (`values`: each one's ms; absent in results from before they were repeated). */
   readonly cold: { portside: { ms: number; buildMs: number; note: string; values?: number[] }; scp: { ms: number; buildMs: number; values?: number[] } };
+  /** The waits for a quiet machine before each timed command (bench/settle.ts), ms; absent in results from before them. */
+  readonly settled?: { count: number; median: number; max: number };
 }
 
 const s1 = (ms: number): string => (ms / 1000).toFixed(2);
@@ -90,10 +92,17 @@ export function markdown(r: BenchResult, svgName: string): string {
   ].join('\n') + '\n';
 }
 
+/** The cool-down before each timed command, so that no flow pays for the work the previous command left running. */
+function settledMd(r: BenchResult): string[] {
+  if (!r.settled) return [];
+  return [`Each timed command of either flow started on a quiet machine (bench/settle.ts: at least 90 % of both cores idle over 100 ms; the course's flow returns while its service still boots, Portside's while an old worker drains), so neither flow pays for the other's leftovers: ${r.settled.count} waits, median ${Math.round(r.settled.median)} ms, longest ${Math.round(r.settled.max)} ms.`, ''];
+}
+
 function introMd(r: BenchResult): string[] {
   return [
     `# Benchmark: Portside vs the course's scp deploy — ${r.date}`, '',
     `One run of \`npm run bench\`, started ${r.startedAt}, ${Math.round(r.durationS)} s. Both flows deploy the same generated app to the same local stand-in server (network namespace, real sshd, Caddy, pm2), interleaved, ${r.options.reps} repetitions each; times are wall-clock for the whole command, medians with (min–max). Portside is timed as users type it, \`npm run deploy-service <name> <port> -- --target local --dir …\` from the repository (npm's launcher included), and as the bare CLI, \`node bin/portside.js deploy-service …\`, beside it.`, '',
+    ...settledMd(r),
     ...keptMd(r),
   ];
 }

@@ -33,6 +33,7 @@ import { quantile, startLoad, summarize, tlsHandshakes } from './load';
 import { BenchResult, Flow, LoadResult, markdown, stat, svg } from './report';
 import { runScale } from './scale';
 import { Deployers, runScenarios } from './scenarios';
+import { settle, settleWaits } from './settle';
 import { openWs, writeWsService } from './ws';
 import { keepersDir } from '../lib/ssh/keeper/identity';
 import { persistIdleMs } from '../lib/ssh/keeper/setting';
@@ -116,6 +117,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
     scenarios, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
     breakdown: timeBreakdown, cold, keptConnection, unkept,
+    settled: settleWaits.length ? { count: settleWaits.length, median: stat(settleWaits).median, max: Math.max(...settleWaits) } : undefined,
   };
   return { result, files: writeResults(result, o.out, o.label ? `${date}-${o.label}` : date) };
 }
@@ -174,6 +176,7 @@ async function firstDeploys(b: Bench): Promise<FirstDeploys> {
     const coldPortside = async (): Promise<void> => {
       rmSync(join(b.app, 'node_modules', '.cache', 'portside'), { recursive: true, force: true });
       log(`first (cold) deploy of ${names.portside} with Portside (${i + 1} of ${o.reps})`);
+      await settle();
       portside.push(await portsideDeploy(b.app, names.portside, [String(o.portBase)], 'npm'));
       log(`  ${portside[i].note} (${(portside[i].ms / 1000).toFixed(2)} s)`);
     };
@@ -247,8 +250,10 @@ async function unkeptRedeploys(b: Bench): Promise<NonNullable<BenchResult['unkep
   const port = [String(b.o.portBase)];
   const unkept: NonNullable<BenchResult['unkept']> = { unchanged: [], backend: [] };
   for (let rep = 0; rep < b.o.reps; rep++) {
+    await settle();
     unkept.unchanged.push((await portsideDeploy(b.app, b.names.portside, port, 'npm', { env })).ms);
     changeBackEnd(b.app, `unkept-${rep}-${Date.now()}`);
+    await settle();
     unkept.backend.push((await portsideDeploy(b.app, b.names.portside, port, 'npm', { env })).ms);
     b.log(`rep ${rep + 1}/${b.o.reps} without the kept connection: nothing changed ${(unkept.unchanged[rep] / 1000).toFixed(2)} s, one back-end line ${(unkept.backend[rep] / 1000).toFixed(2)} s`);
   }

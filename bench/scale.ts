@@ -16,6 +16,7 @@ import { GOAL_FILES, GOAL_SERVICES } from './scale-report';
 import { changeBackEnd, installApp, isInstalled, writeApp } from './app';
 import { Breakdown, breakdown } from './breakdown';
 import { portsideDeploy, portsideRemove, standIn, stepTimes, WORK } from './flows';
+import { settle } from './settle';
 import { Goal, stat, Stat } from './report';
 import { scaleGoals, scaleMarkdown } from './scale-report';
 
@@ -128,7 +129,10 @@ async function setUpScale(o: ScaleOptions): Promise<Scale> {
 
 /** One point: an untimed deploy (it builds and sends whatever the new size needs), then `reps` nothing-changed and one-line deploys. */
 async function measure(s: Scale, role: ScaleRole, throwaways: number, files: number): Promise<ScalePoint> {
-  const deploy = () => portsideDeploy(s.app, s.name, [String(s.o.portBase)], 'npm');
+  const deploy = async () => {
+    await settle();
+    return portsideDeploy(s.app, s.name, [String(s.o.portBase)], 'npm');
+  };
   changeBackEnd(s.app, `scale-setup-${Date.now()}`);
   await deploy();
   const unchanged: number[] = [];

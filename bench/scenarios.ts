@@ -5,6 +5,7 @@
 import { ADDED_DEPENDENCIES, addDependency, changeBackEnd, changeFrontEnd } from './app';
 import { DeployResult, waitedForLock } from './flows';
 import { Flow, kB, ScenarioResult, stat } from './report';
+import { settle } from './settle';
 
 /** The deploy each flow runs (retried once on a broken connection; see the bench's deployers). */
 export type Deployers = Record<Flow, () => Promise<DeployResult>>;
@@ -44,12 +45,14 @@ function scenarioList(o: ScenarioOptions): Scenario[] {
  * and our start: then it is measured again, up to three times, with a fresh change.
  */
 async function measure(sc: Scenario, flow: Flow, deploy: () => Promise<DeployResult>, o: ScenarioOptions): Promise<DeployResult> {
+  await settle();
   let r = await deploy();
   for (let retry = 0; retry < 3 && waitedForLock(r); retry++) {
     o.log(`  ${flow} waited for another deploy's lock (${(r.ms / 1000).toFixed(2)} s): measuring again`);
     if (sc.id === 'dependency' && !o.fake) addDependency(o.app, ADDED_DEPENDENCIES[(o.reps + retry) % ADDED_DEPENDENCIES.length]);
     else if (sc.id !== 'unchanged') changeBackEnd(o.app, `retry-${Date.now()}`);
     if (sc.id === 'frontend') changeFrontEnd(o.app, `Retry ${Date.now() % 1000}`);
+    await settle();
     r = await deploy();
   }
   return r;

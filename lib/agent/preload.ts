@@ -8,7 +8,8 @@
 //    moment (idle-connections.ts says why not at once), then exits;
 // 3. the release's env file is loaded into process.env without any shell (service-env.ts);
 // 4. identity: Portside's own health checks are answered with this process's pid.
-// It also reports what the app listened on to the Portside agent when run as a probe (IPC).
+// It also reports what the app listened on to the Portside agent when run as a probe (IPC), and holds a
+// probe started ahead of its files until they are in place (probe-hold.ts).
 import * as fs from 'fs';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'http';
 import * as net from 'net';
@@ -19,6 +20,7 @@ import { IDLE_CLOSE_MS, IdleConnections } from './idle-connections';
 import { toLoopback } from './loopback';
 import { VERIFY_HEADER } from './verify-request';
 import { envAdditions, envFileName, parseEnv } from './service-env';
+import { holdUntilGo } from './probe-hold';
 
 export { parseEnv, toLoopback };
 
@@ -27,6 +29,8 @@ const servers = new Set<net.Server>();
 const connections = new Map<net.Server, IdleConnections>();
 let draining = false;
 
+// A probe started ahead of its files waits here (probe-hold.ts); everything below runs once they are in place.
+holdUntilGo();
 loadEnvFile(envFileName(process.env, process.cwd()));
 
 function loadEnvFile(file: string): void {

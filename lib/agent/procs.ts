@@ -1,10 +1,11 @@
 // Processes: the probe (the new release on a transient port, before anything switches), pm2 (the
 // service on its own port), and HTTP health checks.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
+import type { Writable } from 'node:stream';
 import { homedir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { StartSpec } from '../protocol';
@@ -13,6 +14,7 @@ import { parsePm2Jlist, Pm2Process, pm2Port } from '../remote/pm2-list';
 import { EPHEMERAL_RANGE_FILE, parseEphemeralRange, PortRange, probeRange } from '../ports/probe-range';
 import { HEALTH_TOKEN_FILE, onServer, PM2_FILE, PRELOAD_FILE, PROBES_DIR, RELEASE_ENV_FILE } from '../remote/layout';
 import * as owner from './port-owner';
+import { GO, HOLD_ENV, HOLD_FD } from './probe-hold';
 import { AgentError } from './protocol-io';
 import { run, tail } from './run';
 
@@ -160,14 +162,21 @@ interface ProbeChild {
   wake: () => void;
 }
 
-/** Start the release on `port`, in a process group of its own, recording what it prints and does. */
-function spawnProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, port: number): ProbeChild {
+/**
+ * Start the release on `port`, in a process group of its own, recording what it prints and does. With
+ * `holdIn`, the process starts there and waits in the preload until released (probe-hold.ts): the
+ * release's folder need not be complete yet.
+ */
+function spawnProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, port: number, holdIn?: string): ProbeChild {
   const { cmd, args } = commandFor(start, dir, port);
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), PORTSIDE_PROBE: '1', NODE_ENV: 'production', PORTSIDE_ENV_FILE: join(dir, RELEASE_ENV_FILE) };
   if (!start.script) childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS || ''} --require ${PRELOAD}`.trim();
+  if (holdIn) childEnv[HOLD_ENV] = dir;
+  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'ipc'];
+  if (holdIn) stdio[HOLD_FD] = 'pipe';
   // A process group of its own: `npm start` runs sh, then node (and whatever the app starts); a
   // failed or finished probe must end all of them, or one keeps holding a port.
-  const child = spawn(cmd, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  const child = spawn(cmd, args, { cwd: holdIn ?? dir, env: childEnv, stdio, detached: true });
   recordProbe(child.pid!);
   const p: ProbeChild = { child, port, log: '', listens: [], exited: null, wake: () => undefined };
   const keep = (d: Buffer): void => {
@@ -184,6 +193,48 @@ function spawnProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, port:
     p.wake();
   });
   return p;
+}
+
+/** A probe started before its release's files were in place, waiting to be released (startProbe) or ended. */
+export interface HeldProbe {
+  readonly dir: string;
+  readonly spawned: ProbeChild;
+  /** End it unstarted (the deploy failed before its probe step); safe to call again. */
+  end(): Promise<void>;
+}
+
+/** Whether the installed preload can hold a probe (one an older agent installed after this one cannot). */
+let preloadHolds: boolean | undefined;
+
+/**
+ * Start the release's probe now, held before any of its code runs, so that Node's own start-up overlaps
+ * the upload; null when it cannot be held (an npm script: npm must find the release's package.json
+ * at start; or a preload without the hold). `base` is an existing folder to wait in.
+ */
+export async function holdProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, base: string): Promise<HeldProbe | null> {
+  preloadHolds ??= (() => {
+    try {
+      return readFileSync(PRELOAD, 'utf8').includes(HOLD_ENV);
+    } catch {
+      return false;
+    }
+  })();
+  if (!start.script || !preloadHolds) return null;
+  const spawned = spawnProbe(dir, start, env, await freeDynamicPort(), base);
+  spawned.child.stdio[HOLD_FD]?.on('error', () => {}); // EPIPE when it has died meanwhile: its exit says why
+  return { dir, spawned, end: endOnce(spawned) };
+}
+
+/** End a probe's whole process group and forget its record, once. */
+function endOnce(p: ProbeChild): () => Promise<void> {
+  let ended: Promise<void> | undefined;
+  return () => (ended ??= endGroup(p.child.pid!).then(() => rmSync(join(PROBES, String(p.child.pid)), { force: true })));
+}
+
+/** Let a held probe go on into the release (its folder is complete now). */
+function release(held: HeldProbe): ProbeChild {
+  (held.spawned.child.stdio[HOLD_FD] as Writable | null)?.end(GO);
+  return held.spawned;
 }
 
 /** The failure a probe shows so far (crashed, listening elsewhere), or null. */
@@ -229,10 +280,9 @@ export async function probe(dir: string, start: StartSpec, env: NodeJS.ProcessEn
  * probe(), but a probe that answered is left running, so that whether it stays up after its first answer
  * can be watched while the live process is handed over (the caller ends it). A failed one is ended here.
  */
-export async function startProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, healthPath: string, timeoutMs: number): Promise<RunningProbe> {
-  const p = spawnProbe(dir, start, env, await freeDynamicPort());
-  let ended: Promise<void> | undefined;
-  const end = (): Promise<void> => (ended ??= endGroup(p.child.pid!).then(() => rmSync(join(PROBES, String(p.child.pid)), { force: true })));
+export async function startProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, healthPath: string, timeoutMs: number, held?: HeldProbe | null): Promise<RunningProbe> {
+  const p = held?.dir === dir ? release(held) : spawnProbe(dir, start, env, await freeDynamicPort());
+  const end = held?.dir === dir ? held.end : endOnce(p);
   try {
     const status = await firstHealthyAnswer(p, healthPath, timeoutMs);
     return { port: p.port, status, pid: p.child.pid!, answeredAt: Date.now(), exited: () => p.exited, log: () => tail(p.log, 15), end };

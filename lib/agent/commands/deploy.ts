@@ -89,12 +89,15 @@ function sameCode(d: Deploy): boolean {
 /** Every step up to verify; on any failure, undo what was done and remove the unfinished release. */
 async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
   let probe: procs.RunningProbe | null = null;
+  // Started now, held until the files are in place: Node's start-up overlaps the upload (probe-hold.ts).
+  // Not when an install runs first (it takes seconds; nothing to gain) or no probe will run.
+  const held = sameCode(d) || d.plan.lockfileChanged ? null : await procs.holdProbe(d.svc.l.dir(d.id), d.plan.start, {}, d.svc.base);
   try {
     const dir = await step('upload', () => upload(d, input));
     await step('install', () => install(dir, d.plan.lockfileChanged));
     if (sameCode(d)) note('only front-end files changed: the code is the running release\'s, so no probe; the handover is still health-checked');
     // Left running after its first answer: the stay-up check watches it while the port is handed over.
-    else probe = await step('probe', () => procs.startProbe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000));
+    else probe = await step('probe', () => procs.startProbe(dir, d.plan.start, {}, d.plan.healthPath, d.plan.probeTimeoutMs || 30000, held));
     const switched = await step('switch', () => switchOver(d, probe));
     const newRoutes = d.plan.routes;
     if (newRoutes) await step('route', async () => d.undo.push(await routes.applyRoutes(newRoutes.registry, newRoutes.caddyfile)));
@@ -105,6 +108,7 @@ async function goLiveOrUndo(d: Deploy, input: Input): Promise<Switched> {
     throw e;
   } finally {
     await probe?.end();
+    await held?.end();
   }
 }
 
