@@ -69,6 +69,8 @@ export interface BenchResult {
   readonly cold: { portside: { ms: number; buildMs: number; note: string; values?: number[] }; scp: { ms: number; buildMs: number; values?: number[] } };
   /** The waits for a quiet machine before each timed command (bench/settle.ts), ms; absent in results from before them. */
   readonly settled?: { count: number; median: number; max: number };
+  /** The variables of this machine's environment the timed commands ran without (bench/user-env.ts); absent in results from before. */
+  readonly unsetEnv?: readonly string[];
 }
 
 const s1 = (ms: number): string => (ms / 1000).toFixed(2);
@@ -94,8 +96,11 @@ export function markdown(r: BenchResult, svgName: string): string {
 
 /** The cool-down before each timed command, so that no flow pays for the work the previous command left running. */
 function settledMd(r: BenchResult): string[] {
-  if (!r.settled) return [];
-  return [`Each timed command of either flow started on a quiet machine (bench/settle.ts: at least 90 % of both cores idle over 100 ms; the course's flow returns while its service still boots, Portside's while an old worker drains), so neither flow pays for the other's leftovers: ${r.settled.count} waits, median ${Math.round(r.settled.median)} ms, longest ${Math.round(r.settled.max)} ms.`, ''];
+  const env = r.unsetEnv?.length
+    ? [`Both flows were timed in a user's environment: this machine sets ${r.unsetEnv.join(', ')} for its package proxy, which Node 20 reads as every process starts (\`node -e 0\` 63 ms with it, 25 ms without, here; bench/user-env.ts), and a user's machine does not; the timed commands ran without it (\`--keep-env\` keeps it).`, '']
+    : [];
+  if (!r.settled) return env;
+  return [...env, `Each timed command of either flow started on a quiet machine (bench/settle.ts: at least 90 % of both cores idle over 100 ms; the course's flow returns while its service still boots, Portside's while an old worker drains), so neither flow pays for the other's leftovers: ${r.settled.count} waits, median ${Math.round(r.settled.median)} ms, longest ${Math.round(r.settled.max)} ms.`, ''];
 }
 
 function introMd(r: BenchResult): string[] {

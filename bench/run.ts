@@ -18,6 +18,8 @@
  *   --scale             instead: how deploy times grow with services on the server and files in the
  *                       app (bench/scale.ts), on ports from --port-base + 50; writes bench/results/<date>-scale.{md,json}
  *   --breakdown N       traced nothing-changed deploys for the time breakdown (default 5; 0 skips it)
+ *   --keep-env          time with this machine's environment as it is (default: without the variables
+ *                       a user's machine does not have and that slow every Node start; bench/user-env.ts)
  *   --help, -h          print this
  */
 import { execFileSync } from 'node:child_process';
@@ -34,6 +36,7 @@ import { BenchResult, Flow, LoadResult, markdown, stat, svg } from './report';
 import { runScale } from './scale';
 import { Deployers, runScenarios } from './scenarios';
 import { settle, settleWaits } from './settle';
+import { asOnAUsersMachine } from './user-env';
 import { openWs, writeWsService } from './ws';
 import { keepersDir } from '../lib/ssh/keeper/identity';
 import { persistIdleMs } from '../lib/ssh/keeper/setting';
@@ -55,6 +58,8 @@ export interface BenchOptions {
   breakdownRuns?: number;
   /** Which scenarios also time the bare CLI. @default 'all' (nothing changed, a back-end line, a front-end word) */
   bareScenarios?: 'all' | 'unchanged';
+  /** The variables of this machine's environment the timed commands ran without (bench/user-env.ts). @default [] */
+  unsetEnv?: readonly string[];
   log: (line: string) => void;
 }
 
@@ -117,6 +122,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     options: { reps: o.reps, loadRedeploys: o.loadRedeploys, rate: o.rate, latency: o.latency, fake: o.fake },
     scenarios, load, websocket, latency, goals, frontDoor: { before: doorBefore, after: doorAfter },
     breakdown: timeBreakdown, cold, keptConnection, unkept,
+    unsetEnv: o.unsetEnv ?? [],
     settled: settleWaits.length ? { count: settleWaits.length, median: stat(settleWaits).median, max: Math.max(...settleWaits) } : undefined,
   };
   return { result, files: writeResults(result, o.out, o.label ? `${date}-${o.label}` : date) };
@@ -417,7 +423,7 @@ if (require.main === module) {
       latency: { type: 'string', default: '2000' }, fake: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'bench' }, 'port-base': { type: 'string', default: '4800' },
       out: { type: 'string', default: join(REPO, 'bench', 'results') }, keep: { type: 'boolean', default: false },
       'bare-only-unchanged': { type: 'boolean', default: false }, breakdown: { type: 'string', default: '5' }, scale: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false }, label: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false }, label: { type: 'string' }, 'keep-env': { type: 'boolean', default: false },
     },
   });
   if (values.help) {
@@ -430,6 +436,8 @@ if (require.main === module) {
   const log = (l: string): void => {
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${l}\n`);
   };
+  const unset = values['keep-env'] ? [] : asOnAUsersMachine();
+  if (unset.length) log(`timing as on a user's machine: ${unset.join(', ')} unset (bench/user-env.ts; --keep-env keeps it)`);
   const label = values.label;
   if (label !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new Error(`--label ${JSON.stringify(label)} names files: use lower-case letters, digits and dashes, e.g. afternoon`);
   const count = (name: string, text: string): number => {
@@ -437,10 +445,10 @@ if (require.main === module) {
     return Number(text);
   };
   (values.scale
-    ? runScale({ fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']) + 50 /* clear of the main run's services */, reps: count('reps', values.reps!), out: values.out!, label, log }).then(({ goals, files }) => ({ result: { goals }, files }))
+    ? runScale({ unsetEnv: unset, fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']) + 50 /* clear of the main run's services */, reps: count('reps', values.reps!), out: values.out!, label, log }).then(({ goals, files }) => ({ result: { goals }, files }))
     : runBench({
     reps: Number(values.reps), loadRedeploys: Number(values['load-redeploys']), rate: Number(values.rate), latency: Number(values.latency),
-    fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, label, log,
+    fake: !!values.fake, prefix: values.prefix!, portBase: Number(values['port-base']), out: values.out!, label, log, unsetEnv: unset,
     bareScenarios: values['bare-only-unchanged'] ? 'unchanged' : 'all', breakdownRuns: count('breakdown', values.breakdown!),
   })).then(({ result, files }) => {
     process.stdout.write(`\n${result.goals.map((g) => `${g.met ? 'met    ' : 'NOT MET'}  ${g.scenario}: ${g.goal} — ${g.measured}`).join('\n')}\n\nwrote ${files.join(', ')}\n`);

@@ -30,6 +30,8 @@ export interface ScaleOptions {
   /** The files are <date>-scale-<label>.*; @default - <date>-scale.* */
   readonly label?: string;
   readonly log: (line: string) => void;
+  /** The variables of this machine's environment the timed commands ran without (bench/user-env.ts). @default [] */
+  readonly unsetEnv?: readonly string[];
   /** @default [1, 10, 30] */
   readonly services?: readonly number[];
   /** @default [500, 5000, 20000] */
@@ -104,8 +106,8 @@ export async function runScale(o: ScaleOptions): Promise<{ points: ScalePoint[];
   mkdirSync(o.out, { recursive: true });
   const fileName = `${date}-scale${o.label ? `-${o.label}` : ''}`;
   const files = [join(o.out, `${fileName}.md`), join(o.out, `${fileName}.json`)];
-  writeFileSync(files[0], scaleMarkdown(points, goals, traced, { date, durationS: (Date.now() - t0) / 1000, reps: o.reps, fake: o.fake }));
-  writeFileSync(files[1], JSON.stringify({ date, reps: o.reps, fake: o.fake, points, goals, traced }) + '\n');
+  writeFileSync(files[0], scaleMarkdown(points, goals, traced, { date, durationS: (Date.now() - t0) / 1000, reps: o.reps, fake: o.fake, unsetEnv: o.unsetEnv ?? [] }));
+  writeFileSync(files[1], JSON.stringify({ date, reps: o.reps, fake: o.fake, unsetEnv: o.unsetEnv ?? [], points, goals, traced }) + '\n');
   return { points, goals, files, traced };
 }
 

@@ -92,7 +92,8 @@ function serverState(server: LocalServer, name: string): Record<string, unknown>
   const home = userHome(server);
   const www = (JSON.parse(snapshot(server).registry) as { paths: { www: string } }).paths.www;
   const releases = (base: string): { releases: string[]; current: string | null; history: string | null } => ({
-    releases: existsSync(join(base, RELEASES_SUBDIR)) ? readdirSync(join(base, RELEASES_SUBDIR)).sort() : [],
+    // Dot names are Portside's own background work (a copy for the next deploy, trash being deleted).
+    releases: existsSync(join(base, RELEASES_SUBDIR)) ? readdirSync(join(base, RELEASES_SUBDIR)).filter((n) => !n.startsWith('.')).sort() : [],
     current: existsSync(join(base, CURRENT_LINK)) ? readlinkSync(join(base, CURRENT_LINK)) : null,
     history: existsSync(join(base, DEPLOYS_FILE)) ? readFileSync(join(base, DEPLOYS_FILE), 'utf8') : null,
   });

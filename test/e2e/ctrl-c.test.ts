@@ -78,7 +78,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
   test('at install (before the switch): the agent is asked to stop, says so, nothing is switched, the old release serves', async () => {
     await baseline('before ctrl-c one');
     const before = current();
-    const releases = readdirSync(onHome(releasesDir(NAME))).sort();
+    const releases = readdirSync(onHome(releasesDir(NAME))).filter((n) => !n.startsWith('.')).sort();
     // A changed lockfile makes the install run npm ci (seconds), so the stop lands during it.
     const dir = expressSaying('must not go live');
     const lockFile = join(dir, 'package-lock.json');
@@ -92,7 +92,7 @@ describeE2E('Ctrl-C during deploy-service', () => {
     expect(current()).toBe(before);
     expect(await page()).toContain('before ctrl-c one');
     // The unfinished release was removed (old ones may be pruned aside by other deploys, never added).
-    expect(readdirSync(onHome(releasesDir(NAME))).filter((id) => !releases.includes(id))).toEqual([]);
+    expect(readdirSync(onHome(releasesDir(NAME))).filter((id) => !id.startsWith('.') && !releases.includes(id))).toEqual([]);
   }, 120_000);
 
   test('at verify (after the switch): the CLI says the server finishes, and the new release goes live', async () => {

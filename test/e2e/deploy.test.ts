@@ -73,7 +73,7 @@ describeE2E('deploy-service against the local server', () => {
     const after = snapshot(server);
     expect(after.registry).toBe(before.registry);
     expect(after.caddyfile).toBe(before.caddyfile);
-    const releases = readdirSync(join(userHome(server), releasesDir(NAME)));
+    const releases = readdirSync(join(userHome(server), releasesDir(NAME))).filter((n) => !n.startsWith('.'));
     expect(releases.length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
@@ -116,7 +116,7 @@ describeE2E('deploy-service against the local server', () => {
     afterEach(async () => {
       expect(snapshot(server, [NAME])).toEqual(before);
       expect((await viaCaddy(server, url)).body).toBe(body);
-      const releases = readdirSync(join(userHome(server), releasesDir(NAME)));
+      const releases = readdirSync(join(userHome(server), releasesDir(NAME))).filter((n) => !n.startsWith('.'));
       expect(releases).toContain(readlink(join(userHome(server), currentLink(NAME))));
       expect(existsSync(join(userHome(server), LOCK_DIR))).toBe(false);
     });

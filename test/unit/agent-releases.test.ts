@@ -7,9 +7,21 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { doomedReleases, layout, prune, pruneAside, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
+import { doomedReleases, layout, listReleases, prestage, prestagedDir, prune, pruneAside, readManifest, removeOrphans, stage, switchTo, currentId, appendHistory, writeManifest } from '../../lib/agent/releases';
 import { newReleaseId } from '../../lib/protocol';
 import { KEEP_RELEASES, RELEASE_ENV_FILE, RELEASE_MANIFEST } from '../../lib/remote/layout';
+
+/** A tar stream of these files, made by the real tar (as the CLI's upload is unpacked by it). */
+function tarOf(files: Record<string, string>): Readable {
+  const src = mkdtempSync(join(tmpdir(), 'portside-tar-'));
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(src, p, '..'), { recursive: true });
+    writeFileSync(join(src, p), text);
+  }
+  const bytes = execFileSync('tar', ['-c', '-f', '-', '-C', src, ...Object.keys(files)]);
+  rmSync(src, { recursive: true, force: true });
+  return Readable.from([bytes]);
+}
 
 describe('release ids', () => {
   test('the UTC time to the second, then four hex digits', () => {
@@ -52,17 +64,6 @@ describe('releases on disk', () => {
   afterEach(() => rmSync(base, { recursive: true, force: true }));
 
   /** A tar stream of `files` made by the real tar. */
-  function tarOf(files: Record<string, string>): Readable {
-    const src = mkdtempSync(join(tmpdir(), 'portside-tar-'));
-    for (const [p, text] of Object.entries(files)) {
-      mkdirSync(join(src, p, '..'), { recursive: true });
-      writeFileSync(join(src, p), text);
-    }
-    const bytes = execFileSync('tar', ['-c', '-f', '-', '-C', src, ...Object.keys(files)]);
-    rmSync(src, { recursive: true, force: true });
-    return Readable.from([bytes]);
-  }
-
   test('a new release links the kept files, drops the rest, keeps node_modules when asked, and unpacks the upload', async () => {
     const l = layout(base);
     const first = await stage(l, 'r1', null, [], tarOf({ 'index.js': 'v1', 'lib/a.js': 'a', 'lib/gone.js': 'x', 'node_modules/dep/i.js': 'd' }), true);
@@ -122,6 +123,61 @@ describe('pruneAside', () => {
       const until = Date.now() + 10_000;
       while (trash().length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       expect(trash()).toEqual([]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('prestage: the next deploy\'s copy of the current release, made in the background', () => {
+  const waitFor = async (ok: () => boolean): Promise<void> => {
+    const until = Date.now() + 10_000;
+    while (!ok() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  test('a deploy from that release takes the copy: the same folder as linking then, and stage links nothing itself', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portside-prestage-'));
+    try {
+      const l = layout(base);
+      const r1 = await stage(l, 'r1', null, [], tarOf({ 'index.js': 'v1', 'lib/a.js': 'a', 'node_modules/dep/i.js': 'd' }), true);
+      writeManifest(r1, { id: 'r1', files: [], by: 't', at: 'now' });
+      switchTo(l, 'r1');
+      prestage(l, 'r1');
+      await waitFor(() => existsSync(prestagedDir(l, 'r1')));
+      expect(statSync(join(prestagedDir(l, 'r1'), 'lib/a.js')).ino).toBe(statSync(join(r1, 'lib/a.js')).ino);
+      // A marker only in the copy shows stage took it rather than linking r1 again (pruneTree keeps node_modules).
+      writeFileSync(join(prestagedDir(l, 'r1'), 'node_modules', 'from-the-copy'), '');
+      const r2 = await stage(l, 'r2', 'r1', ['lib/a.js'], tarOf({ 'index.js': 'v2' }), true);
+      expect(existsSync(prestagedDir(l, 'r1'))).toBe(false);
+      expect(existsSync(join(r2, 'node_modules', 'from-the-copy'))).toBe(true);
+      expect(readFileSync(join(r2, 'index.js'), 'utf8')).toBe('v2');
+      expect(statSync(join(r2, 'lib/a.js')).ino).toBe(statSync(join(r1, 'lib/a.js')).ino);
+      expect(existsSync(join(r2, RELEASE_MANIFEST))).toBe(false);
+      expect(readFileSync(join(r1, 'index.js'), 'utf8')).toBe('v1');
+      expect(listReleases(l)).toEqual(['r1', 'r2']);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  test('a copy of another release is thrown away, a half copy is never taken, and without a copy stage links as before', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'portside-prestage-'));
+    try {
+      const l = layout(base);
+      await stage(l, 'r1', null, [], tarOf({ 'index.js': 'v1' }), true);
+      await stage(l, 'r2', 'r1', [], tarOf({ 'index.js': 'v2' }), true);
+      prestage(l, 'r1');
+      await waitFor(() => existsSync(prestagedDir(l, 'r1')));
+      // A killed copy left its .tmp: not taken, and removed by the next prestage.
+      mkdirSync(`${prestagedDir(l, 'r2')}.tmp`);
+      prestage(l, 'r2');
+      await waitFor(() => existsSync(prestagedDir(l, 'r2')) && !readdirSync(l.releases).some((n) => n.startsWith('.trash-') || n.endsWith('.tmp') || n === '.next-r1'));
+      expect(readdirSync(l.releases).filter((n) => n.startsWith('.')).sort()).toEqual(['.next-r2']);
+      expect(readFileSync(join(prestagedDir(l, 'r2'), 'index.js'), 'utf8')).toBe('v2');
+      // No copy of r1 any more: staging from r1 links it.
+      const r3 = await stage(l, 'r3', 'r1', ['index.js'], null, true);
+      expect(readFileSync(join(r3, 'index.js'), 'utf8')).toBe('v1');
+      expect(existsSync(prestagedDir(l, 'r2'))).toBe(true);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

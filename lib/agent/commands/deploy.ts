@@ -193,7 +193,9 @@ async function save(d: Deploy, reloaded: boolean): Promise<string[]> {
   rel.appendHistory(d.svc.l, { id: d.id, at: now(), by: d.header.who, port: d.plan.port });
   // Old releases are moved aside at once and deleted by a detached `rm` after the agent has answered
   // (a release with node_modules is hundreds of files: ~0.1 s that no deploy needs to wait for).
-  return rel.pruneAside(d.svc.l, KEEP_RELEASES);
+  const pruned = rel.pruneAside(d.svc.l, KEEP_RELEASES);
+  rel.prestage(d.svc.l, d.id);
+  return pruned;
 }
 
 /**

@@ -43,5 +43,6 @@ export async function rollback(header: RollbackHeader): Promise<RollbackResult> 
   }
   await procs.pm2Save();
   rel.appendHistory(l, { id: target, at: now(), by: header.who, port, rollbackFrom: cur });
+  rel.prestage(l, target);
   return { id: target, previous: cur, port, releases };
 }
