@@ -17,6 +17,7 @@
  *   ~/.portside/health-token             the secret that marks Portside's own health checks
  *   ~/.portside/probes/<pgid>            probe process groups a killed deploy may have left
  *   ~/services/<name>/releases/<id>/     one folder per release, with .portside-release.json
+ *   ~/services/<name>/releases/.next-<id>/  the next deploy's copy of release <id> (hard links, made in the background)
  *   ~/services/<name>/current            symlink → releases/<id> (switched atomically)
  *   ~/services/<name>/deploys.json       release history: id, deployed at, by
  *   ~/services/<name>/pm2.json           the pm2 process definition of the current release
