@@ -281,8 +281,9 @@ export async function probe(dir: string, start: StartSpec, env: NodeJS.ProcessEn
  * can be watched while the live process is handed over (the caller ends it). A failed one is ended here.
  */
 export async function startProbe(dir: string, start: StartSpec, env: NodeJS.ProcessEnv, healthPath: string, timeoutMs: number, held?: HeldProbe | null): Promise<RunningProbe> {
-  const p = held?.dir === dir ? release(held) : spawnProbe(dir, start, env, await freeDynamicPort());
-  const end = held?.dir === dir ? held.end : endOnce(p);
+  const fits = !!held && held.dir === dir;
+  const p = fits ? release(held) : spawnProbe(dir, start, env, await freeDynamicPort());
+  const end = fits ? held.end : endOnce(p);
   try {
     const status = await firstHealthyAnswer(p, healthPath, timeoutMs);
     return { port: p.port, status, pid: p.child.pid!, answeredAt: Date.now(), exited: () => p.exited, log: () => tail(p.log, 15), end };

@@ -144,6 +144,27 @@ export async function stage(l: ReleaseLayout, id: string, baseId: string | null,
   return dir;
 }
 
+/** The prefix of folders whose contents are being deleted in the background; listReleases skips dot names. */
+const TRASH = '.trash-';
+
+/**
+ * Move these entries of the releases folder into a new trash folder at once (a rename), for a detached
+ * `rm` to delete; `tag` ends the folder's name (two callers in the same millisecond get two folders);
+ * `failed` is called for an entry that could not be moved. Returns the trash folder's path.
+ */
+function moveToTrash(l: ReleaseLayout, names: readonly string[], tag: string, failed: (name: string) => void): string {
+  const trash = join(l.releases, `${TRASH}${process.pid}-${Date.now()}${tag}`);
+  for (const n of names) {
+    try {
+      mkdirSync(trash, { recursive: true });
+      renameSync(join(l.releases, n), join(trash, n));
+    } catch {
+      failed(n);
+    }
+  }
+  return trash;
+}
+
 /** The prefix of a release's copy made ahead of the next deploy (prestage); listReleases skips dot names. */
 const PRESTAGED = '.next-';
 
@@ -179,15 +200,7 @@ export function prestage(l: ReleaseLayout, id: string): void {
   } catch {
     return;
   }
-  const trash = join(l.releases, `.trash-${process.pid}-${Date.now()}-next`);
-  for (const n of others) {
-    try {
-      mkdirSync(trash, { recursive: true });
-      renameSync(join(l.releases, n), join(trash, n));
-    } catch {
-      /* taken or removed meanwhile */
-    }
-  }
+  const trash = moveToTrash(l, others, '-next', () => { /* taken or removed meanwhile */ });
   const script = 'rm -rf -- "$3" "$2.tmp"; [ -e "$2" ] || { cp -al -- "$1" "$2.tmp" && mv -- "$2.tmp" "$2"; }';
   spawn('nice', ['-n', '19', 'sh', '-c', script, 'sh', l.dir(id), target, trash], { detached: true, stdio: 'ignore' }).on('error', () => {}).unref();
 }
@@ -232,18 +245,10 @@ export function prune(l: ReleaseLayout, keep: number): string[] {
  */
 export function pruneAside(l: ReleaseLayout, keep: number): string[] {
   const doomed = doomedReleases(listReleases(l), keep, currentId(l));
-  const trash = join(l.releases, `.trash-${process.pid}-${Date.now()}`);
-  for (const id of doomed) {
-    try {
-      mkdirSync(trash, { recursive: true });
-      renameSync(l.dir(id), join(trash, id));
-    } catch {
-      rmSync(l.dir(id), { recursive: true, force: true });
-    }
-  }
+  moveToTrash(l, doomed, '', (id) => rmSync(l.dir(id), { recursive: true, force: true }));
   let old: string[] = [];
   try {
-    old = readdirSync(l.releases).filter((n) => n.startsWith('.trash-')).map((n) => join(l.releases, n));
+    old = readdirSync(l.releases).filter((n) => n.startsWith(TRASH)).map((n) => join(l.releases, n));
   } catch {
     /* no releases folder */
   }
