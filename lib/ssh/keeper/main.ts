@@ -3,7 +3,7 @@
 // checks it), serves the CLI's commands on a Unix socket only this user can open, keeps a standby agent
 // started, and exits when idle, when the connection closes, or when asked. scripts/build.js bundles it
 // to dist/keeper.js.
-import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { openSsh } from '../connection';
 import { readPrivateKeyFile } from '../key-file';
@@ -28,6 +28,9 @@ async function main(): Promise<void> {
   rmSync(files.socket, { force: true });
   const { server, ended } = await serveKeeper({ session, socketPath: files.socket, idleMs: config.idleMs, agentPath: config.agentPath, log });
   chmodSync(files.socket, 0o600); // in a 0700 folder already; OpenSSH makes its control socket 0600 too
+  // This keeper's own socket file: a keeper exiting as the next one starts must not remove the new one's
+  // socket (it did, between the new one's listen and its info file: the new one's chmod failed ENOENT).
+  const socketIno = lstatSync(files.socket).ino;
   // Whole or not at all (a CLI or `local down` may read it at any moment): written aside, then renamed.
   writeFileSync(`${files.info}.tmp`, JSON.stringify({ pid: process.pid, host: config.host, port: config.port, user: config.user }));
   renameSync(`${files.info}.tmp`, files.info);
@@ -36,14 +39,21 @@ async function main(): Promise<void> {
   async function shutDown(why: string): Promise<never> {
     log(`exiting: ${why}`);
     server.close();
-    if (ownInfo(files.info)) {
-      rmSync(files.socket, { force: true });
-      rmSync(files.info, { force: true });
-    }
+    if (ownSocket(files.socket, socketIno)) rmSync(files.socket, { force: true });
+    if (ownInfo(files.info)) rmSync(files.info, { force: true });
     await session.close();
     process.exit(0);
   }
   await shutDown(await ended);
+}
+
+/** Whether `socket` is still the socket file this keeper made (inode `ino`), not a newer keeper's. */
+function ownSocket(socket: string, ino: number): boolean {
+  try {
+    return lstatSync(socket).ino === ino;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a keeper already answers on `socket` (two CLIs may each leave one behind at once). */
