@@ -213,7 +213,8 @@ async function withListedFiles(current: CurrentRelease, listing: Promise<Listing
   if (current.files !== null || current.digest === undefined) return current;
   const { files, digest } = await listing;
   if (current.digest !== digest) throw new UserError(`the server left out the current release's files for digest ${current.digest}, but this deploy sent ${digest}`, 'Deploy again; if it happens again, report it: the CLI and the agent disagree.');
-  return { ...current, files: files.map(({ p, h, s, m }) => ({ p, h, s, m })) };
+  // The listing itself (its entries carry their local source too): compareRelease knows it by identity.
+  return { ...current, files };
 }
 
 /** The front-end build, built again when the server routes the service under another base than guessed. */
@@ -273,20 +274,27 @@ export interface ReleaseComparison {
  */
 export function compareRelease(r: ReleaseComparison): { keep: string[]; send: ReleaseFile[]; lockfileChanged: boolean; unchanged: boolean; staticOnly: boolean } {
   const { files, current } = r;
-  const { keep, send } = diffManifest(files, current.files);
+  // The current release's files are this listing when the agent left them out for its digest
+  // (withListedFiles): nothing to compare, file by file.
+  const same = current.files === files;
+  const { keep, send } = same ? { keep: files.map((f) => f.p), send: [] } : diffManifest(files, current.files);
   const lock = (fs: readonly ManifestEntry[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
   const lockfileChanged = lock(files) !== lock(current.files);
   const meta = current.meta;
   const sameSettings = JSON.stringify(meta?.start) === JSON.stringify(r.start) && meta?.port === r.port && meta?.healthPath === r.healthPath;
-  const unchanged = !r.force && r.env === null && sameManifest(files, current.files) && sameSettings;
+  const unchanged = !r.force && r.env === null && (same || sameManifest(files, current.files)) && sameSettings;
   // Only built front-end files changed (the code, its dependencies and settings are the running
   // release's): the new release would start exactly as the current one does, so the probe on a
   // spare port tells nothing new. The live health check after the handover still gates it.
-  const nextPaths = new Set(files.map((f) => f.p));
-  const touched = [...send.map((f) => f.p), ...(current.files ?? []).filter((f) => !nextPaths.has(f.p)).map((f) => f.p)];
   const staticOnly = !unchanged && !!current.files && r.staticPrefixes.length > 0 && r.env === null && !lockfileChanged && sameSettings
-    && touched.every((p) => r.staticPrefixes.some((prefix) => p.startsWith(prefix)));
+    && touchedPaths(files, current.files, send).every((p) => r.staticPrefixes.some((prefix) => p.startsWith(prefix)));
   return { keep, send, lockfileChanged, unchanged, staticOnly };
+}
+
+/** The paths a release changes: those it sends, and those of the current release it no longer has. */
+function touchedPaths(files: readonly ManifestEntry[], current: readonly ManifestEntry[], send: readonly ManifestEntry[]): string[] {
+  const nextPaths = new Set(files.map((f) => f.p));
+  return [...send.map((f) => f.p), ...current.filter((f) => !nextPaths.has(f.p)).map((f) => f.p)];
 }
 
 /**

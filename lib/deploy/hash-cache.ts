@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, Stats, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, Stats, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { portsideHome } from '../ssh/paths';
+import { ListingHashes, StampedFile, stampDigest } from './listing-hashes';
 
 /** What the cache needs of a file's stat (a Stats object will do). */
 export type FileStamp = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
@@ -32,46 +33,115 @@ export function hashCacheFile(env: NodeJS.ProcessEnv, folder: string): string {
 }
 
 /**
+ * The cache a deploy of `folder` uses: its file (hashCacheFile), sharded by the folder's top-level
+ * folders as the listings name them (real paths).
+ */
+export function hashCacheFor(env: NodeJS.ProcessEnv, folder: string): HashCache {
+  let real = folder;
+  try {
+    real = realpathSync(folder);
+  } catch {
+    /* checked before: a folder gone since is the listing's error to report */
+  }
+  return new HashCache(hashCacheFile(env, folder), Date.now, real);
+}
+
+/**
  * SHA-256 hashes of local files, remembered across deploys in Portside's state folder so that a file
  * that has not changed is not read again. An entry is trusted only when the file's device, inode,
  * size, mtime and ctime are all what they were (ctime cannot be set back by `touch -d` or a restore
  * that keeps mtimes), and only when it was taken at least SETTLE_MS after the file last changed.
  * A missing, unreadable or corrupt cache file is an empty cache: the cost is hashing, never a wrong hash.
  *
- * The file holds one line per path, tab-separated: the path, what the hash is valid for (device,
+ * A file holds one line per path, tab-separated: the path, what the hash is valid for (device,
  * inode, size, mtimeMs, ctimeMs), the hash, and when it was last used (ms since the epoch, to forget
  * files that are gone). A lookup compares the file's stat, written the same way, with the line's text:
  * loading costs a split, not a parse of every entry (20,000 files: ~10 ms, against ~140 ms for the
  * same entries as one JSON document of objects).
  *
+ * One file per top-level folder of the app (a shard; the app's own files and anything outside it in
+ * the first): a deploy that changed one back-end file reads and writes that folder's hashes, not
+ * those of the 5,000 files of its front end (~10 ms each way). Whole listings are remembered too (see
+ * `takeListing`, and ListingHashes for the folder beside these files): an unchanged folder takes all
+ * its hashes at once and no per-file hash is read.
+ *
  * It also holds what this run has already listed and hashed, per folder (see `folder`), so that one
  * deploy lists and hashes each folder once although the build-skip check and the manifest both need it.
  */
 export class HashCache {
-  /** Path → its line (see above); read from the file at the first use. */
-  private linesRead: Map<string, string> | undefined;
+  /** Shard → (path → its line, see above); each read from its file at its first use. */
+  private readonly shards = new Map<string, Map<string, string>>();
+  private readonly dirtyShards = new Set<string>();
   private readonly runResults = new Map<string, Promise<unknown>>();
-  private dirty = false;
   /** The paths this run looked up or remembered; with `complete`, the others are dropped when saving. */
   private readonly used = new Set<string>();
   private complete = false;
+  private readonly listings: ListingHashes;
+  /** The stamp digest of each listing asked for (see takeListing), for rememberListing. */
+  private readonly digests = new WeakMap<readonly StampedFile[], string>();
+  /** Listings taken whole from ListingHashes: their paths were used, though never looked up one by one. */
+  private readonly taken: Array<readonly StampedFile[]> = [];
 
   /**
-   * @param file where the cache lives (see hashCacheFile); read at the first lookup, not here: the
-   *   deploy builds its cache just before it starts connecting, and 10,000 lines take ~10 ms to read.
+   * @param file where the cache lives (see hashCacheFile), the first shard; shards are read at their
+   *   first lookup, not here: the deploy builds its cache just before it starts connecting.
    * @param now the clock (tests move it)
+   * @param appFolder the app folder (absolute), whose top-level folders are the shards @default - one shard
    */
-  constructor(public readonly file: string, private readonly now: () => number = Date.now) {}
+  constructor(public readonly file: string, private readonly now: () => number = Date.now, private readonly appFolder?: string) {
+    this.listings = new ListingHashes(file.replace(/(\.tsv)?$/, '.listings'), now);
+  }
 
-  private get lines(): Map<string, string> {
-    this.linesRead ??= readLines(this.file);
-    return this.linesRead;
+  /** The shard `path` belongs to: its top-level folder in the app, or '' (the app's own files, or no app folder given). */
+  private shardOf(path: string): string {
+    const root = this.appFolder;
+    if (!root || !path.startsWith(root + sep)) return '';
+    const slash = path.indexOf(sep, root.length + 1);
+    return slash < 0 ? '' : path.slice(root.length + 1, slash);
+  }
+
+  /** The file of a shard: `file` itself for '', else beside it with the shard name's hash. */
+  private shardFile(shard: string): string {
+    return shard === '' ? this.file : this.file.replace(/(\.tsv)?$/, `.${createHash('sha256').update(shard).digest('hex').slice(0, 12)}.tsv`);
+  }
+
+  private linesOf(shard: string): Map<string, string> {
+    let lines = this.shards.get(shard);
+    if (!lines) {
+      lines = readLines(this.shardFile(shard));
+      this.shards.set(shard, lines);
+    }
+    return lines;
+  }
+
+  /**
+   * The hashes of `files` (a whole listing, in its order) if the same files with the same stamps were
+   * remembered together (see ListingHashes); undefined, and each file is looked up, otherwise.
+   */
+  takeListing(files: readonly StampedFile[]): string[] | undefined {
+    const digest = stampDigest(files);
+    if (digest === undefined) return undefined;
+    this.digests.set(files, digest);
+    const hashes = this.listings.get(digest, files.length);
+    if (hashes) this.taken.push(files);
+    return hashes;
+  }
+
+  /**
+   * Remember the hashes of a listing that takeListing was asked for, in its order. Only when every one
+   * of them is trusted: each was looked up, or remembered by `remember` (the caller knows).
+   */
+  rememberListing(files: readonly StampedFile[], hashes: readonly string[]): void {
+    const digest = this.digests.get(files);
+    if (digest !== undefined && hashes.length === files.length) this.listings.set(digest, hashes);
   }
 
   /** The remembered hash of `path` if the file, as `st` shows it, is unchanged since it was taken. */
   lookup(path: string, st: FileStamp): string | undefined {
     this.used.add(path);
-    const line = this.lines.get(path);
+    const shard = this.shardOf(path);
+    const lines = this.linesOf(shard);
+    const line = lines.get(path);
     if (line === undefined) return undefined;
     const head = `${path}\t${validFor(st)}\t`;
     if (!line.startsWith(head) || line.length < head.length + 66) return undefined;
@@ -80,8 +150,8 @@ export class HashCache {
     const now = this.now();
     // Touch the use time at most once an hour: a deploy where nothing changed then writes nothing.
     if (!(now - Number(line.slice(head.length + 65)) <= 3600_000)) {
-      this.lines.set(path, `${head}${h}\t${now}`);
-      this.dirty = true;
+      lines.set(path, `${head}${h}\t${now}`);
+      this.dirtyShards.add(shard);
     }
     return h;
   }
@@ -89,20 +159,25 @@ export class HashCache {
   /**
    * Remember `hash`, read from `path` at or after `hashedAt`, for the file as `st` (taken before the
    * read) shows it; a file changed within SETTLE_MS before the read is not remembered (see SETTLE_MS).
+   * @returns whether it was remembered
    */
-  remember(path: string, st: FileStamp, hash: string, hashedAt: number): void {
+  remember(path: string, st: FileStamp, hash: string, hashedAt: number): boolean {
     this.used.add(path);
+    const shard = this.shardOf(path);
+    const lines = this.linesOf(shard);
     if (hashedAt - Math.max(st.mtimeMs, st.ctimeMs) <= SETTLE_MS || UNSTORABLE.test(path)) {
-      if (this.lines.delete(path)) this.dirty = true;
-      return;
+      if (lines.delete(path)) this.dirtyShards.add(shard);
+      return false;
     }
-    this.lines.set(path, `${path}\t${validFor(st)}\t${hash}\t${this.now()}`);
-    this.dirty = true;
+    lines.set(path, `${path}\t${validFor(st)}\t${hash}\t${this.now()}`);
+    this.dirtyShards.add(shard);
+    return true;
   }
 
-  /** How many hashes are remembered. */
+  /** How many hashes are remembered, in the first shard and the shards read so far. */
   get size(): number {
-    return this.lines.size;
+    this.linesOf('');
+    return [...this.shards.values()].reduce((n, lines) => n + lines.size, 0);
   }
 
   /** The time used for `hashedAt` (injectable for tests). */
@@ -132,33 +207,66 @@ export class HashCache {
 
   /**
    * Say that this run listed every file of the folder a deploy reads (the build's inputs and the whole
-   * release): a remembered path it did not look up is no longer in the app (a file deleted, renamed, or a
-   * build output with a new hashed name) and is dropped at `save`. Without this, such entries stayed for
-   * FORGET_MS and every deploy read them: an app that once had 20,000 files kept a 40,000-line, 8 MB cache,
-   * ~35 ms of each later deploy of the same app with 40 files. Not called after a dry run or a failed listing.
+   * release): a remembered path it did not use is no longer in the app (a file deleted, renamed, or a
+   * build output with a new hashed name) and is dropped from the shards read at `save`, and so are the
+   * listings it did not use. Without this, such entries stayed for FORGET_MS and every deploy read
+   * them: an app that once had 20,000 files kept a 40,000-line, 8 MB cache, ~35 ms of each later
+   * deploy of the same app with 40 files. Not called after a dry run or a failed listing.
    */
   listedEverything(): void {
     this.complete = true;
-    if (this.linesRead && [...this.linesRead.keys()].some((path) => !this.used.has(path))) this.dirty = true;
+    for (const [shard, lines] of this.shards) {
+      if ([...lines.keys()].some((path) => !this.belongs(path, shard))) this.dirtyShards.add(shard);
+    }
   }
 
-  /** Write the cache (atomically, mode 0600) if anything changed; a failure to write costs only speed. */
+  /** Whether a complete run keeps `path`'s line in `shard`: used by this run, and in its own shard (a cache of one shard, as earlier versions wrote it, is split up). */
+  private belongs(path: string, shard: string): boolean {
+    return this.wasUsed(path) && this.shardOf(path) === shard;
+  }
+
+  /** Whether this run used the remembered hash of `path`: looked it up, remembered it, or took it with its listing. */
+  private wasUsed(path: string): boolean {
+    if (this.used.has(path)) return true;
+    if (!this.taken.length) return false;
+    for (const files of this.taken.splice(0)) for (const f of files) this.used.add(f.source);
+    return this.used.has(path);
+  }
+
+  /** Write what changed (atomically, mode 0600); a failure to write costs only speed. */
   save(): void {
-    if (!this.dirty) return;
     const now = this.now();
-    const used = (line: string): number => Number(line.slice(line.lastIndexOf('\t') + 1));
-    const listed = (line: string): boolean => !this.complete || this.used.has(line.slice(0, line.indexOf('\t')));
-    const kept = [...this.lines.values()].filter((line) => now - used(line) < FORGET_MS && listed(line));
-    if (kept.length > MAX_ENTRIES) kept.sort((a, b) => used(b) - used(a)).length = MAX_ENTRIES;
-    const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      writeFileSync(tmp, `${HEADER}\n${kept.join('\n')}\n`, { mode: 0o600 });
-      renameSync(tmp, this.file);
-      this.dirty = false;
-      removeStale(dirname(this.file), now);
+      this.listings.save(this.complete);
     } catch {
-      /* read-only home, full disk: the next deploy hashes again */
+      /* read-only home, full disk: the next deploy looks each file up */
+    }
+    let wrote = false;
+    for (const shard of this.dirtyShards) {
+      if (this.saveShard(shard, now)) {
+        this.dirtyShards.delete(shard);
+        wrote = true;
+      }
+    }
+    if (wrote) removeStale(dirname(this.file), now);
+  }
+
+  /** Write one shard; false when it could not be written (the next deploy hashes again). */
+  private saveShard(shard: string, now: number): boolean {
+    const used = (line: string): number => Number(line.slice(line.lastIndexOf('\t') + 1));
+    const pathOf = (line: string): string => line.slice(0, line.indexOf('\t'));
+    // A line used by this run stays, however old its time: one taken with its listing was not touched.
+    const kept = [...this.linesOf(shard).values()].filter((line) => (this.complete ? this.belongs(pathOf(line), shard) : now - used(line) < FORGET_MS || this.wasUsed(pathOf(line))));
+    if (kept.length > MAX_ENTRIES) kept.sort((a, b) => used(b) - used(a)).length = MAX_ENTRIES;
+    const file = this.shardFile(shard);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, `${HEADER}\n${kept.join('\n')}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+      return true;
+    } catch {
+      return false; // read-only home, full disk
     }
   }
 }
@@ -187,13 +295,20 @@ function validFor(st: FileStamp): string {
 }
 
 /**
- * Remove other folders' cache files unused for FORGET_MS (a folder deleted or never deployed again),
- * and the single cache file of earlier versions (`file-hashes.json`, superseded by one file per folder).
+ * Remove the cache files of apps unused for FORGET_MS (a folder deleted or never deployed again): an
+ * app's files (its shards and its listings folder share the name's first 24 characters) go together,
+ * when the newest of them is that old, as a deploy that reads only listings rewrites no shard. Also
+ * the single cache file of earlier versions (`file-hashes.json`, superseded by one file per folder).
  */
 function removeStale(dir: string, now: number): void {
   rmSync(join(dir, '..', 'file-hashes.json'), { force: true });
-  for (const name of readdirSync(dir)) {
-    const file = join(dir, name);
-    if (now - statSync(file).mtimeMs > FORGET_MS) rmSync(file, { force: true });
+  const newest = new Map<string, number>();
+  const names = readdirSync(dir);
+  for (const name of names) {
+    const app = name.slice(0, 24);
+    newest.set(app, Math.max(newest.get(app) ?? 0, statSync(join(dir, name)).mtimeMs));
+  }
+  for (const name of names) {
+    if (now - newest.get(name.slice(0, 24))! > FORGET_MS) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }

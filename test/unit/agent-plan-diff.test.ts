@@ -23,6 +23,13 @@ describe('the plan diff', () => {
     expect(compareRelease(base())).toMatchObject({ unchanged: true, send: [], lockfileChanged: false, staticOnly: false });
   });
 
+  test('the current release given as this very listing (the agent left its files out for their digest): the same as comparing them', () => {
+    const same = { ...CURRENT, files: FILES };
+    expect(compareRelease(base({ current: same }))).toEqual(compareRelease(base()));
+    expect(compareRelease(base({ current: same, force: true }))).toEqual(compareRelease(base({ force: true })));
+    expect(compareRelease(base({ current: same, port: 3001 }))).toEqual(compareRelease(base({ port: 3001 })));
+  });
+
   test('same files with --force: a new release, started without a probe (its code is the running one)', () => {
     expect(compareRelease(base({ force: true }))).toMatchObject({ unchanged: false, send: [], staticOnly: true });
   });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManifest, listFiles } from '../../lib/deploy/file-list';
@@ -101,6 +101,9 @@ describe('file hash cache', () => {
     await hashesOf(partial);
     partial.save();
     expect(cacheAt(LATER).size).toBe(3);
+    // An unchanged listing is taken whole (ListingHashes) and the per-file hashes are not even read: they
+    // are pruned by the next complete run that reads them, here because b.txt changed.
+    writeFileSync(join(site, 'b.txt'), 'b, again');
     const whole = cacheAt(LATER);
     await hashesOf(whole);
     whole.listedEverything();
@@ -109,7 +112,172 @@ describe('file hash cache', () => {
     expect(after.size).toBe(2);
     // What stayed is still trusted: the files are not read again.
     expect(after.lookup(join(site, 'a.txt'), statSync(join(site, 'a.txt')))).toBe(sha('a.txt'));
+    expect(after.lookup(join(site, 'b.txt'), statSync(join(site, 'b.txt')))).toBe(sha('b, again'));
     expect(after.lookup(join(unlinked, 'c.txt'), statSync(join(unlinked, 'c.txt')))).toBeUndefined();
+  });
+
+  describe('whole listings', () => {
+    const FAKE = 'f'.repeat(64);
+    /** a.txt (old enough to be trusted) and b.txt; a.txt's remembered hash is FAKE: it shows where a hash came from. */
+    const plant = (cache: HashCache): void => {
+      const old = Math.floor(Date.now() / 1000) - 60;
+      for (const name of ['a.txt', 'b.txt']) {
+        writeFileSync(join(site, name), name);
+        utimesSync(join(site, name), old, old);
+      }
+      cache.remember(join(site, 'a.txt'), statSync(join(site, 'a.txt')), FAKE, Date.now() + LATER);
+    };
+    /** Break the per-file cache: from now on, only a remembered listing can give a.txt the FAKE hash. */
+    const breakPerFile = (cache: HashCache): void => writeFileSync(cache.file, 'portside file hashes v2\nnot a line\n');
+
+    test('an unchanged listing takes all its hashes at once, without the per-file cache', async () => {
+      const first = cacheAt(LATER);
+      plant(first);
+      expect(await hashesOf(first)).toEqual({ 'a.txt': FAKE, 'b.txt': sha('b.txt') });
+      first.save();
+      breakPerFile(first);
+      expect(await hashesOf(cacheAt(LATER))).toEqual({ 'a.txt': FAKE, 'b.txt': sha('b.txt') });
+      const records = first.file.replace(/(\.tsv)?$/, '.listings');
+      expect(statSync(records).mode & 0o777).toBe(0o700);
+      expect(readdirSync(records).map((name) => statSync(join(records, name)).mode & 0o777)).toEqual([0o600]);
+    });
+
+    test('a file changed, added or removed is a new listing: read again, never the remembered one', async () => {
+      const first = cacheAt(LATER);
+      plant(first);
+      await hashesOf(first);
+      first.save();
+      breakPerFile(first);
+      const mtime = statSync(join(site, 'a.txt')).mtime;
+      writeFileSync(join(site, 'a.txt'), 'A.txt'); // same size, same mtime: only ctime tells
+      utimesSync(join(site, 'a.txt'), mtime, mtime);
+      expect(await hashesOf(cacheAt(LATER))).toEqual({ 'a.txt': sha('A.txt'), 'b.txt': sha('b.txt') });
+
+      const second = cacheAt(LATER);
+      plant(second);
+      await hashesOf(second);
+      second.save();
+      breakPerFile(second);
+      writeFileSync(join(site, 'c.txt'), 'c');
+      expect((await hashesOf(cacheAt(LATER)))['a.txt']).toBe(sha('a.txt'));
+    });
+
+    test('a listing with a hash the per-file rule does not trust (a file changed just now) is not remembered', async () => {
+      const now = cacheAt(0);
+      plant(now);
+      writeFileSync(join(site, 'b.txt'), 'b, just now');
+      expect(await hashesOf(now)).toEqual({ 'a.txt': FAKE, 'b.txt': sha('b, just now') });
+      now.save();
+      breakPerFile(now);
+      expect((await hashesOf(cacheAt(0)))['a.txt']).toBe(sha('a.txt'));
+    });
+
+    test('a complete run keeps only the listings it used; any other run keeps the older ones too', async () => {
+      const records = (c: HashCache): string[] => readdirSync(c.file.replace(/(\.tsv)?$/, '.listings'));
+      const first = cacheAt(LATER);
+      plant(first);
+      await hashesOf(first);
+      first.save();
+      const [r1] = records(first);
+      writeFileSync(join(site, 'c.txt'), 'c');
+      const partial = cacheAt(LATER);
+      await hashesOf(partial);
+      partial.save();
+      expect(records(partial)).toHaveLength(2);
+      const whole = cacheAt(LATER);
+      await hashesOf(whole);
+      whole.listedEverything();
+      whole.save();
+      expect(records(whole)).toHaveLength(1);
+      expect(records(whole)).not.toContain(r1);
+    });
+
+    test("a complete run that reads the per-file cache keeps the lines of the listings it took whole", async () => {
+      const other = join(work, 'other');
+      mkdirSync(other);
+      writeFileSync(join(other, 'x.txt'), 'x');
+      utimesSync(join(other, 'x.txt'), Date.now() / 1000 - 60, Date.now() / 1000 - 60);
+      const first = cacheAt(LATER);
+      plant(first);
+      await hashesOf(first);
+      await buildManifest(listFiles(other), first);
+      first.save();
+      writeFileSync(join(other, 'x.txt'), 'x, changed'); // this listing misses: the per-file cache is read
+      const second = cacheAt(LATER);
+      await hashesOf(second);
+      await buildManifest(listFiles(other), second);
+      second.listedEverything();
+      second.save();
+      rmSync(second.file.replace(/(\.tsv)?$/, '.listings'), { recursive: true });
+      expect((await hashesOf(cacheAt(LATER)))['a.txt']).toBe(FAKE);
+    });
+  });
+
+  describe('one file per top-level folder of the app', () => {
+    const APP = 'a'.repeat(24);
+    const state = (): string => join(work, 'state');
+    const inApp = (ahead = LATER): HashCache => new HashCache(join(state(), `${APP}.tsv`), () => Date.now() + ahead, realpathSync(site));
+    const shardFiles = (): string[] => readdirSync(state()).filter((n) => n.endsWith('.tsv')).sort();
+
+    test("a change in one folder reads and writes that folder's hashes only", async () => {
+      for (const dir of ['front', 'back']) mkdirSync(join(site, dir));
+      for (let i = 0; i < 3; i++) writeFileSync(join(site, 'front', `f${i}.txt`), `front ${i}`);
+      writeFileSync(join(site, 'back', 'index.js'), 'v1');
+      writeFileSync(join(site, 'package.json'), '{}');
+      const first = inApp();
+      await buildManifest(listFiles(site), first);
+      first.save();
+      expect(shardFiles()).toHaveLength(3); // the app's own files, front/, back/
+      const before = new Map(shardFiles().map((n) => [n, readFileSync(join(state(), n), 'utf8')]));
+      const front = [...before].find(([, text]) => text.includes('f0.txt'))![0];
+      writeFileSync(join(state(), front), 'portside file hashes v2\n'); // were it read, f0.txt would be hashed again and written back
+      writeFileSync(join(site, 'back', 'index.js'), 'v2');
+      const second = inApp();
+      expect((await buildManifest(listFiles(join(site, 'back')), second)).map((f) => f.h)).toEqual([sha('v2')]);
+      second.save();
+      expect(readFileSync(join(state(), front), 'utf8')).toBe('portside file hashes v2\n');
+      const back = [...before].find(([, text]) => text.includes('index.js'))![0];
+      expect(readFileSync(join(state(), back), 'utf8')).toContain(sha('v2'));
+      expect(readFileSync(join(state(), back), 'utf8')).not.toContain(sha('v1'));
+    });
+
+    test("a cache of one file (as earlier versions wrote it) is split into the folders' files by a complete run", async () => {
+      mkdirSync(join(site, 'front'));
+      writeFileSync(join(site, 'front', 'f.txt'), 'f');
+      writeFileSync(join(site, 'package.json'), '{}');
+      const single = new HashCache(join(state(), `${APP}.tsv`), () => Date.now() + LATER);
+      await hashesOf(single);
+      single.save();
+      expect(shardFiles()).toEqual([`${APP}.tsv`]);
+      writeFileSync(join(site, 'package.json'), '{"v":2}'); // a miss: the first file is read
+      const split = inApp();
+      await hashesOf(split);
+      split.listedEverything();
+      split.save();
+      expect(shardFiles()).toHaveLength(2);
+      expect(readFileSync(join(state(), `${APP}.tsv`), 'utf8')).not.toContain('f.txt');
+      rmSync(join(state(), `${APP}.listings`), { recursive: true });
+      writeFileSync(join(state(), `${APP}.tsv`), 'portside file hashes v2\n');
+      const after = inApp();
+      expect(after.lookup(realpathSync(join(site, 'front', 'f.txt')), statSync(join(site, 'front', 'f.txt')))).toBe(sha('f'));
+    });
+
+    test("an app's files are removed together, when the newest of them is unused for 30 days", async () => {
+      mkdirSync(state(), { recursive: true });
+      const old = Date.now() / 1000 - 31 * 24 * 3600;
+      const other = 'b'.repeat(24);
+      for (const name of [`${APP}.0123456789ab.tsv`, `${other}.tsv`, `${other}.0123456789ab.tsv`]) {
+        writeFileSync(join(state(), name), 'x');
+        utimesSync(join(state(), name), old, old);
+      }
+      mkdirSync(join(state(), `${other}.listings`));
+      utimesSync(join(state(), `${other}.listings`), old, old);
+      writeFileSync(join(site, 'a.txt'), 'a');
+      const cache = inApp();
+      await hashesOf(cache);
+      cache.save();
+      expect(readdirSync(state()).sort()).toEqual([`${APP}.0123456789ab.tsv`, `${APP}.listings`, `${APP}.tsv`]);
+    });
   });
 
   test('without a cache every file is hashed, as before', async () => {

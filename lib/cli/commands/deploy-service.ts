@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkDeployInput, deployService, startBuild } from '../../deploy/deploy-service';
 import { deploySummary } from '../../deploy/deploy-summary';
-import { HashCache, hashCacheFile } from '../../deploy/hash-cache';
+import { hashCacheFor } from '../../deploy/hash-cache';
 import { parsePort } from '../../ports';
 import { UsageError } from '../../errors';
 import type { Fleet } from '../../fleet/fleet-target';
@@ -52,7 +52,7 @@ Examples:
     const fleet = await targetFleet(target, ctx.env, ctx.err);
     if (fleet) return deployFleet(ctx, fleet, { ...a, parallel }, spec);
     // The front-end build needs nothing from the server: it runs while the connection is made.
-    const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
+    const hashes = hashCacheFor(ctx.env, spec.folder);
     const building = a.dryRun ? undefined : startBuild(spec, ctx.err, a.force, undefined, hashes);
     const outcome = await withServer(ctx, target, ({ ssh, address }) => {
       ctx.err(`deploying ${a.name} from ${a.dir}`);
@@ -121,7 +121,7 @@ async function deployFleet(ctx: CommandContext, fleet: Fleet, a: Omit<DeployArgs
   quietAwsSdkNodeNotice();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { deployToFleet } = require('../../fleet/fleet-deploy') as typeof import('../../fleet/fleet-deploy');
-  const hashes = new HashCache(hashCacheFile(ctx.env, spec.folder));
+  const hashes = hashCacheFor(ctx.env, spec.folder);
   ctx.err(`deploying ${a.name} from ${a.dir} to ${fleet.servers.length} servers, ${a.parallel} at a time`);
   const o = await deployToFleet(fleet, { ...a, building: startBuild(spec, ctx.err, a.force, undefined, hashes), log: ctx.err, status: ctx.status, hashes })
     .finally(() => hashes.save());
