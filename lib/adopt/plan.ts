@@ -7,6 +7,7 @@ import { Pm2Process, ServerFacts, unread } from './facts';
 import { AdoptPlan, KeptBlock, PlannedService, Problem, SiteDirectives, StaticSite } from './plan-types';
 import { refusalOf } from './refusal';
 import { portsideRootOf } from './caddy-reach';
+import { byCodeUnits } from '../registry/name-order';
 
 /** What plan building works from: the facts, with what refusalOf guarantees made explicit. */
 interface Input {
@@ -199,7 +200,7 @@ function configProblems(facts: ServerFacts): Problem[] {
 }
 
 function canonical(x: unknown): string {
-  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => byCodeUnits(a, b))) : v));
 }
 
 /** Blocks kept as written: snippets and every site that is neither the static site nor a service's. */

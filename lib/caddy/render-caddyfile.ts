@@ -1,6 +1,7 @@
 import { Registry } from '../registry/registry';
 import { dirname } from 'node:path';
 import { CONVERGED_MARKER_FILE, CURRENT_LINK, HEALTH_PATH, HTTP_PORT } from '../remote/layout';
+import { byCodeUnits } from '../registry/name-order';
 
 /**
  * What the renderer needs: the registry's routing fields. `paths.caddyfile` is needed only behind a load
@@ -44,7 +45,7 @@ export const HEADERS_SNIPPET = 'portside_headers';
  * `caddy fmt`-clean and means the same on Caddy 2.6.2 (Debian) and current 2.x.
  */
 export function renderCaddyfile(routes: CaddyRoutes): string {
-  const services = Object.entries(routes.services).sort(([a], [b]) => a.localeCompare(b));
+  const services = Object.entries(routes.services).sort(([a], [b]) => byCodeUnits(a, b));
   assertUnique(services.map(([name]) => name), 'service name');
   assertUnique(services.map(([, port]) => String(port)), 'service port');
   const site = siteAddress(routes, routes.domain);

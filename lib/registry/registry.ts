@@ -62,6 +62,7 @@ export interface RegistryPaths {
 
 /** The registry and its history folders on the server: defined once, in the server map. */
 import { CADDYFILE_HISTORY_DIR, REGISTRY_FILE as REGISTRY_PATH, REGISTRY_HISTORY_DIR } from '../remote/layout';
+import { byCodeUnits } from './name-order';
 export { CADDYFILE_HISTORY_DIR, REGISTRY_PATH, REGISTRY_HISTORY_DIR };
 
 /** Check a registry read from a server: a hand-edited or corrupt file must not drive a deploy. */
@@ -104,7 +105,7 @@ export function parseRegistry(text: string): Registry {
 
 /** Stable text for the registry file: sorted services so diffs and byte-for-byte checks are meaningful. */
 export function renderRegistry(r: Registry): string {
-  const services = Object.fromEntries(Object.entries(r.services).sort(([a], [b]) => a.localeCompare(b)));
+  const services = Object.fromEntries(Object.entries(r.services).sort(([a], [b]) => byCodeUnits(a, b)));
   const ordered: Registry = {
     version: 1,
     ...(r.domain ? { domain: r.domain } : {}),

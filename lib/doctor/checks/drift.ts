@@ -3,6 +3,7 @@ import { REGISTRY_HISTORY_DIR, REGISTRY_PATH } from '../../registry';
 import { PM2_FILE, serviceDir } from '../../remote/layout';
 import { CheckResult, DoctorFacts, Pm2Process, ServiceFolder, failed } from '../types';
 import type { CheckFamily } from './family';
+import { byCodeUnits } from '../../registry/name-order';
 
 /**
  * The registry is the source of truth; the Caddyfile is rendered from it and pm2 runs what it lists.
@@ -19,7 +20,7 @@ export function driftChecks(f: DoctorFacts): CheckResult[] {
     return out;
   }
   const pm2 = f.pm2;
-  for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => byCodeUnits(a, b))) {
     const proc = pm2.find((p) => p.name === name);
     out.push(...(proc ? processDrift(name, port, proc) : [missingProcess(name, port, f.folders.find((d) => d.name === name))]));
   }

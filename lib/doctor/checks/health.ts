@@ -3,6 +3,7 @@ import { describeHealth, healthKind } from '../../health/describe-health';
 import { CheckResult, DoctorFacts, HttpOutcome, failed } from '../types';
 import type { CheckFamily } from './family';
 import { behindLoadBalancer } from './fleet-mode';
+import { byCodeUnits } from '../../registry/name-order';
 
 const ok = (r: HttpOutcome | undefined): r is number => typeof r === 'number' && r < 500;
 const show = (r: HttpOutcome | undefined) => (r === undefined ? 'not checked' : typeof r === 'number' ? `HTTP ${r}` : r);
@@ -18,7 +19,7 @@ export function healthChecks(f: DoctorFacts): CheckResult[] {
   const asked = (url: string) => (behindLoadBalancer(f) ? url.replace(/^https:/, 'http:') : url);
   const out: CheckResult[] = [];
   const running = failed(f.pm2) ? [] : f.pm2;
-  for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, port] of Object.entries(reg.services).sort(([a], [b]) => byCodeUnits(a, b))) {
     const folder = f.folders.find((d) => d.name === name);
     if (!folder?.release && !running.some((p) => p.name === name)) {
       out.push({ id: `health.${name}`, status: 'skip', message: `service "${name}" is not deployed: no health to check` });
