@@ -56,6 +56,8 @@ async function main(): Promise<void> {
  * for the line that names its command. Its connection closing first (the keeper idled out) ends it quietly.
  */
 async function standbyCommand(input: Input): Promise<string | undefined> {
+  // Idle until the command comes: load what every deploy loads later, if the command is not here yet.
+  setImmediate(() => procs.warmPm2());
   const request = await input.next();
   if (!request) process.exit(0);
   return request.type === 'run' && typeof request.command === 'string' ? request.command : undefined;

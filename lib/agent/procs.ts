@@ -451,6 +451,14 @@ interface Pm2Socket {
   once(event: 'connect', fn: () => void): void;
 }
 
+/**
+ * Load pm2's RPC modules now (~16 ms, synchronous): a standby agent does it while it waits for its
+ * command, so the deploy's first question to pm2 does not block the agent while the CLI plans.
+ */
+export function warmPm2(): void {
+  pm2Rpc();
+}
+
 let pm2Modules: Pm2RpcModules | null | undefined;
 function pm2Rpc(): Pm2RpcModules | null {
   if (pm2Modules !== undefined) return pm2Modules;
