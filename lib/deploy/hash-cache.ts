@@ -248,7 +248,12 @@ export class HashCache {
         wrote = true;
       }
     }
-    if (wrote) removeStale(dirname(this.file), now);
+    if (!wrote) return;
+    try {
+      removeStale(dirname(this.file), now);
+    } catch {
+      /* another CLI removing or renaming files there at the same moment: the next save tries again */
+    }
   }
 
   /** Write one shard; false when it could not be written (the next deploy hashes again). */
@@ -297,7 +302,8 @@ function validFor(st: FileStamp): string {
 /**
  * Remove the cache files of apps unused for FORGET_MS (a folder deleted or never deployed again): an
  * app's files (its shards and its listings folder share the name's first 24 characters) go together,
- * when the newest of them is that old, as a deploy that reads only listings rewrites no shard. Also
+ * when the newest of them is that old, as a deploy that reads only listings rewrites no shard (the
+ * listings folder's time moves when a record is made or touched: ListingHashes.save). Also
  * the single cache file of earlier versions (`file-hashes.json`, superseded by one file per folder).
  */
 function removeStale(dir: string, now: number): void {
@@ -306,7 +312,9 @@ function removeStale(dir: string, now: number): void {
   const names = readdirSync(dir);
   for (const name of names) {
     const app = name.slice(0, 24);
-    newest.set(app, Math.max(newest.get(app) ?? 0, statSync(join(dir, name)).mtimeMs));
+    // An entry gone since the listing (another CLI's temporary file renamed) or a broken link counts as new: kept.
+    const at = statSync(join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? now;
+    newest.set(app, Math.max(newest.get(app) ?? 0, at));
   }
   for (const name of names) {
     if (now - newest.get(name.slice(0, 24))! > FORGET_MS) rmSync(join(dir, name), { recursive: true, force: true });

@@ -74,7 +74,7 @@ export class ListingHashes {
       return undefined; // none
     }
     const hex = text.slice(HEADER.length + 1, -1);
-    if (!text.startsWith(`${HEADER}\n`) || hex.length !== count * HEX_HASH || !/^[0-9a-f]*$/.test(hex)) return undefined;
+    if (!text.startsWith(`${HEADER}\n`) || !text.endsWith('\n') || hex.length !== count * HEX_HASH || !/^[0-9a-f]*$/.test(hex)) return undefined;
     this.used.add(digest);
     try {
       if (!(this.now() - statSync(file).mtimeMs <= TOUCH_MS)) this.stale.add(digest);
@@ -113,6 +113,9 @@ export class ListingHashes {
       }
       const now = this.now() / 1000;
       for (const digest of this.stale) utimesSync(join(this.dir, digest), now, now);
+      // A folder's time moves with a new record, not with a touched one: its app's cache files are
+      // removed when the newest of them is a month old (HashCache's removeStale), records in use included.
+      utimesSync(this.dir, now, now);
       this.made.clear();
       this.stale.clear();
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManifest, listFiles } from '../../lib/deploy/file-list';
@@ -241,7 +241,7 @@ describe('file hash cache', () => {
       expect(readFileSync(join(state(), back), 'utf8')).not.toContain(sha('v1'));
     });
 
-    test("a cache of one file (as earlier versions wrote it) is split into the folders' files by a complete run", async () => {
+    test("a cache of one file (as the last version wrote it) gives way to one per folder: a complete run drops the other folders' lines, hashed once more", async () => {
       mkdirSync(join(site, 'front'));
       writeFileSync(join(site, 'front', 'f.txt'), 'f');
       writeFileSync(join(site, 'package.json'), '{}');
@@ -260,6 +260,33 @@ describe('file hash cache', () => {
       writeFileSync(join(state(), `${APP}.tsv`), 'portside file hashes v2\n');
       const after = inApp();
       expect(after.lookup(realpathSync(join(site, 'front', 'f.txt')), statSync(join(site, 'front', 'f.txt')))).toBe(sha('f'));
+    });
+
+    test('an app redeployed unchanged for a month, from its listings alone, keeps its cache', async () => {
+      writeFileSync(join(site, 'a.txt'), 'a');
+      const old = Date.now() / 1000 - 31 * 24 * 3600;
+      const first = inApp();
+      await hashesOf(first);
+      first.save();
+      const records = join(state(), `${APP}.listings`);
+      for (const name of [...readdirSync(state()).map((n) => join(state(), n)), ...readdirSync(records).map((n) => join(records, n))]) utimesSync(name, old, old);
+      const taken = inApp(); // a month later: the listing is taken whole and touched, no per-file file is written
+      await hashesOf(taken);
+      taken.save();
+      const other = new HashCache(join(state(), `${'b'.repeat(24)}.tsv`), () => Date.now() + LATER);
+      other.remember(join(site, 'a.txt'), statSync(join(site, 'a.txt')), sha('a'), Date.now() + LATER);
+      other.save(); // its save removes stale apps' files
+      expect(readdirSync(state()).sort()).toEqual([`${APP}.listings`, `${APP}.tsv`, `${'b'.repeat(24)}.tsv`]);
+    });
+
+    test('a file that vanishes or a broken link in the cache folder does not fail the save', async () => {
+      mkdirSync(state(), { recursive: true });
+      symlinkSync(join(work, 'nowhere'), join(state(), 'c'.repeat(24) + '.tsv'));
+      writeFileSync(join(site, 'a.txt'), 'a');
+      const cache = inApp();
+      await hashesOf(cache);
+      expect(() => cache.save()).not.toThrow();
+      expect(readdirSync(state())).toContain(`${APP}.tsv`);
     });
 
     test("an app's files are removed together, when the newest of them is unused for 30 days", async () => {
