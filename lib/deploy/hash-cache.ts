@@ -79,6 +79,8 @@ export class HashCache {
   private readonly listings: ListingHashes;
   /** The stamp digest of each listing asked for (see takeListing), for rememberListing. */
   private readonly digests = new WeakMap<readonly StampedFile[], string>();
+  /** Listings whose every hash is trusted (taken whole, or remembered whole): see isTrusted. */
+  private readonly trusted = new WeakSet<readonly StampedFile[]>();
   /** Listings taken whole from ListingHashes: their paths were used, though never looked up one by one. */
   private readonly taken: Array<readonly StampedFile[]> = [];
 
@@ -119,12 +121,29 @@ export class HashCache {
    * remembered together (see ListingHashes); undefined, and each file is looked up, otherwise.
    */
   takeListing(files: readonly StampedFile[]): string[] | undefined {
-    const digest = stampDigest(files);
+    const digest = this.stampOf(files);
     if (digest === undefined) return undefined;
-    this.digests.set(files, digest);
     const hashes = this.listings.get(digest, files.length);
-    if (hashes) this.taken.push(files);
+    if (hashes) {
+      this.taken.push(files);
+      this.trusted.add(files);
+    }
     return hashes;
+  }
+
+  /** The stamp digest of a listing (see stampDigest), computed once per listing. */
+  stampOf(files: readonly StampedFile[]): string | undefined {
+    let digest = this.digests.get(files);
+    if (digest === undefined) {
+      digest = stampDigest(files);
+      if (digest !== undefined) this.digests.set(files, digest);
+    }
+    return digest;
+  }
+
+  /** Whether every hash of this listing, as this run has it, is trusted: taken whole, or remembered whole. */
+  isTrusted(files: readonly StampedFile[]): boolean {
+    return this.trusted.has(files);
   }
 
   /**
@@ -133,7 +152,10 @@ export class HashCache {
    */
   rememberListing(files: readonly StampedFile[], hashes: readonly string[]): void {
     const digest = this.digests.get(files);
-    if (digest !== undefined && hashes.length === files.length) this.listings.set(digest, hashes);
+    if (digest !== undefined && hashes.length === files.length) {
+      this.listings.set(digest, hashes);
+      this.trusted.add(files);
+    }
   }
 
   /** The remembered hash of `path` if the file, as `st` shows it, is unchanged since it was taken. */

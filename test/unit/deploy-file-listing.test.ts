@@ -67,6 +67,33 @@ describe('one listing per deploy', () => {
   });
 });
 
+describe("the build inputs' stamps, recorded with the last build", () => {
+  const LATER = SETTLE_MS + 3000;
+  const record = (): { inputs: string; inputsStamp?: string } => JSON.parse(readFileSync(join(app, 'node_modules', '.cache', 'portside', 'build.json'), 'utf8'));
+  const setRecord = (r: object): void => writeFileSync(join(app, 'node_modules', '.cache', 'portside', 'build.json'), JSON.stringify(r));
+
+  test('inputs with the stamps recorded with the last digest have that digest: no manifest of them is made', async () => {
+    const spec = inspectServiceFolder(app);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('built');
+    expect(record().inputsStamp).toMatch(/^[0-9a-f]{64}$/);
+    // A digest no manifest gives: only the recorded stamps can make the check take it.
+    setRecord({ ...record(), inputs: 'f'.repeat(64) });
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('skipped');
+    writeFileSync(join(app, 'src', 'page.html'), '<p>one</p>\n'); // the same text, written again: a new ctime
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('built');
+  });
+
+  test('no stamps are recorded while a hash is not trusted (a file changed just now); a later skip records them', async () => {
+    const spec = inspectServiceFolder(app);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app))).toBe('built');
+    expect(record().inputsStamp).toBeUndefined();
+    const later = cacheIn(app, LATER);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', later)).toBe('skipped');
+    later.save();
+    expect(record().inputsStamp).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
 describe('a listing that pauses (the build-skip check runs while the CLI connects)', () => {
   test('lists what listFiles lists, in the same order, and lets other work run while it walks', async () => {
     for (let d = 0; d < 3; d++) {
