@@ -15,6 +15,8 @@ export type FileStamp = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeM
 export const SETTLE_MS = 2000;
 /** Entries unused this long are dropped when the cache is written; cache files unused this long are removed. */
 const FORGET_MS = 30 * 24 * 3600 * 1000;
+/** Hex characters of the folder's hash that name an app's cache files: its shards and listings folder start with them. */
+const APP_NAME_CHARS = 24;
 const MAX_ENTRIES = 200_000;
 /** The first line of a cache file; a file that starts otherwise (an older format, a broken one) is an empty cache. */
 const HEADER = 'portside file hashes v2';
@@ -29,7 +31,7 @@ const UNSTORABLE = /[\t\n\r]/;
  * @param folder the service folder being deployed (absolute)
  */
 export function hashCacheFile(env: NodeJS.ProcessEnv, folder: string): string {
-  return join(portsideHome(env), 'file-hashes', `${createHash('sha256').update(folder).digest('hex').slice(0, 24)}.tsv`);
+  return join(portsideHome(env), 'file-hashes', `${createHash('sha256').update(folder).digest('hex').slice(0, APP_NAME_CHARS)}.tsv`);
 }
 
 /**
@@ -323,7 +325,7 @@ function validFor(st: FileStamp): string {
 
 /**
  * Remove the cache files of apps unused for FORGET_MS (a folder deleted or never deployed again): an
- * app's files (its shards and its listings folder share the name's first 24 characters) go together,
+ * app's files (its shards and its listings folder share the name's first APP_NAME_CHARS characters) go together,
  * when the newest of them is that old, as a deploy that reads only listings rewrites no shard (the
  * listings folder's time moves when a record is made or touched: ListingHashes.save). Also
  * the single cache file of earlier versions (`file-hashes.json`, superseded by one file per folder).
@@ -333,12 +335,12 @@ function removeStale(dir: string, now: number): void {
   const newest = new Map<string, number>();
   const names = readdirSync(dir);
   for (const name of names) {
-    const app = name.slice(0, 24);
+    const app = name.slice(0, APP_NAME_CHARS);
     // An entry gone since the listing (another CLI's temporary file renamed) or a broken link counts as new: kept.
     const at = statSync(join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? now;
     newest.set(app, Math.max(newest.get(app) ?? 0, at));
   }
   for (const name of names) {
-    if (now - newest.get(name.slice(0, 24))! > FORGET_MS) rmSync(join(dir, name), { recursive: true, force: true });
+    if (now - newest.get(name.slice(0, APP_NAME_CHARS))! > FORGET_MS) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
