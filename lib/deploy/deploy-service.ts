@@ -4,12 +4,13 @@ import { keepHandWritten, renderCaddyfile, serviceUrl } from '../caddy';
 import { UsageError, UserError } from '../errors';
 import { nextFreePort, servicePortProblem } from '../ports';
 import { parseRegistry, renderRegistry, Registry, withService } from '../registry';
-import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, DigestMessage, manifestDigest, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
+import { COMMAND_STEPS, CurrentRelease, DeployPlan, DeployResult, DigestMessage, newReleaseId, ReleaseState, Routes, StartSpec, stepInfo } from '../protocol';
 import { SshSession } from '../ssh';
 import { callAgent } from './agent-client';
 import { readEnvFile } from './env-file';
 import { checkServiceName } from './service-name';
 import { diffManifest, ManifestEntry, ReleaseFile, releaseFiles, sameManifest } from './file-list';
+import { listRelease, ReleaseListing } from './release-listing';
 import { servedBase } from './front-end-base';
 import type { HashCache } from './hash-cache';
 import { buildIfNeeded, lastBuildBase } from './local-build';
@@ -121,18 +122,12 @@ interface ReleasePlan {
   readonly sent: readonly ReleaseFile[];
 }
 
-/** The release's files as listed once the build (or its skip check) is done, and their digest. */
-interface Listing {
-  readonly files: readonly ReleaseFile[];
-  readonly digest: string;
-}
-
 /** List the release once the build is done; the agent is told the digest (or null when the build failed: nothing will be planned). */
-function listAfterBuild(spec: ReleaseSpec, building: Promise<BuildResult>, hashes?: HashCache): { listing: Promise<Listing>; message: Promise<DigestMessage> } {
-  const listing = building.then(() => releaseFiles(spec.sources, hashes)).then((files) => {
+function listAfterBuild(spec: ReleaseSpec, building: Promise<BuildResult>, hashes?: HashCache): { listing: Promise<ReleaseListing>; message: Promise<DigestMessage> } {
+  const listing = building.then(() => listRelease(spec.sources, hashes)).then((l) => {
     // The build's inputs were listed before it (or its skip check), the release now: nothing else is this app's.
     hashes?.listedEverything();
-    return { files, digest: manifestDigest(files) };
+    return l;
   });
   listing.catch(() => {});
   return { listing, message: listing.then(({ digest }) => ({ type: 'digest', digest }), () => ({ type: 'digest', digest: null })) };
@@ -160,8 +155,7 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
         return null;
       }
       const built = await finishBuild(o, spec, routing, building, timings);
-      const files = built.rebuilt ? releaseFiles(spec.sources, o.hashes) : listed.listing.then((l) => l.files);
-      release = await planRelease(o, spec, env, await withListedFiles(state.current, listed.listing), routing, built.build, files, timings);
+      release = await planRelease(o, spec, env, state.current, routing, built, listed.listing, timings);
       return release;
     },
   }).finally(() => building?.catch(() => undefined)); // never leave a build running behind a failure
@@ -209,12 +203,17 @@ function printDryRun(o: DeployServiceOptions, spec: ReleaseSpec, env: string | n
  * sent (CurrentRelease.digest), i.e. they are the files of `listing`. Kept as that listing even when
  * the front end is built again for another base: they are what the server has.
  */
-async function withListedFiles(current: CurrentRelease, listing: Promise<Listing>): Promise<CurrentRelease> {
-  if (current.files !== null || current.digest === undefined) return current;
-  const { files, digest } = await listing;
-  if (current.digest !== digest) throw new UserError(`the server left out the current release's files for digest ${current.digest}, but this deploy sent ${digest}`, 'Deploy again; if it happens again, report it: the CLI and the agent disagree.');
+async function withListedFiles(current: CurrentRelease, listing: ReleaseListing): Promise<CurrentRelease> {
+  if (!filesLeftOut(current, listing)) return current;
   // The listing itself (its entries carry their local source too): compareRelease knows it by identity.
-  return { ...current, files };
+  return { ...current, files: await listing.files() };
+}
+
+/** Whether the agent left out the current release's files because they have this listing's digest; throws when it left them out for another. */
+function filesLeftOut(current: CurrentRelease, listing: ReleaseListing): boolean {
+  if (current.files !== null || current.digest === undefined) return false;
+  if (current.digest !== listing.digest) throw new UserError(`the server left out the current release's files for digest ${current.digest}, but this deploy sent ${listing.digest}`, 'Deploy again; if it happens again, report it: the CLI and the agent disagree.');
+  return true;
 }
 
 /** The front-end build, built again when the server routes the service under another base than guessed. */
@@ -234,24 +233,38 @@ async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RouteP
 }
 
 /** The release's files (listed once the build was done) against the current one's, the plan the agent carries out, and the upload. */
-async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, current: CurrentRelease, r: RoutePlan, build: BuildResult['build'], listed: Promise<readonly ReleaseFile[]>, timings: Record<string, number>): Promise<ReleasePlan> {
+async function planRelease(o: DeployServiceOptions, spec: ReleaseSpec, env: string | null, serverCurrent: CurrentRelease, r: RoutePlan, built: { build: BuildResult['build']; rebuilt: boolean }, listed: Promise<ReleaseListing>, timings: Record<string, number>): Promise<ReleasePlan> {
   const tm = Date.now();
-  const files = await listed;
+  const listing = await listed;
   const healthPath = o.healthPath ?? spec.healthPath ?? '/';
-  const c = compareRelease({ files, current, start: spec.start, port: r.port, healthPath, env, force: !!o.force, staticPrefixes: spec.sources.map((s) => s.prefix).filter((p) => p !== '') });
+  const settings = { start: spec.start, port: r.port, healthPath, env, force: !!o.force };
+  // The release is the running one, by its digest, and so are its settings: no file is compared or listed (5,000 files: ~15 ms).
+  if (!built.rebuilt && filesLeftOut(serverCurrent, listing) && isUnchanged({ ...settings, sameFiles: true, current: serverCurrent })) {
+    timings.manifest = Date.now() - tm;
+    return { plan: planOf(o, serverCurrent.id || o.releaseId || newReleaseId(), settings, r, { unchanged: true, staticOnly: false, lockfileChanged: false }, null), upload: undefined, build: built.build, sent: [] };
+  }
+  const current = await withListedFiles(serverCurrent, listing);
+  const files = built.rebuilt ? await releaseFiles(spec.sources, o.hashes) : await listing.files();
+  const c = compareRelease({ files, current, ...settings, staticPrefixes: spec.sources.map((s) => s.prefix).filter((p) => p !== '') });
   timings.manifest = Date.now() - tm;
   const id = (c.unchanged && current.id) || o.releaseId || newReleaseId();
   const sent = c.unchanged ? [] : c.send;
   const bytes = sent.reduce((n, f) => n + f.s, 0);
   if (!c.unchanged) o.log(`  release ${id}: ${files.length} files, ${c.send.length} to send (${formatBytes(bytes)}), ${c.keep.length} unchanged`);
-  const plan: DeployPlan = {
-    id, port: r.port, start: spec.start, healthPath, lockfileChanged: c.lockfileChanged,
-    // Unchanged: the agent has these files already (its current release's manifest); a 5,000-file list is not sent back.
-    ...(c.unchanged ? { files: [], keep: [], sameFilesAsCurrent: true } : { files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep }),
-    env, routes: r.routes, verifyUrl: verifyUrlOnServer(r.next, r.url), unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
-  };
+  // Unchanged: the agent has these files already (its current release's manifest); a 5,000-file list is not sent back.
+  const plan = planOf(o, id, settings, r, c, c.unchanged ? null : { files: files.map(({ p, h, s, m }) => ({ p, h, s, m })), keep: c.keep });
   const upload = sent.length ? uploadProgress(tarStream(sent.map((f) => ({ path: f.p, source: f.source, size: f.s, mode: f.m }))), bytes, formatBytes(bytes), o.status) : undefined;
-  return { plan, upload, build, sent };
+  return { plan, upload, build: built.build, sent };
+}
+
+/** The plan the agent carries out; `files` null when the release is the running one's files (sameFilesAsCurrent). */
+function planOf(o: DeployServiceOptions, id: string, settings: Pick<ReleaseComparison, 'start' | 'port' | 'healthPath' | 'env'>, r: RoutePlan,
+  c: { unchanged: boolean; staticOnly: boolean; lockfileChanged: boolean }, files: Pick<DeployPlan, 'files' | 'keep'> | null): DeployPlan {
+  return {
+    id, port: settings.port, start: settings.start, healthPath: settings.healthPath, lockfileChanged: c.lockfileChanged,
+    ...(files ?? { files: [], keep: [], sameFilesAsCurrent: true }),
+    env: settings.env, routes: r.routes, verifyUrl: verifyUrlOnServer(r.next, r.url), unchanged: c.unchanged, staticOnly: c.staticOnly, probeTimeoutMs: o.probeTimeoutMs ?? 30000,
+  };
 }
 
 /** What compareRelease needs: the new release's files and settings, and the current release. */
@@ -280,15 +293,25 @@ export function compareRelease(r: ReleaseComparison): { keep: string[]; send: Re
   const { keep, send } = same ? { keep: files.map((f) => f.p), send: [] } : diffManifest(files, current.files);
   const lock = (fs: readonly ManifestEntry[] | null): string | undefined => fs?.find((f) => f.p === 'package-lock.json')?.h ?? fs?.find((f) => f.p === 'package.json')?.h;
   const lockfileChanged = lock(files) !== lock(current.files);
-  const meta = current.meta;
-  const sameSettings = JSON.stringify(meta?.start) === JSON.stringify(r.start) && meta?.port === r.port && meta?.healthPath === r.healthPath;
-  const unchanged = !r.force && r.env === null && (same || sameManifest(files, current.files)) && sameSettings;
+  const sameSettings = isSameSettings(current, r);
+  const unchanged = isUnchanged({ ...r, sameFiles: same || sameManifest(files, current.files) });
   // Only built front-end files changed (the code, its dependencies and settings are the running
   // release's): the new release would start exactly as the current one does, so the probe on a
   // spare port tells nothing new. The live health check after the handover still gates it.
   const staticOnly = !unchanged && !!current.files && r.staticPrefixes.length > 0 && r.env === null && !lockfileChanged && sameSettings
     && touchedPaths(files, current.files, send).every((p) => r.staticPrefixes.some((prefix) => p.startsWith(prefix)));
   return { keep, send, lockfileChanged, unchanged, staticOnly };
+}
+
+/** Whether the current release was started with these settings: its start command, port and health path. */
+function isSameSettings(current: CurrentRelease, r: Pick<ReleaseComparison, 'start' | 'port' | 'healthPath'>): boolean {
+  const meta = current.meta;
+  return JSON.stringify(meta?.start) === JSON.stringify(r.start) && meta?.port === r.port && meta?.healthPath === r.healthPath;
+}
+
+/** Whether a release is the running one: the same files and settings, no env file to upload, no --force. */
+function isUnchanged(r: Pick<ReleaseComparison, 'current' | 'start' | 'port' | 'healthPath' | 'env' | 'force'> & { readonly sameFiles: boolean }): boolean {
+  return !r.force && r.env === null && r.sameFiles && isSameSettings(r.current, r);
 }
 
 /** The paths a release changes: those it sends, and those of the current release it no longer has. */

@@ -225,13 +225,22 @@ export async function buildManifest(files: readonly ListedFile[], cache?: HashCa
 }
 
 /**
+ * Every file under `dir` (paths relative to it), listed once per run with `hashes`: the build-skip
+ * check, the release's digest and its manifest all need the build's output.
+ */
+export function folderListing(dir: string, hashes?: HashCache): Promise<ListedFile[]> {
+  const abs = resolve(dir);
+  return hashes ? hashes.listing(abs, () => listFilesPausing(abs)) : listFilesPausing(abs);
+}
+
+/**
  * The manifest of every file under `dir` (paths relative to it). With `hashes`, each folder is listed
  * and hashed once per run: the build-skip check and the release manifest both need the build's output,
  * and a deploy that rebuilt it hashes the new files once (they are too fresh to be remembered, see
  * SETTLE_MS). A build that rewrites the folder must `hashes.forget(dir)` first.
  */
 export function folderManifest(dir: string, hashes?: HashCache): Promise<ReleaseFile[]> {
-  const compute = async (): Promise<ReleaseFile[]> => buildManifest(await listFilesPausing(dir), hashes);
+  const compute = async (): Promise<ReleaseFile[]> => buildManifest(await folderListing(dir, hashes), hashes);
   return hashes ? hashes.folder(resolve(dir), compute) : compute();
 }
 
@@ -242,15 +251,35 @@ export interface ReleaseSource {
   readonly skipPrefix?: string;
 }
 
+/** One source folder's files, listed: where they go in the release and what the walk found. */
+export interface SourceListing {
+  readonly source: ReleaseSource;
+  readonly files: readonly ListedFile[];
+}
+
+/** List a release's source folders (see ReleaseSpec.sources); a folder taken whole reuses this run's listing of it (see folderListing). */
+export function listSources(sources: readonly ReleaseSource[], hashes?: HashCache): Promise<SourceListing[]> {
+  return Promise.all(sources.map(async (s) => ({
+    source: s,
+    files: s.skipPrefix ? await listFilesPausing(s.dir, s.prefix, (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix)) : await folderListing(s.dir, hashes),
+  })));
+}
+
 /**
  * The release's files from its source folders (see ReleaseSpec.sources). A folder taken whole reuses
- * this run's listing of it (see folderManifest); the size limits are checked on the whole release.
+ * this run's listing and manifest of it (see folderManifest); the size limits are checked on the whole release.
  */
 export async function releaseFiles(sources: readonly ReleaseSource[], hashes?: HashCache): Promise<ReleaseFile[]> {
-  const parts = await Promise.all(sources.map(async (s) => {
-    if (s.skipPrefix) return buildManifest(await listFilesPausing(s.dir, s.prefix, (r) => `${s.prefix}${r}`.startsWith(s.prefix + s.skipPrefix)), hashes);
-    const files = await folderManifest(s.dir, hashes);
-    return s.prefix ? files.map((f) => ({ ...f, p: s.prefix + f.p })) : files;
+  return manifestOfSources(await listSources(sources, hashes), hashes);
+}
+
+/** The release's manifest from its listed source folders (see listSources), within the size limits. */
+export async function manifestOfSources(listed: readonly SourceListing[], hashes?: HashCache): Promise<ReleaseFile[]> {
+  const parts = await Promise.all(listed.map(async ({ source: s, files }) => {
+    if (s.skipPrefix) return buildManifest(files, hashes);
+    // The same listing: folderManifest hashes this run's listing of the folder (folderListing).
+    const manifest = hashes ? await folderManifest(s.dir, hashes) : await buildManifest(files);
+    return s.prefix ? manifest.map((f) => ({ ...f, p: s.prefix + f.p })) : manifest;
   }));
   const files = parts.flat();
   const tooBig = releaseSizeProblem(files.map((f) => ({ path: f.p, size: f.s })));

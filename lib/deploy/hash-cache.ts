@@ -75,6 +75,8 @@ export class HashCache {
   private readonly shards = new Map<string, Map<string, string>>();
   private readonly dirtyShards = new Set<string>();
   private readonly runResults = new Map<string, Promise<unknown>>();
+  /** This run's listings of whole folders (see `listing`). */
+  private readonly runListings = new Map<string, Promise<unknown>>();
   /** The paths this run looked up or remembered; with `complete`, the others are dropped when saving. */
   private readonly used = new Set<string>();
   private complete = false;
@@ -160,6 +162,52 @@ export class HashCache {
     }
   }
 
+  /**
+   * One key for a release made of these listings (each with its place in the release: prefix and
+   * skipped prefix): the same key means the same files in the same places, each unchanged by the
+   * rule the per-file cache trusts. Undefined when a listing has no stamp digest.
+   */
+  releaseKey(parts: ReadonlyArray<{ readonly prefix: string; readonly skipPrefix?: string; readonly files: readonly StampedFile[] }>): string | undefined {
+    const h = createHash('sha256').update('release\n');
+    for (const part of parts) {
+      const stamp = this.stampOf(part.files);
+      if (stamp === undefined) return undefined;
+      // A prefix holds no NUL or newline (it is a release path): each part's text is unambiguous.
+      h.update(`${part.prefix}\0${part.skipPrefix ?? ''}\0${stamp}\n`);
+    }
+    return h.digest('hex');
+  }
+
+  /**
+   * The digest remembered for the release whose key is `key` (see releaseKey), made of `listings`:
+   * the release is unchanged since it was remembered, and no hash of its files is needed. Their
+   * listings' records and per-file hashes are kept as if taken (a later change to one file of the
+   * release takes the others' hashes from them).
+   */
+  releaseDigest(key: string, listings: ReadonlyArray<readonly StampedFile[]>): string | undefined {
+    const digest = this.listings.releaseDigest(key);
+    if (digest !== undefined) for (const files of listings) this.keepListing(files);
+    return digest;
+  }
+
+  /**
+   * Say that this run found `files` unchanged by their stamp digest without taking their hashes (a
+   * digest recorded with it was used instead: releaseDigest, or the build's record): their listing's
+   * record and their per-file hashes are kept as if taken, and the listing counts as trusted.
+   */
+  keepListing(files: readonly StampedFile[]): void {
+    const digest = this.stampOf(files);
+    if (digest === undefined) return;
+    this.listings.keep(digest);
+    this.taken.push(files);
+    this.trusted.add(files);
+  }
+
+  /** Remember a release's digest by its key, when every hash of its listings is trusted (see isTrusted). */
+  rememberRelease(key: string, listings: ReadonlyArray<readonly StampedFile[]>, digest: string): void {
+    if (listings.every((files) => this.trusted.has(files))) this.listings.setReleaseDigest(key, digest);
+  }
+
   /** The remembered hash of `path` if the file, as `st` shows it, is unchanged since it was taken. */
   lookup(path: string, st: FileStamp): string | undefined {
     this.used.add(path);
@@ -210,16 +258,28 @@ export class HashCache {
   }
 
   /**
-   * What this run computed for `key` (a folder), computed by `compute` the first time it is asked for.
+   * This run's listing of a folder (`dir`, absolute), made by `compute` the first time it is asked for:
+   * the build-skip check, the release's digest and its manifest share one walk of the build's output.
    * Not saved: a later deploy lists the folder again (it may have changed); call `forget` when this run
    * changes the folder (a build rewrites its output).
    */
+  listing<T>(dir: string, compute: () => Promise<T>): Promise<T> {
+    return this.memo(this.runListings, dir, compute);
+  }
+
+  /**
+   * This run's manifest of a folder, computed once (see folderManifest), like `listing`.
+   */
   folder<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    let p = this.runResults.get(key) as Promise<T> | undefined;
+    return this.memo(this.runResults, key, compute);
+  }
+
+  private memo<T>(results: Map<string, Promise<unknown>>, key: string, compute: () => Promise<T>): Promise<T> {
+    let p = results.get(key) as Promise<T> | undefined;
     if (!p) {
       p = compute();
-      this.runResults.set(key, p);
-      p.catch(() => this.runResults.delete(key));
+      results.set(key, p);
+      p.catch(() => results.delete(key));
     }
     return p;
   }
@@ -227,6 +287,7 @@ export class HashCache {
   /** Drop what this run computed for `key`: the folder has changed since. */
   forget(key: string): void {
     this.runResults.delete(key);
+    this.runListings.delete(key);
   }
 
   /**

@@ -11,6 +11,8 @@ export interface StampedFile {
 
 /** The first line of a record; any other start (an older format, a broken file) is no record. */
 const HEADER = 'portside listing hashes v1';
+/** The first line of a release's digest record (see ListingHashes.releaseDigest). */
+const RELEASE_HEADER = 'portside release digest v1';
 /** Records kept when no run said which listings are the app's (see ListingHashes.save). */
 const MAX_RECORDS = 16;
 const HEX_HASH = 64;
@@ -66,24 +68,61 @@ export class ListingHashes {
 
   /** The hashes of the listing whose stamp digest is `digest` and which has `count` files, if remembered. */
   get(digest: string, count: number): string[] | undefined {
-    const file = join(this.dir, digest);
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      return undefined; // none
-    }
+    const text = this.read(digest, HEADER);
+    if (text === undefined) return undefined;
     const hex = text.slice(HEADER.length + 1, -1);
-    if (!text.startsWith(`${HEADER}\n`) || !text.endsWith('\n') || hex.length !== count * HEX_HASH || !/^[0-9a-f]*$/.test(hex)) return undefined;
-    this.used.add(digest);
-    try {
-      if (!(this.now() - statSync(file).mtimeMs <= TOUCH_MS)) this.stale.add(digest);
-    } catch {
-      /* removed meanwhile: it is still this run's answer */
-    }
+    if (hex.length !== count * HEX_HASH || !/^[0-9a-f]*$/.test(hex)) return undefined;
+    this.use(digest);
     const out = new Array<string>(count);
     for (let i = 0; i < count; i++) out[i] = hex.slice(i * HEX_HASH, (i + 1) * HEX_HASH);
     return out;
+  }
+
+  /**
+   * The digest remembered for a release whose listings have the key `key` (see HashCache.releaseDigest),
+   * if any. Kept in a record of its own, named by the key, beside the listings' records.
+   */
+  releaseDigest(key: string): string | undefined {
+    const text = this.read(key, RELEASE_HEADER);
+    const digest = text?.slice(RELEASE_HEADER.length + 1, -1);
+    if (digest === undefined || !DIGEST.test(digest)) return undefined;
+    this.use(key);
+    return digest;
+  }
+
+  /** Remember the digest of the release whose listings have the key `key` (every hash in them trusted). */
+  setReleaseDigest(key: string, digest: string): void {
+    this.used.add(key);
+    this.made.set(key, `${RELEASE_HEADER}\n${digest}\n`);
+  }
+
+  /**
+   * Keep the record of `digest`, if there is one, as if this run had read it: a run that took its
+   * release's digest whole (releaseDigest) used its listings' records without reading them.
+   */
+  keep(digest: string): void {
+    this.use(digest);
+  }
+
+  /** A record's text, if it is there and starts with `header`, ending in a newline. */
+  private read(name: string, header: string): string | undefined {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, name), 'latin1');
+    } catch {
+      return undefined; // none
+    }
+    return text.startsWith(`${header}\n`) && text.endsWith('\n') ? text : undefined;
+  }
+
+  /** Mark a record used by this run; one last used more than TOUCH_MS ago is touched at `save`. */
+  private use(name: string): void {
+    this.used.add(name);
+    try {
+      if (!(this.now() - statSync(join(this.dir, name)).mtimeMs <= TOUCH_MS)) this.stale.add(name);
+    } catch {
+      /* none, or removed meanwhile: nothing to touch */
+    }
   }
 
   /** Remember a listing's hashes, in its order (each one trusted: see the class). */

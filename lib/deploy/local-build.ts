@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
-import { buildManifest, folderManifest, ListedFile, listFilesPausing, ReleaseFile } from './file-list';
+import { buildManifest, folderListing, folderManifest, ListedFile, listFilesPausing, ReleaseFile } from './file-list';
 import { buildArgvFor } from './front-end-base';
 import type { HashCache } from './hash-cache';
 import { ReleaseSpec } from './service-folder';
@@ -57,11 +57,14 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   const record = readBuildRecord(cacheFile);
   const inputs = await inputsDigest(await listFilesPausing(spec.folder, '', skip), record, hashes);
   // A record from before bases were recorded was a build for `/`.
-  if (!force && record && existsSync(build.output) && record.inputs === inputs.digest && (record.base ?? '/') === base
-    && record.output === digestOf(await folderManifest(build.output, hashes))) {
-    if (inputs.stamp && record.inputsStamp !== inputs.stamp) writeFileSync(cacheFile, JSON.stringify({ ...record, inputsStamp: inputs.stamp }));
-    log('  front end unchanged since the last build: skipping it');
-    return 'skipped';
+  if (!force && record && existsSync(build.output) && record.inputs === inputs.digest && (record.base ?? '/') === base) {
+    const output = await outputDigest(build.output, record, hashes);
+    if (record.output === output.digest) {
+      const stamps = { inputsStamp: inputs.stamp ?? record.inputsStamp, outputStamp: output.stamp ?? record.outputStamp };
+      if (stamps.inputsStamp !== record.inputsStamp || stamps.outputStamp !== record.outputStamp) writeFileSync(cacheFile, JSON.stringify({ ...record, ...stamps }));
+      log('  front end unchanged since the last build: skipping it');
+      return 'skipped';
+    }
   }
   if (!existsSync(join(build.cwd, 'node_modules'))) {
     const lock = existsSync(join(build.cwd, 'package-lock.json'));
@@ -79,7 +82,8 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   if (!existsSync(build.output)) throw new UserError(`${argv.join(' ')} succeeded but made no ${outputName}/`, 'Check the build\'s output folder (Vite: build.outDir).');
   mkdirSync(join(cacheFile, '..'), { recursive: true });
   // The release's manifest reuses this listing of the new output (folderManifest): listed and hashed once.
-  const made: BuildRecord = { inputs: inputs.digest, base, output: digestOf(await folderManifest(build.output, hashes)), inputsStamp: inputs.stamp };
+  const output = await outputDigest(build.output, null, hashes);
+  const made: BuildRecord = { inputs: inputs.digest, base, output: output.digest, inputsStamp: inputs.stamp, outputStamp: output.stamp };
   writeFileSync(cacheFile, JSON.stringify(made));
   return 'built';
 }
@@ -91,6 +95,8 @@ interface BuildRecord {
   readonly output: string;
   /** The stamp digest of the inputs' listing (HashCache.stampOf), when every hash in it was trusted. @default - none */
   readonly inputsStamp?: string;
+  /** The same for the output's listing, recorded once a deploy found the output as built with trusted hashes. @default - none */
+  readonly outputStamp?: string;
 }
 
 /** The last build's record; null when there is none, or it is broken (a miss). */
@@ -110,8 +116,28 @@ function readBuildRecord(file: string): BuildRecord | null {
  */
 async function inputsDigest(listing: readonly ListedFile[], record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
   const stamp = hashes?.stampOf(listing);
-  if (stamp !== undefined && record?.inputsStamp === stamp) return { digest: record.inputs, stamp };
+  if (stamp !== undefined && record?.inputsStamp === stamp) {
+    hashes!.keepListing(listing);
+    return { digest: record.inputs, stamp };
+  }
   const digest = digestOf(await buildManifest(listing, hashes));
+  return { digest, stamp: hashes?.isTrusted(listing) ? stamp : undefined };
+}
+
+/**
+ * The digest of the build's output, and its listing's stamp digest when every hash in it is trusted.
+ * An output whose listing has the stamps recorded with the last build's output digest has that digest
+ * (see inputsDigest), without its manifest: a deploy where nothing changed may then need no hash of
+ * its files at all (see listRelease).
+ */
+async function outputDigest(output: string, record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
+  const listing = await folderListing(output, hashes);
+  const stamp = hashes?.stampOf(listing);
+  if (stamp !== undefined && record?.outputStamp === stamp) {
+    hashes!.keepListing(listing);
+    return { digest: record.output, stamp };
+  }
+  const digest = digestOf(await folderManifest(output, hashes));
   return { digest, stamp: hashes?.isTrusted(listing) ? stamp : undefined };
 }
 

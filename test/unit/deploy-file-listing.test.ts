@@ -3,7 +3,7 @@
  * the release manifest's (until a build rewrites the output), and the remembered hashes are one file
  * per service folder, so a deploy reads its own app's hashes and not every app's.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManifest, listFiles, listFilesPausing, releaseFiles } from '../../lib/deploy/file-list';
@@ -69,7 +69,7 @@ describe('one listing per deploy', () => {
 
 describe("the build inputs' stamps, recorded with the last build", () => {
   const LATER = SETTLE_MS + 3000;
-  const record = (): { inputs: string; inputsStamp?: string } => JSON.parse(readFileSync(join(app, 'node_modules', '.cache', 'portside', 'build.json'), 'utf8'));
+  const record = (): { inputs: string; output: string; inputsStamp?: string; outputStamp?: string } => JSON.parse(readFileSync(join(app, 'node_modules', '.cache', 'portside', 'build.json'), 'utf8'));
   const setRecord = (r: object): void => writeFileSync(join(app, 'node_modules', '.cache', 'portside', 'build.json'), JSON.stringify(r));
 
   test('inputs with the stamps recorded with the last digest have that digest: no manifest of them is made', async () => {
@@ -87,10 +87,38 @@ describe("the build inputs' stamps, recorded with the last build", () => {
     const spec = inspectServiceFolder(app);
     expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app))).toBe('built');
     expect(record().inputsStamp).toBeUndefined();
+    expect(record().outputStamp).toBeUndefined();
     const later = cacheIn(app, LATER);
     expect(await buildIfNeeded(spec, () => {}, false, '/', later)).toBe('skipped');
     later.save();
     expect(record().inputsStamp).toMatch(/^[0-9a-f]{64}$/);
+    expect(record().outputStamp).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('an output with the stamps recorded with its digest has that digest: no manifest of it is made; a rewritten output file is looked at', async () => {
+    const spec = inspectServiceFolder(app);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('built');
+    expect(record().outputStamp).toMatch(/^[0-9a-f]{64}$/);
+    // A digest no manifest gives: only the recorded stamps can make the check take it.
+    setRecord({ ...record(), output: 'e'.repeat(64) });
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('skipped');
+    writeFileSync(join(app, 'dist', 'page.html'), '<p>one</p>\n'); // the same text, written again: a new ctime
+    expect(await buildIfNeeded(spec, () => {}, false, '/', cacheIn(app, LATER))).toBe('built');
+  });
+
+  test('a skip by stamps keeps the listings\' records and hashes through a complete save (a later change to one file takes the others whole)', async () => {
+    const spec = inspectServiceFolder(app);
+    const first = cacheIn(app, LATER);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', first)).toBe('built');
+    first.save();
+    const records = (): string[] => readdirSync(first.file.replace(/\.tsv$/, '.listings')).sort();
+    const before = records();
+    expect(before.length).toBe(2); // the inputs' listing and the output's
+    const skip = cacheIn(app, LATER);
+    expect(await buildIfNeeded(spec, () => {}, false, '/', skip)).toBe('skipped');
+    skip.listedEverything();
+    skip.save();
+    expect(records()).toEqual(before);
   });
 });
 
