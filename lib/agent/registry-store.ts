@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeFileAtomic } from '../fs/write-atomic';
 import { EC2_PATHS } from '../registry/from-config';
 import { Registry } from '../registry/registry';
 import {
@@ -81,12 +82,6 @@ function keepVersion(dir: string, text: string, ext: string): string | null {
   return path.join(dir, name);
 }
 
-function writeAtomic(file: string, text: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, file);
-}
 
 /** The inodes of the listening TCP sockets (state 0A) in the network namespace /proc/<pid>/net shows. */
 function listeningInodes(pid: string): number[] {
@@ -163,7 +158,7 @@ export function createStore(home: string, { runningCaddy = runningCaddyfile }: S
     fs.mkdirSync(DIR, { recursive: true, mode: 0o700 });
     const old = readOr(REGISTRY);
     if (old !== null && list(HISTORY).length === 0) keepVersion(HISTORY, old, '.json');
-    writeAtomic(REGISTRY, text, 0o600);
+    writeFileAtomic(REGISTRY, text, 0o600);
     keepVersion(HISTORY, text, '.json');
   }
 

@@ -1,9 +1,10 @@
 // Releases on disk: releases/<id>/ folders, a `current` link switched atomically, and a history file.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { writeFileAtomic } from '../fs/write-atomic';
 import { manifestDigest, ReleaseManifest, ReleaseSummary } from '../protocol';
 import { CURRENT_LINK, DEPLOY_HISTORY_KEEP, DEPLOYS_FILE, RELEASE_ENV_FILE, RELEASE_MANIFEST, RELEASE_SUMMARY, RELEASES_SUBDIR } from '../remote/layout';
 import { run } from './run';
@@ -92,9 +93,9 @@ const sha256 = (data: string | Buffer): string => createHash('sha256').update(da
  */
 export function writeManifest(dir: string, manifest: ReleaseManifest): void {
   const text = JSON.stringify(manifest);
-  writeAtomic(join(dir, MANIFEST), text);
+  writeFileAtomic(join(dir, MANIFEST), text);
   const { files, ...meta } = manifest;
-  writeAtomic(join(dir, RELEASE_SUMMARY), JSON.stringify({ ...meta, digest: manifestDigest(files), manifestSha256: sha256(text) } satisfies ReleaseSummary));
+  writeFileAtomic(join(dir, RELEASE_SUMMARY), JSON.stringify({ ...meta, digest: manifestDigest(files), manifestSha256: sha256(text) } satisfies ReleaseSummary));
 }
 
 export function readHistory(l: ReleaseLayout): HistoryEntry[] {
@@ -106,16 +107,11 @@ export function readHistory(l: ReleaseLayout): HistoryEntry[] {
 }
 
 /** Write a file by rename, so a reader sees the old text or the new, never half. */
-export function writeAtomic(file: string, text: string, mode = 0o644): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
-}
 
 export function appendHistory(l: ReleaseLayout, entry: HistoryEntry): void {
   const h = readHistory(l);
   h.push(entry);
-  writeAtomic(l.history, JSON.stringify(h.slice(-DEPLOY_HISTORY_KEEP), null, 2) + '\n');
+  writeFileAtomic(l.history, JSON.stringify(h.slice(-DEPLOY_HISTORY_KEEP), null, 2) + '\n');
 }
 
 /** Point `current` at a release atomically (rename over the old link: never a moment without one). */

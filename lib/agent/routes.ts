@@ -5,10 +5,10 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
+import { writeFileAtomic } from '../fs/write-atomic';
 import { CADDYFILE_CANDIDATE_PREFIX, HTTP_PORT, HTTPS_PORT } from '../remote/layout';
 import { AgentError } from './protocol-io';
 import * as store from './registry-store';
-import { writeAtomic } from './releases';
 import { run, RunResult, tail } from './run';
 import { unverifiedTls, VERIFY_HEADER } from './verify-request';
 
@@ -38,14 +38,14 @@ export async function applyRoutes(registryText: string, caddyfileText: string): 
   const oldCaddyfile = fs.readFileSync(caddyfile, 'utf8');
   await swapInValidated(caddyfile, caddyfileText, oldCaddyfile);
   const undo = async (): Promise<void> => {
-    writeAtomic(caddyfile, oldCaddyfile);
+    writeFileAtomic(caddyfile, oldCaddyfile);
     store.writeRegistry(oldRegistry);
     await reload(caddyfile).catch(() => {});
   };
   try {
     await reload(caddyfile);
   } catch (e) {
-    writeAtomic(caddyfile, oldCaddyfile);
+    writeFileAtomic(caddyfile, oldCaddyfile);
     throw new AgentError('Caddy refused to load the new configuration and kept the old one; the registry and Caddyfile were put back', failureText(e), 'CADDY_RELOAD');
   }
   store.writeRegistry(registryText);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, Stats, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, Stats, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
+import { writeFileAtomic } from '../fs/write-atomic';
 import { portsideHome } from '../ssh/paths';
 import { ListingHashes, StampedFile, stampDigest } from './listing-hashes';
 
@@ -349,11 +350,9 @@ export class HashCache {
     const kept = [...this.linesOf(shard).values()].filter((line) => (this.complete ? this.belongs(pathOf(line), shard) : now - used(line) < FORGET_MS || this.wasUsed(pathOf(line))));
     if (kept.length > MAX_ENTRIES) kept.sort((a, b) => used(b) - used(a)).length = MAX_ENTRIES;
     const file = this.shardFile(shard);
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      writeFileSync(tmp, `${HEADER}\n${kept.join('\n')}\n`, { mode: 0o600 });
-      renameSync(tmp, file);
+      writeFileAtomic(file, `${HEADER}\n${kept.join('\n')}\n`, 0o600);
       return true;
     } catch {
       return false; // read-only home, full disk

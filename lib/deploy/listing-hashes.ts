@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/write-atomic';
 import type { FileStamp } from './hash-cache';
 
 /** A listed file as a listing record sees it: where it is, and its stat when the listing took it. */
@@ -146,9 +147,7 @@ export class ListingHashes {
     if (wrote) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       for (const [digest, text] of this.made) {
-        const tmp = join(this.dir, `${digest}.${process.pid}.tmp`);
-        writeFileSync(tmp, text, { mode: 0o600 });
-        renameSync(tmp, join(this.dir, digest));
+        writeFileAtomic(join(this.dir, digest), text, 0o600);
       }
       const now = this.now() / 1000;
       for (const digest of this.stale) utimesSync(join(this.dir, digest), now, now);

@@ -17,6 +17,7 @@ import { keepHandWritten, renderCaddyfile, serviceUrl, siteUrl } from '../../cad
 import { verifyUrlOnServer } from '../../deploy/verify-url';
 import type { ServerStore } from '../../fleet/server-store';
 import type { FleetManifest, ManifestService, ReleaseDescriptor } from '../../fleet/store-layout';
+import { writeFileAtomic } from '../../fs/write-atomic';
 import { ConvergedService, ConvergeHeader, ConvergeResult, CurrentRelease, PlanMessage, Routes, WireObject } from '../../protocol';
 import { parseRegistry, renderRegistry, withService } from '../../registry';
 import { BOOTING_MARKER_FILE, CONVERGED_MARKER_FILE, RELEASE_MANIFEST } from '../../remote/layout';
@@ -24,7 +25,6 @@ import { pm2Port } from '../../remote/pm2-list';
 import * as procs from '../procs';
 import { AgentError, Input, note } from '../protocol-io';
 import * as rel from '../releases';
-import { writeAtomic } from '../releases';
 import { deploy } from './deploy';
 import { deployFiles } from './deploy-files';
 import { registryPaths, registryState, serviceAt, stateOf } from './shared';
@@ -96,7 +96,7 @@ function markerPath(): string {
 function writeMarker(marker: string, m: FleetManifest): void {
   mkdirSync(dirname(marker), { recursive: true });
   const releases = Object.fromEntries(Object.entries(m.services).map(([n, s]) => [n, s.releaseId]));
-  writeAtomic(marker, `${JSON.stringify({ updatedAt: m.updatedAt, releases, convergedAt: new Date().toISOString() })}\n`);
+  writeFileAtomic(marker, `${JSON.stringify({ updatedAt: m.updatedAt, releases, convergedAt: new Date().toISOString() })}\n`);
 }
 
 /** One service: kept when it runs the manifest's release and answers; else installed from the store. */

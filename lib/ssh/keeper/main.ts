@@ -3,8 +3,9 @@
 // checks it), serves the CLI's commands on a Unix socket only this user can open, keeps a standby agent
 // started, and exits when idle, when the connection closes, or when asked. scripts/build.js bundles it
 // to dist/keeper.js.
-import { appendFileSync, chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { writeFileAtomic } from '../../fs/write-atomic';
 import { openSsh } from '../connection';
 import { readPrivateKeyFile } from '../key-file';
 import type { KeeperConfig } from './config';
@@ -32,8 +33,7 @@ async function main(): Promise<void> {
   // socket (it did, between the new one's listen and its info file: the new one's chmod failed ENOENT).
   const socketIno = lstatSync(files.socket).ino;
   // Whole or not at all (a CLI or `local down` may read it at any moment): written aside, then renamed.
-  writeFileSync(`${files.info}.tmp`, JSON.stringify({ pid: process.pid, host: config.host, port: config.port, user: config.user }));
-  renameSync(`${files.info}.tmp`, files.info);
+  writeFileAtomic(files.info, JSON.stringify({ pid: process.pid, host: config.host, port: config.port, user: config.user }), 0o600);
   log(`connected to ${config.label ?? config.host} as ${config.user}; serving ${files.socket}; idle limit ${Math.round(config.idleMs / 1000)} s`);
   process.once('SIGTERM', () => void shutDown('SIGTERM'));
   async function shutDown(why: string): Promise<never> {

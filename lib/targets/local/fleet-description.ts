@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../../fs/write-atomic';
 import { HEALTH_PATH, HTTP_PORT, HTTPS_PORT, SSH_PORT } from '../../remote/layout';
 import {
   FLEET_DOMAIN, FLEET_HOST_ADDRESS, FLEET_JSON, FLEET_PATHS, FleetServerSpec, fleetServerSpec, LB_ADDRESS, LB_HEALTH_INTERVAL_MS, STORE_ADDRESS,
@@ -79,9 +80,7 @@ export function renderFleetJson(fleet: LocalFleet): string {
 
 /** Write fleet.json whole (a reader never sees half of it). */
 export function writeFleetJson(fleet: LocalFleet, file = FLEET_JSON): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, renderFleetJson(fleet), { mode: 0o644 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, renderFleetJson(fleet));
 }
 
 /** Remove fleet.json (first thing `down` does, so nothing picks a dying fleet). */
