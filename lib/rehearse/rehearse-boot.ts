@@ -97,9 +97,16 @@ let synthesized: { template: any; context: Record<string, unknown> } | undefined
 function template(): { template: any; context: Record<string, unknown> } {
   if (synthesized) return synthesized;
   const context = JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8')).context ?? {};
-  const app = new App({ context });
-  new PortsideStack(app, DEFAULT_STACK_NAME, { config: loadConfig((k) => context[k]) });
-  synthesized = { template: app.synth().getStackByName(DEFAULT_STACK_NAME).template, context };
+  // An outdir of its own, removed once the template is read: without one, the App makes a cdk.out*
+  // folder in the temporary folder that nothing removes.
+  const outdir = mkdtempSync(join(tmpdir(), 'portside-rehearse-synth-'));
+  try {
+    const app = new App({ context, outdir });
+    new PortsideStack(app, DEFAULT_STACK_NAME, { config: loadConfig((k) => context[k]) });
+    synthesized = { template: app.synth().getStackByName(DEFAULT_STACK_NAME).template, context };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
   return synthesized;
 }
 

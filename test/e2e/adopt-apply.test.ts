@@ -4,7 +4,7 @@
  * a GET and a POST through Caddy (HTTPS, Caddy's internal CA) to each service every 20 ms for the whole
  * command and counts every answer that is not a 200 from the right service.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,22 +76,26 @@ describeE2E('adopt, deploy, undo on a course server under load', () => {
 
   test('deploy-service simon 3000 works on the adopted server and serves the new code; undo then refuses without --discard-deploys', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portside-adopt-simon-'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', version: '2.0.0', main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), readFileSync(hostPathOf('/home/ubuntu/services/simon/index.js'), 'utf8').replace('JSON.stringify({ service: name,', 'JSON.stringify({ version: 2, service: name,'));
-    const d = await portside(home, 'deploy-service', 'simon', '3000', '--dir', dir, ...connection(), '--user', 'ubuntu');
-    process.stderr.write(`[deploy] ${d.stdout}\n${d.stderr}\n`);
-    expect(d.code).toBe(0);
-    const body = await new Promise<string>((resolve, reject) => {
-      https.get({ host: server.address, port: 443, path: '/', servername: `simon.${server.domain}`, headers: { host: `simon.${server.domain}` }, rejectUnauthorized: false }, (res) => {
-        let b = '';
-        res.on('data', (c) => { b += c; });
-        res.on('end', () => resolve(b));
-      }).on('error', reject);
-    });
-    expect(body).toContain('"version":2');
-    const u = await portside(home, 'adopt', '--undo', ...connection());
-    expect(u.code).toBe(1);
-    expect(u.stderr).toMatch(/releases were deployed since adoption: simon runs .*--discard-deploys/s);
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', version: '2.0.0', main: 'index.js' }));
+      writeFileSync(join(dir, 'index.js'), readFileSync(hostPathOf('/home/ubuntu/services/simon/index.js'), 'utf8').replace('JSON.stringify({ service: name,', 'JSON.stringify({ version: 2, service: name,'));
+      const d = await portside(home, 'deploy-service', 'simon', '3000', '--dir', dir, ...connection(), '--user', 'ubuntu');
+      process.stderr.write(`[deploy] ${d.stdout}\n${d.stderr}\n`);
+      expect(d.code).toBe(0);
+      const body = await new Promise<string>((resolve, reject) => {
+        https.get({ host: server.address, port: 443, path: '/', servername: `simon.${server.domain}`, headers: { host: `simon.${server.domain}` }, rejectUnauthorized: false }, (res) => {
+          let b = '';
+          res.on('data', (c) => { b += c; });
+          res.on('end', () => resolve(b));
+        }).on('error', reject);
+      });
+      expect(body).toContain('"version":2');
+      const u = await portside(home, 'adopt', '--undo', ...connection());
+      expect(u.code).toBe(1);
+      expect(u.stderr).toMatch(/releases were deployed since adoption: simon runs .*--discard-deploys/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('undo --discard-deploys: 0 failed requests; the Caddyfile byte for byte; the original fork processes again', async () => {

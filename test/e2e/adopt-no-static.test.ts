@@ -8,7 +8,7 @@
  * there, the plan refuses with the problem and its fix and nothing changes. Own namespaces: no e2e lock.
  */
 import http from 'node:http';
-import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COURSE_PATHS, COURSE_UID, rebootCourse } from '../../lib/targets/course';
@@ -111,12 +111,16 @@ describeE2E('adopting a course server with no static site', () => {
 
   test('a later deploy (the agent rewrites the Caddyfile through ~/.portside/caddy) lands where Caddy reads it: notes answers after another reboot', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portside-no-static-notes-'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, s) => s.end(JSON.stringify({ service: 'notes', method: q.method }))).listen(Number(process.argv[2] || process.env.PORT), '127.0.0.1');\n");
-    expect(await portside(home, 'deploy-service', 'notes', '4100', '--dir', dir, ...connection(), '--user', 'ubuntu')).toExitWith(0);
-    expect(readFileSync(hostPathOf(`${WWW}/caddy/Caddyfile`), 'utf8')).toContain('handle_path /notes/*');
-    await reboot();
-    await answering(['notes', 'simon', 'startup']);
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', main: 'index.js' }));
+      writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, s) => s.end(JSON.stringify({ service: 'notes', method: q.method }))).listen(Number(process.argv[2] || process.env.PORT), '127.0.0.1');\n");
+      expect(await portside(home, 'deploy-service', 'notes', '4100', '--dir', dir, ...connection(), '--user', 'ubuntu')).toExitWith(0);
+      expect(readFileSync(hostPathOf(`${WWW}/caddy/Caddyfile`), 'utf8')).toContain('handle_path /notes/*');
+      await reboot();
+      await answering(['notes', 'simon', 'startup']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('doctor reads Portside\'s Caddyfile where the registry names it (~/.portside/caddy, the link): drift.caddyfile passes, nothing fails', async () => {

@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCourse, rebootCourse } from '../../lib/targets/course';
@@ -111,11 +111,15 @@ describeE2E('a reboot of an adopted course server, and of one given back', () =>
 
   test('deploy-service simon 3000 (--host, --key) works after the reboot and serves the new code', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portside-reboot-simon-'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', version: '2.0.0', main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), readFileSync(hostPathOf(`${HOME}/services/simon/index.js`), 'utf8').replace('JSON.stringify({ service: name,', 'JSON.stringify({ version: 2, service: name,'));
-    const d = await portside(home, 'deploy-service', 'simon', '3000', '--dir', dir, ...connection(), '--user', 'ubuntu');
-    expect(d).toExitWith(0);
-    expect((await getThroughCaddy(server, 'simon', '/')).body).toContain('"version":2');
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', version: '2.0.0', main: 'index.js' }));
+      writeFileSync(join(dir, 'index.js'), readFileSync(hostPathOf(`${HOME}/services/simon/index.js`), 'utf8').replace('JSON.stringify({ service: name,', 'JSON.stringify({ version: 2, service: name,'));
+      const d = await portside(home, 'deploy-service', 'simon', '3000', '--dir', dir, ...connection(), '--user', 'ubuntu');
+      expect(d).toExitWith(0);
+      expect((await getThroughCaddy(server, 'simon', '/')).body).toContain('"version":2');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('undo, then a reboot: the original fork processes come back from the student\'s dump, and Caddy from the student\'s Caddyfile', async () => {
@@ -148,13 +152,17 @@ describeE2E('a service deployed after adoption comes back after a reboot', () =>
   test('adopt, deploy-service notes 4100 (a new service), reboot: notes, simon and startup answer through Caddy', async () => {
     expect(await portside(home, 'adopt', ...connection())).toExitWith(0);
     const dir = mkdtempSync(join(tmpdir(), 'portside-reboot-notes-'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, s) => s.end(JSON.stringify({ service: 'notes', method: q.method }))).listen(Number(process.argv[2] || process.env.PORT), '127.0.0.1');\n");
-    expect(await portside(home, 'deploy-service', 'notes', '4100', '--dir', dir, ...connection(), '--user', 'ubuntu')).toExitWith(0);
-    await answering(['notes', 'simon', 'startup']);
-    await reboot();
-    await answering(['notes', 'simon', 'startup']);
-    expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['notes', 'cluster_mode'], ['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', main: 'index.js' }));
+      writeFileSync(join(dir, 'index.js'), "require('http').createServer((q, s) => s.end(JSON.stringify({ service: 'notes', method: q.method }))).listen(Number(process.argv[2] || process.env.PORT), '127.0.0.1');\n");
+      expect(await portside(home, 'deploy-service', 'notes', '4100', '--dir', dir, ...connection(), '--user', 'ubuntu')).toExitWith(0);
+      await answering(['notes', 'simon', 'startup']);
+      await reboot();
+      await answering(['notes', 'simon', 'startup']);
+      expect(pm2List().map((p) => [p.name, p.pm2_env.exec_mode])).toEqual([['notes', 'cluster_mode'], ['simon', 'cluster_mode'], ['startup', 'cluster_mode']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * short load, a few latency samples). Checks that it runs to the end and writes its three files; the
  * figures themselves mean nothing at this size (the real numbers come from `npm run bench`).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench } from '../../bench/run';
@@ -64,27 +64,31 @@ describeE2E('npm run bench, tiny', () => {
 
   test('runs every scenario for both flows and writes the results', async () => {
     const out = mkdtempSync(join(tmpdir(), 'portside-bench-'));
-    const lines: string[] = [];
-    const { result, files } = await runBench({
-      reps: 1, loadRedeploys: 1, rate: 50, latency: 100, fake: true, prefix: 'smoke', portBase: 4810, out, log: (l) => lines.push(l),
-      bareScenarios: 'unchanged', breakdownRuns: 1,
-    });
-    expect(files.every((f) => existsSync(f))).toBe(true);
-    expect(result.scenarios.map((s) => s.id)).toEqual(['unchanged', 'backend', 'frontend', 'dependency']);
-    const unchanged = result.scenarios[0].flows.portside;
-    expect(unchanged.bytes.median).toBe(0);
-    // Portside timed through npm run deploy-service, and the bare CLI beside it where asked.
-    expect(result.scenarios[0].flows.bare?.ms.median).toBeGreaterThan(0);
-    expect(result.scenarios[1].flows.bare).toBeUndefined();
-    expect(result.cold.portside.ms).toBeGreaterThan(0);
-    expect(result.cold.scp.ms).toBeGreaterThan(0);
-    expect(result.breakdown?.phases.find((p) => p.name.startsWith('SSH connect'))?.ms).toBeGreaterThan(0);
-    expect(result.goals.map((g) => g.goal)).toEqual(expect.arrayContaining(["≥ 15× faster than the course's flow", "≥ 8× faster than the course's flow", "no slower than the course's first deploy"]));
-    expect(result.load.map((l) => l.flow)).toEqual(['scp', 'portside']);
-    expect(result.load.every((l) => l.summary.requests > 0)).toBe(true);
-    expect(result.websocket.map((w) => w.flow)).toEqual(['scp', 'portside']);
-    expect(result.latency?.caddy.p50).toBeGreaterThan(0);
-    expect(readFileSync(files[0], 'utf8')).toContain('## Goals');
-    expect(readFileSync(files[2], 'utf8')).toMatch(/^<svg/);
+    try {
+      const lines: string[] = [];
+      const { result, files } = await runBench({
+        reps: 1, loadRedeploys: 1, rate: 50, latency: 100, fake: true, prefix: 'smoke', portBase: 4810, out, log: (l) => lines.push(l),
+        bareScenarios: 'unchanged', breakdownRuns: 1,
+      });
+      expect(files.every((f) => existsSync(f))).toBe(true);
+      expect(result.scenarios.map((s) => s.id)).toEqual(['unchanged', 'backend', 'frontend', 'dependency']);
+      const unchanged = result.scenarios[0].flows.portside;
+      expect(unchanged.bytes.median).toBe(0);
+      // Portside timed through npm run deploy-service, and the bare CLI beside it where asked.
+      expect(result.scenarios[0].flows.bare?.ms.median).toBeGreaterThan(0);
+      expect(result.scenarios[1].flows.bare).toBeUndefined();
+      expect(result.cold.portside.ms).toBeGreaterThan(0);
+      expect(result.cold.scp.ms).toBeGreaterThan(0);
+      expect(result.breakdown?.phases.find((p) => p.name.startsWith('SSH connect'))?.ms).toBeGreaterThan(0);
+      expect(result.goals.map((g) => g.goal)).toEqual(expect.arrayContaining(["≥ 15× faster than the course's flow", "≥ 8× faster than the course's flow", "no slower than the course's first deploy"]));
+      expect(result.load.map((l) => l.flow)).toEqual(['scp', 'portside']);
+      expect(result.load.every((l) => l.summary.requests > 0)).toBe(true);
+      expect(result.websocket.map((w) => w.flow)).toEqual(['scp', 'portside']);
+      expect(result.latency?.caddy.p50).toBeGreaterThan(0);
+      expect(readFileSync(files[0], 'utf8')).toContain('## Goals');
+      expect(readFileSync(files[2], 'utf8')).toMatch(/^<svg/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 170_000);
 });

@@ -6,7 +6,7 @@
  * pm2, release folders and links compared before and after), --json is one document, logs go to stdout.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CURRENT_LINK, DEPLOYS_FILE, RELEASES_SUBDIR, serviceDir } from '../../lib/remote/layout';
@@ -21,6 +21,8 @@ if (why) console.warn(`e2e CLI process tests skipped: ${why}`);
 const ROOT = join(__dirname, '..', '..');
 const NAME = 'e2e-cli-process';
 const work = mkdtempSync(join(tmpdir(), 'portside-cli-process-'));
+// After both describe blocks (their own afterAll hooks run first).
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const STACK = /^\s+at .+:\d+:\d+\)?$|Unhandled 'error' event|node:internal/m;
 
 interface Run { code: number | null; out: string; err: string }

@@ -3,7 +3,7 @@
  * Every failure case ends with the same proof: the previous version still answers through Caddy, and
  * the registry, Caddyfile and pm2 processes are byte-for-byte what they were.
  */
-import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIRST_SERVICE_PORT } from '../../lib/ports';
@@ -41,6 +41,7 @@ describeE2E('deploy-service against the local server', () => {
 
   afterAll(async () => {
     await cli('remove-service', NAME, '--purge', '--target', 'local');
+    rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
   test('deploys a new service on the next free port and routes Caddy to it', async () => {

@@ -5,7 +5,7 @@
  * test/e2e/ssh.test.ts and test/stack/nag.test.ts; the README's "What Portside guarantees" lists them.)
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PORTSIDE_DIR, REGISTRY_FILE, RELEASE_ENV_FILE, releaseDir, releasesDir, SERVICES_DIR } from '../../lib/remote/layout';
@@ -34,13 +34,15 @@ describeE2E('secrets on both sides', () => {
   let server: LocalServer;
   let home: string;
   let output = '';
+  let dir: string | undefined;
+  let env: string | undefined;
 
   beforeAll(async () => {
     server = await ensureLocalServer();
     home = userHome(server);
-    const dir = mkdtempSync(join(tmpdir(), 'portside-secret-'));
+    dir = mkdtempSync(join(tmpdir(), 'portside-secret-'));
     cpSync(join(__dirname, '..', '..', 'assets', 'samples', 'simon'), dir, { recursive: true });
-    const env = join(dir, '..', `${NAME}.env`);
+    env = join(dir, '..', `${NAME}.env`);
     writeFileSync(env, `API_KEY=${SECRET}\n`);
     const r = await cli('deploy-service', NAME, '--dir', dir, '--service-env', env, '--target', 'local', '--force');
     expect(r).toExitWith(0);
@@ -50,6 +52,8 @@ describeE2E('secrets on both sides', () => {
 
   afterAll(async () => {
     await cli('remove-service', NAME, '--purge', '--target', 'local');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (env) rmSync(env, { force: true });
   }, 60_000);
 
   test('the env file\'s values are never printed by the CLI, even in a dry run', () => {

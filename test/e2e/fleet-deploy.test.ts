@@ -76,6 +76,7 @@ describeE2E(`deploy-service against a local fleet of ${SERVERS}`, () => {
     // The fleet goes down with the suite (the contract): a fleet left up would take `--target local` from
     // no one (the single server keeps it while up), but it holds ~10 processes and a bridge.
     await cli('local', 'down', '--fleet');
+    rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
   test('a rolling deploy through the load balancer under GET+POST load fails no request; the manifest moves last', async () => {

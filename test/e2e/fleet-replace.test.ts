@@ -151,6 +151,7 @@ describeE2E('a fleet server killed and replaced by a new one converges on its ow
 
   afterAll(async () => {
     await cli('local', 'down', '--fleet');
+    rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
   test('a server that boots while the store has no manifest runs the boot hook and is healthy at once', async () => {

@@ -5,7 +5,7 @@
  * The stand-in is left routing by subdomain, as every other suite expects, whatever happens here.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchThrough, FetchResult } from '../../lib/net/fetch-through';
@@ -98,6 +98,7 @@ describeE2E('path routing on the local server', () => {
     } finally {
       // Every other suite expects subdomain routing: put it back even when a test failed half-way.
       if (registry().routing !== before.routing) await cli('local', 'up', '--routing', before.routing);
+      rmSync(work, { recursive: true, force: true });
     }
   }, 120_000);
 

@@ -90,6 +90,7 @@ describeE2E('sequences of operations', () => {
 
   afterAll(async () => {
     for (const s of SERVICES) await cli('remove-service', s, '--purge', '--target', 'local');
+    rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
   test('a redeploy after a rollback serves the redeployed code (also with --force)', async () => {

@@ -5,9 +5,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ConfigError, ContextKey } from '../../lib/config';
 import { BOOTSTRAP_METADATA_KEY, CONVERGE_METADATA_KEY, readBootstrapScript, readConvergeHook, renderUserData, SEED_METADATA_KEY, USER_DATA_MAX_BYTES } from '../../lib/bootstrap';
-import { App } from 'aws-cdk-lib';
 import { FLEET_TAG_KEY, PortsideStack, SERVER_TAG_KEY } from '../../lib/stack';
-import { configOf, normalisedTemplate, onlyResource, stackOf, templateOf } from './helpers';
+import { configOf, newApp, normalisedTemplate, onlyResource, stackOf, templateOf } from './helpers';
 
 const FLEET: Partial<Record<ContextKey, unknown>> = { domain: 'example.click', hostedZoneId: 'Z0123456789ABCDEFGHIJ', servers: 3 };
 const fleetTemplate = (over: Partial<Record<ContextKey, unknown>> = {}) => templateOf({ ...FLEET, ...over });
@@ -297,7 +296,7 @@ describe('changes that must roll, and changes that must not', () => {
     expect(launchData(fleetTemplate({ servers: 4 }))).toBe(base);
     expect(launchData(fleetTemplate({ email: 'me@example.com' }))).toBe(base);
     expect(launchData(Template.fromStack(stackOf(FLEET, undefined, '#!/bin/bash\necho another bootstrap\n')))).toBe(base);
-    const otherHook = new PortsideStack(new App(), 'Portside', { config: configOf(FLEET), convergeHook: '#!/bin/bash\nexit 0\n' });
+    const otherHook = new PortsideStack(newApp(), 'Portside', { config: configOf(FLEET), convergeHook: '#!/bin/bash\nexit 0\n' });
     expect(launchData(Template.fromStack(otherHook))).toBe(base);
   });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BOOTSTRAP_METADATA_KEY } from '../../lib/bootstrap';
@@ -17,8 +20,26 @@ export function configOf(overrides: Partial<Record<ContextKey, unknown>> = {}): 
   return loadConfig((key) => ctx[key]);
 }
 
+/** The folder of this test file's cloud assemblies, removed after its last test. */
+let assemblies: string | undefined;
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    if (assemblies) rmSync(assemblies, { recursive: true, force: true });
+    assemblies = undefined;
+  });
+}
+
+/**
+ * An App whose cloud assembly goes to a folder of its own under `assemblies`: an App without an outdir
+ * makes a cdk.out* folder in the system's temporary folder, which nothing removes.
+ */
+export function newApp(): App {
+  assemblies ??= mkdtempSync(join(tmpdir(), 'portside-stack-test-'));
+  return new App({ outdir: mkdtempSync(join(assemblies, 'cdk.out-')) });
+}
+
 export function stackOf(overrides: Partial<Record<ContextKey, unknown>> = {}, imageGeneration?: number, bootstrapScript?: string): PortsideStack {
-  return new PortsideStack(new App(), DEFAULT_STACK_NAME, { config: configOf(overrides), imageGeneration, bootstrapScript });
+  return new PortsideStack(newApp(), DEFAULT_STACK_NAME, { config: configOf(overrides), imageGeneration, bootstrapScript });
 }
 
 export function templateOf(overrides: Partial<Record<ContextKey, unknown>> = {}): Template {

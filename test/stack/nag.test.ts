@@ -1,7 +1,7 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { stackOf } from './helpers';
+import { newApp, stackOf } from './helpers';
 
 /** Runs cdk-nag's AwsSolutions pack on a stack's construct tree (cdk-nag 3's direct entry point). */
 function findings(overrides = {}): string[] {
@@ -24,7 +24,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   test('really checks: an open security group outside our constructs is reported', () => {
-    const stack = new Stack(new App(), 'Probe');
+    const stack = new Stack(newApp(), 'Probe');
     const sg = new ec2.SecurityGroup(stack, 'Open', { vpc: new ec2.Vpc(stack, 'Vpc'), description: 'probe' });
     sg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80));
     const rules = new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName);

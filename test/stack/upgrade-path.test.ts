@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readBootstrapScript } from '../../lib/bootstrap';
 import { ContextKey } from '../../lib/config';
 import { DEFAULT_STACK_NAME, LegacyServer, legacyServerFromTemplate, PortsideStack } from '../../lib/stack';
-import { configOf } from './helpers';
+import { configOf, newApp } from './helpers';
 
 /**
  * What the first `cdk deploy` of this version changes in a stack deployed by an older Portside, and in one
@@ -32,7 +31,7 @@ interface SynthOptions {
 }
 
 function synth(options: SynthOptions = {}): any {
-  const stack = new PortsideStack(new App(), DEFAULT_STACK_NAME, {
+  const stack = new PortsideStack(newApp(), DEFAULT_STACK_NAME, {
     config: configOf(options.context), legacyServer: options.legacy, bootstrapScript: options.bootstrapScript,
     imageGeneration: options.imageGeneration,
   });
@@ -136,7 +135,7 @@ describe('upgrading a stack deployed by a Portside from before the UserData stub
   });
 
   test('cdk-nag finds nothing new in the kept shape', () => {
-    const stack = new PortsideStack(new App(), DEFAULT_STACK_NAME, { config: configOf(), legacyServer: legacy() });
+    const stack = new PortsideStack(newApp(), DEFAULT_STACK_NAME, { config: configOf(), legacyServer: legacy() });
     expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
   });
 });

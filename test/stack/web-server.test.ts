@@ -1,13 +1,13 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readBootstrapScript, readDefaultHomePage, seedFiles } from '../../lib/bootstrap';
 import { WebServer, WebServerProps } from '../../lib/stack';
-import { configOf, onlyResource, stackOf } from './helpers';
+import { configOf, newApp, onlyResource, stackOf } from './helpers';
 
 /** A WebServer used directly, without PortsideStack or loadConfig in front of it. */
 function serverWith(props: Partial<WebServerProps>): WebServer {
-  const stack = new Stack(new App(), 'Direct');
+  const stack = new Stack(newApp(), 'Direct');
   return new WebServer(stack, 'Server', {
     vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'P', subnetType: ec2.SubnetType.PUBLIC }] }),
     schoolCidrs: ['128.187.0.0/16'],

@@ -5,9 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keepersDir } from '../../lib/ssh/keeper/identity';
 import { pinHost } from '../../lib/ssh/known-hosts';
 import { COURSE_PATHS, CourseNode, courseDown, courseUp, CourseServer, CourseVariant, coursePm2, hostPathOf, lockCourse, ON_SERVER, unlockCourse } from '../../lib/targets/course';
 import { PACKAGE_ROOT } from '../../lib/package-root';
@@ -54,8 +55,21 @@ export function useCourseServer(): void {
   });
 }
 
+/**
+ * The homes newHome made, removed after the test file's last test. A home with a keepers folder is left
+ * in place: with PORTSIDE_TEST_SSH_PERSIST set, a kept connection (lib/ssh/keeper) may still run in it.
+ */
+const homes: string[] = [];
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const home of homes.splice(0)) if (!existsSync(keepersDir(home))) rmSync(home, { recursive: true, force: true });
+  });
+}
+
 export function newHome(): string {
-  return mkdtempSync(join(tmpdir(), 'portside-adopt-home-'));
+  const home = mkdtempSync(join(tmpdir(), 'portside-adopt-home-'));
+  homes.push(home);
+  return home;
 }
 
 export interface CliResult {

@@ -1,8 +1,16 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { PACKAGE_ROOT } from '../../lib/package-root';
+
+/** The bundles' folders, removed after the test file's last test (the processes that ran them have ended by then). */
+const made: string[] = [];
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 /**
  * The preload bundled as scripts/build.js bundles it (everything inlined, CommonJS for node 20), into
@@ -10,6 +18,7 @@ import { PACKAGE_ROOT } from '../../lib/package-root';
  */
 export function bundlePreload(): string {
   const outfile = join(mkdtempSync(join(tmpdir(), 'portside-preload-bundle-')), 'preload.js');
+  made.push(dirname(outfile));
   buildSync({
     entryPoints: [join(PACKAGE_ROOT, 'lib', 'agent', 'preload.ts')], outfile,
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none',

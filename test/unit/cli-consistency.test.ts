@@ -6,7 +6,7 @@
  * listener on loopback that counts the connections made to it and closes them.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ beforeAll(async () => {
   server = ['--host', `127.0.0.1:${port}`, '--key', key];
 });
 afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function cli(argv: string[], cwd = work): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];

@@ -4,7 +4,7 @@
  * None of these reach a server.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../lib/cli/registry-of-commands';
@@ -12,6 +12,7 @@ import { nodeOwnedOption } from '../../lib/cli/node-owned-options';
 
 const ROOT = join(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'portside-cli-edges-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Run { code: number | null; out: string; err: string }
 

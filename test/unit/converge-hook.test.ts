@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -55,9 +55,20 @@ async function standIns(s3Status: number, s3Body = '', onS3: () => void = () => 
   return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
+/** The test's folders (the settings file's, the marker's), removed after it. */
+const temps: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Run the hook with a settings file of `settings` (as /etc/default/portside) and nothing else in its environment. */
 function runHook(settings: Record<string, string>, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'portside-converge-hook-'));
+  const dir = tempDir('portside-converge-hook-');
   const defaults = join(dir, 'portside.env');
   writeFileSync(defaults, Object.entries(settings).map(([k, v]) => `export ${k}='${v}'\n`).join(''));
   return new Promise((resolve) => {
@@ -79,7 +90,7 @@ async function sdkAuthorization(seen: Seen, credentials: { accessKeyId: string; 
 }
 
 describe('portside-converge.sh (the fleet\'s boot hook)', () => {
-  const marker = (): string => join(mkdtempSync(join(tmpdir(), 'portside-marker-')), 'portside-converged');
+  const marker = (): string => join(tempDir('portside-marker-'), 'portside-converged');
   const base = (store: string, markerPath: string): Record<string, string> => ({
     PORTSIDE_USER: userInfo().username, PORTSIDE_REGION: 'us-east-1', PORTSIDE_STORE_BUCKET: 'releases', PORTSIDE_CONVERGED_MARKER: markerPath, PORTSIDE_STORE_ENDPOINT: store,
   });

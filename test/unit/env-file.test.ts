@@ -2,13 +2,14 @@
  * The CLI's check of an env file before upload (lib/deploy/env-file.ts): a file the server would load
  * in full passes unchanged; anything else is refused with the line numbers and the rule, never a value.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readEnvFile } from '../../lib/deploy/env-file';
 import { UserError } from '../../lib/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'portside-env-file-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function file(content: string | Buffer): string {
   const path = join(dir, `env-${n++}`);

@@ -15,6 +15,7 @@ beforeEach(() => {
   site = join(work, 'site');
   mkdirSync(site);
 });
+afterEach(() => rmSync(work, { recursive: true, force: true }));
 
 /** A cache whose clock runs `ahead` ms ahead of the real one (as if the deploy ran that much later). */
 const cacheAt = (ahead = 0): HashCache => new HashCache(join(work, 'state', 'file-hashes.json'), () => Date.now() + ahead);

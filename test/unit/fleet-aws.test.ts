@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -37,11 +37,12 @@ describe('awsFleet', () => {
     const regional = new EC2Client({ region: 'ap-southeast-4' });
     const regionalMock = mockClient(regional);
     const ssmMock = mockClient(SSMClient);
+    const home = mkdtempSync(join(tmpdir(), 'fleet-aws-'));
     try {
       regionalMock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-a', PublicIpAddress: '203.0.113.1', KeyName: 'k' }] }] });
       regionalMock.on(DescribeKeyPairsCommand).resolves({ KeyPairs: [{ KeyPairId: 'key-0123' }] });
       ssmMock.on(GetParameterCommand).rejects(Object.assign(new Error('no such parameter'), { name: 'ParameterNotFound' }));
-      const env = { AWS_DEFAULT_REGION: 'ap-southeast-4', PORTSIDE_HOME: mkdtempSync(join(tmpdir(), 'fleet-aws-')) };
+      const env = { AWS_DEFAULT_REGION: 'ap-southeast-4', PORTSIDE_HOME: home };
       await expect(awsFleet({ env, ec2: regional })).rejects.toThrow(/\/ec2\/keypair\/key-0123 does not exist/);
       const call = ssmMock.send.getCall(0);
       expect(call.args[0].input).toEqual({ Name: '/ec2/keypair/key-0123', WithDecryption: true });
@@ -49,6 +50,7 @@ describe('awsFleet', () => {
     } finally {
       regionalMock.restore();
       ssmMock.restore();
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

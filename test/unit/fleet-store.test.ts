@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -27,9 +27,16 @@ beforeEach(() => {
   ssmMock.reset();
 });
 
+/** The test's service folders, removed after it. */
+const folders: string[] = [];
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A service folder with a secret in .env beside the code (never part of a release). */
 function serviceFolder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-store-'));
+  folders.push(dir);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'simon', main: 'index.js' }));
   writeFileSync(join(dir, 'index.js'), 'require("http").createServer((q, s) => s.end("ok")).listen(process.argv[2]);\n');
   writeFileSync(join(dir, '.env'), `${SECRET}\n`);

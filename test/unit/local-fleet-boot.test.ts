@@ -1,6 +1,6 @@
 /** The local fleet's boot (lib/targets/local/fleet-boot.ts): the hook's settings and how it is run (pure parts). */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONVERGE_HOOK_SCRIPT } from '../../lib/bootstrap/assets';
@@ -19,10 +19,15 @@ describe('local fleet boot', () => {
   });
 
   test('the settings file reads back byte for byte in bash', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'portside-boot-')), 'portside.env');
-    writeFileSync(file, renderBootDefaults(s2));
-    const out = execFileSync('bash', ['-c', '. "$1" && printf "%s|%s" "$PORTSIDE_CONVERGED_MARKER" "$PORTSIDE_STORE_SECRET_ACCESS_KEY"', 'bash', file], { encoding: 'utf8' });
-    expect(out).toBe(`/var/lib/portside-fleet/s2/etc/portside-converged|${STORE_CREDENTIALS.secretAccessKey}`);
+    const dir = mkdtempSync(join(tmpdir(), 'portside-boot-'));
+    try {
+      const file = join(dir, 'portside.env');
+      writeFileSync(file, renderBootDefaults(s2));
+      const out = execFileSync('bash', ['-c', '. "$1" && printf "%s|%s" "$PORTSIDE_CONVERGED_MARKER" "$PORTSIDE_STORE_SECRET_ACCESS_KEY"', 'bash', file], { encoding: 'utf8' });
+      expect(out).toBe(`/var/lib/portside-fleet/s2/etc/portside-converged|${STORE_CREDENTIALS.secretAccessKey}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the hook runs as root in the server\'s namespace with a clean environment that still finds runuser and node', () => {

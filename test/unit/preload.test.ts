@@ -5,7 +5,7 @@
  * on 127.0.0.1, the env file loads without overriding what is set.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,14 +89,18 @@ describe('the bundle, run by plain node inside a service', () => {
 
   test('a server listening on every interface is bound to 127.0.0.1; the env file is loaded, set variables kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portside-preload-'));
-    const envFile = join(dir, RELEASE_ENV_FILE);
-    writeFileSync(envFile, 'GREETING="hello there"\nKEPT=from-file\n', { mode: 0o600 });
-    const app = `const s = require('http').createServer(() => {}).listen(0, () => {
+    try {
+      const envFile = join(dir, RELEASE_ENV_FILE);
+      writeFileSync(envFile, 'GREETING="hello there"\nKEPT=from-file\n', { mode: 0o600 });
+      const app = `const s = require('http').createServer(() => {}).listen(0, () => {
       console.log(JSON.stringify({ address: s.address().address, greeting: process.env.GREETING, kept: process.env.KEPT })); s.close(); });`;
-    const out = execFileSync(process.execPath, ['--require', bundle, '-e', app], {
-      encoding: 'utf8', env: { PATH: process.env.PATH, PORTSIDE_ENV_FILE: envFile, KEPT: 'from-pm2' }, timeout: 10_000,
-    });
-    expect(JSON.parse(out)).toEqual({ address: '127.0.0.1', greeting: 'hello there', kept: 'from-pm2' });
+      const out = execFileSync(process.execPath, ['--require', bundle, '-e', app], {
+        encoding: 'utf8', env: { PATH: process.env.PATH, PORTSIDE_ENV_FILE: envFile, KEPT: 'from-pm2' }, timeout: 10_000,
+      });
+      expect(JSON.parse(out)).toEqual({ address: '127.0.0.1', greeting: 'hello there', kept: 'from-pm2' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the agent\'s verify (its header) is answered with Connection: close; any other request keeps its connection', () => {

@@ -5,7 +5,7 @@
  * env file, ESM or CommonJS); a pipe closed without GO ends it unstarted.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -40,9 +40,16 @@ function startHeld(base: string, dir: string, script: string): Held {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The test's base folders, removed after it. */
+const bases: string[] = [];
+afterEach(() => {
+  for (const base of bases.splice(0)) rmSync(base, { recursive: true, force: true });
+});
+
 /** A release folder in a base folder, both new; the release's files are written by each test. */
 function folders(): { base: string; dir: string } {
   const base = mkdtempSync(join(tmpdir(), 'portside-hold-'));
+  bases.push(base);
   const dir = join(base, 'releases', 'r1');
   return { base, dir };
 }

@@ -3,7 +3,7 @@
  * version (the last REGISTRY_HISTORY_KEEP, mode 0600), replaced Caddyfiles are kept, and a missing or corrupt registry is
  * rebuilt from the server's files, the corrupt one kept aside.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderCaddyfile } from '../../lib/caddy';
@@ -32,6 +32,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   write.mockRestore();
+  rmSync(home, { recursive: true, force: true });
 });
 
 /** A path of the server map (and what follows it) in the throwaway home. */
