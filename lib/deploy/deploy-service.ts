@@ -154,7 +154,11 @@ export async function deployService(ssh: SshSession, o: DeployServiceOptions): P
         printDryRun(o, spec, env, state.current, routing);
         return null;
       }
-      const built = await finishBuild(o, spec, routing, building, timings);
+      // A rebuild rewrites the output: the current release's files (this listing's) are made first.
+      const built = await finishBuild(o, spec, routing, building, timings, async () => {
+        const l = await listed.listing;
+        if (filesLeftOut(state.current, l)) await l.files();
+      });
       release = await planRelease(o, spec, env, state.current, routing, built, listed.listing, timings);
       return release;
     },
@@ -216,14 +220,19 @@ function filesLeftOut(current: CurrentRelease, listing: ReleaseListing): boolean
   return true;
 }
 
-/** The front-end build, built again when the server routes the service under another base than guessed. */
-async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RoutePlan, building: Promise<BuildResult>, timings: Record<string, number>): Promise<{ build: BuildResult['build']; rebuilt: boolean }> {
+/**
+ * The front-end build, built again when the server routes the service under another base than guessed.
+ * `beforeRebuild` runs first: what must be read of the output as it was (the current release's files,
+ * when the server left them out for this listing's digest) is read before the build rewrites it.
+ */
+async function finishBuild(o: DeployServiceOptions, spec: ReleaseSpec, r: RoutePlan, building: Promise<BuildResult>, timings: Record<string, number>, beforeRebuild: () => Promise<void>): Promise<{ build: BuildResult['build']; rebuilt: boolean }> {
   let built = await building;
   let rebuilt = false;
   const base = servedBase(r.next.routing, o.name);
   if (built.build !== 'none' && built.base !== base) {
     o.log(`  the server routes by ${r.next.routing}: building the front end again for ${base} (it was built for ${built.base})`);
     const first = built.ms;
+    await beforeRebuild();
     built = await startBuild(spec, o.log, o.force, base, o.hashes);
     built = { ...built, ms: first + built.ms };
     rebuilt = true;

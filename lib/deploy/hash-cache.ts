@@ -164,17 +164,20 @@ export class HashCache {
   }
 
   /**
-   * One key for a release made of these listings (each with its place in the release: prefix and
-   * skipped prefix): the same key means the same files in the same places, each unchanged by the
-   * rule the per-file cache trusts. Undefined when a listing has no stamp digest.
+   * One key for a release made of these listings (each with its place in the release: its folder, whose
+   * paths become release paths, its prefix and skipped prefix): the same key means the same files in the
+   * same places, each unchanged by the rule the per-file cache trusts. Undefined when a listing has no
+   * stamp digest.
    */
-  releaseKey(parts: ReadonlyArray<{ readonly prefix: string; readonly skipPrefix?: string; readonly files: readonly StampedFile[] }>): string | undefined {
-    const h = createHash('sha256').update('release\n');
+  releaseKey(parts: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly skipPrefix?: string; readonly files: readonly StampedFile[] }>): string | undefined {
+    // The key's own version: a record's digest is a manifest's, made by this version's rules (paths,
+    // modes, exclusions); a change to those rules must change this line, or old records would be taken.
+    const h = createHash('sha256').update('portside release key v1\n');
     for (const part of parts) {
       const stamp = this.stampOf(part.files);
       if (stamp === undefined) return undefined;
       // A prefix holds no NUL or newline (it is a release path): each part's text is unambiguous.
-      h.update(`${part.prefix}\0${part.skipPrefix ?? ''}\0${stamp}\n`);
+      h.update(`${part.dir}\0${part.prefix}\0${part.skipPrefix ?? ''}\0${stamp}\n`);
     }
     return h.digest('hex');
   }

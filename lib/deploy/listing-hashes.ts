@@ -150,7 +150,13 @@ export class ListingHashes {
         writeFileAtomic(join(this.dir, digest), text, 0o600);
       }
       const now = this.now() / 1000;
-      for (const digest of this.stale) utimesSync(join(this.dir, digest), now, now);
+      for (const digest of this.stale) {
+        try {
+          utimesSync(join(this.dir, digest), now, now);
+        } catch {
+          /* removed since by another CLI's save: nothing to touch */
+        }
+      }
       // A folder's time moves with a new record, not with a touched one: its app's cache files are
       // removed when the newest of them is a month old (HashCache's removeStale), records in use included.
       utimesSync(this.dir, now, now);

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
+import { writeFileAtomic } from '../fs/write-atomic';
 import { buildManifest, folderListing, folderManifest, ListedFile, listFilesPausing, ReleaseFile } from './file-list';
 import { buildArgvFor } from './front-end-base';
 import type { HashCache } from './hash-cache';
@@ -61,7 +62,7 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
     const output = await outputDigest(build.output, record, hashes);
     if (record.output === output.digest) {
       const stamps = { inputsStamp: inputs.stamp ?? record.inputsStamp, outputStamp: output.stamp ?? record.outputStamp };
-      if (stamps.inputsStamp !== record.inputsStamp || stamps.outputStamp !== record.outputStamp) writeFileSync(cacheFile, JSON.stringify({ ...record, ...stamps }));
+      if (stamps.inputsStamp !== record.inputsStamp || stamps.outputStamp !== record.outputStamp) writeFileAtomic(cacheFile, JSON.stringify({ ...record, ...stamps }));
       log('  front end unchanged since the last build: skipping it');
       return 'skipped';
     }
@@ -84,7 +85,7 @@ export async function buildIfNeeded(spec: ReleaseSpec, log: (line: string) => vo
   // The release's manifest reuses this listing of the new output (folderManifest): listed and hashed once.
   const output = await outputDigest(build.output, null, hashes);
   const made: BuildRecord = { inputs: inputs.digest, base, output: output.digest, inputsStamp: inputs.stamp, outputStamp: output.stamp };
-  writeFileSync(cacheFile, JSON.stringify(made));
+  writeFileAtomic(cacheFile, JSON.stringify(made));
   return 'built';
 }
 

@@ -93,3 +93,13 @@ test('a release taken by its digest keeps its listings\' records through a compl
   await deployListing(cacheAt(LATER));
   expect(records(cacheAt(LATER))).toEqual(before);
 });
+
+test('files made later than a digest taken from its record must be that digest\'s: a file changed in between is refused, never sent under it', async () => {
+  await deployListing(cacheAt(LATER));
+  const c = cacheAt(LATER);
+  const l = await listRelease(spec.sources, c);
+  // Nothing remembered any more, and a file edited after the listing: making the files hashes it as it is now.
+  for (const name of readdirSync(cacheDir())) rmSync(join(cacheDir(), name), { recursive: true, force: true });
+  writeFileSync(join(app, 'dist', 'index.html'), '<p>edited while deploying</p>\n');
+  await expect(l.files()).rejects.toThrow(/changed while this deploy was listing them/);
+});
