@@ -239,9 +239,13 @@ export function folderListing(dir: string, hashes?: HashCache): Promise<ListedFi
  * and a deploy that rebuilt it hashes the new files once (they are too fresh to be remembered, see
  * SETTLE_MS). A build that rewrites the folder must `hashes.forget(dir)` first.
  */
-export function folderManifest(dir: string, hashes?: HashCache): Promise<ReleaseFile[]> {
-  const compute = async (): Promise<ReleaseFile[]> => buildManifest(await folderListing(dir, hashes), hashes);
-  return hashes ? hashes.folder(resolve(dir), compute) : compute();
+export async function folderManifest(dir: string, hashes?: HashCache): Promise<ReleaseFile[]> {
+  return manifestOfListing(await folderListing(dir, hashes), hashes);
+}
+
+/** The manifest of a listing, made once per run with `hashes` (see HashCache.manifestOf). */
+function manifestOfListing(files: readonly ListedFile[], hashes?: HashCache): Promise<ReleaseFile[]> {
+  return hashes ? hashes.manifestOf(files, () => buildManifest(files, hashes)) : buildManifest(files);
 }
 
 /** One folder of a release: its files go under `prefix`, minus those whose release path starts with `prefix + skipPrefix`. */
@@ -277,8 +281,8 @@ export async function releaseFiles(sources: readonly ReleaseSource[], hashes?: H
 export async function manifestOfSources(listed: readonly SourceListing[], hashes?: HashCache): Promise<ReleaseFile[]> {
   const parts = await Promise.all(listed.map(async ({ source: s, files }) => {
     if (s.skipPrefix) return buildManifest(files, hashes);
-    // The same listing: folderManifest hashes this run's listing of the folder (folderListing).
-    const manifest = hashes ? await folderManifest(s.dir, hashes) : await buildManifest(files);
+    // This listing's manifest (the build-skip check may have made it), never a later listing's of the same folder.
+    const manifest = await manifestOfListing(files, hashes);
     return s.prefix ? manifest.map((f) => ({ ...f, p: s.prefix + f.p })) : manifest;
   }));
   const files = parts.flat();

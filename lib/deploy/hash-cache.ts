@@ -5,6 +5,11 @@ import { writeFileAtomic } from '../fs/write-atomic';
 import { portsideHome } from '../ssh/paths';
 import { ListingHashes, StampedFile, stampDigest } from './listing-hashes';
 
+/** A listed file as the keys of what a listing makes see it: its stamp, and where it goes (see placedStampOf). */
+export interface PlacedFile extends StampedFile {
+  readonly path: string;
+}
+
 /** What the cache needs of a file's stat (a Stats object will do). */
 export type FileStamp = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
 
@@ -75,15 +80,18 @@ export class HashCache {
   /** Shard → (path → its line, see above); each read from its file at its first use. */
   private readonly shards = new Map<string, Map<string, string>>();
   private readonly dirtyShards = new Set<string>();
-  private readonly runResults = new Map<string, Promise<unknown>>();
   /** This run's listings of whole folders (see `listing`). */
   private readonly runListings = new Map<string, Promise<unknown>>();
+  /** This run's manifests, by the listing they are of (see `manifestOf`). */
+  private readonly runManifests = new WeakMap<readonly StampedFile[], Promise<unknown>>();
   /** The paths this run looked up or remembered; with `complete`, the others are dropped when saving. */
   private readonly used = new Set<string>();
   private complete = false;
   private readonly listings: ListingHashes;
   /** The stamp digest of each listing asked for (see takeListing), for rememberListing. */
   private readonly digests = new WeakMap<readonly StampedFile[], string>();
+  /** The placed stamp digest of each listing asked for (see placedStampOf). */
+  private readonly placed = new WeakMap<readonly StampedFile[], string>();
   /** Listings whose every hash is trusted (taken whole, or remembered whole): see isTrusted. */
   private readonly trusted = new WeakSet<readonly StampedFile[]>();
   /** Listings taken whole from ListingHashes: their paths were used, though never looked up one by one. */
@@ -136,6 +144,25 @@ export class HashCache {
     return hashes;
   }
 
+  /**
+   * The stamp digest of a listing together with where its files go (their release paths): the same
+   * result means the same files, unchanged, at the same paths. A listing's stamps name its files' real
+   * paths, not the paths they take from the folder they were listed from (a folder that is a symbolic
+   * link moved to another level of the same files gives them other paths): keys of what a listing makes
+   * (a release's digest, a build's inputs and output digests) use this. Computed once per listing.
+   */
+  placedStampOf(files: readonly PlacedFile[]): string | undefined {
+    let digest = this.placed.get(files);
+    if (digest === undefined) {
+      const stamp = this.stampOf(files);
+      if (stamp === undefined) return undefined;
+      // A path holds no NUL: joined with it, two different lists of paths never give the same text.
+      digest = createHash('sha256').update(`${stamp}\n`).update(files.map((f) => f.path).join('\0')).digest('hex');
+      this.placed.set(files, digest);
+    }
+    return digest;
+  }
+
   /** The stamp digest of a listing (see stampDigest), computed once per listing. */
   stampOf(files: readonly StampedFile[]): string | undefined {
     let digest = this.digests.get(files);
@@ -169,12 +196,12 @@ export class HashCache {
    * same places, each unchanged by the rule the per-file cache trusts. Undefined when a listing has no
    * stamp digest.
    */
-  releaseKey(parts: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly skipPrefix?: string; readonly files: readonly StampedFile[] }>): string | undefined {
+  releaseKey(parts: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly skipPrefix?: string; readonly files: readonly PlacedFile[] }>): string | undefined {
     // The key's own version: a record's digest is a manifest's, made by this version's rules (paths,
     // modes, exclusions); a change to those rules must change this line, or old records would be taken.
-    const h = createHash('sha256').update('portside release key v1\n');
+    const h = createHash('sha256').update('portside release key v2\n');
     for (const part of parts) {
-      const stamp = this.stampOf(part.files);
+      const stamp = this.placedStampOf(part.files);
       if (stamp === undefined) return undefined;
       // A prefix holds no NUL or newline (it is a release path): each part's text is unambiguous.
       h.update(`${part.dir}\0${part.prefix}\0${part.skipPrefix ?? ''}\0${stamp}\n`);
@@ -272,10 +299,18 @@ export class HashCache {
   }
 
   /**
-   * This run's manifest of a folder, computed once (see folderManifest), like `listing`.
+   * This run's manifest of a listing (see folderManifest), made by `compute` the first time it is asked
+   * for: kept by the listing itself, not by its folder's path, so a listing made before a build rewrote
+   * its folder keeps the manifest of what it listed, and the new listing gets its own.
    */
-  folder<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    return this.memo(this.runResults, key, compute);
+  manifestOf<T>(listing: readonly StampedFile[], compute: () => Promise<T>): Promise<T> {
+    let p = this.runManifests.get(listing) as Promise<T> | undefined;
+    if (!p) {
+      p = compute();
+      this.runManifests.set(listing, p);
+      p.catch(() => this.runManifests.delete(listing));
+    }
+    return p;
   }
 
   private memo<T>(results: Map<string, Promise<unknown>>, key: string, compute: () => Promise<T>): Promise<T> {
@@ -288,10 +323,15 @@ export class HashCache {
     return p;
   }
 
-  /** Drop what this run computed for `key`: the folder has changed since. */
-  forget(key: string): void {
-    this.runResults.delete(key);
-    this.runListings.delete(key);
+  /**
+   * Drop this run's listings of `dir`, of the folders inside it and of those that contain it: the
+   * folder has changed since (a build rewrote it, and a release folder that holds the build's output,
+   * or sits inside it, changed with it).
+   */
+  forget(dir: string): void {
+    for (const listed of [...this.runListings.keys()]) {
+      if (listed === dir || listed.startsWith(dir + sep) || dir.startsWith(listed + sep)) this.runListings.delete(listed);
+    }
   }
 
   /**

@@ -94,7 +94,7 @@ interface BuildRecord {
   readonly inputs: string;
   readonly base?: string;
   readonly output: string;
-  /** The stamp digest of the inputs' listing (HashCache.stampOf), when every hash in it was trusted. @default - none */
+  /** The placed stamp digest of the inputs' listing (HashCache.placedStampOf), when every hash in it was trusted. @default - none */
   readonly inputsStamp?: string;
   /** The same for the output's listing, recorded once a deploy found the output as built with trusted hashes. @default - none */
   readonly outputStamp?: string;
@@ -116,7 +116,7 @@ function readBuildRecord(file: string): BuildRecord | null {
  * unchanged by the rule HashCache trusts): no manifest of its files is made (5,000 files: ~30 ms).
  */
 async function inputsDigest(listing: readonly ListedFile[], record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
-  const stamp = hashes?.stampOf(listing);
+  const stamp = hashes?.placedStampOf(listing);
   if (stamp !== undefined && record?.inputsStamp === stamp) {
     hashes!.keepListing(listing);
     return { digest: record.inputs, stamp };
@@ -133,7 +133,7 @@ async function inputsDigest(listing: readonly ListedFile[], record: BuildRecord 
  */
 async function outputDigest(output: string, record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
   const listing = await folderListing(output, hashes);
-  const stamp = hashes?.stampOf(listing);
+  const stamp = hashes?.placedStampOf(listing);
   if (stamp !== undefined && record?.outputStamp === stamp) {
     hashes!.keepListing(listing);
     return { digest: record.output, stamp };

@@ -5,7 +5,7 @@
  * "unchanged". deployService runs against a fake agent (an SshSession whose execAgent speaks the agent's
  * line protocol and keeps the files it was sent); the real agent is tested end to end in test/e2e.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -172,4 +172,52 @@ test('static.from moved one level down (dist -> dist/client), no file changed: t
   expect(third.plan.unchanged).toBe(false);
   expect(server.files!.map((f) => f.p)).toContain('public/index.html');
   expect(server.files!.map((f) => f.p)).not.toContain('public/client/index.html');
+});
+
+test('a build whose output lands inside the release folder (no static field): a rebuild for another base is sent, not the listing from before it', async () => {
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'server'), { recursive: true });
+  mkdirSync(join(app, 'src'), { recursive: true });
+  mkdirSync(join(app, 'node_modules', '.bin'), { recursive: true });
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', scripts: { build: 'vite build' }, portside: { build: 'build', service: 'server' } }));
+  writeFileSync(join(app, 'src', 'main.js'), 'export const one = 1;\n');
+  // The build writes into the back end's folder (server/public/), which is the release.
+  writeFileSync(join(app, 'node_modules', '.bin', 'vite'), `#!/usr/bin/env node
+const fs = require('fs');
+const base = (process.argv.find((a) => a.startsWith('--base=')) || '--base=/').slice(7);
+fs.mkdirSync('server/public', { recursive: true });
+fs.writeFileSync('server/public/index.html', '<script src="' + base + 'main.js"></script>\\n');
+`);
+  chmodSync(join(app, 'node_modules', '.bin', 'vite'), 0o755);
+  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
+  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
+  const server: Server = { id: null, files: null, meta: null, routing: 'subdomain', plans: [] };
+  await deploy(server, true);
+  await deploy(server, true);
+  server.routing = 'path';
+  const third = await deploy(server, true);
+  expect(third.log.join('\n')).toContain('building the front end again for /app/');
+  expect(third.plan.unchanged).toBe(false);
+  const local = (await releaseFiles(inspectServiceFolder(app).sources)).find((f) => f.p === 'public/index.html')?.h;
+  expect(server.files!.find((f) => f.p === 'public/index.html')?.h).toBe(local);
+});
+
+test('static.from is a symbolic link moved to another level of the same files: the release paths change, and are deployed', async () => {
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'server'), { recursive: true });
+  mkdirSync(join(app, 'out', 'client'), { recursive: true });
+  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
+  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
+  writeFileSync(join(app, 'out', 'client', 'index.html'), '<p>hi</p>\n');
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', portside: { service: 'server', static: { from: 'dist', to: 'public' } } }));
+  symlinkSync('out/client', join(app, 'dist'));
+  const server: Server = { id: null, files: null, meta: null, routing: 'subdomain', plans: [] };
+  await deploy(server, true);
+  await deploy(server, true);
+  expect(server.files!.map((f) => f.p)).toContain('public/index.html');
+  rmSync(join(app, 'dist'));
+  symlinkSync('out', join(app, 'dist'));
+  const third = await deploy(server, true);
+  expect(third.plan.unchanged).toBe(false);
+  expect(server.files!.map((f) => f.p)).toContain('public/client/index.html');
 });
