@@ -120,6 +120,14 @@ async function deploy(server: Server, keepReleaseRecord: boolean, healthPath?: s
   return { unchanged: out.unchanged, log, plan: server.plans[server.plans.length - 1] };
 }
 
+/** The app folder emptied, with only its back end in server/ (the shapes below add the rest). */
+function freshAppWithServer(): void {
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'server'), { recursive: true });
+  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
+  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
+}
+
 const servedIndex = (server: Server): string | undefined => server.files?.find((f) => f.p === 'public/index.html')?.h;
 const localIndex = async (): Promise<string | undefined> => (await releaseFiles(inspectServiceFolder(app).sources)).find((f) => f.p === 'public/index.html')?.h;
 
@@ -156,11 +164,8 @@ test('the same with a settings change (health path) in that deploy: the rebuilt 
 });
 
 test('static.from moved one level down (dist -> dist/client), no file changed: the release paths change, and are deployed', async () => {
-  rmSync(app, { recursive: true, force: true });
-  mkdirSync(join(app, 'server'), { recursive: true });
+  freshAppWithServer();
   mkdirSync(join(app, 'dist', 'client'), { recursive: true });
-  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
-  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
   writeFileSync(join(app, 'dist', 'client', 'index.html'), '<p>hi</p>\n');
   const field = (from: string): void => writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', portside: { service: 'server', static: { from, to: 'public' } } }));
   field('dist');
@@ -175,8 +180,7 @@ test('static.from moved one level down (dist -> dist/client), no file changed: t
 });
 
 test('a build whose output lands inside the release folder (no static field): a rebuild for another base is sent, not the listing from before it', async () => {
-  rmSync(app, { recursive: true, force: true });
-  mkdirSync(join(app, 'server'), { recursive: true });
+  freshAppWithServer();
   mkdirSync(join(app, 'src'), { recursive: true });
   mkdirSync(join(app, 'node_modules', '.bin'), { recursive: true });
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', scripts: { build: 'vite build' }, portside: { build: 'build', service: 'server' } }));
@@ -189,8 +193,6 @@ fs.mkdirSync('server/public', { recursive: true });
 fs.writeFileSync('server/public/index.html', '<script src="' + base + 'main.js"></script>\\n');
 `);
   chmodSync(join(app, 'node_modules', '.bin', 'vite'), 0o755);
-  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
-  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
   const server: Server = { id: null, files: null, meta: null, routing: 'subdomain', plans: [] };
   await deploy(server, true);
   await deploy(server, true);
@@ -203,11 +205,8 @@ fs.writeFileSync('server/public/index.html', '<script src="' + base + 'main.js">
 });
 
 test('static.from is a symbolic link moved to another level of the same files: the release paths change, and are deployed', async () => {
-  rmSync(app, { recursive: true, force: true });
-  mkdirSync(join(app, 'server'), { recursive: true });
+  freshAppWithServer();
   mkdirSync(join(app, 'out', 'client'), { recursive: true });
-  writeFileSync(join(app, 'server', 'package.json'), JSON.stringify({ name: 'server', main: 'index.js' }));
-  writeFileSync(join(app, 'server', 'index.js'), 'require("http").createServer().listen(process.argv[2]);\n');
   writeFileSync(join(app, 'out', 'client', 'index.html'), '<p>hi</p>\n');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', portside: { service: 'server', static: { from: 'dist', to: 'public' } } }));
   symlinkSync('out/client', join(app, 'dist'));
