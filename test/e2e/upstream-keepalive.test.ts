@@ -31,7 +31,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 ip link set lo up
 PORT=3000 KEEP_ALIVE_MS=${SERVICE_KEEP_ALIVE_MS} node --require "$PRELOAD" "$FIXTURE/app.js" &
 caddy run --config "$DIR/Caddyfile" --adapter caddyfile >"$DIR/caddy.log" 2>&1 &
-for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:80/ && break; sleep 0.1; done
+# Both must answer before the race starts: Caddy on 80 answers before the service listens on 3000.
+for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:3000/ && curl -s -o /dev/null http://127.0.0.1:80/ && break; sleep 0.1; done
 node "$FIXTURE/race-client.js" http://127.0.0.1/ka/ 3000 ${LANES} ${ROUNDS}
 `;
 
