@@ -111,34 +111,34 @@ function readBuildRecord(file: string): BuildRecord | null {
 }
 
 /**
- * The digest of the build's inputs, and their listing's stamp digest when every hash in it is trusted.
- * A listing with the stamps recorded with the last build's digest has that digest (the same files,
- * unchanged by the rule HashCache trusts): no manifest of its files is made (5,000 files: ~30 ms).
+ * The digest of the build's inputs, and their listing's stamp digest when every hash in it is trusted
+ * (see stampedDigest): no manifest of 5,000 unchanged inputs is made (~30 ms).
  */
-async function inputsDigest(listing: readonly ListedFile[], record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
-  const stamp = hashes?.placedStampOf(listing);
-  if (stamp !== undefined && record?.inputsStamp === stamp) {
-    hashes!.keepListing(listing);
-    return { digest: record.inputs, stamp };
-  }
-  const digest = digestOf(await buildManifest(listing, hashes));
-  return { digest, stamp: hashes?.isTrusted(listing) ? stamp : undefined };
+function inputsDigest(listing: readonly ListedFile[], record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
+  return stampedDigest(listing, record && { digest: record.inputs, stamp: record.inputsStamp }, () => buildManifest(listing, hashes), hashes);
 }
 
 /**
- * The digest of the build's output, and its listing's stamp digest when every hash in it is trusted.
- * An output whose listing has the stamps recorded with the last build's output digest has that digest
- * (see inputsDigest), without its manifest: a deploy where nothing changed may then need no hash of
- * its files at all (see listRelease).
+ * The digest of the build's output, and its listing's stamp digest when every hash in it is trusted
+ * (see stampedDigest): a deploy where nothing changed may then need no hash of its files at all (see listRelease).
  */
 async function outputDigest(output: string, record: BuildRecord | null, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
   const listing = await folderListing(output, hashes);
+  return stampedDigest(listing, record && { digest: record.output, stamp: record.outputStamp }, () => folderManifest(output, hashes), hashes);
+}
+
+/**
+ * A listing's digest: the recorded one when the listing has the placed stamps recorded with it (the same
+ * files, unchanged by the rule HashCache trusts; their records kept as used), else its manifest's. The
+ * listing's stamp comes back only when every hash in it is trusted, for the record to keep.
+ */
+async function stampedDigest(listing: readonly ListedFile[], recorded: { digest: string; stamp?: string } | null, manifest: () => Promise<ReleaseFile[]>, hashes?: HashCache): Promise<{ digest: string; stamp?: string }> {
   const stamp = hashes?.placedStampOf(listing);
-  if (stamp !== undefined && record?.outputStamp === stamp) {
+  if (stamp !== undefined && recorded?.stamp === stamp) {
     hashes!.keepListing(listing);
-    return { digest: record.output, stamp };
+    return { digest: recorded.digest, stamp };
   }
-  const digest = digestOf(await folderManifest(output, hashes));
+  const digest = digestOf(await manifest());
   return { digest, stamp: hashes?.isTrusted(listing) ? stamp : undefined };
 }
 
